@@ -1,0 +1,17 @@
+"""albert_fast: fast, faithful ALBERT pretraining.
+
+A Rust core does the heavy preprocessing (sentence splitting, SentencePiece encoding, MLM + SOP
+instance creation, TFRecord writing) in parallel and streaming; thin Python on top holds the
+config, the ``albert-fast`` CLI, a Keras 3 trainer and Hugging Face export.
+"""
+
+from albert_fast._core import __version__
+from albert_fast.errors import AlbertFastError, ConfigError, InputError, ModelError
+
+__all__ = [
+    "__version__",
+    "AlbertFastError",
+    "ConfigError",
+    "InputError",
+    "ModelError",
+]

@@ -1,0 +1,1 @@
+"""One module per ``albert-fast`` verb; see :mod:`albert_fast.cli`."""

@@ -1,0 +1,9 @@
+//! albert-fast-core: the pure-Rust heart of albert_fast.
+//!
+//! No Python in here: everything is plain Rust, unit-tested with `cargo test`, and driven from
+//! Python through the thin `albert-fast-py` bindings crate.
+
+pub mod error;
+pub mod text;
+
+pub use error::{Error, Result};
