@@ -3,6 +3,7 @@
 //! No Python in here: everything is plain Rust, unit-tested with `cargo test`, and driven from
 //! Python through the thin `albert-fast-py` bindings crate.
 
+pub mod atomic;
 pub mod error;
 pub mod text;
 

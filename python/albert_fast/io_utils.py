@@ -1,0 +1,48 @@
+"""Small file helpers shared by every stage: outputs appear under their final name only when
+complete (write to a temporary sibling, fsync, rename)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yields a temporary path next to ``path``; on success the file written there is fsynced
+    and renamed to ``path``, on error it is removed."""
+    final = Path(path)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def atomic_write_json(path: str | Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def ensure_output_dir(path: str | Path) -> Path:
+    """Creates ``path`` (and parents) and checks it is writable, so a run fails at once with a
+    clear message instead of after hours of work."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(err.errno, f"cannot create output directory: {err.strerror}", str(out)) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise PermissionError(13, "output directory is not writable", str(out))
+    return out
