@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from typing import Any, Iterable, Mapping
 from albert_fast import _core
 from albert_fast.config import Config, load_config
 from albert_fast.errors import ConfigError, ModelError
-from albert_fast.io_utils import atomic_write_json, ensure_output_dir
+from albert_fast.io_utils import atomic_path, atomic_write_json, atomic_write_text, ensure_output_dir
 
 log = logging.getLogger("albert_fast")
 
@@ -137,29 +136,24 @@ def _train(files: list, skipped_hidden: int, out: Path, cfg: Config, size: int, 
         print(f"albert-fast: training SentencePiece {tok.model_type} model, vocab_size {size}, on "
               f"{sentences:,} sentences", file=sys.stderr, flush=True)
 
-    tmp = Path(tempfile.mkdtemp(prefix=".spiece-tmp-", dir=out))
-    try:
-        _run_trainer(sample, tmp / "spiece", size, tok.model_type, tok.character_coverage, symbols, sentences)
-        model_bytes = (tmp / MODEL_FILE).read_bytes()
-        check_albert_specials(model_bytes, size, symbols, where=str(out / MODEL_FILE))
-        sha = hashlib.sha256(model_bytes).hexdigest()
-        for name in (MODEL_FILE, VOCAB_FILE):
-            _fsync(tmp / name)
-            os.replace(tmp / name, out / name)
-        tokenizer_config = {
-            "lowercase": lowercase,
-            "strip_accents": strip_accents,
-            "vocab_size": size,
-            "model_type": tok.model_type,
-            "model_file": MODEL_FILE,
-            "special_tokens": dict(SPECIAL_TOKENS),
-            "user_defined_symbols": list(symbols),
-            "spiece_sha256": sha,
-            "albert_fast_version": _core.__version__,
-        }
-        atomic_write_json(out / CONFIG_FILE, tokenizer_config)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    model_bytes = _run_trainer(sample, size, tok.model_type, tok.character_coverage, symbols, sentences)
+    sp = check_albert_specials(model_bytes, size, symbols, where=str(out / MODEL_FILE))
+    sha = hashlib.sha256(model_bytes).hexdigest()
+    with atomic_path(out / MODEL_FILE) as tmp:
+        tmp.write_bytes(model_bytes)
+    atomic_write_text(out / VOCAB_FILE, vocab_text(sp))
+    tokenizer_config = {
+        "lowercase": lowercase,
+        "strip_accents": strip_accents,
+        "vocab_size": size,
+        "model_type": tok.model_type,
+        "model_file": MODEL_FILE,
+        "special_tokens": dict(SPECIAL_TOKENS),
+        "user_defined_symbols": list(symbols),
+        "spiece_sha256": sha,
+        "albert_fast_version": _core.__version__,
+    }
+    atomic_write_json(out / CONFIG_FILE, tokenizer_config)
 
     return {
         "output_dir": str(out),
@@ -305,14 +299,21 @@ def _warn_about_input(stats: Mapping[str, int]) -> None:
 # SentencePiece
 
 
-def _run_trainer(sample, prefix: Path, vocab_size: int, model_type: str, character_coverage: float,
-                 symbols: list[str], sentences: int) -> None:
+def _run_trainer(sample, vocab_size: int, model_type: str, character_coverage: float,
+                 symbols: list[str], sentences: int) -> bytes:
+    """Runs SentencePiece's trainer on the sample and returns the serialized model. The model
+    is received in memory (``model_writer``) rather than through ``model_prefix``: the prefix
+    would be recorded in the model's trainer_spec, and a temporary path there would make the
+    bytes differ from run to run."""
+    import io
+
     import sentencepiece as spm
 
+    buffer = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(sample),
-            model_prefix=str(prefix),
+            model_writer=buffer,
             model_type=model_type,
             vocab_size=vocab_size,
             pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
@@ -328,6 +329,13 @@ def _run_trainer(sample, prefix: Path, vocab_size: int, model_type: str, charact
         )
     except RuntimeError as err:
         raise _trainer_error(err, vocab_size, sentences) from None
+    return buffer.getvalue()
+
+
+def vocab_text(sp) -> str:
+    """The ``.vocab`` file SentencePiece itself writes: ``piece<TAB>score`` per id, the score
+    printed with 6 significant digits."""
+    return "".join(f"{sp.id_to_piece(i)}\t{sp.get_score(i):g}\n" for i in range(sp.get_piece_size()))
 
 
 def _trainer_error(err: RuntimeError, vocab_size: int, sentences: int) -> Exception:
@@ -349,9 +357,10 @@ def _trainer_error(err: RuntimeError, vocab_size: int, sentences: int) -> Except
     return ModelError(f"SentencePiece training failed: {detail}")
 
 
-def check_albert_specials(model: bytes, vocab_size: int, symbols: list[str], where: str) -> None:
+def check_albert_specials(model: bytes, vocab_size: int, symbols: list[str], where: str):
     """Checks that a trained model has ALBERT's layout: the five specials at ids 0–4 with the
-    right types, then the user-defined symbols, and exactly ``vocab_size`` pieces."""
+    right types, then the user-defined symbols, and exactly ``vocab_size`` pieces; returns the
+    loaded ``SentencePieceProcessor``."""
     import sentencepiece as spm
 
     try:
@@ -374,8 +383,4 @@ def check_albert_specials(model: bytes, vocab_size: int, symbols: list[str], whe
             problems.append(f"user-defined symbol {sym!r} is not at id {i}")
     if problems:
         raise ModelError(f"{where}: the trained model does not have ALBERT's layout: " + "; ".join(problems))
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
+    return sp
