@@ -244,6 +244,12 @@ class Config(_Section):
             )
         return self
 
+    def __eq__(self, other: object) -> bool:
+        # Equal settings are equal configs, wherever they were loaded from.
+        return isinstance(other, Config) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
+
     @property
     def source(self) -> str:
         """The file the config was loaded from, or ``<defaults>``/``<dict>``."""
