@@ -215,6 +215,21 @@ def test_every_problem_is_reported():
         assert part in msg
 
 
+@pytest.mark.parametrize("raw,part", [
+    ({"ngram": True}, "data.ngram (given as ngram) = true: expected a number"),
+    ({"pretraining": {"learning_rate": float("inf")}}, "pretraining.learning_rate = Infinity"),
+    ({"data": {"masked_lm_prob": float("nan")}}, "data.masked_lm_prob = NaN"),
+])
+def test_booleans_and_non_finite_numbers_are_rejected(raw, part):
+    assert part in _error(raw)
+
+
+def test_numbers_written_as_text_are_read():
+    # PyYAML reads 1e-4 (no dot) as a string; absl flags are text too.
+    cfg = config_from_dict({"pretraining": {"learning_rate": "1e-4"}, "data": {"dupe_factor": "3"}})
+    assert cfg.pretraining.learning_rate == 1e-4 and cfg.data.dupe_factor == 3
+
+
 def test_section_that_is_not_a_mapping():
     assert "data must be a mapping" in _error({"data": [1, 2]})
 
@@ -494,3 +509,17 @@ def test_tiny_config_is_tiny_and_valid():
 def test_every_shipped_config_loads(path):
     cfg = load_config(path)
     assert set(cfg.to_dict()) == set(SECTIONS)
+
+
+def test_docs_list_every_field_with_its_default():
+    """docs/config.md's tables are generated from the model; keep them in step."""
+    from albert_fast.config import _SECTION_MODELS
+
+    text = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    for section, cls in _SECTION_MODELS.items():
+        table = text.split(f"### `{section}`", 1)[1].split("###", 1)[0]
+        for name, info in cls.model_fields.items():
+            default = info.get_default(call_default_factory=True)
+            shown = ("null" if default is None else str(default).lower() if isinstance(default, bool)
+                     else " ".join(default) if isinstance(default, list) else str(default))
+            assert f"| `{name}`" in table and f"| `{shown}` |" in table, f"{section}.{name}"

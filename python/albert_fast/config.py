@@ -23,7 +23,16 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from albert_fast.errors import ConfigError
@@ -35,7 +44,15 @@ SECTIONS = ("model", "text", "tokenizer", "data", "pretraining")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic would read `ngram: yes` (YAML 1.1 for true) as 1.
+        if isinstance(value, bool) and cls.model_fields[info.field_name].annotation is not bool:
+            raise PydanticCustomError("bool_type", "expected a number or text, not true/false")
+        return value
 
 
 class ModelConfig(_Section):
@@ -138,7 +155,8 @@ class DataConfig(_Section):
         True, description="n-gram length n drawn with probability proportional to 1/n.")
     ngram: int = Field(3, ge=1, description="Longest masked n-gram.")
     reference_compat: bool = Field(
-        False, description="Reproduce the original tools' quirks (Q1-Q16) instead of the fixes.")
+        False, description="Reproduce the original tools' defects (the quirks Qn in docs) instead of "
+        "the fixes; accent stripping (Q1) has its own switch, text.strip_accents.")
 
 
 class PretrainingConfig(_Section):
