@@ -333,6 +333,13 @@ def test_unsupported_architecture_variants_load_but_are_flagged():
                  "down_scale_factor = 2"):
         assert part in flagged
     assert unsupported_settings(Config()) == []
+    groups = unsupported_settings(config_from_dict({"model": {"num_hidden_groups": 13}}))
+    assert len(groups) == 1 and "model.num_hidden_groups = 13" in groups[0]
+
+
+def test_hidden_act_typo_is_rejected():
+    msg = _error({"albert_config": {"hidden_act": "gleu"}})
+    assert 'model.hidden_act (given as albert_config.hidden_act) = "gleu"' in msg and "'gelu'" in msg
 
 
 def test_pydantic_errors_from_direct_construction_are_readable():

@@ -61,9 +61,11 @@ class ModelConfig(_Section):
 
     attention_probs_dropout_prob: float = Field(
         0.0, ge=0.0, lt=1.0, description="Dropout on attention probabilities (0 in ALBERT v2).")
-    hidden_act: Literal["gelu", "relu", "tanh", "linear"] = Field(
+    hidden_act: Literal["gelu", "relu", "tanh", "linear", "gelu_new", "gelu_pytorch_tanh",
+                        "gelu_exact", "gelu_python", "swish", "silu"] = Field(
         "gelu", description="Activation of the feed-forward layers and the MLM head; 'gelu' is "
-        "the tanh approximation, as in the original (Hugging Face: gelu_new).")
+        "the tanh approximation, as in the original (Hugging Face calls it gelu_new; "
+        "gelu_exact is the erf form). The original knows gelu, relu, tanh and linear.")
     hidden_dropout_prob: float = Field(
         0.0, ge=0.0, lt=1.0, description="Dropout on embeddings and layer outputs (0 in ALBERT v2).")
     embedding_size: int = Field(
@@ -346,6 +348,11 @@ def unsupported_settings(cfg: Config) -> list[str]:
         if value != supported:
             out.append(f"model.{name} = {value}: accepted for compatibility, but the trainer "
                        f"builds only {name} = {supported} (every published ALBERT model)")
+    m = cfg.model
+    if m.num_hidden_groups > m.num_hidden_layers:
+        out.append(f"model.num_hidden_groups = {m.num_hidden_groups}: more groups than "
+                   f"num_hidden_layers = {m.num_hidden_layers}; the extra groups would never be "
+                   f"used, and the trainer refuses this")
     return out
 
 
