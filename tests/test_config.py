@@ -441,6 +441,14 @@ def test_verb_flag_taking_a_field_name_gets_the_prefix():
     assert args.max_seq_length == 5 and config_from_args(args).data.max_seq_length == 64
 
 
+def test_verb_flag_in_dashed_spelling_also_counts_as_taken():
+    p = argparse.ArgumentParser()
+    p.add_argument("--no-shuffle", action="store_true")
+    add_config_arguments(p, ("tokenizer",))
+    args = p.parse_args(["--no-shuffle", "--tokenizer_shuffle=false"])
+    assert args.no_shuffle and config_from_args(args).tokenizer.shuffle is False
+
+
 def test_list_and_optional_flags():
     p = _parser(("tokenizer", "pretraining"))
     cfg = config_from_args(p.parse_args(["--user_defined_symbols", "(,),€", "--vocab_size", "none",

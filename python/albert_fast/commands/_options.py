@@ -142,7 +142,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, sections: Iterable[str
             f"override the config's {section!r} section; unset flags keep the config's value")
         for name, info in _SECTION_MODELS[section].model_fields.items():
             names = [name, *FIELD_ALIASES.get((section, name), ())]
-            if any(f"--{n}" in parser._option_string_actions for n in names):
+            taken = parser._option_string_actions
+            if any(f"--{s}" in taken or f"--no-{s}" in taken for n in names for s in _spellings(n)):
                 names = [f"{section}_{name}"]
             _add_field(group, section, name, names, info)
 
