@@ -259,7 +259,8 @@ class Config(_Section):
         if problems:
             raise ValidationError.from_exception_data(
                 "Config",
-                [InitErrorDetails(type=PydanticCustomError("cross_field", msg), loc=loc, input=value)
+                [InitErrorDetails(type=PydanticCustomError("cross_field", "{problem}", {"problem": msg}),
+                                  loc=loc, input=value)
                  for loc, value, msg in problems],
             )
         return self
