@@ -6,5 +6,6 @@
 pub mod atomic;
 pub mod error;
 pub mod text;
+pub mod tfrecord;
 
 pub use error::{Error, Result};
