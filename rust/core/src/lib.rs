@@ -6,6 +6,7 @@
 pub mod atomic;
 pub mod error;
 pub mod text;
+pub mod record_stats;
 pub mod tfrecord;
 
 pub use error::{Error, Result};
