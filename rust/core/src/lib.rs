@@ -7,6 +7,8 @@ pub mod atomic;
 pub mod corpus;
 pub mod error;
 pub mod text;
+pub mod record_stats;
+pub mod tfrecord;
 pub mod tokenizer;
 
 pub use error::{Error, Result};
