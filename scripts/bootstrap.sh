@@ -17,6 +17,6 @@ fi
 exec 9>.venv/.build.lock
 flock 9
 VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" \
-    .venv/bin/maturin develop --release --quiet 2>&1 | grep -vE '^(🔗|🐍|📦|🍹|✏️ |🛠 |📖)' || true
+    .venv/bin/maturin develop --release --quiet 2>&1 | grep -vE '^(🔗|🐍|📦|🍹|✏️ |🛠 |📖|Requirement already satisfied)' || true
 VIRTUAL_ENV="$PWD/.venv" .venv/bin/python -c "import albert_fast" \
     || { echo "bootstrap: the albert_fast extension did not build" >&2; exit 1; }
