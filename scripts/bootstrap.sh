@@ -23,7 +23,7 @@ mode=()
 [ -f "$installed" ] && mode=(--skip-install)
 VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" \
     .venv/bin/maturin develop --release --quiet "${mode[@]}" 2>&1 \
-    | grep -vE '^(🔗|🐍|📦|🍹|✏️ |🛠 |📖|Requirement already satisfied|Ignoring )' || true
+    | grep -vE '^(🔗|🐍|📦|🍹|✏️ |🛠 |📖|Requirement already satisfied|Ignoring |Looking in links|📡)' || true
 touch "$installed"
 VIRTUAL_ENV="$PWD/.venv" .venv/bin/python -c "import albert_fast" \
     || { echo "bootstrap: the albert_fast extension did not build" >&2; exit 1; }
