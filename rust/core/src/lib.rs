@@ -8,5 +8,8 @@ pub mod corpus;
 pub mod error;
 pub mod sampling;
 pub mod text;
+pub mod record_stats;
+pub mod tfrecord;
+pub mod tokenizer;
 
 pub use error::{Error, Result};
