@@ -225,16 +225,27 @@ def test_cli_trains_and_prints_a_summary(tmp_path, examples_dir, default_tok):
 
 def test_cli_flags_override_the_config(tmp_path, examples_dir):
     cfg = tmp_path / "cfg.yaml"
-    cfg.write_text("text:\n  lowercase: true\ntokenizer:\n  vocab_size: 700\n", encoding="utf-8")
+    cfg.write_text("model:\n  vocab_size: 700\ntext:\n  lowercase: true\n", encoding="utf-8")
     out = tmp_path / "o"
     r = run_cli("train-tokenizer", str(examples_dir / "en-twain4.txt"), "-o", str(out),
-                "--config", str(cfg), "--lowercase", "false", "--user-defined-symbols", "@,#",
+                "--config", str(cfg), "--lowercase=false", "--user-defined-symbols", "@,#",
                 "--no-progress")
     assert r.returncode == 0, r.stderr
+    assert "model.vocab_size" not in r.stderr  # no Q5 note: the sizes agree
     tc = json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))
     assert tc["lowercase"] is False and tc["vocab_size"] == 700
     assert tc["user_defined_symbols"] == ["@", "#"]
     assert _pieces(_load(out))[5:7] == ["@", "#"]
+
+
+def test_cli_notes_a_vocab_size_the_model_does_not_share_q5(tmp_path, examples_dir):
+    out = tmp_path / "o"
+    r = run_cli("train-tokenizer", str(examples_dir / "en-twain4.txt"), "-o", str(out),
+                "--config", "configs/tiny.yaml", "--vocab-size", "600", "--no-progress",
+                cwd=Path(__file__).resolve().parent.parent)
+    assert r.returncode == 0, r.stderr
+    assert "model.vocab_size is 2000; set model.vocab_size to 600" in r.stderr
+    assert json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))["vocab_size"] == 600
 
 
 def _assert_clean_failure(r, out: Path, *needles: str) -> None:

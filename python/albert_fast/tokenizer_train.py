@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from albert_fast import _core
-from albert_fast.config import Config, load_config
+from albert_fast.config import Config, config_from_dict, load_config
 from albert_fast.errors import ConfigError, ModelError
 from albert_fast.io_utils import atomic_path, atomic_write_json, atomic_write_text, ensure_output_dir
 
@@ -101,6 +101,10 @@ def train_tokenizer(
     threads = _check_threads(threads)
     lowercase, strip_accents = cfg.text.lowercase, cfg.text.strip_accents
     replace_quotes = not cfg.data.reference_compat  # Q3: the data pipeline's setting
+    if size != cfg.model.vocab_size:
+        log.warning("albert-fast: note: training a vocabulary of %d pieces but model.vocab_size is "
+                    "%d; set model.vocab_size to %d before pretraining (Q5: the embedding table and "
+                    "the tokenizer must agree)", size, cfg.model.vocab_size, size)
     symbols = check_user_defined_symbols(tok.user_defined_symbols, lowercase, strip_accents, replace_quotes)
     min_size = len(SPECIAL_TOKENS) + len(symbols) + 1
     if size < min_size:
@@ -182,7 +186,7 @@ def resolve_config(config: Config | str | os.PathLike | Mapping[str, Any] | None
     if isinstance(config, (str, os.PathLike)):
         return load_config(config)
     if isinstance(config, Mapping):
-        return Config.model_validate(dict(config))
+        return config_from_dict(dict(config))
     raise TypeError(f"config must be a Config, a path or a dict, not {type(config).__name__}")
 
 
