@@ -4,12 +4,14 @@
 use pyo3::prelude::*;
 
 mod errors;
+mod tfrecord;
 mod tokenizer;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    tfrecord::register(m)?;
     tokenizer::register(m)?;
     Ok(())
 }
