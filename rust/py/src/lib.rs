@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod corpus;
 mod errors;
 mod tfrecord;
 mod tokenizer;
@@ -13,5 +14,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     tfrecord::register(m)?;
     tokenizer::register(m)?;
+    corpus::register(m)?;
     Ok(())
 }
