@@ -1,9 +1,9 @@
 //! Drawing the SentencePiece training sample (spec §4) with bounded memory, in parallel and
 //! deterministically.
 //!
-//! SentencePiece's own trainer loads every input sentence into memory before sampling
-//! `input_sentence_size` of them; on a multi-GB corpus that is the whole corpus in RAM. Here the
-//! corpus is streamed once and only the sample is kept:
+//! The training text must be normalized exactly as data creation normalizes it (quirk Q1), so
+//! SentencePiece cannot read the corpus files itself without a normalized copy of the corpus.
+//! Here the corpus is streamed once, normalized on the fly, and only the sample is kept:
 //!
 //! * every line gets a pseudo-random key `hash(seed, file index, line index)`; the sample is the
 //!   `max_sentences` usable lines with the smallest keys ("bottom-k" sampling, a uniform sample
