@@ -371,3 +371,37 @@ def test_python_api_errors_are_typed(tmp_path):
         train_tokenizer(tmp_path / "missing", tmp_path / "o", vocab_size=VOCAB, progress=False)
     with pytest.raises(ConfigError, match="threads"):
         train_tokenizer(tmp_path / "blank.txt", tmp_path / "o", threads=0, progress=False)
+
+
+# ------------------------------------------------------------------------------------------
+# The corpus bindings other stages use
+
+
+def test_open_lines_reads_compressed_text_with_stats(tmp_path):
+    import zstandard
+
+    text = b"eins\r\nzwei \xff\n\ndrei"
+    (tmp_path / "a.txt.zst").write_bytes(zstandard.ZstdCompressor().compress(text))
+    it = _core.open_lines(str(tmp_path / "a.txt.zst"))
+    assert list(it) == ["eins", "zwei \ufffd", "", "drei"]
+    stats = it.stats()
+    assert (stats["lines"], stats["invalid_utf8"], stats["files"]) == (4, 1, 1)
+
+
+def test_expand_inputs_binding(tmp_path):
+    (tmp_path / "b.txt").write_text("b", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("a", encoding="utf-8")
+    (tmp_path / ".hidden").write_text("h", encoding="utf-8")
+    files, skipped = _core.expand_inputs([str(tmp_path), str(tmp_path / "a.txt")])
+    assert [Path(f).name for f in files] == ["a.txt", "b.txt"] and skipped == 1
+    with pytest.raises(FileNotFoundError):
+        _core.expand_inputs([str(tmp_path / "missing")])
+
+
+def test_cancelled_sampling_raises_keyboard_interrupt(examples_dir):
+    progress = _core.CorpusProgress()
+    progress.cancel()
+    with pytest.raises(KeyboardInterrupt):
+        _core.sample_sentences([str(p) for p in sorted(examples_dir.iterdir())], lowercase=True,
+                               strip_accents=False, replace_quotes=True, max_sentences=10,
+                               progress=progress)
