@@ -21,6 +21,63 @@ struct Unit {
 }
 
 const FREE: u32 = u32::MAX;
+const NIL: u32 = u32::MAX;
+
+/// The free slots of a double array under construction, as a doubly linked list in slot order.
+#[derive(Default)]
+struct FreeList {
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    head: u32,
+    tail: u32,
+    initialized: bool,
+}
+
+impl FreeList {
+    fn first(&self) -> u32 {
+        if self.initialized {
+            self.head
+        } else {
+            NIL
+        }
+    }
+
+    /// Appends the new slots `from..to` (all free) at the end of the list.
+    fn grow(&mut self, from: usize, to: usize) {
+        if !self.initialized {
+            self.head = NIL;
+            self.tail = NIL;
+            self.initialized = true;
+        }
+        self.next.resize(to, NIL);
+        self.prev.resize(to, NIL);
+        for s in from..to {
+            let s32 = s as u32;
+            self.prev[s] = self.tail;
+            self.next[s] = NIL;
+            if self.tail == NIL {
+                self.head = s32;
+            } else {
+                self.next[self.tail as usize] = s32;
+            }
+            self.tail = s32;
+        }
+    }
+
+    fn remove(&mut self, s: usize) {
+        let (p, n) = (self.prev[s], self.next[s]);
+        if p == NIL {
+            self.head = n;
+        } else {
+            self.next[p as usize] = n;
+        }
+        if n == NIL {
+            self.tail = p;
+        } else {
+            self.prev[n as usize] = p;
+        }
+    }
+}
 
 impl PieceTrie {
     /// Builds the trie from `(key, value)` pairs; a later duplicate key overwrites an earlier one.
@@ -45,34 +102,47 @@ impl PieceTrie {
             }
             values[node] = value;
         }
-        let mut units = vec![Unit { base: 0, check: FREE, value: -1 }; 256];
-        units[0] = Unit { base: 0, check: 0, value: values[0] };
-        let mut first_free = 1usize;
+        let mut units = vec![Unit { base: 0, check: 0, value: values[0] }];
+        let mut free = FreeList::default();
         let mut queue = std::collections::VecDeque::from([(0usize, 0usize)]);
         while let Some((node, slot)) = queue.pop_front() {
             let kids = &children[node];
             if kids.is_empty() {
                 continue;
             }
-            while first_free < units.len() && units[first_free].check != FREE {
-                first_free += 1;
-            }
             let lo = kids[0].0 as usize;
-            let mut base = first_free.saturating_sub(lo).max(1);
-            loop {
-                let top = base + kids[kids.len() - 1].0 as usize;
-                if top >= units.len() {
-                    units.resize(top + 256, Unit { base: 0, check: FREE, value: -1 });
+            let hi = kids[kids.len() - 1].0 as usize;
+            // Candidate bases come from free slots only (the slot of the first child must be
+            // free), walked in increasing order through the free list.
+            let mut pos = free.first();
+            let base = loop {
+                if pos == NIL {
+                    // Nothing fits below the end: grow and place right after the used area.
+                    let base = units.len().saturating_sub(lo).max(1);
+                    break base;
                 }
-                if kids.iter().all(|&(l, _)| units[base + l as usize].check == FREE) {
-                    break;
+                let p = pos as usize;
+                if p > lo {
+                    let base = p - lo;
+                    if kids.iter().all(|&(l, _)| {
+                        let s = base + l as usize;
+                        s >= units.len() || units[s].check == FREE
+                    }) {
+                        break base;
+                    }
                 }
-                base += 1;
+                pos = free.next[p];
+            };
+            if base + hi >= units.len() {
+                let old = units.len();
+                units.resize(base + hi + 1, Unit { base: 0, check: FREE, value: -1 });
+                free.grow(old, units.len());
             }
             units[slot].base = base as u32;
             for &(l, child) in kids {
                 let s = base + l as usize;
                 units[s] = Unit { base: 0, check: slot as u32, value: values[child] };
+                free.remove(s);
                 queue.push_back((child, s));
             }
         }
