@@ -196,7 +196,7 @@ pub struct DoubleArray {
 impl DoubleArray {
     /// Reads little-endian 32-bit units; `None` if the length is not a multiple of 4 or empty.
     pub fn from_bytes(bytes: &[u8]) -> Option<DoubleArray> {
-        if bytes.is_empty() || bytes.len() % 4 != 0 {
+        if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
             return None;
         }
         let units = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
