@@ -275,6 +275,15 @@ def test_invalid_text_input(albert_spm_model):
         tok.encode_batch("a single string")
 
 
+def test_pickle_round_trip(albert_spm_model):
+    import pickle
+
+    tok = Tokenizer(albert_spm_model, lowercase=False, strip_accents=True, reference_compat=True)
+    back = pickle.loads(pickle.dumps(tok))
+    assert (back.lowercase, back.strip_accents, back.reference_compat) == (False, True, True)
+    assert back.encode("Bäume, 1998, ``x''") == tok.encode("Bäume, 1998, ``x''")
+
+
 def test_public_api_exported():
     assert albert_fast.Tokenizer is Tokenizer
     assert "Tokenizer" in albert_fast.__all__
