@@ -221,8 +221,8 @@ impl Tokenizer {
         }
 
         let n = raw.pieces.len();
-        if n > i32::MAX as usize {
-            return Err(bad_model(path, "too many pieces"));
+        if n > trie::MAX_VALUE as usize {
+            return Err(bad_model(path, format!("{n} pieces; at most {} are supported", trie::MAX_VALUE)));
         }
         let mut pieces = Vec::with_capacity(n);
         let mut scores = Vec::with_capacity(n);

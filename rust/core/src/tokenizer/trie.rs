@@ -5,12 +5,29 @@
 //! [`DoubleArray`] reads the darts-clone double array that SentencePiece stores inside
 //! `precompiled_charsmap`; we only need its common-prefix search.
 
-/// A trie over byte strings with an `i32` value per key (`-1` = no key ends here), stored as a
-/// double array: the child of node `n` for byte `b` is slot `base[n] + b` when that slot's
-/// `check` is `n`, so each step of a search is one array access.
+/// A trie over byte strings with a non-negative `i32` value per key, stored as a double array:
+/// the child of node `n` for byte `b` is slot `base(n) + b` when that slot is occupied and
+/// labelled `b`. Bases are unique, so the label identifies the parent; each step of a search is
+/// one 8-byte load (base, label, occupied bit and value packed in a `u64`).
 #[derive(Debug, Clone)]
 pub struct PieceTrie {
-    units: Vec<Unit>,
+    units: Vec<u64>,
+}
+
+const LABEL_SHIFT: u32 = 32;
+const OCCUPIED: u64 = 1 << 40;
+const VALUE_SHIFT: u32 = 41;
+/// Values are stored plus one in the top 23 bits (0 = no key ends here).
+pub const MAX_VALUE: i32 = (1 << 23) - 2;
+
+#[inline]
+fn unit_base(u: u64) -> usize {
+    (u & 0xffff_ffff) as usize
+}
+
+#[inline]
+fn unit_label(u: u64) -> u8 {
+    (u >> LABEL_SHIFT) as u8
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -80,7 +97,8 @@ impl FreeList {
 }
 
 impl PieceTrie {
-    /// Builds the trie from `(key, value)` pairs; a later duplicate key overwrites an earlier one.
+    /// Builds the trie from `(key, value)` pairs with `0 <= value <= MAX_VALUE`; a later duplicate
+    /// key overwrites an earlier one.
     pub fn build<'a>(entries: impl IntoIterator<Item = (&'a [u8], i32)>) -> PieceTrie {
         // A pointer trie first (children sorted by label), then placed into the double array
         // breadth-first, each node at the lowest base where all its children's slots are free.
@@ -103,6 +121,7 @@ impl PieceTrie {
             values[node] = value;
         }
         let mut units = vec![Unit { base: 0, check: 0, value: values[0] }];
+        let mut used_base: Vec<bool> = Vec::new();
         let mut free = FreeList::default();
         let mut queue = std::collections::VecDeque::from([(0usize, 0usize)]);
         while let Some((node, slot)) = queue.pop_front() {
@@ -118,11 +137,14 @@ impl PieceTrie {
             let base = loop {
                 if pos == NIL {
                     // Nothing fits below the end: grow and place right after the used area.
-                    let base = units.len().saturating_sub(lo).max(1);
+                    let mut base = units.len().saturating_sub(lo).max(1);
+                    while used_base.get(base).copied().unwrap_or(false) {
+                        base += 1;
+                    }
                     break base;
                 }
                 let p = pos as usize;
-                if p > lo {
+                if p > lo && !used_base.get(p - lo).copied().unwrap_or(false) {
                     let base = p - lo;
                     if kids.iter().all(|&(l, _)| {
                         let s = base + l as usize;
@@ -139,6 +161,10 @@ impl PieceTrie {
                 free.grow(old, units.len());
             }
             units[slot].base = base as u32;
+            if used_base.len() <= base {
+                used_base.resize(base + 1, false);
+            }
+            used_base[base] = true;
             for &(l, child) in kids {
                 let s = base + l as usize;
                 units[s] = Unit { base: 0, check: slot as u32, value: values[child] };
@@ -146,21 +172,35 @@ impl PieceTrie {
                 queue.push_back((child, s));
             }
         }
-        PieceTrie { units }
+        let packed = units
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                if u.check == FREE && i != 0 {
+                    return 0;
+                }
+                // The label of a slot is its offset from the parent's base.
+                let label = if i == 0 { 0 } else { (i - units[u.check as usize].base as usize) as u64 };
+                let value = if u.value >= 0 { (u.value.min(MAX_VALUE) as u64 + 1) << VALUE_SHIFT } else { 0 };
+                u.base as u64 | label << LABEL_SHIFT | OCCUPIED | value
+            })
+            .collect();
+        PieceTrie { units: packed }
     }
 
     /// Calls `f(length, value)` for every key that is a prefix of `text`, shortest first.
     #[inline]
     pub fn common_prefix_search(&self, text: &[u8], mut f: impl FnMut(usize, i32)) {
         let units = &self.units[..];
-        let mut node = 0usize;
+        let Some(&root) = units.first() else { return };
+        let mut base = unit_base(root);
         for (i, &b) in text.iter().enumerate() {
-            let next = units[node].base as usize + b as usize;
-            match units.get(next) {
-                Some(u) if u.check == node as u32 && next != 0 => {
-                    node = next;
-                    if u.value >= 0 {
-                        f(i + 1, u.value);
+            match units.get(base + b as usize) {
+                Some(&u) if u & OCCUPIED != 0 && unit_label(u) == b && base != 0 => {
+                    base = unit_base(u);
+                    let value = u >> VALUE_SHIFT;
+                    if value != 0 {
+                        f(i + 1, value as i32 - 1);
                     }
                 }
                 _ => return,
@@ -177,12 +217,13 @@ impl PieceTrie {
 
     /// Whether some key starts with byte `b`.
     pub fn has_first_byte(&self, b: u8) -> bool {
-        let next = self.units[0].base as usize + b as usize;
-        next != 0 && self.units.get(next).is_some_and(|u| u.check == 0)
+        let Some(&root) = self.units.first() else { return false };
+        let base = unit_base(root);
+        base != 0 && self.units.get(base + b as usize).is_some_and(|&u| u & OCCUPIED != 0 && unit_label(u) == b)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.units.first().is_none_or(|u| u.base == 0)
+        self.units.first().is_none_or(|&u| unit_base(u) == 0)
     }
 }
 
