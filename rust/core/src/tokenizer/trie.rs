@@ -307,7 +307,49 @@ mod tests {
     }
 
     #[test]
-    fn many_children_use_binary_search() {
+    fn leaves_and_zero_bytes_do_not_alias_other_slots() {
+        let keys: Vec<(&[u8], i32)> = vec![(b"a", 0), (b"\0", 1), (b"b\0c", 2), (b"zz", 3)];
+        let trie = PieceTrie::build(keys);
+        let mut found = Vec::new();
+        trie.common_prefix_search(b"a\0\0", |l, v| found.push((l, v)));
+        assert_eq!(found, vec![(1, 0)]);
+        assert_eq!(trie.longest_prefix(b"\0a"), Some((1, 1)));
+        assert_eq!(trie.longest_prefix(b"b\0c"), Some((3, 2)));
+        assert_eq!(trie.longest_prefix(b"zza"), Some((2, 3)));
+        assert!(trie.has_first_byte(b'z') && !trie.has_first_byte(b'y'));
+    }
+
+    #[test]
+    fn random_keys_match_a_naive_search() {
+        // A deterministic pseudo-random key set; every prefix query is checked against a scan.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let keys: Vec<Vec<u8>> = (0..3000).map(|_| (0..1 + next() % 6).map(|_| b"abc\xe2\x96\x81xyz"[(next() % 9) as usize]).collect()).collect();
+        let mut dedup: Vec<(Vec<u8>, i32)> = Vec::new();
+        for k in keys {
+            if !dedup.iter().any(|(d, _)| *d == k) {
+                let id = dedup.len() as i32;
+                dedup.push((k, id));
+            }
+        }
+        let trie = PieceTrie::build(dedup.iter().map(|(k, v)| (k.as_slice(), *v)));
+        for probe in dedup.iter().map(|(k, _)| k.repeat(2)) {
+            let mut got = Vec::new();
+            trie.common_prefix_search(&probe, |l, v| got.push((l, v)));
+            let mut want: Vec<(usize, i32)> =
+                dedup.iter().filter(|(k, _)| probe.starts_with(k)).map(|(k, v)| (k.len(), *v)).collect();
+            want.sort();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn a_node_with_256_children() {
         let keys: Vec<Vec<u8>> = (0u8..=255).map(|b| vec![b'q', b]).collect();
         let trie = PieceTrie::build(keys.iter().enumerate().map(|(i, k)| (k.as_slice(), i as i32)));
         for (i, k) in keys.iter().enumerate() {
