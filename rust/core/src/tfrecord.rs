@@ -645,20 +645,30 @@ impl<'a> Cursor<'a> {
 /// Malformed input gives [`Error::InvalidInput`] naming the problem and its byte offset.
 pub fn decode_example(bytes: &[u8]) -> Result<Vec<(String, Feature)>> {
     let mut out: Vec<(String, Feature)> = Vec::new();
-    decode_into(bytes, &mut out).map_err(|(offset, msg)| {
-        Error::InvalidInput(format!("malformed tf.train.Example at byte {offset} of {}: {msg}", bytes.len()))
-    })?;
+    decode_example_into(bytes, &mut out)?;
     Ok(out)
 }
 
-fn decode_into(bytes: &[u8], out: &mut Vec<(String, Feature)>) -> DecodeResult<()> {
+/// Like [`decode_example`], into `out`, reusing the allocations of the features already in it
+/// (the names and lists of the previous record): decoding a stream of records with one schema
+/// allocates nothing after the first.
+pub fn decode_example_into(bytes: &[u8], out: &mut Vec<(String, Feature)>) -> Result<()> {
+    let mut spare = std::mem::take(out);
+    spare.reverse(); // popped from the end, so reused in their previous order
+    decode_into(bytes, out, &mut spare).map_err(|(offset, msg)| {
+        out.clear();
+        Error::InvalidInput(format!("malformed tf.train.Example at byte {offset} of {}: {msg}", bytes.len()))
+    })
+}
+
+fn decode_into(bytes: &[u8], out: &mut Vec<(String, Feature)>, spare: &mut Vec<(String, Feature)>) -> DecodeResult<()> {
     let mut ex = Cursor::new(bytes, 0);
     while !ex.at_end() {
         match ex.key()? {
             // Repeated occurrences of a message field merge, so each one adds entries.
             (1, WIRE_LEN) => {
                 let (features, base) = ex.bytes()?;
-                decode_features(features, base, out)?;
+                decode_features(features, base, out, spare)?;
             }
             (1, w) => return ex.err(format!("Example.features has wire type {w}, expected 2")),
             (_, w) => ex.skip(w)?,
@@ -667,13 +677,18 @@ fn decode_into(bytes: &[u8], out: &mut Vec<(String, Feature)>) -> DecodeResult<(
     Ok(())
 }
 
-fn decode_features(buf: &[u8], base: usize, out: &mut Vec<(String, Feature)>) -> DecodeResult<()> {
+fn decode_features(
+    buf: &[u8],
+    base: usize,
+    out: &mut Vec<(String, Feature)>,
+    spare: &mut Vec<(String, Feature)>,
+) -> DecodeResult<()> {
     let mut c = Cursor::new(buf, base);
     while !c.at_end() {
         match c.key()? {
             (1, WIRE_LEN) => {
                 let (entry, base) = c.bytes()?;
-                let (name, feature) = decode_entry(entry, base)?;
+                let (name, feature) = decode_entry(entry, base, spare.pop())?;
                 match out.iter_mut().find(|(n, _)| *n == name) {
                     Some(slot) => slot.1 = feature,
                     None => out.push((name, feature)),
@@ -686,22 +701,31 @@ fn decode_features(buf: &[u8], base: usize, out: &mut Vec<(String, Feature)>) ->
     Ok(())
 }
 
-fn decode_entry(buf: &[u8], base: usize) -> DecodeResult<(String, Feature)> {
+fn decode_entry(buf: &[u8], base: usize, recycled: Option<(String, Feature)>) -> DecodeResult<(String, Feature)> {
+    let (mut name, mut spare) = match recycled {
+        Some((mut n, f)) => {
+            n.clear();
+            (n, Some(f))
+        }
+        None => (String::new(), None),
+    };
     let mut c = Cursor::new(buf, base);
-    let mut name = String::new();
     let mut feature: Option<Feature> = None;
     while !c.at_end() {
         match c.key()? {
             (1, WIRE_LEN) => {
                 let (key, at) = c.bytes()?;
-                name = match std::str::from_utf8(key) {
-                    Ok(s) => s.to_owned(),
+                match std::str::from_utf8(key) {
+                    Ok(s) => {
+                        name.clear();
+                        name.push_str(s);
+                    }
                     Err(_) => return Err((at, format!("feature name is not UTF-8: {:?}", String::from_utf8_lossy(key)))),
-                };
+                }
             }
             (2, WIRE_LEN) => {
                 let (value, at) = c.bytes()?;
-                decode_feature(value, at, &mut feature)?;
+                decode_feature(value, at, &mut feature, &mut spare)?;
             }
             (1 | 2, w) => return c.err(format!("map entry field has wire type {w}, expected 2")),
             (_, w) => c.skip(w)?,
@@ -715,9 +739,36 @@ fn decode_entry(buf: &[u8], base: usize) -> DecodeResult<(String, Feature)> {
     }
 }
 
+/// An empty list of the kind `field` (1 bytes, 2 float, 3 int64), reusing `spare`'s
+/// allocation when it is of that kind.
+fn empty_list(field: u64, spare: &mut Option<Feature>) -> Feature {
+    match (field, spare.take()) {
+        (1, Some(Feature::Bytes(mut v))) => {
+            v.clear();
+            Feature::Bytes(v)
+        }
+        (2, Some(Feature::Float(mut v))) => {
+            v.clear();
+            Feature::Float(v)
+        }
+        (3, Some(Feature::Int64(mut v))) => {
+            v.clear();
+            Feature::Int64(v)
+        }
+        (field, other) => {
+            *spare = other;
+            match field {
+                1 => Feature::Bytes(Vec::new()),
+                2 => Feature::Float(Vec::new()),
+                _ => Feature::Int64(Vec::new()),
+            }
+        }
+    }
+}
+
 /// Decodes a `Feature` message, merging into `slot` as protobuf does: a list of the same kind
 /// extends the previous one, a different kind replaces it (oneof).
-fn decode_feature(buf: &[u8], base: usize, slot: &mut Option<Feature>) -> DecodeResult<()> {
+fn decode_feature(buf: &[u8], base: usize, slot: &mut Option<Feature>, spare: &mut Option<Feature>) -> DecodeResult<()> {
     let mut c = Cursor::new(buf, base);
     while !c.at_end() {
         match c.key()? {
@@ -727,9 +778,7 @@ fn decode_feature(buf: &[u8], base: usize, slot: &mut Option<Feature>) -> Decode
                     (1, Some(Feature::Bytes(v))) => Feature::Bytes(v),
                     (2, Some(Feature::Float(v))) => Feature::Float(v),
                     (3, Some(Feature::Int64(v))) => Feature::Int64(v),
-                    (1, _) => Feature::Bytes(Vec::new()),
-                    (2, _) => Feature::Float(Vec::new()),
-                    _ => Feature::Int64(Vec::new()),
+                    (field, _) => empty_list(field, spare),
                 };
                 decode_list(list, at, &mut cur)?;
                 *slot = Some(cur);
@@ -737,6 +786,33 @@ fn decode_feature(buf: &[u8], base: usize, slot: &mut Option<Feature>) -> Decode
             (1..=3, w) => return c.err(format!("Feature list has wire type {w}, expected 2")),
             (_, w) => c.skip(w)?,
         }
+    }
+    Ok(())
+}
+
+/// Appends the varints of a packed field to `v`.
+fn decode_packed_varints(packed: &[u8], at: usize, v: &mut Vec<i64>) -> DecodeResult<()> {
+    // Every varint ends in exactly one byte < 0x80, so this counts the values.
+    v.reserve(packed.iter().filter(|&&b| b < 0x80).count());
+    let mut i = 0;
+    while i < packed.len() {
+        let start = i;
+        let mut b = packed[i];
+        let mut value = u64::from(b & 0x7f);
+        let mut shift = 0;
+        i += 1;
+        while b >= 0x80 {
+            shift += 7;
+            match packed.get(i) {
+                // The 10th byte may only hold the top bit of a u64.
+                Some(&next) if shift < 63 || (shift == 63 && next <= 1) => b = next,
+                Some(_) => return Err((at + start, "varint longer than 64 bits in a packed int64 list".into())),
+                None => return Err((at + start, "truncated varint at the end of a packed int64 list".into())),
+            }
+            value |= u64::from(b & 0x7f) << shift;
+            i += 1;
+        }
+        v.push(value as i64);
     }
     Ok(())
 }
@@ -752,11 +828,7 @@ fn decode_list(buf: &[u8], base: usize, feature: &mut Feature) -> DecodeResult<(
         match (feature as &mut Feature, wire) {
             (Feature::Int64(v), WIRE_LEN) => {
                 let (packed, at) = c.bytes()?;
-                let mut p = Cursor::new(packed, at);
-                v.reserve(packed.len().min(1 << 20));
-                while !p.at_end() {
-                    v.push(p.varint()? as i64);
-                }
+                decode_packed_varints(packed, at, v)?;
             }
             (Feature::Int64(v), WIRE_VARINT) => v.push(c.varint()? as i64),
             (Feature::Float(v), WIRE_LEN) => {
@@ -1075,6 +1147,25 @@ mod tests {
         assert!(err.contains("varint"), "{err}");
         // An empty message is a valid, empty Example.
         assert!(decode_example(b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn decode_into_reuses_and_resets() {
+        let mut a = Vec::new();
+        encode_example(&[("x", FeatureValues::Int64(&[1, 2, 3])), ("y", FeatureValues::Float(&[1.5]))], &mut a);
+        let mut b = Vec::new();
+        encode_example(&[("y", FeatureValues::Int64(&[-7])), ("z", FeatureValues::Bytes(&[b"q"]))], &mut b);
+        let mut out = Vec::new();
+        for bytes in [&a, &b, &a, &b] {
+            decode_example_into(bytes, &mut out).unwrap();
+            assert_eq!(out, decode_example(bytes).unwrap());
+        }
+        assert!(decode_example_into(&b[..b.len() - 1], &mut out).is_err());
+        assert!(out.is_empty());
+        // Packed varints of every length, including the 10-byte ones of negative values.
+        let vals = [0i64, 1, 127, 128, 300, 1 << 40, -1, i64::MIN, i64::MAX];
+        encode_example(&[("v", FeatureValues::Int64(&vals))], &mut a);
+        assert_eq!(decode_example(&a).unwrap()[0].1, Feature::Int64(vals.to_vec()));
     }
 
     #[test]
