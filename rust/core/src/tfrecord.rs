@@ -85,6 +85,8 @@ impl Compression {
     }
 }
 
+// One writer per output file, so the size of the GZIP variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Sink<W: Write> {
     Plain(W),
     Gzip(GzEncoder<W>),
@@ -871,6 +873,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::manual_rotate)] // spelled as the spec (and TensorFlow) write the mask
     fn crc32c_known_answers() {
         // RFC 3720 B.4 and the classic check value.
         assert_eq!(crc32c::crc32c(b"123456789"), 0xe306_9283);
@@ -1166,6 +1169,34 @@ mod tests {
         let vals = [0i64, 1, 127, 128, 300, 1 << 40, -1, i64::MIN, i64::MAX];
         encode_example(&[("v", FeatureValues::Int64(&vals))], &mut a);
         assert_eq!(decode_example(&a).unwrap()[0].1, Feature::Int64(vals.to_vec()));
+    }
+
+    #[test]
+    fn concatenated_gzip_members_read_as_one_stream() {
+        let dir = tempdir("multigz");
+        let path = dir.join("cat.tfrecord.gz");
+        let mut bytes = Vec::new();
+        for rec in [b"one".as_slice(), b"two"] {
+            let mut w = RecordWriter::new(Vec::new(), Compression::Gzip);
+            w.write_record(rec).unwrap();
+            bytes.extend(w.finish().unwrap());
+        }
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(read_all(&path).unwrap(), vec![b"one".to_vec(), b"two".to_vec()]);
+    }
+
+    #[test]
+    fn repeated_map_key_keeps_the_last_value() {
+        let mut a = Vec::new();
+        encode_example(&[("k", FeatureValues::Int64(&[1])), ("j", FeatureValues::Int64(&[2]))], &mut a);
+        let mut b = Vec::new();
+        encode_example(&[("k", FeatureValues::Float(&[3.0]))], &mut b);
+        // Two Example.features fields merge; "k" appears twice.
+        a.extend_from_slice(&b);
+        assert_eq!(
+            decode_example(&a).unwrap(),
+            vec![("k".to_string(), Feature::Float(vec![3.0])), ("j".to_string(), Feature::Int64(vec![2]))]
+        );
     }
 
     #[test]
