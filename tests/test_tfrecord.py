@@ -376,6 +376,14 @@ def test_inspect_shows_pieces_from_the_manifest_tokenizer(hand_dir, spiece):
     out = run_cli("inspect", str(hand_dir), "-n", "1")
     assert out.returncode == 0 and out.stdout.splitlines()[1] == "tokens: 2 10 4 12 4 3 14 99 3"
     assert "has changed" in out.stderr
+    # create-data's form: {"tokenizer": {"model_file": NAME, "spiece_sha256": ...}}, NAME relative
+    # to the manifest's directory.
+    (hand_dir / "manifest.json").write_text(json.dumps({"tokenizer": {"model_file": "spiece.model", "spiece_sha256": sha}}))
+    out = run_cli("inspect", str(hand_dir), "-n", "1")
+    assert out.stdout.splitlines()[1] == "tokens: 2 10 4 12 4 3 14 99 3" and "not found" in out.stderr
+    (hand_dir / "spiece.model").write_bytes(spiece.read_bytes())
+    out = run_cli("inspect", str(hand_dir), "-n", "1")
+    assert out.stdout.splitlines()[1].startswith("tokens: [CLS] ") and out.stderr == ""
     # --tokenizer overrides the manifest.
     out = run_cli("inspect", str(hand_dir), "-n", "1", "--tokenizer", str(spiece.parent))
     assert out.stdout.splitlines()[1].startswith("tokens: [CLS] ")
@@ -413,6 +421,18 @@ def test_stats_of_a_hand_made_dataset(hand_dir):
     assert s["token_boundary_share"] == pytest.approx(29 / 34)
     assert s["segment_b_share"] == pytest.approx(13 / 34)
     assert s["positions_out_of_range"] == 0 and s["mask_id"] == 4
+
+
+def test_stats_take_the_mask_id_from_the_tokenizer(hand_dir, spiece):
+    from albert_fast import Tokenizer
+
+    tok = Tokenizer(spiece)
+    assert dataset_stats(hand_dir, tokenizer=tok)["replacement"]["mask"] == 8
+    # With another id for [MASK], the positions showing 4 are random replacements.
+    s = dataset_stats(hand_dir, mask_id=98)
+    assert (s["replacement"]["mask"], s["replacement"]["random"]) == (0, 9)
+    out = run_cli("inspect", str(hand_dir), "--stats", "--tokenizer", str(spiece))
+    assert json.loads(out.stdout)["mask_id"] == 4
 
 
 def _oracle_stats(examples: list[dict]) -> dict:
