@@ -1,6 +1,6 @@
-//! Profiles `inspect --stats` work on one file: `cargo run --release --example stats_profile FILE [decode|stats|file] [reps]`.
+//! Profiles `inspect --stats` work on one file: `cargo run --release --example stats_profile FILE [read|decode|encode|file] [reps]`.
 use albert_fast_core::record_stats::DatasetStats;
-use albert_fast_core::tfrecord::{decode_example_into, RecordReader};
+use albert_fast_core::tfrecord::{decode_example_into, encode_example, FeatureValues, RecordReader};
 use std::time::Instant;
 
 fn main() {
@@ -26,6 +26,24 @@ fn main() {
                 }
             }
             println!("decode only {:?}", t.elapsed());
+        }
+        "encode" => {
+            let recs: Vec<Vec<u8>> = RecordReader::open(path).unwrap().map(|r| r.unwrap()).collect();
+            let decoded: Vec<_> = recs.iter().map(|r| albert_fast_core::tfrecord::decode_example(r).unwrap()).collect();
+            let t = Instant::now();
+            let mut out = Vec::new();
+            let mut total = 0;
+            for _ in 0..reps {
+                for (d, r) in decoded.iter().zip(&recs) {
+                    let mut scratch: Vec<Vec<&[u8]>> = vec![Vec::new(); d.len()];
+                    let b: Vec<(&str, FeatureValues)> =
+                        d.iter().zip(scratch.iter_mut()).map(|((n, f), s)| (n.as_str(), f.as_borrowed(s))).collect();
+                    encode_example(&b, &mut out);
+                    assert_eq!(&out, r);
+                    total += out.len();
+                }
+            }
+            println!("encode only {:?} ({total} bytes)", t.elapsed());
         }
         _ => {
             for _ in 0..reps {

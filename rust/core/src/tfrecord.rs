@@ -397,11 +397,13 @@ const KEY_VALUE_LEN: u8 = 0x0a; // XxxList.value = 1, packed or bytes
 
 #[inline]
 fn varint_len(v: u64) -> usize {
-    // 7 payload bits per byte; `| 1` makes 0 take one byte.
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+    // 7 payload bits per byte: ceil(bits / 7) computed as (bits * 9 + 64) / 64, which is exact
+    // for 1..=64 bits and branch-free (so sums over lists vectorize); `| 1` makes 0 one byte.
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    (bits * 9 + 64) / 64
 }
 
-#[inline]
+#[cfg(test)]
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -416,45 +418,84 @@ fn field_len(len: usize) -> usize {
     1 + varint_len(len as u64) + len
 }
 
-impl FeatureValues<'_> {
-    /// Bytes of the packed int64 payload.
-    fn int64_payload(values: &[i64]) -> usize {
-        values.iter().map(|&v| varint_len(v as u64)).sum()
+/// Writes into a buffer already sized to the exact message length.
+struct Enc<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl Enc<'_> {
+    #[inline]
+    fn byte(&mut self, b: u8) {
+        self.buf[self.pos] = b;
+        self.pos += 1;
     }
 
-    /// Size of the XxxList message.
-    fn list_len(&self) -> usize {
+    #[inline]
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.byte((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.byte(v as u8);
+    }
+
+    #[inline]
+    fn bytes(&mut self, b: &[u8]) {
+        self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.pos += b.len();
+    }
+}
+
+impl FeatureValues<'_> {
+    /// Bytes inside the XxxList message before its own framing: the packed payload for int64
+    /// and float lists (0 when empty), the sum of the value fields for bytes lists.
+    fn payload_len(&self) -> usize {
         match *self {
-            FeatureValues::Int64([]) | FeatureValues::Float([]) => 0,
-            FeatureValues::Int64(v) => field_len(Self::int64_payload(v)),
-            FeatureValues::Float(v) => field_len(4 * v.len()),
+            FeatureValues::Int64(v) => v.iter().map(|&x| varint_len(x as u64)).sum(),
+            FeatureValues::Float(v) => 4 * v.len(),
             FeatureValues::Bytes(v) => v.iter().map(|b| field_len(b.len())).sum(),
         }
     }
 
-    fn write_list(&self, out: &mut Vec<u8>) {
+    /// Size of the XxxList message, given `payload_len()`. An empty int64/float list writes no
+    /// packed field at all, as protobuf does.
+    fn list_len(&self, payload: usize) -> usize {
+        match self {
+            FeatureValues::Bytes(_) => payload,
+            _ if payload == 0 => 0,
+            _ => field_len(payload),
+        }
+    }
+
+    fn write_list(&self, payload: usize, e: &mut Enc<'_>) {
         match *self {
             FeatureValues::Int64([]) | FeatureValues::Float([]) => {}
             FeatureValues::Int64(v) => {
-                out.push(KEY_VALUE_LEN);
-                put_varint(out, Self::int64_payload(v) as u64);
+                e.byte(KEY_VALUE_LEN);
+                e.varint(payload as u64);
                 for &x in v {
                     // Negative int64 values are 10-byte two's-complement varints (not zigzag).
-                    put_varint(out, x as u64);
+                    let u = x as u64;
+                    if u < 0x80 {
+                        e.byte(u as u8);
+                    } else {
+                        e.varint(u);
+                    }
                 }
             }
             FeatureValues::Float(v) => {
-                out.push(KEY_VALUE_LEN);
-                put_varint(out, (4 * v.len()) as u64);
+                e.byte(KEY_VALUE_LEN);
+                e.varint(payload as u64);
                 for &x in v {
-                    out.extend_from_slice(&x.to_le_bytes());
+                    e.bytes(&x.to_le_bytes());
                 }
             }
             FeatureValues::Bytes(v) => {
                 for b in v {
-                    out.push(KEY_VALUE_LEN);
-                    put_varint(out, b.len() as u64);
-                    out.extend_from_slice(b);
+                    e.byte(KEY_VALUE_LEN);
+                    e.varint(b.len() as u64);
+                    e.bytes(b);
                 }
             }
         }
@@ -469,35 +510,50 @@ impl FeatureValues<'_> {
     }
 }
 
+/// Payload sizes of up to this many features are kept on the stack between the sizing and the
+/// writing pass; more are recomputed.
+const CACHED_FEATURES: usize = 16;
+
 /// Serializes a `tf.train.Example` whose feature map holds `features` (written in the given
 /// order) into `out`, which is cleared first. The output parses with TensorFlow's
-/// `tf.train.Example.FromString` and `tf.io.parse_single_example`.
+/// `tf.train.Example.FromString` and `tf.io.parse_single_example`. Sizes are computed first,
+/// then the bytes are written into `out` in one pass with no allocation beyond `out`'s growth.
 pub fn encode_example(features: &[(&str, FeatureValues<'_>)], out: &mut Vec<u8>) {
-    out.clear();
+    let mut cached = [0usize; CACHED_FEATURES];
     let mut features_len = 0usize;
-    for (name, values) in features {
-        features_len += field_len(entry_len(name, values));
+    for (i, (name, values)) in features.iter().enumerate() {
+        let payload = values.payload_len();
+        if i < CACHED_FEATURES {
+            cached[i] = payload;
+        }
+        features_len += field_len(entry_len(name, values.list_len(payload)));
     }
-    out.reserve(field_len(features_len));
-    out.push(KEY_FEATURES);
-    put_varint(out, features_len as u64);
-    for (name, values) in features {
-        let list_len = values.list_len();
-        out.push(KEY_ENTRY);
-        put_varint(out, (field_len(name.len()) + field_len(field_len(list_len))) as u64);
-        out.push(KEY_MAP_KEY);
-        put_varint(out, name.len() as u64);
-        out.extend_from_slice(name.as_bytes());
-        out.push(KEY_MAP_VALUE);
-        put_varint(out, field_len(list_len) as u64);
-        out.push(values.kind_key());
-        put_varint(out, list_len as u64);
-        values.write_list(out);
+    let total = field_len(features_len);
+    out.clear();
+    out.resize(total, 0);
+    let mut e = Enc { buf: out.as_mut_slice(), pos: 0 };
+    e.byte(KEY_FEATURES);
+    e.varint(features_len as u64);
+    for (i, (name, values)) in features.iter().enumerate() {
+        let payload = if i < CACHED_FEATURES { cached[i] } else { values.payload_len() };
+        let list_len = values.list_len(payload);
+        e.byte(KEY_ENTRY);
+        e.varint(entry_len(name, list_len) as u64);
+        e.byte(KEY_MAP_KEY);
+        e.varint(name.len() as u64);
+        e.bytes(name.as_bytes());
+        e.byte(KEY_MAP_VALUE);
+        e.varint(field_len(list_len) as u64);
+        e.byte(values.kind_key());
+        e.varint(list_len as u64);
+        values.write_list(payload, &mut e);
     }
+    debug_assert_eq!(e.pos, total);
 }
 
-fn entry_len(name: &str, values: &FeatureValues<'_>) -> usize {
-    field_len(name.len()) + field_len(field_len(values.list_len()))
+/// Size of one map entry (key field + value field) whose Feature holds a list of `list_len`.
+fn entry_len(name: &str, list_len: usize) -> usize {
+    field_len(name.len()) + field_len(field_len(list_len))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1200,8 +1256,25 @@ mod tests {
     }
 
     #[test]
+    fn many_features_round_trip() {
+        let names: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
+        let vals: Vec<Vec<i64>> = (0..40).map(|i| (0..i).map(|x| x * 1000 - 7).collect()).collect();
+        let features: Vec<(&str, FeatureValues)> =
+            names.iter().zip(&vals).map(|(n, v)| (n.as_str(), FeatureValues::Int64(v))).collect();
+        let mut out = Vec::new();
+        encode_example(&features, &mut out);
+        let back = decode_example(&out).unwrap();
+        assert_eq!(back.len(), 40);
+        for ((n, f), (en, ev)) in back.iter().zip(names.iter().zip(&vals)) {
+            assert_eq!((n, f), (en, &Feature::Int64(ev.clone())));
+        }
+    }
+
+    #[test]
     fn varint_lengths() {
-        for v in [0u64, 1, 127, 128, 16383, 16384, u64::MAX, (-1i64) as u64] {
+        let mut all = vec![0u64, 1, 127, 128, 16383, 16384, u64::MAX, (-1i64) as u64];
+        all.extend((0..64).flat_map(|b| [1u64 << b, (1u64 << b) - 1, (1u64 << b) + 1]));
+        for v in all {
             let mut out = Vec::new();
             put_varint(&mut out, v);
             assert_eq!(out.len(), varint_len(v), "{v}");
