@@ -16,6 +16,7 @@ from conftest import EXAMPLES, run_cli
 from albert_fast import InputError, _core
 from albert_fast.records import (
     FEATURE_NAMES,
+    RecordReader,
     RecordWriter,
     dataset_stats,
     decode_example,
@@ -223,6 +224,24 @@ def test_corrupt_files_raise_clear_errors(good_file, tmp_path, variant):
     out = run_cli("inspect", str(bad), "--stats")
     assert out.returncode == 2
     assert str(bad) in out.stderr and needle in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_explicit_compression_and_bad_names(good_file, tmp_path):
+    from albert_fast import ConfigError
+
+    gz = tmp_path / "g.tfrecord.gz"
+    gz.write_bytes(gzip.compress(good_file.read_bytes()))
+    assert list(read_records(gz, "gzip")) == list(read_records(good_file)) == list(read_records(gz))
+    with pytest.raises(InputError, match="not a TFRecord file"):
+        list(read_records(gz, "none"))
+    with pytest.raises(ConfigError, match="compression"):
+        RecordReader(str(gz), "zstd")
+    with pytest.raises(ConfigError, match="compression"):
+        RecordWriter(str(tmp_path / "x.tfrecord"), "lz4")
+    # The CLI without --stats fails the same way on a file that is not TFRecords at all.
+    out = run_cli("inspect", str(EXAMPLES / "en-twain4.txt"))
+    assert out.returncode == 2 and "en-twain4.txt" in out.stderr and "not a TFRecord file" in out.stderr
     assert "Traceback" not in out.stderr
 
 
