@@ -362,6 +362,16 @@ def test_inspect_prints_instances_across_files(hand_dir):
     assert run_cli("inspect", str(hand_dir), "-n", "0").stdout == ""
 
 
+def test_inspect_empty_file(tmp_path):
+    empty = tmp_path / "empty.tfrecord"
+    empty.write_bytes(b"")
+    out = run_cli("inspect", str(empty))
+    assert out.returncode == 0 and out.stdout == "" and "no records" in out.stderr
+    out = run_cli("inspect", str(empty), "--stats")
+    s = json.loads(out.stdout)
+    assert s["instances"] == 0 and s["length"] == {"count": 0} and s["mask_rate"] is None
+
+
 @pytest.fixture(scope="session")
 def spiece(tmp_path_factory) -> Path:
     """A small SentencePiece model with ALBERT's special ids (<pad>=0 <unk>=1 [CLS]=2 [SEP]=3 [MASK]=4)."""

@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
                 sys.stdout.write(format_instance(example, tokenizer))
                 shown += 1
         sys.stdout.flush()
+        if shown == 0 and args.num > 0:
+            _note("no records in " + ", ".join(str(f) for f in files))
     except BrokenPipeError:
         # `albert-fast inspect ... | head`: the reader went away, which is not an error.
         devnull = os.open(os.devnull, os.O_WRONLY)
