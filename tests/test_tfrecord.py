@@ -100,8 +100,11 @@ def test_our_records_parse_with_tensorflow_and_the_reference_spec(tf, tmp_path, 
     assert list(spec) == [n for n in FEATURE_NAMES if n != "token_boundary"]
     got = _tf_read(tf, path, spec, compression == "gzip")
     assert got == [{k: v for k, v in inst.items() if k != "token_boundary"} for inst in instances]
-    # Our reader agrees.
+    # Our reader agrees, as lists and as numpy arrays.
     assert list(read_examples(path)) == instances
+    arrays = list(read_examples(path, numpy=True))
+    assert arrays[0]["input_ids"].dtype == np.int64 and arrays[0]["masked_lm_weights"].dtype == np.float32
+    assert [{k: v.tolist() for k, v in a.items()} for a in arrays] == instances
 
 
 def test_permutation_doubles_masked_lm_lengths_q14(tf, tmp_path):
@@ -137,6 +140,9 @@ def test_negative_ints_floats_and_empty_lists_round_trip_through_tensorflow(tf):
         assert tf.train.Example.FromString(one).SerializeToString() == one, name
     back = decode_example(data)
     assert back["neg"] == feats["neg"] and back["empty_f"] == [] and back["b"] == feats["b"]
+    arr = decode_example(data, numpy=True)
+    assert arr["neg"].tolist() == feats["neg"] and arr["empty_f"].shape == (0,) and arr["b"] == feats["b"]
+    assert arr["f"].tolist() == back["f"]
     assert back["f"] == list(np.float32(feats["f"]).astype(float))
 
 

@@ -40,7 +40,22 @@ __all__ = [
 RecordReader = _core.RecordReader
 RecordWriter = _core.RecordWriter
 encode_example = _core.encode_example
-decode_example = _core.decode_example
+
+_NUMPY_DTYPES = {"int64": "<i8", "float": "<f4"}
+
+
+def decode_example(data: bytes, numpy: bool = False) -> dict[str, Any]:
+    """Parses a serialized ``tf.train.Example``: dict name -> list of ints, floats or bytes, in
+    stored order; with ``numpy=True`` int64 and float lists are ``numpy`` arrays (int64,
+    float32) made without a Python object per value. Malformed input raises ``InputError``."""
+    if not numpy:
+        return _core.decode_example(data)
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    for name, (kind, value) in _core.decode_example_packed(data).items():
+        out[name] = np.frombuffer(value, dtype=_NUMPY_DTYPES[kind]) if kind in _NUMPY_DTYPES else value
+    return out
 
 # The features of one instance, in the order the original `write_instance_to_example_files`
 # writes (and logs) them (spec §7).
@@ -142,10 +157,11 @@ def read_records(path: str | Path, compression: str | None = None) -> Iterator[b
     yield from RecordReader(str(path), compression)
 
 
-def read_examples(path: str | Path, compression: str | None = None) -> Iterator[dict[str, list]]:
+def read_examples(path: str | Path, compression: str | None = None, numpy: bool = False) -> Iterator[dict[str, Any]]:
     """The records of one file decoded as ``tf.train.Example``: dicts name -> list of ints,
-    floats or bytes, in stored order. Malformed records raise ``InputError`` naming the file,
-    the record's index and its byte offset."""
+    floats or bytes (numpy arrays with ``numpy=True``, see :func:`decode_example`), in stored
+    order. Malformed records raise ``InputError`` naming the file, the record's index and its
+    byte offset."""
     reader = RecordReader(str(path), compression)
     while True:
         offset = reader.offset
@@ -154,7 +170,7 @@ def read_examples(path: str | Path, compression: str | None = None) -> Iterator[
         except StopIteration:
             return
         try:
-            yield decode_example(data)
+            yield decode_example(data, numpy=numpy)
         except InputError as err:
             raise InputError(f"{path}: record {reader.records_read - 1} at byte {offset}: {err}") from None
 
