@@ -5,6 +5,9 @@
 
 pub mod atomic;
 pub mod error;
+pub mod instances;
+pub mod masking;
+pub mod rng;
 pub mod text;
 
 pub use error::{Error, Result};
