@@ -7,6 +7,7 @@ pub mod atomic;
 pub mod error;
 pub mod instances;
 pub mod masking;
+pub mod pipeline;
 pub mod rng;
 pub mod text;
 
