@@ -10,5 +10,6 @@ pub mod masking;
 pub mod pipeline;
 pub mod rng;
 pub mod text;
+pub mod tokenizer;
 
 pub use error::{Error, Result};
