@@ -35,13 +35,45 @@ use std::sync::{mpsc, Mutex};
 use crate::atomic::AtomicFile;
 use crate::error::{Error, Result};
 use crate::instances::{Document, Instance, InstanceBuilder, InstanceConfig, InstanceStats};
-use crate::masking::{MaskingConfig, MaskingVocab};
+use crate::masking::{MaskingConfig, MaskingVocab, PieceClass};
 use crate::rng::DataRng;
 use crate::text::is_python_whitespace;
+use crate::tokenizer::{PieceKind, Scratch as TokScratch, Tokenizer};
 
 /// Turns one raw input line into token ids (preprocessing included).
 pub trait LineEncoder: Sync {
-    fn encode_line(&self, line: &str, out: &mut Vec<u32>);
+    /// Per-thread reusable buffers.
+    type Scratch: Default;
+    fn encode_line(&self, line: &str, scratch: &mut Self::Scratch, out: &mut Vec<u32>);
+}
+
+impl LineEncoder for Tokenizer {
+    type Scratch = TokScratch;
+    fn encode_line(&self, line: &str, scratch: &mut TokScratch, out: &mut Vec<u32>) {
+        self.encode_into(line, scratch, out);
+    }
+}
+
+/// The masking view of a SentencePiece vocabulary; `[CLS]`, `[SEP]` and `[MASK]` must exist.
+pub fn masking_vocab(tok: &Tokenizer) -> Result<MaskingVocab> {
+    let id = |p: &str| {
+        tok.piece_to_id(p)
+            .filter(|&i| tok.id_to_piece(i) == p)
+            .ok_or_else(|| Error::BadModel { path: tok.source().to_path_buf(), message: format!("the vocabulary has no {p} symbol") })
+    };
+    let (cls, sep, mask) = (id("[CLS]")?, id("[SEP]")?, id("[MASK]")?);
+    let classes = (0..tok.vocab_size() as u32).map(|i| {
+        let class = match tok.piece_kind(i) {
+            PieceKind::Normal => PieceClass::Normal,
+            PieceKind::Unknown => PieceClass::Unknown,
+            PieceKind::Control => PieceClass::Control,
+            PieceKind::UserDefined => PieceClass::UserDefined,
+            PieceKind::Unused => PieceClass::Unused,
+            PieceKind::Byte => PieceClass::Byte,
+        };
+        (tok.id_to_piece(i), class)
+    });
+    Ok(MaskingVocab::new(classes, cls, sep, mask))
 }
 
 /// Output compression.
@@ -504,16 +536,16 @@ fn read_marker(path: &Path, fingerprint: &str, template: &ShardResult) -> Option
 }
 
 /// Everything a worker shares with the others.
-struct Shared<'a> {
+struct Shared<'a, E: LineEncoder> {
     cfg: &'a PipelineConfig,
-    encoder: &'a dyn LineEncoder,
+    encoder: &'a E,
     vocab: &'a MaskingVocab,
     progress: &'a Progress,
     counts: [usize; 2],
 }
 
 /// Tokenizes, builds, masks, shuffles and writes one shard.
-fn process_shard(sh: &Shared, work: ShardWork) -> Result<ShardResult> {
+fn process_shard<E: LineEncoder>(sh: &Shared<E>, work: ShardWork) -> Result<ShardResult> {
     let cfg = sh.cfg;
     let count = sh.counts[work.split as usize];
     let file_name = shard_file_name(work.split, work.index, count, cfg.compression);
@@ -543,6 +575,7 @@ fn process_shard(sh: &Shared, work: ShardWork) -> Result<ShardResult> {
     // Tokenize.
     let mut docs: Vec<Document> = Vec::with_capacity(work.documents.len());
     let mut ids = Vec::with_capacity(256);
+    let mut tok_scratch = E::Scratch::default();
     for raw in &work.documents {
         if sh.progress.cancel.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
@@ -550,7 +583,7 @@ fn process_shard(sh: &Shared, work: ShardWork) -> Result<ShardResult> {
         let mut doc = Document::default();
         for (line, origin) in raw.lines.iter().zip(&raw.origins) {
             ids.clear();
-            sh.encoder.encode_line(line, &mut ids);
+            sh.encoder.encode_line(line, &mut tok_scratch, &mut ids);
             if cfg.max_line_tokens > 0 && ids.len() > cfg.max_line_tokens {
                 let path = cfg.inputs.get(origin.file as usize).map(|p| p.display().to_string()).unwrap_or_default();
                 return Err(Error::InvalidInput(format!(
@@ -658,7 +691,7 @@ fn validate(cfg: &PipelineConfig) -> Result<()> {
 
 /// Runs create-data end to end. Shard files and markers are written under `output_dir`
 /// (which must exist); the manifest is the caller's job.
-pub fn run(cfg: &PipelineConfig, encoder: &dyn LineEncoder, vocab: &MaskingVocab, progress: &Progress) -> Result<RunSummary> {
+pub fn run<E: LineEncoder>(cfg: &PipelineConfig, encoder: &E, vocab: &MaskingVocab, progress: &Progress) -> Result<RunSummary> {
     validate(cfg)?;
     let progress_dir = cfg.output_dir.join(".progress");
     fs::create_dir_all(&progress_dir).map_err(|e| Error::io(&progress_dir, e))?;
@@ -766,7 +799,8 @@ mod tests {
     /// Whitespace "tokenizer" over a fixed toy vocabulary: word w -> 5 + hash(w) % 995.
     struct Toy;
     impl LineEncoder for Toy {
-        fn encode_line(&self, line: &str, out: &mut Vec<u32>) {
+        type Scratch = ();
+        fn encode_line(&self, line: &str, _: &mut (), out: &mut Vec<u32>) {
             for w in line.split_whitespace() {
                 out.push(5 + (fnv1a(FNV_OFFSET, w.as_bytes()) % 995) as u32);
             }
