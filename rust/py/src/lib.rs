@@ -3,11 +3,13 @@
 
 use pyo3::prelude::*;
 
+mod data;
 mod errors;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    data::register(m)?;
     Ok(())
 }
