@@ -4,11 +4,13 @@
 //! Python through the thin `albert-fast-py` bindings crate.
 
 pub mod atomic;
+pub mod corpus;
 pub mod error;
 pub mod instances;
 pub mod masking;
 pub mod pipeline;
 pub mod rng;
+pub mod sampling;
 pub mod text;
 pub mod tokenizer;
 
