@@ -26,13 +26,14 @@
 //!   64-bit hash of its raw bytes, scaled to [0, 1), is below the fraction: deterministic,
 //!   independent of sharding, and identical duplicate documents land on the same side.
 
-use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::fs;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
 
 use crate::atomic::AtomicFile;
+use crate::corpus::open_reader;
 use crate::error::{Error, Result};
 use crate::instances::{Document, Instance, InstanceBuilder, InstanceConfig, InstanceStats};
 use crate::masking::{MaskingConfig, MaskingVocab, PieceClass};
@@ -167,25 +168,6 @@ pub struct RunSummary {
 
 // ------------------------------------------------------------------------------------------
 // Reading
-
-/// Opens a file, decompressing `.gz`, `.zst`/`.zstd` and `.bz2` by extension.
-pub fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(Error::InvalidInput(format!("{}: is a directory, expected a file", path.display())));
-    }
-    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-    let inner: Box<dyn Read + Send> = if name.ends_with(".gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else if name.ends_with(".zst") || name.ends_with(".zstd") {
-        Box::new(zstd::stream::read::Decoder::new(file).map_err(|e| Error::io(path, e))?)
-    } else if name.ends_with(".bz2") {
-        Box::new(bzip2::read::MultiBzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    Ok(Box::new(BufReader::with_capacity(1 << 20, inner)))
-}
 
 /// Where a line came from, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,7 +309,7 @@ fn read_documents(
     let mut doc = RawDocument { hash: FNV_OFFSET, ..Default::default() };
     let mut buf = Vec::with_capacity(1 << 16);
     for (file_idx, path) in cfg.inputs.iter().enumerate() {
-        let mut reader = open_input(path)?;
+        let mut reader = open_reader(path)?;
         let mut line_no = 0u64;
         loop {
             if progress.cancel.load(Ordering::Relaxed) {
@@ -655,6 +637,25 @@ fn process_shard<E: LineEncoder>(sh: &Shared<E>, work: ShardWork) -> Result<Shar
     Ok(result)
 }
 
+/// The resume fingerprint: the caller's description of config and tokenizer plus every input
+/// file's path, size and modification time, hashed (SHA-256, hex).
+pub fn run_fingerprint(config_and_tokenizer: &str, inputs: &[PathBuf]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(config_and_tokenizer.as_bytes());
+    for p in inputs {
+        let meta = fs::metadata(p).ok();
+        let size = meta.as_ref().map(|m| m.len()).unwrap_or(0);
+        let mtime = meta
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        h.update(format!("\n{}\t{size}\t{mtime}", p.display()).as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Validates the parameters that would otherwise fail deep inside a worker.
 fn validate(cfg: &PipelineConfig) -> Result<()> {
     if cfg.inputs.is_empty() {
@@ -795,6 +796,8 @@ mod tests {
     use super::*;
     use crate::masking::PieceClass;
     use std::collections::HashMap;
+    use std::fs::File;
+    use std::io::Read;
 
     /// Whitespace "tokenizer" over a fixed toy vocabulary: word w -> 5 + hash(w) % 995.
     struct Toy;

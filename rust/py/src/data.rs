@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use albert_fast_core::corpus;
 use albert_fast_core::instances::InstanceConfig;
 use albert_fast_core::masking::MaskingConfig;
 use albert_fast_core::pipeline::{self, OutputCompression, PipelineConfig, Progress};
@@ -70,7 +71,7 @@ impl PyProgress {
 #[allow(clippy::too_many_arguments)]
 fn create_data<'py>(
     py: Python<'py>,
-    inputs: Vec<PathBuf>,
+    inputs: Vec<String>,
     model_path: PathBuf,
     output_dir: PathBuf,
     lowercase: bool,
@@ -100,6 +101,8 @@ fn create_data<'py>(
         "gzip" => OutputCompression::Gzip,
         other => return Err(ConfigError::new_err(format!("invalid value for compression: {other:?} (expected none or gzip)"))),
     };
+    let inputs = py.detach(|| corpus::expand_inputs(&inputs)).map_err(to_py)?;
+    let fingerprint = pipeline::run_fingerprint(&fingerprint, &inputs);
     let cfg = PipelineConfig {
         inputs,
         output_dir,
@@ -137,6 +140,8 @@ fn create_data<'py>(
 
     let out = PyDict::new(py);
     out.set_item("input_bytes", summary.input_bytes)?;
+    let files: Vec<String> = cfg.inputs.iter().map(|p| p.display().to_string()).collect();
+    out.set_item("inputs", files)?;
     out.set_item("num_train_shards", summary.num_train_shards)?;
     out.set_item("num_eval_shards", summary.num_eval_shards)?;
     let shards = PyList::empty(py);
