@@ -7,6 +7,7 @@ config, the ``albert-fast`` CLI, a Keras 3 trainer and Hugging Face export.
 
 from albert_fast._core import __version__
 from albert_fast.errors import AlbertFastError, ConfigError, InputError, ModelError
+from albert_fast.config import Config, load_config
 
 __all__ = [
     "__version__",
@@ -14,4 +15,6 @@ __all__ = [
     "ConfigError",
     "InputError",
     "ModelError",
+    "Config",
+    "load_config",
 ]

@@ -12,6 +12,8 @@ pub mod pipeline;
 pub mod rng;
 pub mod sampling;
 pub mod text;
+pub mod record_stats;
+pub mod tfrecord;
 pub mod tokenizer;
 
 pub use error::{Error, Result};

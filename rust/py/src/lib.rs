@@ -5,11 +5,13 @@ use pyo3::prelude::*;
 
 mod data;
 mod errors;
+mod tfrecord;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     data::register(m)?;
+    tfrecord::register(m)?;
     Ok(())
 }
