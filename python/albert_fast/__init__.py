@@ -8,6 +8,7 @@ config, the ``albert-fast`` CLI, a Keras 3 trainer and Hugging Face export.
 from albert_fast._core import __version__
 from albert_fast.errors import AlbertFastError, ConfigError, InputError, ModelError
 from albert_fast.config import Config, load_config
+from albert_fast.data import create_pretraining_data
 
 __all__ = [
     "__version__",
@@ -17,4 +18,5 @@ __all__ = [
     "ModelError",
     "Config",
     "load_config",
+    "create_pretraining_data",
 ]

@@ -27,13 +27,14 @@
 //!   independent of sharding, and identical duplicate documents land on the same side.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
 
 use crate::atomic::AtomicFile;
 use crate::corpus::open_reader;
+use crate::tfrecord::{encode_example, Compression, FeatureValues, RecordWriter};
 use crate::error::{Error, Result};
 use crate::instances::{Document, Instance, InstanceBuilder, InstanceConfig, InstanceStats};
 use crate::masking::{MaskingConfig, MaskingVocab, PieceClass};
@@ -77,13 +78,6 @@ pub fn masking_vocab(tok: &Tokenizer) -> Result<MaskingVocab> {
     Ok(MaskingVocab::new(classes, cls, sep, mask))
 }
 
-/// Output compression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputCompression {
-    None,
-    Gzip,
-}
-
 /// Train or held-out split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Split {
@@ -114,7 +108,7 @@ pub struct PipelineConfig {
     /// A shard closes at the first document end after this many raw input bytes.
     pub shard_size_bytes: u64,
     pub threads: usize,
-    pub compression: OutputCompression,
+    pub compression: Compression,
     /// A line that tokenizes to more pieces than this is an error (0 = no limit).
     pub max_line_tokens: usize,
     /// Reference compat for Q7: documents continue across file boundaries.
@@ -366,106 +360,65 @@ fn read_documents(
 }
 
 // ------------------------------------------------------------------------------------------
-// Serialization (tf.train.Example, TFRecord framing)
+// Serialization (tf.train.Example via `crate::tfrecord`)
 
-fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
+/// Reusable padded feature buffers for [`encode_instance`].
+#[derive(Default)]
+pub struct ExampleBuffers {
+    input_ids: Vec<i64>,
+    input_mask: Vec<i64>,
+    segment_ids: Vec<i64>,
+    token_boundary: Vec<i64>,
+    positions: Vec<i64>,
+    ids: Vec<i64>,
+    weights: Vec<f32>,
 }
 
-fn varint_len(mut v: u64) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
-    }
-    n
+fn padded<T: Copy>(buf: &mut Vec<i64>, values: impl Iterator<Item = T>, len: usize, f: impl Fn(T) -> i64) {
+    buf.clear();
+    buf.extend(values.map(f));
+    buf.resize(len, 0);
 }
 
-/// Appends one `feature` map entry (`key` -> `Feature`) whose list payload is `packed`.
-/// `list_field` is 3 for `int64_list`, 2 for `float_list`.
-fn put_feature(out: &mut Vec<u8>, key: &str, list_field: u8, packed: &[u8]) {
-    let list_len = 1 + varint_len(packed.len() as u64) + packed.len(); // Int64List/FloatList
-    let feature_len = 1 + varint_len(list_len as u64) + list_len; // Feature
-    let entry_len = 1 + varint_len(key.len() as u64) + key.len() + 1 + varint_len(feature_len as u64) + feature_len;
-    out.push(0x0A); // Features.feature (map entry)
-    put_varint(out, entry_len as u64);
-    out.push(0x0A); // key
-    put_varint(out, key.len() as u64);
-    out.extend_from_slice(key.as_bytes());
-    out.push(0x12); // value: Feature
-    put_varint(out, feature_len as u64);
-    out.push((list_field << 3) | 2);
-    put_varint(out, list_len as u64);
-    out.push(0x0A); // packed repeated value
-    put_varint(out, packed.len() as u64);
-    out.extend_from_slice(packed);
-}
-
-/// Serializes one instance as the reference's `tf.train.Example` (spec §7): every int feature
-/// padded with 0 to `max_seq_length`, `masked_lm_*` padded to `masked_len`.
-pub fn encode_instance(inst: &Instance, max_seq_length: usize, masked_len: usize, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
-    let mut features = Vec::with_capacity(4 * max_seq_length + 16 * masked_len + 256);
+/// Serializes one instance as the reference's `tf.train.Example` (spec §7): the four sequence
+/// features padded with 0 to `max_seq_length`, `masked_lm_*` padded to `masked_len`, and the
+/// SOP label under its historical name `next_sentence_labels`.
+pub fn encode_instance(inst: &Instance, max_seq_length: usize, masked_len: usize, b: &mut ExampleBuffers, out: &mut Vec<u8>) {
     let n = inst.input_ids.len();
-    let pad = max_seq_length.saturating_sub(n);
-    let int_feature = |features: &mut Vec<u8>, scratch: &mut Vec<u8>, key: &str, values: &mut dyn Iterator<Item = u64>| {
-        scratch.clear();
-        for v in values {
-            put_varint(scratch, v);
-        }
-        put_feature(features, key, 3, scratch);
-    };
-    let zeros = |k: usize| std::iter::repeat_n(0u64, k);
-    int_feature(&mut features, scratch, "input_ids", &mut inst.input_ids.iter().map(|&x| x as u64).chain(zeros(pad)));
-    int_feature(&mut features, scratch, "input_mask", &mut std::iter::repeat_n(1u64, n).chain(zeros(pad)));
     let f = inst.first_segment_len as usize;
-    int_feature(
-        &mut features,
-        scratch,
-        "segment_ids",
-        &mut std::iter::repeat_n(0u64, f).chain(std::iter::repeat_n(1u64, n - f)).chain(zeros(pad)),
+    padded(&mut b.input_ids, inst.input_ids.iter(), max_seq_length, |&x| x as i64);
+    padded(&mut b.input_mask, std::iter::repeat_n(1i64, n), max_seq_length, |x| x);
+    padded(&mut b.segment_ids, (0..n).map(|i| (i >= f) as i64), max_seq_length, |x| x);
+    padded(&mut b.token_boundary, inst.token_boundary.iter(), max_seq_length, |&x| x as i64);
+    padded(&mut b.positions, inst.masked_positions.iter(), masked_len, |&x| x as i64);
+    padded(&mut b.ids, inst.masked_ids.iter(), masked_len, |&x| x as i64);
+    b.weights.clear();
+    b.weights.resize(inst.masked_positions.len().min(masked_len), 1.0);
+    b.weights.resize(masked_len, 0.0);
+    let label = [inst.label as i64];
+    encode_example(
+        &[
+            ("input_ids", FeatureValues::Int64(&b.input_ids)),
+            ("input_mask", FeatureValues::Int64(&b.input_mask)),
+            ("segment_ids", FeatureValues::Int64(&b.segment_ids)),
+            ("token_boundary", FeatureValues::Int64(&b.token_boundary)),
+            ("masked_lm_positions", FeatureValues::Int64(&b.positions)),
+            ("masked_lm_ids", FeatureValues::Int64(&b.ids)),
+            ("masked_lm_weights", FeatureValues::Float(&b.weights)),
+            ("next_sentence_labels", FeatureValues::Int64(&label)),
+        ],
+        out,
     );
-    int_feature(&mut features, scratch, "token_boundary", &mut inst.token_boundary.iter().map(|&x| x as u64).chain(zeros(pad)));
-    let mpad = masked_len.saturating_sub(inst.masked_positions.len());
-    int_feature(&mut features, scratch, "masked_lm_positions", &mut inst.masked_positions.iter().map(|&x| x as u64).chain(zeros(mpad)));
-    int_feature(&mut features, scratch, "masked_lm_ids", &mut inst.masked_ids.iter().map(|&x| x as u64).chain(zeros(mpad)));
-    scratch.clear();
-    for k in 0..masked_len {
-        let w: f32 = if k < inst.masked_positions.len() { 1.0 } else { 0.0 };
-        scratch.extend_from_slice(&w.to_le_bytes());
-    }
-    put_feature(&mut features, "masked_lm_weights", 2, scratch);
-    int_feature(&mut features, scratch, "next_sentence_labels", &mut std::iter::once(inst.label as u64));
-    out.push(0x0A); // Example.features
-    put_varint(out, features.len() as u64);
-    out.extend_from_slice(&features);
-}
-
-fn masked_crc(data: &[u8]) -> u32 {
-    let crc = crc32c::crc32c(data);
-    (crc.rotate_right(15)).wrapping_add(0xa282ead8)
-}
-
-/// Writes one TFRecord: length, masked CRC32C of the length, data, masked CRC32C of the data.
-pub fn write_record(w: &mut dyn Write, data: &[u8]) -> io::Result<()> {
-    let len = (data.len() as u64).to_le_bytes();
-    w.write_all(&len)?;
-    w.write_all(&masked_crc(&len).to_le_bytes())?;
-    w.write_all(data)?;
-    w.write_all(&masked_crc(data).to_le_bytes())
 }
 
 // ------------------------------------------------------------------------------------------
 // Shards
 
 /// `train-00003-of-00017.tfrecord` (`.gz` appended when gzip-compressed).
-pub fn shard_file_name(split: Split, index: usize, count: usize, compression: OutputCompression) -> String {
+pub fn shard_file_name(split: Split, index: usize, count: usize, compression: Compression) -> String {
     let ext = match compression {
-        OutputCompression::None => "tfrecord",
-        OutputCompression::Gzip => "tfrecord.gz",
+        Compression::None => "tfrecord",
+        Compression::Gzip => "tfrecord.gz",
     };
     format!("{}-{index:05}-of-{count:05}.{ext}", split.name())
 }
@@ -611,25 +564,15 @@ fn process_shard<E: LineEncoder>(sh: &Shared<E>, work: ShardWork) -> Result<Shar
 
     // Serialize straight into the output file.
     let masked_len = cfg.masking.max_predictions_per_seq * (1 + cfg.masking.do_permutation as usize);
-    let mut file = AtomicFile::create(&final_path)?;
-    let write = |sink: &mut dyn Write, result: &mut ShardResult| -> io::Result<()> {
-        let (mut example, mut scratch) = (Vec::new(), Vec::new());
-        for inst in &instances {
-            example.clear();
-            encode_instance(inst, cfg.instance.max_seq_length, masked_len, &mut example, &mut scratch);
-            write_record(sink, &example)?;
-            result.records += 1;
-        }
-        Ok(())
-    };
-    match cfg.compression {
-        OutputCompression::None => write(&mut file, &mut result),
-        OutputCompression::Gzip => {
-            let mut gz = flate2::write::GzEncoder::new(&mut file, flate2::Compression::default());
-            write(&mut gz, &mut result).and_then(|_| gz.try_finish())
-        }
+    let file = AtomicFile::create(&final_path)?;
+    let mut writer = RecordWriter::new(file, cfg.compression);
+    let (mut buffers, mut example) = (ExampleBuffers::default(), Vec::new());
+    for inst in &instances {
+        encode_instance(inst, cfg.instance.max_seq_length, masked_len, &mut buffers, &mut example);
+        writer.write_record(&example).map_err(|e| Error::io(&final_path, e))?;
     }
-    .map_err(|e| Error::io(&final_path, e))?;
+    result.records = writer.records_written();
+    let file = writer.finish().map_err(|e| Error::io(&final_path, e))?;
     file.commit()?;
     let mut m = AtomicFile::create(&marker)?;
     m.write_all(marker_text(&result, &cfg.fingerprint).as_bytes()).map_err(|e| Error::io(&marker, e))?;
@@ -862,7 +805,7 @@ mod tests {
             eval_fraction: 0.1,
             shard_size_bytes: 20_000,
             threads,
-            compression: OutputCompression::None,
+            compression: Compression::None,
             max_line_tokens: 1000,
             merge_documents_across_files: false,
             fingerprint: "test".into(),
@@ -909,9 +852,9 @@ mod tests {
             let (mut off, mut n) = (0usize, 0u64);
             while off < bytes.len() {
                 let len = u64::from_le_bytes(bytes[off..off + 8].try_into().unwrap()) as usize;
-                assert_eq!(u32::from_le_bytes(bytes[off + 8..off + 12].try_into().unwrap()), masked_crc(&bytes[off..off + 8]));
+                assert_eq!(u32::from_le_bytes(bytes[off + 8..off + 12].try_into().unwrap()), crate::tfrecord::masked_crc32c(&bytes[off..off + 8]));
                 let data = &bytes[off + 12..off + 12 + len];
-                assert_eq!(u32::from_le_bytes(bytes[off + 12 + len..off + 16 + len].try_into().unwrap()), masked_crc(data));
+                assert_eq!(u32::from_le_bytes(bytes[off + 12 + len..off + 16 + len].try_into().unwrap()), crate::tfrecord::masked_crc32c(data));
                 off += 16 + len;
                 n += 1;
             }
@@ -1000,7 +943,7 @@ mod tests {
         let v = toy_vocab();
         let s1 = run(&config(inputs.clone(), &plain, 1), &Toy, &v, &Progress::default()).unwrap();
         let mut c = config(inputs, &gz, 1);
-        c.compression = OutputCompression::Gzip;
+        c.compression = Compression::Gzip;
         let s2 = run(&c, &Toy, &v, &Progress::default()).unwrap();
         for (a, b) in s1.shards.iter().zip(&s2.shards) {
             let mut dec = Vec::new();

@@ -9,12 +9,13 @@ use std::sync::Arc;
 use albert_fast_core::corpus;
 use albert_fast_core::instances::InstanceConfig;
 use albert_fast_core::masking::MaskingConfig;
-use albert_fast_core::pipeline::{self, OutputCompression, PipelineConfig, Progress};
+use albert_fast_core::pipeline::{self, PipelineConfig, Progress};
+use albert_fast_core::tfrecord::Compression;
 use albert_fast_core::tokenizer::{EncodeOptions, Tokenizer};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::errors::{to_py, ConfigError};
+use crate::errors::to_py;
 
 /// Live counters of a running `create_data`; safe to read from any thread.
 #[pyclass(name = "CreateDataProgress", module = "albert_fast._core", frozen)]
@@ -96,11 +97,7 @@ fn create_data<'py>(
     fingerprint: String,
     progress: Option<PyRef<'py, PyProgress>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let compression = match compression {
-        "none" | "" => OutputCompression::None,
-        "gzip" => OutputCompression::Gzip,
-        other => return Err(ConfigError::new_err(format!("invalid value for compression: {other:?} (expected none or gzip)"))),
-    };
+    let compression = Compression::parse(compression).map_err(to_py)?;
     let inputs = py.detach(|| corpus::expand_inputs(&inputs)).map_err(to_py)?;
     let fingerprint = pipeline::run_fingerprint(&fingerprint, &inputs);
     let cfg = PipelineConfig {
@@ -129,17 +126,18 @@ fn create_data<'py>(
     };
     let progress = progress.map(|p| p.inner.clone()).unwrap_or_default();
     let options = EncodeOptions::new(lowercase, strip_accents, reference_compat);
-    let summary = py
+    let (summary, vocab_size) = py
         .detach(|| {
             let tok = Tokenizer::from_file(&model_path, options)?;
             tok.check_albert_specials()?;
             let vocab = pipeline::masking_vocab(&tok)?;
-            pipeline::run(&cfg, &tok, &vocab, &progress)
+            pipeline::run(&cfg, &tok, &vocab, &progress).map(|s| (s, tok.vocab_size()))
         })
         .map_err(to_py)?;
 
     let out = PyDict::new(py);
     out.set_item("input_bytes", summary.input_bytes)?;
+    out.set_item("vocab_size", vocab_size)?;
     let files: Vec<String> = cfg.inputs.iter().map(|p| p.display().to_string()).collect();
     out.set_item("inputs", files)?;
     out.set_item("num_train_shards", summary.num_train_shards)?;
