@@ -182,6 +182,7 @@ def create_pretraining_data(
     shard_size_bytes: Optional[int] = None,
     max_line_tokens: Optional[int] = None,
     progress: bool = False,
+    strict_normalization: Optional[bool] = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Builds MLM + SOP pretraining instances from text and writes sharded TFRecords.
@@ -204,6 +205,9 @@ def create_pretraining_data(
         max_line_tokens: a line with more tokens is an error (default 16 x max_seq_length; 0
             disables the check).
         progress: draw a progress bar on stderr.
+        strict_normalization: whether the config's ``text`` settings must equal those recorded
+            with the tokenizer (error otherwise); when false the tokenizer's recorded settings
+            win. Default: strict when a ``config`` is given.
         **overrides: any ``data`` field under its original name (``max_seq_length=128``,
             ``dupe_factor=2``, ``reference_compat=True``, ...), or ``"section.field"`` keys.
 
@@ -213,7 +217,7 @@ def create_pretraining_data(
         ``files``, ``seconds`` and ``manifest`` (its path).
     """
     start = time.monotonic()
-    explicit = config is not None
+    explicit = config is not None if strict_normalization is None else bool(strict_normalization)
     cfg = _build_config(config, overrides)
     data: DataConfig = cfg.data
     if not 0.0 <= float(eval_fraction) < 1.0:
