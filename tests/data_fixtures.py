@@ -11,9 +11,11 @@ from pathlib import Path
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201c\u201d\u00bb\u00ab]?\s+(?=[\"'\u201e\u00bb\u00ab(]?[A-Z\u00c4\u00d6\u00dc])")
 
 
-def to_reference_format(text: str, paragraphs_per_document: int = 4) -> str:
+def to_reference_format(text: str, paragraphs_per_document: int = 4, max_sentences: int = 30) -> str:
     """Paragraphs -> sentences (a simple regex split, enough for fixtures), every
-    ``paragraphs_per_document`` paragraphs one document."""
+    ``paragraphs_per_document`` paragraphs one document of at most ``max_sentences`` sentences
+    (a book's dialogue can otherwise make one 800-sentence "document", and the number of
+    instances a document yields then dominates every statistic of a small corpus)."""
     paras = [re.sub(r"\s+", " ", p).strip() for p in re.split(r"\n\s*\n", text)]
     paras = [p for p in paras if p]
     docs = []
@@ -21,7 +23,8 @@ def to_reference_format(text: str, paragraphs_per_document: int = 4) -> str:
         sentences: list[str] = []
         for p in paras[i:i + paragraphs_per_document]:
             sentences += [s.strip() for s in _SENTENCE_END.split(p) if s.strip()]
-        docs.append("\n".join(sentences))
+        for k in range(0, len(sentences), max_sentences):
+            docs.append("\n".join(sentences[k:k + max_sentences]))
     return "\n\n".join(docs) + "\n"
 
 
@@ -52,3 +55,23 @@ def train_albert_spm(files: list[Path], out_dir: Path, vocab_size: int = 4000, *
     (out_dir / "tokenizer_config.json").write_text(json.dumps(
         {"model_file": "spiece.model", "lowercase": lowercase, "strip_accents": False}))
     return out_dir
+
+
+# -- shared pytest fixtures (imported by the create-data test modules) --------------------------
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory) -> Path:
+    """The bundled corpus (English + German) in the reference format."""
+    from conftest import EXAMPLES
+
+    d = tmp_path_factory.mktemp("corpus")
+    write_corpus(sorted(EXAMPLES.glob("*.txt")), d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def spm_dir(tmp_path_factory, corpus_dir) -> Path:
+    return train_albert_spm(sorted(corpus_dir.glob("*.txt")), tmp_path_factory.mktemp("tok"))

@@ -13,25 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import EXAMPLES, run_cli
-from data_fixtures import train_albert_spm, write_corpus
+from conftest import run_cli
+from data_fixtures import corpus_dir, spm_dir, train_albert_spm  # noqa: F401 (fixtures)
 
 import albert_fast
 from albert_fast.data import create_pretraining_data
 
 SMALL = dict(max_seq_length=128, max_predictions_per_seq=20, dupe_factor=2)
-
-
-@pytest.fixture(scope="session")
-def corpus_dir(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("corpus")
-    write_corpus(sorted(EXAMPLES.glob("*.txt")), d)
-    return d
-
-
-@pytest.fixture(scope="session")
-def spm_dir(tmp_path_factory, corpus_dir) -> Path:
-    return train_albert_spm(sorted(corpus_dir.glob("*.txt")), tmp_path_factory.mktemp("tok"))
 
 
 def _shards(out: Path) -> list[Path]:
