@@ -234,3 +234,16 @@ def test_one_sentence_documents_work_with_a_warning(tmp_path, spm_dir):
         s = create_pretraining_data([tmp_path / "one.txt"], spm_dir, out, threads=2, max_seq_length=64, dupe_factor=1)
     assert s["instances"] == 200
     assert 0.4 < s["label_balance"] < 0.6
+
+
+def test_cli_accepts_the_original_input_and_vocab_flags(corpus_dir, spm_dir, tmp_path):
+    files = ",".join(str(p) for p in sorted(corpus_dir.glob("*.txt")))
+    a, b = tmp_path / "a", tmp_path / "b"
+    r = run_cli("create-data", "--input_file", files, "--spm_model_file", str(spm_dir / "spiece.model"),
+                "--vocab_file", "ignored.vocab", "-o", str(a), "--max_seq_length", "128",
+                "--dupe_factor", "1", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("create-data", str(corpus_dir), "--tokenizer", str(spm_dir), "-o", str(b),
+                "--max_seq_length", "128", "--dupe_factor", "1", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert (a / "train-00000-of-00001.tfrecord").read_bytes() == (b / "train-00000-of-00001.tfrecord").read_bytes()

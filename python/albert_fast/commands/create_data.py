@@ -27,8 +27,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "create-data", help="masked-LM + sentence-order instances -> sharded TFRecords",
         description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
+    p.add_argument("inputs", nargs="*", metavar="INPUT",
                    help="text files, directories or glob patterns (plain, .gz, .zst, .bz2)")
+    p.add_argument("--input_file", "--input-file", action="append", default=[], metavar="FILES",
+                   help="the original flag: comma-separated files or globs (added to INPUT)")
+    p.add_argument("--vocab_file", "--vocab-file", default=None, metavar="PATH",
+                   help="accepted for compatibility and ignored: the SentencePiece model holds the "
+                   "vocabulary (Q4: the original requires it anyway)")
     p.add_argument("--tokenizer", "--spm_model_file", required=True, metavar="DIR_OR_MODEL",
                    help="tokenizer directory (spiece.model + tokenizer_config.json) or .model file")
     p.add_argument("-o", "--output", "--output_dir", dest="output", required=True, metavar="OUT",
@@ -52,11 +57,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from albert_fast.data import create_pretraining_data
 
+    inputs = list(args.inputs) + [f for group in args.input_file for f in group.split(",") if f]
+    if not inputs:
+        raise ValueError("no input given: name text files, directories or globs (or --input_file)")
     cfg = config_from_args(args)
     values, _ = overrides_from_args(args)
     strict = args.config is not None or any(k.startswith("text.") for k in values)
     summary = create_pretraining_data(
-        args.inputs, args.tokenizer, args.output, config=cfg, threads=args.threads,
+        inputs, args.tokenizer, args.output, config=cfg, threads=args.threads,
         eval_fraction=args.eval_fraction, compression=args.compression,
         shard_size_bytes=int(args.shard_size_mb * (1 << 20)) if args.shard_size_mb else None,
         max_line_tokens=args.max_line_tokens, progress=not args.no_progress,
