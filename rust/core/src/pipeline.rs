@@ -952,4 +952,36 @@ mod tests {
         }
         fs::remove_dir_all(dir).unwrap();
     }
+
+    #[test]
+    fn example_has_the_reference_features_padded() {
+        use crate::tfrecord::{decode_example, Feature};
+        let inst = Instance {
+            input_ids: vec![2, 10, 4, 3, 12, 13, 3],
+            first_segment_len: 4,
+            token_boundary: vec![1, 1, 0, 1, 1, 0, 1],
+            masked_positions: vec![2, 5],
+            masked_ids: vec![11, 13],
+            label: 1,
+        };
+        let (mut b, mut out) = (ExampleBuffers::default(), Vec::new());
+        encode_instance(&inst, 10, 4, &mut b, &mut out);
+        let f: HashMap<String, Feature> = decode_example(&out).unwrap().into_iter().collect();
+        let int = |k: &str| match &f[k] {
+            Feature::Int64(v) => v.clone(),
+            other => panic!("{k}: {other:?}"),
+        };
+        assert_eq!(f.len(), 8);
+        assert_eq!(int("input_ids"), vec![2, 10, 4, 3, 12, 13, 3, 0, 0, 0]);
+        assert_eq!(int("input_mask"), vec![1, 1, 1, 1, 1, 1, 1, 0, 0, 0]);
+        assert_eq!(int("segment_ids"), vec![0, 0, 0, 0, 1, 1, 1, 0, 0, 0]);
+        assert_eq!(int("token_boundary"), vec![1, 1, 0, 1, 1, 0, 1, 0, 0, 0]);
+        assert_eq!(int("masked_lm_positions"), vec![2, 5, 0, 0]);
+        assert_eq!(int("masked_lm_ids"), vec![11, 13, 0, 0]);
+        assert_eq!(int("next_sentence_labels"), vec![1]);
+        match &f["masked_lm_weights"] {
+            Feature::Float(w) => assert_eq!(w, &vec![1.0, 1.0, 0.0, 0.0]),
+            other => panic!("{other:?}"),
+        }
+    }
 }
