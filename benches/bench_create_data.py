@@ -36,7 +36,9 @@ import json, resource, sys
 from albert_fast.data import create_pretraining_data
 corpus, tok, out, threads, flags = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5])
 s = create_pretraining_data([corpus], tok, out, threads=threads, **flags)
-s["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+u = resource.getrusage(resource.RUSAGE_SELF)
+s["max_rss_mib"] = u.ru_maxrss / 1024
+s["cpu_seconds"] = u.ru_utime + u.ru_stime
 print(json.dumps(s))
 """
 
@@ -61,8 +63,9 @@ encode = lambda l: sp.encode(" ".join(l.split()).lower())
 docs = Oracle.read_documents([lines], encode, merge_across_files=False)
 o = Oracle([p.piece for p in proto.pieces], [p.type for p in proto.pieces], OracleConfig(**flags))
 n = len(o.create_instances(docs))
+u = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"instances": n, "input_bytes": size, "seconds": time.monotonic() - t0,
-                  "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "cpu_seconds": u.ru_utime + u.ru_stime, "max_rss_mib": u.ru_maxrss / 1024}))
 """
 
 
@@ -112,6 +115,7 @@ def main() -> None:
             shutil.rmtree(out, ignore_errors=True)
             s = run_json(OURS, str(corpus), str(tok), str(out), str(threads), json.dumps(FLAGS))
             row[f"t{threads}"] = {"seconds": s["seconds"], "mb_s": s["input_bytes"] / 1e6 / s["seconds"],
+                                  "mb_cpu_s": s["input_bytes"] / 1e6 / s["cpu_seconds"],
                                   "instances_s": s["instances"] / s["seconds"], "instances": s["instances"],
                                   "max_rss_mib": s["max_rss_mib"], "files": len(s["files"])}
             if not args.keep:
@@ -120,6 +124,7 @@ def main() -> None:
             o = run_json(ORACLE, str(corpus), str(tok / "spiece.model"), str(int(args.oracle_mb * 1e6)),
                          json.dumps(FLAGS), str(REPO / "tests"))
             oracle = {"input_mb": o["input_bytes"] / 1e6, "seconds": o["seconds"],
+                      "mb_cpu_s": o["input_bytes"] / 1e6 / o["cpu_seconds"],
                       "mb_s": o["input_bytes"] / 1e6 / o["seconds"], "instances_s": o["instances"] / o["seconds"],
                       "max_rss_mib": o["max_rss_mib"]}
         rows.append(row)
@@ -131,26 +136,30 @@ def report(rows: list[dict], oracle: dict | None, args: argparse.Namespace) -> N
     cmd = "python benches/bench_create_data.py " + " ".join(sys.argv[1:])
     lines = [f"\n## create-data throughput ({time.strftime('%Y-%m-%d', time.gmtime())})\n",
              f"Command: `{cmd}`; machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
-             f"shared with other jobs; Python {platform.python_version()}. Flags: the tutorial's "
+             f"shared with other jobs (load average {os.getloadavg()[0]:.1f} at the end); Python {platform.python_version()}. Flags: the tutorial's "
              f"({', '.join(f'{k} {v}' for k, v in FLAGS.items())}). Corpus: literature (en+de) in "
              "sentence-per-line format, repeated to size (benches/make_data_corpus.py); tokenizer: "
              f"SentencePiece unigram, {args.vocab_size} pieces. Tokenization included.\n"]
     if oracle:
         lines.append(f"Oracle (tests/oracle.py, plain Python, one core, no TF serialization) on the first "
-                     f"{oracle['input_mb']:.1f} MB: {oracle['mb_s']:.3f} MB/s, {oracle['instances_s']:.0f} "
+                     f"{oracle['input_mb']:.1f} MB: {oracle['mb_s']:.3f} MB/s ({oracle['mb_cpu_s']:.3f} MB per CPU-second), "
+                     f"{oracle['instances_s']:.0f} "
                      f"instances/s, peak RSS {oracle['max_rss_mib']:.0f} MiB.\n")
-    head = "| input | threads | seconds | MB/s | instances/s | peak RSS MiB | files | x oracle |"
-    lines += [head, "|---|---|---|---|---|---|---|---|"]
+    head = ("| input | threads | seconds | MB/s | MB per CPU-s | instances/s | peak RSS MiB | files "
+            "| x oracle (MB/s) | x oracle (per CPU-s) |")
+    lines += [head, "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         for t in args.threads:
             m = r[f"t{t}"]
             ratio = f"{m['mb_s'] / oracle['mb_s']:.0f}x" if oracle else "-"
+            cpu_ratio = f"{m['mb_cpu_s'] / oracle['mb_cpu_s']:.0f}x" if oracle else "-"
             lines.append(f"| {r['input_mb']:.1f} MB | {t} | {m['seconds']:.1f} | {m['mb_s']:.2f} | "
-                         f"{m['instances_s']:.0f} | {m['max_rss_mib']:.0f} | {m['files']} | {ratio} |")
+                         f"{m['mb_cpu_s']:.2f} | {m['instances_s']:.0f} | {m['max_rss_mib']:.0f} | "
+                         f"{m['files']} | {ratio} | {cpu_ratio} |")
         if len(args.threads) >= 2:
             a, b = r[f"t{args.threads[0]}"], r[f"t{args.threads[1]}"]
             lines.append(f"| | speed-up {args.threads[0]}->{args.threads[1]} threads: "
-                         f"{a['seconds'] / b['seconds']:.2f}x | | | | | | |")
+                         f"{a['seconds'] / b['seconds']:.2f}x (wall clock) | | | | | | | | |")
     text = "\n".join(lines) + "\n"
     print(text)
     with open(HERE / "RESULTS.md", "a", encoding="utf-8") as f:

@@ -34,7 +34,7 @@ use std::sync::{mpsc, Mutex};
 
 use crate::atomic::AtomicFile;
 use crate::corpus::open_reader;
-use crate::tfrecord::{encode_example, Compression, FeatureValues, RecordWriter};
+use crate::tfrecord::{Compression, RecordWriter};
 use crate::error::{Error, Result};
 use crate::instances::{Document, Instance, InstanceBuilder, InstanceConfig, InstanceStats};
 use crate::masking::{MaskingConfig, MaskingVocab, PieceClass};
@@ -362,53 +362,110 @@ fn read_documents(
 // ------------------------------------------------------------------------------------------
 // Serialization (tf.train.Example via `crate::tfrecord`)
 
-/// Reusable padded feature buffers for [`encode_instance`].
+/// Reusable buffer for [`encode_instance`].
 #[derive(Default)]
 pub struct ExampleBuffers {
-    input_ids: Vec<i64>,
-    input_mask: Vec<i64>,
-    segment_ids: Vec<i64>,
-    token_boundary: Vec<i64>,
-    positions: Vec<i64>,
-    ids: Vec<i64>,
-    weights: Vec<f32>,
+    ids: Vec<u8>,
 }
 
-fn padded<T: Copy>(buf: &mut Vec<i64>, values: impl Iterator<Item = T>, len: usize, f: impl Fn(T) -> i64) {
-    buf.clear();
-    buf.extend(values.map(f));
-    buf.resize(len, 0);
+#[inline]
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+#[inline]
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Appends one `Features.feature` map entry whose Int64List/FloatList payload (packed values)
+/// is written by `payload`, which must write exactly `payload_len` bytes. `list_key` is 0x1a for
+/// `int64_list`, 0x12 for `float_list`.
+#[inline]
+fn put_entry(out: &mut Vec<u8>, name: &str, list_key: u8, payload_len: usize, payload: impl FnOnce(&mut Vec<u8>)) {
+    let list_len = 1 + varint_len(payload_len as u64) + payload_len;
+    let feature_len = 1 + varint_len(list_len as u64) + list_len;
+    let entry_len = 1 + varint_len(name.len() as u64) + name.len() + 1 + varint_len(feature_len as u64) + feature_len;
+    out.push(0x0a); // Features.feature (map entry)
+    put_varint(out, entry_len as u64);
+    out.push(0x0a); // key
+    put_varint(out, name.len() as u64);
+    out.extend_from_slice(name.as_bytes());
+    out.push(0x12); // value: Feature
+    put_varint(out, feature_len as u64);
+    out.push(list_key);
+    put_varint(out, list_len as u64);
+    out.push(0x0a); // packed `value`
+    put_varint(out, payload_len as u64);
+    let before = out.len();
+    payload(out);
+    debug_assert_eq!(out.len() - before, payload_len);
+}
+
+/// Appends `len` one-byte varints (values 0 or 1) given by `bit(i)`.
+#[inline]
+fn put_small(out: &mut Vec<u8>, len: usize, bit: impl Fn(usize) -> u8) {
+    out.extend((0..len).map(bit));
 }
 
 /// Serializes one instance as the reference's `tf.train.Example` (spec §7): the four sequence
 /// features padded with 0 to `max_seq_length`, `masked_lm_*` padded to `masked_len`, and the
-/// SOP label under its historical name `next_sentence_labels`.
+/// SOP label under its historical name `next_sentence_labels`. The hot-path twin of
+/// `tfrecord::encode_example` (same bytes for the same features, checked in the tests): 0/1
+/// features are one byte per value, so only the id features need a length pass.
 pub fn encode_instance(inst: &Instance, max_seq_length: usize, masked_len: usize, b: &mut ExampleBuffers, out: &mut Vec<u8>) {
     let n = inst.input_ids.len();
     let f = inst.first_segment_len as usize;
-    padded(&mut b.input_ids, inst.input_ids.iter(), max_seq_length, |&x| x as i64);
-    padded(&mut b.input_mask, std::iter::repeat_n(1i64, n), max_seq_length, |x| x);
-    padded(&mut b.segment_ids, (0..n).map(|i| (i >= f) as i64), max_seq_length, |x| x);
-    padded(&mut b.token_boundary, inst.token_boundary.iter(), max_seq_length, |&x| x as i64);
-    padded(&mut b.positions, inst.masked_positions.iter(), masked_len, |&x| x as i64);
-    padded(&mut b.ids, inst.masked_ids.iter(), masked_len, |&x| x as i64);
-    b.weights.clear();
-    b.weights.resize(inst.masked_positions.len().min(masked_len), 1.0);
-    b.weights.resize(masked_len, 0.0);
-    let label = [inst.label as i64];
-    encode_example(
-        &[
-            ("input_ids", FeatureValues::Int64(&b.input_ids)),
-            ("input_mask", FeatureValues::Int64(&b.input_mask)),
-            ("segment_ids", FeatureValues::Int64(&b.segment_ids)),
-            ("token_boundary", FeatureValues::Int64(&b.token_boundary)),
-            ("masked_lm_positions", FeatureValues::Int64(&b.positions)),
-            ("masked_lm_ids", FeatureValues::Int64(&b.ids)),
-            ("masked_lm_weights", FeatureValues::Float(&b.weights)),
-            ("next_sentence_labels", FeatureValues::Int64(&label)),
-        ],
-        out,
-    );
+    let m = inst.masked_positions.len().min(masked_len);
+    let mut body = std::mem::take(&mut b.ids);
+    body.clear();
+    body.reserve(5 * max_seq_length + 12 * masked_len + 256);
+
+    let ids_len: usize = inst.input_ids.iter().map(|&x| varint_len(x as u64)).sum::<usize>() + (max_seq_length - n);
+    put_entry(&mut body, "input_ids", 0x1a, ids_len, |o| {
+        for &x in &inst.input_ids {
+            put_varint(o, x as u64);
+        }
+        o.resize(o.len() + (max_seq_length - n), 0);
+    });
+    put_entry(&mut body, "input_mask", 0x1a, max_seq_length, |o| put_small(o, max_seq_length, |i| (i < n) as u8));
+    put_entry(&mut body, "segment_ids", 0x1a, max_seq_length, |o| {
+        put_small(o, max_seq_length, |i| (i >= f && i < n) as u8)
+    });
+    put_entry(&mut body, "token_boundary", 0x1a, max_seq_length, |o| {
+        put_small(o, max_seq_length, |i| if i < n { inst.token_boundary[i] } else { 0 })
+    });
+    let pos_len: usize = inst.masked_positions[..m].iter().map(|&x| varint_len(x as u64)).sum::<usize>() + (masked_len - m);
+    put_entry(&mut body, "masked_lm_positions", 0x1a, pos_len, |o| {
+        for &x in &inst.masked_positions[..m] {
+            put_varint(o, x as u64);
+        }
+        o.resize(o.len() + (masked_len - m), 0);
+    });
+    let lab_len: usize = inst.masked_ids[..m].iter().map(|&x| varint_len(x as u64)).sum::<usize>() + (masked_len - m);
+    put_entry(&mut body, "masked_lm_ids", 0x1a, lab_len, |o| {
+        for &x in &inst.masked_ids[..m] {
+            put_varint(o, x as u64);
+        }
+        o.resize(o.len() + (masked_len - m), 0);
+    });
+    put_entry(&mut body, "masked_lm_weights", 0x12, 4 * masked_len, |o| {
+        for k in 0..masked_len {
+            o.extend_from_slice(&(if k < m { 1.0f32 } else { 0.0 }).to_le_bytes());
+        }
+    });
+    put_entry(&mut body, "next_sentence_labels", 0x1a, 1, |o| o.push(inst.label));
+
+    out.clear();
+    out.reserve(body.len() + 8);
+    out.push(0x0a); // Example.features
+    put_varint(out, body.len() as u64);
+    out.extend_from_slice(&body);
+    b.ids = body;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -982,6 +1039,57 @@ mod tests {
         match &f["masked_lm_weights"] {
             Feature::Float(w) => assert_eq!(w, &vec![1.0, 1.0, 0.0, 0.0]),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn encode_instance_matches_the_generic_encoder() {
+        use crate::tfrecord::{encode_example, FeatureValues};
+        let mut rng = DataRng::from_seed(6);
+        for _ in 0..200 {
+            let n = 5 + rng.below(60) as usize;
+            let f = 2 + rng.below((n - 3) as u64) as usize;
+            let m = rng.below(9) as usize;
+            let inst = Instance {
+                input_ids: (0..n).map(|_| rng.below(40_000) as u32).collect(),
+                first_segment_len: f as u32,
+                token_boundary: (0..n).map(|_| rng.below(2) as u8).collect(),
+                masked_positions: (0..m).map(|k| (k * 3 + 1) as u32).collect(),
+                masked_ids: (0..m).map(|_| rng.below(300) as u32).collect(),
+                label: rng.below(2) as u8,
+            };
+            let (l, p) = (64usize, 8usize);
+            let pad = |v: Vec<i64>, len: usize| {
+                let mut v = v;
+                v.resize(len, 0);
+                v
+            };
+            let ids = pad(inst.input_ids.iter().map(|&x| x as i64).collect(), l);
+            let mask = pad(vec![1; n], l);
+            let seg = pad((0..n).map(|i| (i >= f) as i64).collect(), l);
+            let tb = pad(inst.token_boundary.iter().map(|&x| x as i64).collect(), l);
+            let pos = pad(inst.masked_positions.iter().map(|&x| x as i64).collect(), p);
+            let lab = pad(inst.masked_ids.iter().map(|&x| x as i64).collect(), p);
+            let mut w = vec![1.0f32; m];
+            w.resize(p, 0.0);
+            let label = [inst.label as i64];
+            let mut expected = Vec::new();
+            encode_example(
+                &[
+                    ("input_ids", FeatureValues::Int64(&ids)),
+                    ("input_mask", FeatureValues::Int64(&mask)),
+                    ("segment_ids", FeatureValues::Int64(&seg)),
+                    ("token_boundary", FeatureValues::Int64(&tb)),
+                    ("masked_lm_positions", FeatureValues::Int64(&pos)),
+                    ("masked_lm_ids", FeatureValues::Int64(&lab)),
+                    ("masked_lm_weights", FeatureValues::Float(&w)),
+                    ("next_sentence_labels", FeatureValues::Int64(&label)),
+                ],
+                &mut expected,
+            );
+            let (mut b, mut got) = (ExampleBuffers::default(), Vec::new());
+            encode_instance(&inst, l, p, &mut b, &mut got);
+            assert_eq!(got, expected);
         }
     }
 }
