@@ -3,9 +3,11 @@
 
 use pyo3::prelude::*;
 
+mod corpus;
 mod data;
 mod errors;
 mod tfrecord;
+mod tokenizer;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -13,5 +15,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     data::register(m)?;
     tfrecord::register(m)?;
+    tokenizer::register(m)?;
+    corpus::register(m)?;
     Ok(())
 }
