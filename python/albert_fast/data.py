@@ -21,6 +21,7 @@ from albert_fast import _core
 from albert_fast.config import Config, DataConfig, check_vocab_size, load_config
 from albert_fast.errors import ConfigError, ModelError
 from albert_fast.io_utils import atomic_write_text, ensure_output_dir
+from albert_fast.tokenizer import TOKENIZER_CONFIG as _TOKENIZER_CONFIG, resolve_tokenizer_paths
 
 __all__ = ["create_pretraining_data", "MANIFEST", "feature_spec", "default_shard_size"]
 
@@ -28,9 +29,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 #: The manifest written (last, atomically) into the output directory.
 MANIFEST = "manifest.json"
-#: Name of the SentencePiece model inside a tokenizer directory.
-_MODEL_FILE = "spiece.model"
-_TOKENIZER_CONFIG = "tokenizer_config.json"
 _SHARD_RE = re.compile(r"^(train|eval)-\d{5}-of-\d{5}\.tfrecord(\.gz)?$")
 
 
@@ -51,22 +49,8 @@ def default_shard_size(dupe_factor: int) -> int:
 
 def _resolve_tokenizer(path: PathLike) -> tuple[Path, dict[str, Any]]:
     """The model file and the recorded tokenizer settings (empty when none are recorded)."""
-    p = Path(path)
-    if p.is_dir():
-        model, cfg_path = p / _MODEL_FILE, p / _TOKENIZER_CONFIG
-    else:
-        model, cfg_path = p, p.parent / _TOKENIZER_CONFIG
-    if not model.is_file():
-        raise FileNotFoundError(2, "tokenizer model not found", str(model))
-    recorded: dict[str, Any] = {}
-    if cfg_path.is_file():
-        try:
-            recorded = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{cfg_path}: not valid JSON: {err}") from None
-        if not isinstance(recorded, dict) or recorded.get("model_file", _MODEL_FILE) != model.name:
-            recorded = {}
-    return model, recorded
+    model, recorded = resolve_tokenizer_paths(path)
+    return model, recorded or {}
 
 
 def _file_sha256(path: Path) -> str:
