@@ -30,6 +30,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: The manifest written (last, atomically) into the output directory.
 MANIFEST = "manifest.json"
 _SHARD_RE = re.compile(r"^(train|eval)-\d{5}-of-\d{5}\.tfrecord(\.gz)?$")
+# Temporary files a killed run leaves behind (AtomicFile's ".NAME.tmp-PID").
+_TEMP_RE = re.compile(r"^\.(train|eval)-\d{5}-of-\d{5}\.tfrecord(\.gz)?(\.done)?\.tmp-\d+$")
 
 
 def feature_spec(max_seq_length: int, max_predictions_per_seq: int, do_permutation: bool = False) -> dict[str, dict[str, Any]]:
@@ -107,6 +109,15 @@ def _remove_stale_shards(out: Path, keep: set[str]) -> None:
             marker = out / ".progress" / f"{entry.name}.done"
             if marker.exists():
                 marker.unlink()
+
+
+def _remove_temp_files(out: Path) -> None:
+    """Half-written files of a killed run: never complete, never read, safe to delete."""
+    for d in (out, out / ".progress"):
+        if d.is_dir():
+            for entry in d.iterdir():
+                if _TEMP_RE.match(entry.name):
+                    entry.unlink()
 
 
 def _run_with_progress(kwargs: dict[str, Any], show: bool) -> dict[str, Any]:
@@ -216,6 +227,7 @@ def create_pretraining_data(
         inputs = [inputs]
     input_specs = [os.fspath(p) for p in inputs]
     out = ensure_output_dir(output_dir)
+    _remove_temp_files(out)
     threads = int(threads) if threads else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     if threads < 1:
         raise ConfigError(f"invalid value for threads: {threads} (expected at least 1)")
