@@ -125,6 +125,7 @@ pub struct Progress {
     pub phase: AtomicU64,
     pub total_bytes: AtomicU64,
     pub bytes_read: AtomicU64,
+    /// Raw bytes of the documents tokenized so far (or found finished).
     pub bytes_done: AtomicU64,
     pub documents: AtomicU64,
     pub instances: AtomicU64,
@@ -560,6 +561,7 @@ fn process_shard<E: LineEncoder>(sh: &Shared<E>, work: ShardWork) -> Result<Shar
         if let Some(done) = read_marker(&marker, &cfg.fingerprint, &result) {
             sh.progress.documents.fetch_add(done.documents, Ordering::Relaxed);
             sh.progress.instances.fetch_add(done.records, Ordering::Relaxed);
+            sh.progress.bytes_done.fetch_add(done.input_bytes, Ordering::Relaxed);
             return Ok(done);
         }
     }
@@ -591,6 +593,7 @@ fn process_shard<E: LineEncoder>(sh: &Shared<E>, work: ShardWork) -> Result<Shar
             doc.push_sentence(&ids);
         }
         sh.progress.documents.fetch_add(1, Ordering::Relaxed);
+        sh.progress.bytes_done.fetch_add(raw.bytes, Ordering::Relaxed);
         if doc.num_sentences() > 0 {
             result.documents += 1;
             result.sentences += doc.num_sentences() as u64;
@@ -743,10 +746,8 @@ pub fn run<E: LineEncoder>(cfg: &PipelineConfig, encoder: &E, vocab: &MaskingVoc
                     Err(_) => return,
                 };
                 let Ok(work) = next else { return };
-                let bytes = work.bytes;
                 match process_shard(&shared, work) {
                     Ok(r) => {
-                        progress.bytes_done.fetch_add(bytes, Ordering::Relaxed);
                         progress.shards_done.fetch_add(1, Ordering::Relaxed);
                         if let Ok(mut v) = results.lock() {
                             v.push(r);
