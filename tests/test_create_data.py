@@ -246,3 +246,24 @@ def test_cli_accepts_the_original_input_and_vocab_flags(corpus_dir, spm_dir, tmp
                 "--max_seq_length", "128", "--dupe_factor", "1", "--no-progress")
     assert r.returncode == 0, r.stderr
     assert (a / "train-00000-of-00001.tfrecord").read_bytes() == (b / "train-00000-of-00001.tfrecord").read_bytes()
+
+
+def test_do_permutation_doubles_the_masked_features_q14(corpus_dir, spm_dir, tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning, match="Q14"):
+        s = create_pretraining_data([corpus_dir], spm_dir, out, threads=2, do_permutation=True, **SMALL)
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["masked_lm_length"] == 40
+    spec = {"masked_lm_positions": tf.io.FixedLenFeature([40], tf.int64),
+            "masked_lm_weights": tf.io.FixedLenFeature([40], tf.float32),
+            "input_mask": tf.io.FixedLenFeature([128], tf.int64)}
+    ds = tf.data.TFRecordDataset([str(p) for p in _shards(out)]).batch(8192).map(lambda x: tf.io.parse_example(x, spec))
+    b = next(iter(ds))
+    counts = b["masked_lm_weights"].numpy().sum(1)
+    lengths = b["input_mask"].numpy().sum(1)
+    caps = np.minimum(20, np.maximum(1, np.round(lengths * 0.15)))
+    assert (counts <= 2 * caps).all() and (counts > caps).mean() > 0.5, "permuted predictions added"
+    for pos, n in zip(b["masked_lm_positions"].numpy(), counts.astype(int)):
+        assert (np.diff(pos[:n]) > 0).all()
+    assert s["masked_positions"] == int(counts.sum())

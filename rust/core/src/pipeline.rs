@@ -181,9 +181,11 @@ struct RawDocument {
 }
 
 impl RawDocument {
-    fn push(&mut self, line: &str, origin: LineOrigin, keep_text: bool) {
-        self.hash = fnv1a(self.hash, line.as_bytes());
-        self.hash = fnv1a(self.hash, b"\n");
+    fn push(&mut self, line: &str, origin: LineOrigin, keep_text: bool, hash: bool) {
+        if hash {
+            self.hash = fnv1a(self.hash, line.as_bytes());
+            self.hash = fnv1a(self.hash, b"\n");
+        }
         self.bytes += line.len() as u64 + 1;
         if keep_text {
             self.lines.push(line.to_owned());
@@ -340,7 +342,8 @@ fn read_documents(
                     emit(work)?;
                 }
             } else {
-                doc.push(line, LineOrigin { file: file_idx as u32, line: line_no }, sharder.keep_text);
+                let hash = sharder.eval_fraction > 0.0; // the hash only routes documents to eval
+                doc.push(line, LineOrigin { file: file_idx as u32, line: line_no }, sharder.keep_text, hash);
             }
         }
         if !cfg.merge_documents_across_files {
