@@ -267,3 +267,39 @@ def test_do_permutation_doubles_the_masked_features_q14(corpus_dir, spm_dir, tmp
     for pos, n in zip(b["masked_lm_positions"].numpy(), counts.astype(int)):
         assert (np.diff(pos[:n]) > 0).all()
     assert s["masked_positions"] == int(counts.sum())
+
+
+def test_real_kill_then_rerun_resumes_to_identical_output(corpus_dir, spm_dir, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    big = tmp_path / "big"
+    big.mkdir()
+    text = "".join(p.read_text() + "\n" for p in sorted(corpus_dir.glob("*.txt")))
+    for i in range(6):
+        (big / f"part{i}.txt").write_text(text)
+    args = [str(big), "--tokenizer", str(spm_dir), "--max_seq_length", "128", "--dupe_factor", "3",
+            "--shard-size-mb", "0.1", "--threads", "1", "--no-progress"]
+    env = dict(os.environ, PYTHONPATH=str(Path(albert_fast.__file__).parent.parent))
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "albert_fast", "create-data", *args, "-o", str(killed)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(list((killed / ".progress").glob("*.done"))) >= 2 if (killed / ".progress").is_dir() else False:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "killed mid-run"
+    assert not (killed / "manifest.json").exists()
+    finished = len(list((killed / ".progress").glob("*.done")))
+    r = run_cli("create-data", *args, "-o", str(killed))
+    assert r.returncode == 0, r.stderr
+    assert f"({finished} resumed)" in r.stderr, r.stderr
+    clean = tmp_path / "clean"
+    r = run_cli("create-data", *args, "-o", str(clean))
+    assert r.returncode == 0, r.stderr
+    assert _tree_bytes(killed) == _tree_bytes(clean)
