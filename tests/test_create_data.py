@@ -303,3 +303,15 @@ def test_real_kill_then_rerun_resumes_to_identical_output(corpus_dir, spm_dir, t
     r = run_cli("create-data", *args, "-o", str(clean))
     assert r.returncode == 0, r.stderr
     assert _tree_bytes(killed) == _tree_bytes(clean)
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    (dict(random_seed=2**70), "random_seed"),
+    (dict(shard_size_bytes=-1), "shard_size_bytes"),
+    (dict(eval_fraction=1.5), "eval_fraction"),
+    (dict(compression="lz4"), "compression"),
+    (dict(max_seq_length=3), "max_seq_length"),
+])
+def test_bad_parameters_are_config_errors(corpus_dir, spm_dir, tmp_path, kwargs, needle):
+    with pytest.raises(albert_fast.ConfigError, match=needle):
+        create_pretraining_data([corpus_dir], spm_dir, tmp_path / "out", **kwargs)

@@ -231,6 +231,12 @@ def create_pretraining_data(
     threads = int(threads) if threads else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     if threads < 1:
         raise ConfigError(f"invalid value for threads: {threads} (expected at least 1)")
+    if not -(2**63) <= data.random_seed < 2**63:
+        raise ConfigError(f"invalid value for random_seed: {data.random_seed} (must fit in 64 bits)")
+    if shard_size_bytes is not None and int(shard_size_bytes) < 1:
+        raise ConfigError(f"invalid value for shard_size_bytes: {shard_size_bytes} (expected at least 1)")
+    if max_line_tokens is not None and int(max_line_tokens) < 0:
+        raise ConfigError(f"invalid value for max_line_tokens: {max_line_tokens} (expected 0 or more)")
     shard_size = int(shard_size_bytes) if shard_size_bytes else default_shard_size(data.dupe_factor)
     line_limit = 16 * data.max_seq_length if max_line_tokens is None else int(max_line_tokens)
     compression = (compression or "none").lower()
