@@ -315,3 +315,12 @@ def test_real_kill_then_rerun_resumes_to_identical_output(corpus_dir, spm_dir, t
 def test_bad_parameters_are_config_errors(corpus_dir, spm_dir, tmp_path, kwargs, needle):
     with pytest.raises(albert_fast.ConfigError, match=needle):
         create_pretraining_data([corpus_dir], spm_dir, tmp_path / "out", **kwargs)
+
+
+def test_manifest_names_the_tokenizer_for_inspect(corpus_dir, spm_dir, tmp_path):
+    from albert_fast.records import tokenizer_from_manifest
+
+    out = tmp_path / "out"
+    create_pretraining_data([corpus_dir], spm_dir, out, threads=2, **SMALL)
+    model, problem = tokenizer_from_manifest(out / "train-00000-of-00001.tfrecord")
+    assert problem is None and model.resolve() == (spm_dir / "spiece.model").resolve()

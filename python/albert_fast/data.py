@@ -21,9 +21,10 @@ from albert_fast import _core
 from albert_fast.config import Config, DataConfig, check_vocab_size, load_config
 from albert_fast.errors import ConfigError, ModelError
 from albert_fast.io_utils import atomic_write_text, ensure_output_dir
+from albert_fast.records import feature_spec
 from albert_fast.tokenizer import TOKENIZER_CONFIG as _TOKENIZER_CONFIG, resolve_tokenizer_paths
 
-__all__ = ["create_pretraining_data", "MANIFEST", "feature_spec", "default_shard_size"]
+__all__ = ["create_pretraining_data", "MANIFEST", "default_shard_size"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -32,15 +33,6 @@ MANIFEST = "manifest.json"
 _SHARD_RE = re.compile(r"^(train|eval)-\d{5}-of-\d{5}\.tfrecord(\.gz)?$")
 # Temporary files a killed run leaves behind (AtomicFile's ".NAME.tmp-PID").
 _TEMP_RE = re.compile(r"^\.(train|eval)-\d{5}-of-\d{5}\.tfrecord(\.gz)?(\.done)?\.tmp-\d+$")
-
-
-def feature_spec(max_seq_length: int, max_predictions_per_seq: int, do_permutation: bool = False) -> dict[str, dict[str, Any]]:
-    """Name -> dtype and length of every feature, exactly as the reference writes them."""
-    masked = max_predictions_per_seq * (1 + int(do_permutation))
-    spec = {name: ("int64", max_seq_length) for name in ("input_ids", "input_mask", "segment_ids", "token_boundary")}
-    spec.update({"masked_lm_positions": ("int64", masked), "masked_lm_ids": ("int64", masked),
-                 "masked_lm_weights": ("float32", masked), "next_sentence_labels": ("int64", 1)})
-    return {k: {"dtype": d, "length": n} for k, (d, n) in spec.items()}
 
 
 def default_shard_size(dupe_factor: int) -> int:
@@ -290,13 +282,16 @@ def create_pretraining_data(
         "random_seed": data.random_seed,
         "reference_compat": data.reference_compat,
         "text": settings["text"],
-        "tokenizer": {"model_file": model.name, "spiece_sha256": model_sha, "vocab_size": result["vocab_size"]},
+        # `path` relative to the output directory, so data and tokenizer can move together.
+        "tokenizer": {"path": os.path.relpath(model.resolve(), out.resolve()), "model_file": model.name,
+                      "spiece_sha256": model_sha, "vocab_size": result["vocab_size"]},
         "eval_fraction": settings["eval_fraction"],
         "shard_size_bytes": shard_size,
         "compression": compression,
         "max_line_tokens": line_limit,
         "masked_lm_length": data.max_predictions_per_seq * (1 + int(data.do_permutation)),
-        "feature_spec": feature_spec(data.max_seq_length, data.max_predictions_per_seq, data.do_permutation),
+        "feature_spec": {name: {"dtype": dtype, "length": length} for name, (dtype, length) in
+                         feature_spec(data.max_seq_length, data.max_predictions_per_seq, data.do_permutation).items()},
         "inputs": [{"path": p, "bytes": os.path.getsize(p)} for p in result["inputs"]],
         "input_bytes": result["input_bytes"],
         "files": {
