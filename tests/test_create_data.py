@@ -324,3 +324,34 @@ def test_manifest_names_the_tokenizer_for_inspect(corpus_dir, spm_dir, tmp_path)
     create_pretraining_data([corpus_dir], spm_dir, out, threads=2, **SMALL)
     model, problem = tokenizer_from_manifest(out / "train-00000-of-00001.tfrecord")
     assert problem is None and model.resolve() == (spm_dir / "spiece.model").resolve()
+
+
+def test_ctrl_c_stops_cleanly_with_exit_130(corpus_dir, spm_dir, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    big = tmp_path / "big"
+    big.mkdir()
+    text = "".join(p.read_text() + "\n" for p in sorted(corpus_dir.glob("*.txt")))
+    for i in range(6):
+        (big / f"part{i}.txt").write_text(text)
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(Path(albert_fast.__file__).parent.parent))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "albert_fast", "create-data", str(big), "--tokenizer", str(spm_dir), "-o", str(out),
+         "--max_seq_length", "128", "--dupe_factor", "3", "--shard-size-mb", "0.1", "--threads", "1", "--no-progress"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a background shell may ignore SIGINT
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (out / ".progress").is_dir() and list((out / ".progress").glob("*.done")):
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "interrupted" in err and "Traceback" not in err
+    assert not (out / "manifest.json").exists()
+    assert not [p for p in out.iterdir() if ".tmp-" in p.name], "no temporary file left"
