@@ -33,3 +33,11 @@ for s in [
 ]:
     print(f"\n  {s}\n    pieces: {' '.join(tok.tokenize(s))}\n    ids:    {tok.encode(s)}")
 PYEOF
+
+echo
+echo "== create-data: masked-LM + sentence-order instances -> TFRecords (configs/tiny.yaml)"
+# examples/corpus is raw text (hard-wrapped lines, blank lines between paragraphs): each
+# paragraph becomes a document, each line a "sentence". prepare-corpus makes proper input.
+"$PY" -m albert_fast create-data examples/corpus --tokenizer "$OUT/tokenizer" -o "$OUT/data" \
+    --config configs/tiny.yaml --eval-fraction 0.05 --no-progress
+"$PY" -m albert_fast inspect "$OUT"/data/train-00000-of-*.tfrecord -n 1
