@@ -324,6 +324,35 @@ def test_manifest_names_the_tokenizer_for_inspect(corpus_dir, spm_dir, tmp_path)
     create_pretraining_data([corpus_dir], spm_dir, out, threads=2, **SMALL)
     model, problem = tokenizer_from_manifest(out / "train-00000-of-00001.tfrecord")
     assert problem is None and model.resolve() == (spm_dir / "spiece.model").resolve()
+    entry = json.loads((out / "manifest.json").read_text())["tokenizer"]
+    assert Path(entry["path"]).is_absolute(), "a tokenizer outside the data directory is named absolutely"
+
+
+def test_inspect_data_dir_shows_pieces_without_tokenizer_flag(corpus_dir, spm_dir, tmp_path):
+    out = tmp_path / "data"
+    r = run_cli("create-data", str(corpus_dir), "--tokenizer", str(spm_dir), "-o", str(out),
+                "--max_seq_length", "128", "--dupe_factor", "1", "--threads", "2", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("inspect", str(out), "-n", "3")
+    assert r.returncode == 0, r.stderr
+    assert "showing ids" not in r.stderr, r.stderr
+    tokens = [line for line in r.stdout.splitlines() if line.startswith("tokens: ")]
+    assert len(tokens) == 3 and all(t.startswith("tokens: [CLS] ") for t in tokens), r.stdout
+    assert "[MASK]" in r.stdout, r.stdout
+    assert any("\u2581" in t for t in tokens), tokens  # SentencePiece's word-start pieces
+
+
+def test_manifest_tokenizer_inside_data_dir_is_relative(corpus_dir, spm_dir, tmp_path):
+    from albert_fast.records import tokenizer_from_manifest
+
+    out = tmp_path / "bundle"
+    shutil.copytree(spm_dir, out / "tokenizer")
+    create_pretraining_data([corpus_dir], out / "tokenizer", out, threads=2, **SMALL)
+    assert json.loads((out / "manifest.json").read_text())["tokenizer"]["path"] == "tokenizer/spiece.model"
+    moved = tmp_path / "moved"
+    out.rename(moved)  # data and tokenizer move together
+    model, problem = tokenizer_from_manifest(moved / "train-00000-of-00001.tfrecord")
+    assert problem is None and model.resolve() == (moved / "tokenizer" / "spiece.model").resolve()
 
 
 def test_ctrl_c_stops_cleanly_with_exit_130(corpus_dir, spm_dir, tmp_path):

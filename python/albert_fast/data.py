@@ -47,6 +47,18 @@ def _resolve_tokenizer(path: PathLike) -> tuple[Path, dict[str, Any]]:
     return model, recorded or {}
 
 
+def _tokenizer_path_for_manifest(model: Path, out: Path) -> str:
+    """Where ``manifest.json`` says the tokenizer model is (read by
+    :func:`albert_fast.records.tokenizer_from_manifest`): relative to the data directory when the
+    model lies inside it, so the two move together, absolute otherwise, so the data directory
+    can move on its own."""
+    model, out = model.resolve(), out.resolve()
+    try:
+        return model.relative_to(out).as_posix()
+    except ValueError:
+        return str(model)
+
+
 def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -282,8 +294,7 @@ def create_pretraining_data(
         "random_seed": data.random_seed,
         "reference_compat": data.reference_compat,
         "text": settings["text"],
-        # `path` relative to the output directory, so data and tokenizer can move together.
-        "tokenizer": {"path": os.path.relpath(model.resolve(), out.resolve()), "model_file": model.name,
+        "tokenizer": {"path": _tokenizer_path_for_manifest(model, out), "model_file": model.name,
                       "spiece_sha256": model_sha, "vocab_size": result["vocab_size"]},
         "eval_fraction": settings["eval_fraction"],
         "shard_size_bytes": shard_size,
