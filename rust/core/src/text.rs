@@ -36,7 +36,8 @@ pub fn is_python_whitespace(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
-/// `" ".join(s.strip().split())`.
+/// `" ".join(s.strip().split())`. (A byte-scanning ASCII path measured no faster:
+/// `char::is_whitespace` is already a compare for ASCII; see `examples/text_bench.rs`.)
 pub fn collapse_whitespace(s: &str) -> Cow<'_, str> {
     let mut prev_space = true; // a leading space is dropped
     let clean = s.chars().all(|c| {
@@ -67,6 +68,14 @@ pub fn strip_accents(s: &str) -> String {
 /// `do_lower_case` (a regex substitution lower-casing each character on its own), so
 /// "ΣΟΦΟΣ" becomes "σοφοσ" there but "σοφος" in the original `FullTokenizer`.
 pub fn lowercase_chars(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() {
+        return if s.bytes().any(|b| b.is_ascii_uppercase()) { Cow::Owned(s.to_ascii_lowercase()) } else { Cow::Borrowed(s) };
+    }
+    lowercase_chars_unicode(s)
+}
+
+/// [`lowercase_chars`] for any text, one `char` at a time.
+fn lowercase_chars_unicode(s: &str) -> Cow<'_, str> {
     let unchanged = |c: char| {
         if c.is_ascii() {
             !c.is_ascii_uppercase()
@@ -85,18 +94,60 @@ pub fn lowercase_chars(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Python's `str.lower()` (final-sigma rule included), in place for ASCII text.
+fn lowercase_full(s: String) -> String {
+    if s.is_ascii() {
+        let mut s = s;
+        s.make_ascii_lowercase();
+        s
+    } else {
+        s.to_lowercase()
+    }
+}
+
 impl Normalization {
-    /// Applies the normalization to one line of text.
+    /// The original `preprocess_text` step by step: whitespace, quotes (Q3, when
+    /// `replace_quotes`), accents, `str.lower()`. [`Normalization::preprocess`] is what
+    /// SentencePiece is fed; this is its reference-pipeline half.
     pub fn apply(&self, text: &str) -> String {
         let mut out = collapse_whitespace(text).into_owned();
         if self.replace_quotes && (out.contains("``") || out.contains("''")) {
             out = out.replace("``", "\"").replace("''", "\"");
         }
-        if self.strip_accents {
+        // NFKD leaves ASCII alone and ASCII has no combining marks.
+        if self.strip_accents && !out.is_ascii() {
             out = strip_accents(&out);
         }
         if self.lowercase {
-            out = out.to_lowercase();
+            out = lowercase_full(out);
+        }
+        out
+    }
+
+    /// The text SentencePiece sees for `text` (spec §2 steps 1–3), in the pipeline the settings
+    /// select: the same for tokenizer training, data creation and encoding (Q1).
+    ///
+    /// With `replace_quotes` (Q3) it is Hugging Face's `AlbertTokenizer`: `tokenize` first
+    /// lower-cases character by character — no final-sigma rule, so "ΟΔΟΣ" becomes "οδοσ" — and
+    /// `preprocess_text` then collapses whitespace, replaces quotes, strips accents and calls
+    /// `str.lower()`. Lower-casing commutes with whitespace collapsing and quote replacement,
+    /// and the second `str.lower()` changes nothing unless accent stripping (NFKD) produced new
+    /// characters ("ℌ" -> "H"), so each step runs once. Without it, the original
+    /// `FullTokenizer`'s `preprocess_text` ([`Normalization::apply`]).
+    pub fn preprocess(&self, text: &str) -> String {
+        if !(self.lowercase && self.replace_quotes) || text.is_ascii() {
+            // ASCII: both pipelines' lower-casing is ASCII lower-casing (the rules differ on Σ only).
+            return self.apply(text);
+        }
+        let mut out = collapse_whitespace(text).into_owned();
+        if out.contains("``") || out.contains("''") {
+            out = out.replace("``", "\"").replace("''", "\"");
+        }
+        if let Cow::Owned(lower) = lowercase_chars(&out) {
+            out = lower;
+        }
+        if self.strip_accents && !out.is_ascii() {
+            out = lowercase_full(strip_accents(&out));
         }
         out
     }
@@ -140,6 +191,83 @@ mod tests {
         assert_eq!(lowercase_chars("ΣΟΦΟΣ Äpfel"), "σοφοσ äpfel");
         assert_eq!(lowercase_chars("İ"), "i\u{307}");
         assert!(matches!(lowercase_chars("already lower"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn preprocess_follows_each_pipelines_lowercasing() {
+        let hf = norm(true, false, true);
+        let original = norm(true, false, false);
+        assert_eq!(hf.preprocess("  ΟΔΟΣ  ``Bäume''"), "οδοσ \"bäume\"");
+        assert_eq!(original.preprocess("  ΟΔΟΣ  ``Bäume''"), "οδος ``bäume''");
+        assert_eq!(norm(false, true, true).preprocess("ΟΔΟΣ Bäume"), "ΟΔΟΣ Baume");
+        // NFKD makes an upper-case letter of "ℌ", which the final str.lower() catches.
+        assert_eq!(norm(true, true, true).preprocess("ℌ Ä"), "h a");
+    }
+
+    /// What `preprocess` computed before the ASCII fast paths and the single-pass HF order:
+    /// per-character lower-casing of the raw text, then the steps of `apply` with the Unicode
+    /// lower-casing and accent stripping only.
+    fn slow_preprocess(n: &Normalization, text: &str) -> String {
+        let text: String =
+            if n.lowercase && n.replace_quotes { lowercase_chars_unicode(text).into_owned() } else { text.to_string() };
+        let mut out = collapse_whitespace(&text).into_owned();
+        if n.replace_quotes {
+            out = out.replace("``", "\"").replace("''", "\"");
+        }
+        if n.strip_accents {
+            out = strip_accents(&out);
+        }
+        if n.lowercase {
+            out = out.to_lowercase();
+        }
+        out
+    }
+
+    #[test]
+    fn ascii_fast_paths_agree_with_the_unicode_paths_on_random_text() {
+        // ASCII letters, every ASCII whitespace incl. U+001C–U+001F, quotes, and non-ASCII
+        // letters, marks and whitespace (NBSP, U+0085, U+2028, ideographic space).
+        const ALPHABET: &[&str] = &[
+            "a", "Z", "q", "T", "7", ",", "'", "`", "''", "``", " ", " ", "  ", "\t", "\n", "\r", "\u{b}",
+            "\u{c}", "\u{1c}", "\u{1d}", "\u{1e}", "\u{1f}", "\u{7f}", "Σ", "ΟΣ", "İ", "ä", "Ä", "é", "ß", "ẞ",
+            "ℌ", "ﬁ", "\u{301}", "\u{a0}", "\u{85}", "\u{2028}", "\u{3000}", "\u{200b}", "日",
+        ];
+        let mut rng = crate::rng::DataRng::from_seed(17);
+        for round in 0..20_000 {
+            let len = rng.below(12) as usize;
+            // Half the strings ASCII only, to exercise the fast paths.
+            let ascii_only = round % 2 == 0;
+            let text: String = (0..len)
+                .map(|_| loop {
+                    let piece = ALPHABET[rng.below(ALPHABET.len() as u64) as usize];
+                    if !ascii_only || piece.is_ascii() {
+                        break piece;
+                    }
+                })
+                .collect();
+            assert_eq!(lowercase_chars(&text), lowercase_chars_unicode(&text), "{text:?}");
+            for bits in 0..8 {
+                let n = norm(bits & 1 != 0, bits & 2 != 0, bits & 4 != 0);
+                assert_eq!(n.preprocess(&text), slow_preprocess(&n, &text), "{n:?} {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fast_paths_agree_on_the_bundled_corpus() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/corpus");
+        let mut text = String::new();
+        for name in ["de-grimm2.txt", "en-twain4.txt"] {
+            text += &std::fs::read_to_string(format!("{dir}/{name}")).unwrap_or_default();
+        }
+        assert!(text.len() > 10_000, "examples/corpus is missing");
+        text += "ΟΔΟΣ İstanbul ǅ ǈ ß ẞ ﬁ ℌ Ω K Å ΐ ᾈ ᾼ ῼ ﬀ Ⅻ ⓐ Ⓐ 𐐀 𞤀";
+        for line in text.lines() {
+            for bits in 0..8 {
+                let n = norm(bits & 1 != 0, bits & 2 != 0, bits & 4 != 0);
+                assert_eq!(n.preprocess(line), slow_preprocess(&n, line), "{n:?} {line}");
+            }
+        }
     }
 
     #[test]

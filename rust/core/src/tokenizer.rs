@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::text::{collapse_whitespace, lowercase_chars, strip_accents, Normalization};
+use crate::text::{lowercase_chars, Normalization};
 pub use normalizer::SPACE_SYMBOL;
 use normalizer::SpmNormalizer;
 pub use pydigit::is_python_digit;
@@ -476,34 +476,12 @@ impl Tokenizer {
         self.encode_chunk(rest, scratch, emit);
     }
 
-    /// The text preprocessing before SentencePiece (spec §2 steps 1–3).
-    ///
-    /// Reference: `preprocess_text` — whitespace, accents, `str.lower()`. Hugging Face:
-    /// `tokenize`'s per-character lower-casing, then `preprocess_text` — whitespace, quotes (Q3),
-    /// accents, `str.lower()`. Lower-casing commutes with whitespace collapsing and quote
-    /// replacement, and a second `str.lower()` after per-character lower-casing changes nothing
-    /// unless accent stripping (NFKD) produced new characters, so each step runs once.
+    /// The text preprocessing before SentencePiece (spec §2 steps 1–3): the one in
+    /// `crate::text` ([`Normalization::preprocess`]), whose `replace_quotes` (set from
+    /// `!reference_compat` by [`EncodeOptions::new`]) selects Hugging Face's pipeline or the
+    /// original's.
     fn preprocess(&self, text: &str) -> String {
-        let n = &self.options.normalization;
-        if self.options.reference_compat {
-            return n.apply(text);
-        }
-        let mut out = collapse_whitespace(text).into_owned();
-        if n.replace_quotes && (out.contains("``") || out.contains("''")) {
-            out = out.replace("``", "\"").replace("''", "\"");
-        }
-        if n.lowercase {
-            if let Cow::Owned(lower) = lowercase_chars(&out) {
-                out = lower;
-            }
-        }
-        if n.strip_accents {
-            out = strip_accents(&out);
-            if n.lowercase {
-                out = out.to_lowercase();
-            }
-        }
-        out
+        self.options.normalization.preprocess(text)
     }
 
     /// The first special token in `text`: (byte offset, token, id).
