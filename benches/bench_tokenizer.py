@@ -147,11 +147,13 @@ def main() -> None:
                            lambda threads=threads: ours.encode_batch(lines, threads=threads)))
         candidates.append((f"albert_fast encode_batch, reference_compat, {threads} thread(s)",
                            lambda threads=threads: ours_ref.encode_batch(lines, threads=threads)))
+    load_before = os.getloadavg()[0]
     best = {name: float("inf") for name, _ in candidates}
     for _ in range(args.repeats):
         for name, fn in candidates:
             best[name] = min(best[name], best_of(fn, 1))
     t_ref = best_of(lambda: reference_ids_batch(sp, lines, lower, strip), 1)
+    load_after = os.getloadavg()[0]
     rows = [(name, mb / best[name]) for name, _ in candidates]
     rows.insert(1, ("original ALBERT pipeline in Python (sentencepiece), 1 thread", mb / t_ref))
     for name, v in rows:
@@ -179,8 +181,10 @@ def main() -> None:
             "",
             f"## Tokenizer encoding ({datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC)",
             "",
-            f"`{cmd}` on {platform.machine()}, {os.cpu_count()} cores (shared with other jobs: ratios "
-            f"are more reliable than absolute numbers). Corpus: {mb:.1f} MB, {len(lines):,} non-blank lines "
+            f"`{cmd}` on {platform.machine()}, {os.cpu_count()} cores, shared with other jobs (load average "
+            f"{load_before:.1f} before / {load_after:.1f} after the timings: with more runnable jobs than "
+            f"cores, 2 threads cannot show their scaling and absolute numbers are low; the side-by-side "
+            f"ratios are what this measures). Best of {args.repeats} interleaved rounds. Corpus: {mb:.1f} MB, {len(lines):,} non-blank lines "
             f"of en/de/fr literature (repeated text). Model: ALBERT flags, vocab {sp.get_piece_size()}. "
             f"lowercase={lower}, strip_accents={strip}.",
             "",
