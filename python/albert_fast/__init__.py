@@ -9,6 +9,8 @@ from albert_fast._core import __version__
 from albert_fast.errors import AlbertFastError, ConfigError, InputError, ModelError
 from albert_fast.config import Config, load_config
 from albert_fast.tokenizer import Tokenizer
+from albert_fast.tokenizer_train import train_tokenizer
+from albert_fast.data import create_pretraining_data
 
 __all__ = [
     "__version__",
@@ -19,4 +21,6 @@ __all__ = [
     "Config",
     "load_config",
     "Tokenizer",
+    "train_tokenizer",
+    "create_pretraining_data",
 ]

@@ -3,6 +3,8 @@
 
 use pyo3::prelude::*;
 
+mod corpus;
+mod data;
 mod errors;
 mod tfrecord;
 mod tokenizer;
@@ -11,7 +13,9 @@ mod tokenizer;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    data::register(m)?;
     tfrecord::register(m)?;
     tokenizer::register(m)?;
+    corpus::register(m)?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! `tf.train.Example` encode/decode.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use albert_fast_core::atomic::AtomicFile;
@@ -92,6 +93,7 @@ impl PyRecordReader {
 pub struct PyRecordWriter {
     writer: Mutex<Option<core::RecordWriter<AtomicFile>>>,
     path: PathBuf,
+    written: AtomicU64,
 }
 
 impl PyRecordWriter {
@@ -100,7 +102,9 @@ impl PyRecordWriter {
         let w = guard
             .as_mut()
             .ok_or_else(|| PyValueError::new_err(format!("{}: RecordWriter is closed", self.path.display())))?;
-        f(w).map_err(|e| to_py(Error::io(&self.path, e)))
+        let out = f(w).map_err(|e| to_py(Error::io(&self.path, e)))?;
+        self.written.store(w.records_written(), Ordering::Relaxed);
+        Ok(out)
     }
 }
 
@@ -111,7 +115,11 @@ impl PyRecordWriter {
     fn new(path: PathBuf, compression: &str) -> PyResult<Self> {
         let compression = Compression::parse(compression).map_err(to_py)?;
         let file = AtomicFile::create(&path).map_err(to_py)?;
-        Ok(PyRecordWriter { writer: Mutex::new(Some(core::RecordWriter::new(file, compression))), path })
+        Ok(PyRecordWriter {
+            writer: Mutex::new(Some(core::RecordWriter::new(file, compression))),
+            path,
+            written: AtomicU64::new(0),
+        })
     }
 
     /// Writes one record.
@@ -128,7 +136,7 @@ impl PyRecordWriter {
     /// Records written so far.
     #[getter]
     fn records_written(&self) -> u64 {
-        lock(&self.writer).as_ref().map_or(0, |w| w.records_written())
+        self.written.load(Ordering::Relaxed)
     }
 
     /// Finishes the file (GZIP trailer, fsync) and moves it to its final name.
@@ -283,6 +291,39 @@ fn decode_example_typed<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py
     Ok(d)
 }
 
+/// Like `decode_example`, with int64 and float lists as little-endian `bytes` (8 and 4 bytes per
+/// value) for zero-copy `numpy.frombuffer`: dict name -> (kind, bytes | list of bytes).
+#[pyfunction]
+fn decode_example_packed<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    let features = core::decode_example(data).map_err(to_py)?;
+    let d = PyDict::new(py);
+    for (name, f) in &features {
+        let value: Bound<'py, PyAny> = match f {
+            Feature::Int64(v) => {
+                PyBytes::new_with(py, v.len() * 8, |buf| {
+                    for (chunk, x) in buf.chunks_exact_mut(8).zip(v) {
+                        chunk.copy_from_slice(&x.to_le_bytes());
+                    }
+                    Ok(())
+                })?
+                .into_any()
+            }
+            Feature::Float(v) => {
+                PyBytes::new_with(py, v.len() * 4, |buf| {
+                    for (chunk, x) in buf.chunks_exact_mut(4).zip(v) {
+                        chunk.copy_from_slice(&x.to_le_bytes());
+                    }
+                    Ok(())
+                })?
+                .into_any()
+            }
+            Feature::Bytes(_) => feature_to_py(py, f)?.into_any(),
+        };
+        d.set_item(name, (f.kind_name(), value))?;
+    }
+    Ok(d)
+}
+
 /// TensorFlow's masked CRC32C of `data`.
 #[pyfunction]
 fn masked_crc32c(data: &[u8]) -> u32 {
@@ -350,6 +391,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode_example, m)?)?;
     m.add_function(wrap_pyfunction!(decode_example, m)?)?;
     m.add_function(wrap_pyfunction!(decode_example_typed, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_example_packed, m)?)?;
     m.add_function(wrap_pyfunction!(masked_crc32c, m)?)?;
     m.add_function(wrap_pyfunction!(frame_record, m)?)?;
     m.add_function(wrap_pyfunction!(dataset_stats_raw, m)?)?;
