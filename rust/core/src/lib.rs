@@ -5,6 +5,7 @@
 
 pub mod atomic;
 pub mod error;
+pub mod sentences;
 pub mod text;
 
 pub use error::{Error, Result};

@@ -4,10 +4,12 @@
 use pyo3::prelude::*;
 
 mod errors;
+mod sentences;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    sentences::register(m)?;
     Ok(())
 }
