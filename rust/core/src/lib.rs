@@ -4,6 +4,7 @@
 //! Python through the thin `albert-fast-py` bindings crate.
 
 pub mod atomic;
+pub mod corpus;
 pub mod error;
 pub mod sentences;
 pub mod text;
