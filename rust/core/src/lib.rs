@@ -6,6 +6,7 @@
 pub mod atomic;
 pub mod corpus;
 pub mod error;
+pub mod prepare;
 pub mod sentences;
 pub mod text;
 
