@@ -7,6 +7,7 @@ config, the ``albert-fast`` CLI, a Keras 3 trainer and Hugging Face export.
 
 from albert_fast._core import __version__
 from albert_fast.errors import AlbertFastError, ConfigError, InputError, ModelError
+from albert_fast.corpus import prepare_corpus
 
 __all__ = [
     "__version__",
@@ -14,4 +15,5 @@ __all__ = [
     "ConfigError",
     "InputError",
     "ModelError",
+    "prepare_corpus",
 ]

@@ -100,12 +100,32 @@ class PretrainingConfig(_Section):
     init_checkpoint: Optional[str] = None
 
 
+class CorpusConfig(_Section):
+    """``prepare-corpus``: raw text -> one sentence per line, a blank line between documents
+    (see docs/prepare-corpus.md for every rule)."""
+
+    doc_boundary: Literal["auto", "file", "line", "blank-line", "jsonl", "doc"] = "auto"
+    jsonl_field: str = "text"
+    clean: bool = True
+    nfc: bool = True
+    remove_control: bool = True
+    collapse_whitespace: bool = True
+    min_line_chars: int = Field(2, ge=0)
+    dedup: bool = True
+    shard_size_mb: float = Field(64.0, gt=0.0)
+    max_document_mb: float = Field(64.0, gt=0.0)
+    punkt_params: Optional[str] = None
+    punkt_language: Optional[str] = None
+    punkt_sample_mb: float = Field(10.0, gt=0.0)
+
+
 class Config(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     text: TextConfig = Field(default_factory=TextConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     pretraining: PretrainingConfig = Field(default_factory=PretrainingConfig)
+    corpus: CorpusConfig = Field(default_factory=CorpusConfig)
 
 
 def load_config(path: str | Path) -> Config:
