@@ -12,6 +12,9 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "corpus"
 # ../shared/corpora sits beside the checkout on developer machines and in CI.
 SHARED_LITERATURE = REPO.parent / "shared" / "corpora" / "literature"
+# Worktrees that do not sit beside ../shared can point at the corpora explicitly.
+if os.environ.get("ALBERT_FAST_LITERATURE"):
+    SHARED_LITERATURE = Path(os.environ["ALBERT_FAST_LITERATURE"])
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@
 //! writer. Memory is bounded by the batch size times the (small) channel depth.
 //!
 //! Output: `OUT/corpus-NNNNN.txt` (each appears atomically), a journal `OUT/.prepare-state.json`
-//! rewritten after each finished shard, and `OUT/stats.json` written last. A re-run with the
+//! rewritten after each finished shard (and kept), and `OUT/stats.json` written last. A re-run with the
 //! same inputs and settings skips the shards the journal lists as finished (their documents are
 //! still read and cleaned, which de-duplication needs, but not split or written again).
 
@@ -908,8 +908,8 @@ pub fn prepare_corpus(
             obj.insert(k, v);
         }
     }
+    // The journal stays: should stats.json be lost, a re-run finds every shard finished.
     write_json_atomic(&stats_path, &stats)?;
-    let _ = fs::remove_file(&state_path);
     Ok(stats)
 }
 
