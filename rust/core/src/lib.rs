@@ -6,8 +6,12 @@
 pub mod atomic;
 pub mod corpus;
 pub mod error;
+pub mod sampling;
 pub mod prepare;
 pub mod sentences;
 pub mod text;
+pub mod record_stats;
+pub mod tfrecord;
+pub mod tokenizer;
 
 pub use error::{Error, Result};

@@ -3,7 +3,10 @@
 
 use pyo3::prelude::*;
 
+mod corpus;
 mod errors;
+mod tfrecord;
+mod tokenizer;
 mod sentences;
 mod prepare;
 
@@ -11,6 +14,9 @@ mod prepare;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    tfrecord::register(m)?;
+    tokenizer::register(m)?;
+    corpus::register(m)?;
     sentences::register(m)?;
     prepare::register(m)?;
     Ok(())
