@@ -273,3 +273,25 @@ def test_round_trip_into_sentencepiece_trainer(examples_dir, tmp_path, punkt_dir
     sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "sp.model"))
     first = read_docs(out)[0][0]
     assert sp.decode(sp.encode(first)) == first
+
+
+def test_cli_reads_the_corpus_section_of_the_config_and_flags_override_it(tmp_path, punkt_dir):
+    f = tmp_path / "a.txt"
+    f.write_text("One doc. Two sentences.\nSecond line doc.\n")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"corpus:\n  doc_boundary: line\n  punkt_params: {punkt_dir}\n  min_line_chars: 0\n")
+    r = run_cli("prepare-corpus", str(f), "-o", str(tmp_path / "out"), "--config", str(cfg), "--json")
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout)
+    assert stats["settings"]["doc_boundary"] == "line" and stats["documents"] == 2
+    r = run_cli("prepare-corpus", str(f), "-o", str(tmp_path / "out2"), "--config", str(cfg),
+                "--doc-boundary", "file", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["documents"] == 1
+
+
+def test_language_without_installed_model_falls_back_to_training(examples_dir, tmp_path):
+    with pytest.warns(UserWarning, match="no installed NLTK punkt_tab model for 'klingon'"):
+        stats = albert_fast.prepare_corpus([examples_dir / "en-twain4.txt"], tmp_path / "out",
+                                           punkt_language="klingon", punkt_sample_mb=0.05)
+    assert stats["punkt"]["source"] == "trained"
