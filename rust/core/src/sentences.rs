@@ -107,9 +107,11 @@ impl PunktParameters {
             String::from_utf8(bytes)
                 .map_err(|e| Error::InvalidInput(format!("{}: not UTF-8 ({e})", path.display())))
         };
-        let mut params = PunktParameters::default();
-        params.abbrev_types = punkt_lines(&read("abbrev_types.txt")?).into_iter().collect();
-        params.sent_starters = punkt_lines(&read("sent_starters.txt")?).into_iter().collect();
+        let mut params = PunktParameters {
+            abbrev_types: punkt_lines(&read("abbrev_types.txt")?).into_iter().collect(),
+            sent_starters: punkt_lines(&read("sent_starters.txt")?).into_iter().collect(),
+            ..Default::default()
+        };
         for line in punkt_lines(&read("collocations.tab")?) {
             let line = line.as_str();
             let mut parts = line.split('\t');

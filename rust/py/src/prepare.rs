@@ -147,13 +147,15 @@ fn save_punkt_params(
     sent_starters: Vec<String>,
     ortho_context: Vec<(String, i64)>,
 ) -> PyResult<()> {
-    let mut p = PunktParameters::default();
-    p.abbrev_types = abbrev_types.into_iter().collect();
-    p.sent_starters = sent_starters.into_iter().collect();
+    let mut p = PunktParameters {
+        abbrev_types: abbrev_types.into_iter().collect(),
+        sent_starters: sent_starters.into_iter().collect(),
+        ortho_context: ortho_context.into_iter().map(|(t, f)| (t, (f & 0x7f) as u32)).collect(),
+        ..Default::default()
+    };
     for (a, b) in collocations {
         p.add_collocation(&a, &b);
     }
-    p.ortho_context = ortho_context.into_iter().map(|(t, f)| (t, (f & 0x7f) as u32)).collect();
     py.detach(|| p.save_dir(&directory)).map_err(errors::to_py)
 }
 
