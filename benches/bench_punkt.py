@@ -32,10 +32,11 @@ def _cpu() -> float:
 
 
 def child(mode: str, corpus: Path, params: Path, sample_mb: float, out: Path) -> dict:
-    text = corpus.read_text(encoding="utf-8")
-    docs = paragraphs(text)
-    mb = len(text.encode("utf-8")) / 2**20
-    res: dict = {"mode": mode, "mb": mb, "docs": len(docs)}
+    res: dict = {"mode": mode, "mb": corpus.stat().st_size / 2**20}
+    if mode != "prepare":  # prepare_corpus streams the file itself: its peak RSS is its own
+        text = corpus.read_text(encoding="utf-8")
+        docs = paragraphs(text)
+        res["docs"] = len(docs)
     if mode == "baseline":
         import nltk.tokenize.punkt  # noqa: F401
         from albert_fast import _core  # noqa: F401
