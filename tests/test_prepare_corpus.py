@@ -194,6 +194,12 @@ def test_punkt_trained_on_sample_by_default_and_reused(examples_dir, tmp_path):
     (out / "stats.json").unlink()
     again = albert_fast.prepare_corpus([examples_dir / "en-twain4.txt"], out, punkt_sample_mb=0.05)
     assert again["punkt"]["reused"] is True
+    # Other sample settings would retrain: refused while an earlier run's output is there, and
+    # the parameters its shards were made with stay untouched.
+    before = (out / "punkt" / "ortho_context.tab").read_bytes()
+    with pytest.raises(InputError, match="earlier prepare-corpus run"):
+        albert_fast.prepare_corpus([examples_dir / "en-twain4.txt"], out, punkt_sample_mb=0.04)
+    assert (out / "punkt" / "ortho_context.tab").read_bytes() == before
 
 
 def test_invalid_utf8_is_decoded_lossily_and_counted(tmp_path, punkt_dir):

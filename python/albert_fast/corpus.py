@@ -133,6 +133,12 @@ def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig) -> tuple[Pa
         if info.get("sample_settings") == sample_settings:
             info["reused"] = True
             return d, info
+    if (out / "stats.json").exists() or (out / ".prepare-state.json").exists():
+        # Retraining would overwrite the Punkt parameters an earlier run's shards were made with.
+        raise InputError(
+            f"{out}: holds the output of an earlier prepare-corpus run with other inputs or "
+            "settings; choose another output directory or remove it"
+        )
     text = _core.sample_text(
         inputs,
         int(cfg.punkt_sample_mb * 1024 * 1024),
