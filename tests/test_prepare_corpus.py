@@ -301,3 +301,17 @@ def test_language_without_installed_model_falls_back_to_training(examples_dir, t
         stats = albert_fast.prepare_corpus([examples_dir / "en-twain4.txt"], tmp_path / "out",
                                            punkt_language="klingon", punkt_sample_mb=0.05)
     assert stats["punkt"]["source"] == "trained"
+
+
+def test_cancel_stops_the_run_and_leaves_no_half_written_shard(examples_dir, tmp_path, punkt_dir):
+    """What Ctrl-C does in the CLI: the progress handle is cancelled, the Rust run stops."""
+    from albert_fast import _core
+
+    handle = _core.PrepareProgress()
+    handle.cancel()
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        _core.prepare_corpus([str(examples_dir)], str(out), str(punkt_dir), progress=handle)
+    assert not list(out.glob("corpus-*")) and not list(out.glob(".corpus-*"))
+    assert not (out / "stats.json").exists()
