@@ -13,7 +13,9 @@ fn main() {
         let tok = PunktSentenceTokenizer::new(PunktParameters::load_dir(&args[1])?);
         let _ = std::fs::remove_dir_all(&args[2]);
         let t = Instant::now();
-        let stats = prepare_corpus(&args[3..], std::path::Path::new(&args[2]), &tok, &PrepareOptions::default(), None, "", serde_json::json!({}))?;
+        let mut opts = PrepareOptions::default();
+        opts.clean.dedup = std::env::var("DEDUP").map_or(true, |v| v != "0");
+        let stats = prepare_corpus(&args[3..], std::path::Path::new(&args[2]), &tok, &opts, None, "", serde_json::json!({}))?;
         let s = t.elapsed().as_secs_f64();
         let mb = stats["input"]["bytes"].as_f64().unwrap_or(0.0) / 1048576.0;
         println!("{} sentences, {mb:.1} MB in {s:.3} s = {:.1} MB/s", stats["sentences"], mb / s);

@@ -446,6 +446,7 @@ impl CleanStats {
 /// Control characters that are removed: category Cc except those Python counts as whitespace
 /// (tab, line/form feed, CR, U+001C-U+001F, U+0085: they become spaces when whitespace is
 /// collapsed), and U+FEFF (a byte-order mark / zero-width no-break space).
+#[cfg(test)]
 fn is_removed_control(c: char) -> bool {
     (c.is_control() && !is_python_whitespace(c)) || c == '\u{feff}'
 }
@@ -468,39 +469,104 @@ fn ws_len_at(b: &[u8], i: usize) -> usize {
     }
 }
 
-/// `" ".join(s.split())` in one pass over the bytes (same result as
-/// [`crate::text::collapse_whitespace`], several times faster on the hot path).
-pub fn collapse_whitespace_fast(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = String::with_capacity(s.len());
+/// Bytes that need a closer look in [`clean_pass`]: ASCII whitespace and controls, and the lead
+/// bytes of every non-ASCII whitespace or removed control character (C2: U+0080–U+00A0,
+/// E1: U+1680, E2: U+2000–U+205F, E3: U+3000, EF: U+FEFF). Everything else is copied as is.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
     let mut i = 0;
+    while i < 0x21 {
+        t[i] = true;
+        i += 1;
+    }
+    t[0x7f] = true;
+    t[0xC2] = true;
+    t[0xE1] = true;
+    t[0xE2] = true;
+    t[0xE3] = true;
+    t[0xEF] = true;
+    t
+};
+
+/// Byte length of a removed control character (see [`is_removed_control`]) at `b[i]`, or 0.
+#[inline(always)]
+fn control_len_at(b: &[u8], i: usize) -> usize {
+    match b[i] {
+        0x00..=0x08 | 0x0e..=0x1b | 0x7f => 1,
+        0xC2 => matches!(b.get(i + 1), Some(&c) if (0x80..=0x9F).contains(&c) && c != 0x85) as usize * 2,
+        0xEF => b[i + 1..].starts_with(&[0xBB, 0xBF]) as usize * 3,
+        _ => 0,
+    }
+}
+
+/// One pass over a line: removes control characters (if `remove_control`; returns how many)
+/// and collapses whitespace (if `collapse`: strip, runs -> one space, like `" ".join(s.split())`).
+pub fn clean_pass(s: &str, remove_control: bool, collapse: bool) -> (String, u64) {
+    let b = s.as_bytes();
+    // Most lines are already clean: only single inner spaces are special. Check that in one
+    // tight loop and copy the line whole.
+    if collapse && !b.is_empty() && b[0] != b' ' && b[b.len() - 1] != b' ' {
+        let mut prev_space = false;
+        let clean = b.iter().all(|&c| {
+            let ok = !SPECIAL[c as usize] || (c == b' ' && !prev_space);
+            prev_space = c == b' ';
+            ok
+        });
+        if clean {
+            return (s.to_string(), 0);
+        }
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut removed = 0u64;
     let mut pending_space = false;
+    let mut i = 0;
     while i < b.len() {
-        let w = ws_len_at(b, i);
-        if w > 0 {
-            pending_space = !out.is_empty();
-            i += w;
+        // A run of ordinary bytes is copied at once; runs start and end on character boundaries
+        // because every special byte is ASCII or the lead byte of a character.
+        let start = i;
+        while i < b.len() && !SPECIAL[b[i] as usize] {
+            i += 1;
+        }
+        if i > start {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push_str(&s[start..i]);
             continue;
         }
-        let start = i;
-        while i < b.len() {
-            let c = b[i];
-            // Printable ASCII and bytes that cannot start a whitespace character: skip quickly.
-            if (0x21..0x7f).contains(&c) || (c >= 0x80 && !matches!(c, 0xC2 | 0xE1 | 0xE2 | 0xE3)) || ws_len_at(b, i) == 0 {
-                i += 1;
-            } else {
-                break;
+        if remove_control {
+            let c = control_len_at(b, i);
+            if c > 0 {
+                removed += 1;
+                i += c;
+                continue;
             }
         }
+        if collapse {
+            let w = ws_len_at(b, i);
+            if w > 0 {
+                pending_space = !out.is_empty();
+                i += w;
+                continue;
+            }
+        }
+        // A special byte that is neither here: copy its whole character.
+        let len = s[i..].chars().next().map_or(1, char::len_utf8);
         if pending_space {
             out.push(' ');
             pending_space = false;
         }
-        // start and i are character boundaries: whitespace characters are whole characters and
-        // every other byte is skipped one by one up to one.
-        out.push_str(&s[start..i]);
+        out.push_str(&s[i..i + len]);
+        i += len;
     }
-    out
+    (out, removed)
+}
+
+/// `" ".join(s.split())` in one pass over the bytes (same result as
+/// [`crate::text::collapse_whitespace`], several times faster on the hot path).
+pub fn collapse_whitespace_fast(s: &str) -> String {
+    clean_pass(s, false, true).0
 }
 
 /// Cleans one line; `None` if it is dropped as too short (or became empty).
@@ -517,25 +583,17 @@ pub fn clean_line(line: &str, opts: &CleanOptions, stats: &mut CleanStats) -> Op
         }
         s = std::borrow::Cow::Owned(n);
     }
-    // Cheap byte filter first: every removed character starts with one of these bytes.
-    if opts.remove_control && s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xC2 || b == 0xEF) && s.contains(is_removed_control) {
-        let before = s.chars().count();
-        let kept: String = s.chars().filter(|&c| !is_removed_control(c)).collect();
-        stats.control_chars_removed += (before - kept.chars().count()) as u64;
-        s = std::borrow::Cow::Owned(kept);
-    }
-    let s = if opts.collapse_whitespace {
-        let c = collapse_whitespace_fast(&s);
-        if c.is_empty() {
-            return None;
-        }
+    let s = if opts.remove_control || opts.collapse_whitespace {
+        let (c, removed) = clean_pass(&s, opts.remove_control, opts.collapse_whitespace);
+        stats.control_chars_removed += removed;
         c
     } else {
-        if s.chars().all(is_python_whitespace) {
-            return None;
-        }
         s.into_owned()
     };
+    let blank = if opts.collapse_whitespace { s.is_empty() } else { s.chars().all(is_python_whitespace) };
+    if blank {
+        return None;
+    }
     if opts.min_line_chars > 0 && s.chars().take(opts.min_line_chars).count() < opts.min_line_chars {
         stats.lines_too_short += 1;
         return None;
@@ -584,12 +642,13 @@ pub fn render_document(doc: &CleanDoc, splitter: &PunktSentenceTokenizer, clean:
             // sentences start and end on non-whitespace); the check keeps that honest.
             let sent = if clean.enabled && clean.collapse_whitespace { sent } else { sent.trim_matches(['\n', '\r']) };
             let start = out.len();
-            for (k, piece) in sent.split(['\n', '\r']).enumerate() {
-                if k > 0 {
-                    out.push(' ');
-                }
-                out.push_str(piece);
+            let mut last = 0;
+            for pos in memchr::memchr2_iter(b'\n', b'\r', sent.as_bytes()) {
+                out.push_str(&sent[last..pos]);
+                out.push(' ');
+                last = pos + 1;
             }
+            out.push_str(&sent[last..]);
             if clean.enabled && clean.collapse_whitespace && (out[start..].starts_with(is_python_whitespace) || out[start..].ends_with(is_python_whitespace)) {
                 let c = collapse_whitespace(&out[start..]).into_owned();
                 out.truncate(start);
@@ -1101,6 +1160,20 @@ mod tests {
             let Some(ch) = char::from_u32(cp) else { continue };
             let t = format!("a{ch}b {ch}");
             assert_eq!(collapse_whitespace_fast(&t), collapse_whitespace(&t), "U+{cp:04X}");
+        }
+    }
+
+    #[test]
+    fn one_pass_cleaning_equals_removal_then_collapse() {
+        for cp in 0..0x3100u32 {
+            let Some(ch) = char::from_u32(cp) else { continue };
+            for t in [format!("a{ch}b {ch}"), format!("{ch}\u{feff}x\u{7}y{ch}")] {
+                let removed: String = t.chars().filter(|&c| !is_removed_control(c)).collect();
+                let expect = collapse_whitespace(&removed).into_owned();
+                let n = (t.chars().count() - removed.chars().count()) as u64;
+                assert_eq!(clean_pass(&t, true, true), (expect, n), "U+{cp:04X}");
+                assert_eq!(clean_pass(&t, true, false), (removed, n), "U+{cp:04X}");
+            }
         }
     }
 
