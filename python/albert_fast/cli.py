@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "albert_fast.commands.prepare_corpus",
     "albert_fast.commands.config_cmd",
     "albert_fast.commands.train_tokenizer",
+    "albert_fast.commands.create_data",
     "albert_fast.commands.inspect_cmd",
 ]
 

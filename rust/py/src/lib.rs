@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod corpus;
+mod data;
 mod errors;
 mod tfrecord;
 mod tokenizer;
@@ -14,6 +15,7 @@ mod prepare;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    data::register(m)?;
     tfrecord::register(m)?;
     tokenizer::register(m)?;
     corpus::register(m)?;
