@@ -265,20 +265,23 @@ def test_cli_prepare_corpus(examples_dir, tmp_path, punkt_dir):
     assert r.returncode == 2 and "not a punkt_tab directory" in r.stderr
 
 
-def test_round_trip_into_sentencepiece_trainer(examples_dir, tmp_path, punkt_dir):
-    """The produced shards are what the tokenizer trainer reads: one sentence per line."""
-    import sentencepiece as spm
+def test_round_trip_into_train_tokenizer_and_create_data(examples_dir, tmp_path, punkt_dir):
+    """The produced shards are what the next stages read: train-tokenizer learns from them and
+    create-data turns them into instances whose documents are our documents."""
+    from albert_fast.records import read_examples
 
-    out = tmp_path / "out"
-    prep([examples_dir], out, punkt_dir)
-    shards = sorted(out.glob("corpus-*.txt"))
-    spm.SentencePieceTrainer.train(
-        input=",".join(map(str, shards)), model_prefix=str(tmp_path / "sp"), vocab_size=500,
-        model_type="unigram", minloglevel=2,
-    )
-    sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "sp.model"))
-    first = read_docs(out)[0][0]
-    assert sp.decode(sp.encode(first)) == first
+    repo = Path(__file__).resolve().parent.parent
+    out = tmp_path / "corpus"
+    stats = prep([examples_dir], out, punkt_dir, shard_size_mb=0.1)
+    assert len(stats["shards"]) >= 2
+    tok = albert_fast.train_tokenizer(out, tmp_path / "tok", config=repo / "configs" / "tiny.yaml", progress=False)
+    assert (tmp_path / "tok" / "spiece.model").is_file() and tok["sentences"] == stats["sentences"]
+    summary = albert_fast.create_pretraining_data(out, tmp_path / "tok", tmp_path / "data",
+                                                  config=repo / "configs" / "tiny.yaml", dupe_factor=1)
+    assert summary["documents"] == stats["documents"]
+    assert summary["instances"] > 100
+    first = next(read_examples(next((tmp_path / "data").glob("*.tfrecord"))))
+    assert first["input_ids"][0] == 2 and 3 in first["input_ids"]  # [CLS] ... [SEP]
 
 
 def test_cli_reads_the_corpus_section_of_the_config_and_flags_override_it(tmp_path, punkt_dir):

@@ -673,6 +673,14 @@ pub fn shard_name(i: usize) -> String {
     format!("corpus-{i:05}.txt")
 }
 
+/// True for a file named like a shard (`corpus-NNNNN.txt`). Directory walks take only these
+/// from a prepare-corpus output directory (see [`crate::corpus::expand_inputs`]).
+pub fn is_shard_file(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+        n.strip_prefix("corpus-").and_then(|r| r.strip_suffix(".txt")).is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
 #[derive(Debug, Clone, Default)]
 struct ShardRecord {
     documents: u64,
@@ -1237,6 +1245,12 @@ mod tests {
         assert_eq!(resumed["sentences"], 4);
         assert_eq!(fs::read_to_string(out.join("corpus-00000.txt")).unwrap(), first);
         assert!(out.join("corpus-00002.txt").exists());
+        // Given as input to a later stage, the directory yields its shards only.
+        fs::create_dir_all(out.join("punkt")).unwrap();
+        fs::write(out.join("punkt").join("abbrev_types.txt"), "dr").unwrap();
+        let files = crate::corpus::expand_inputs(&[out.to_string_lossy().into_owned()]).unwrap();
+        let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, vec!["corpus-00000.txt", "corpus-00001.txt", "corpus-00002.txt"]);
         // Other settings into the same directory are refused.
         let other = PrepareOptions { shard_bytes: 1 << 20, ..Default::default() };
         let err = prepare_corpus(&[input], &out, &splitter(), &other, None, "", json!({})).unwrap_err();
