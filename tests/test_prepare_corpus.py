@@ -318,3 +318,13 @@ def test_cancel_stops_the_run_and_leaves_no_half_written_shard(examples_dir, tmp
         _core.prepare_corpus([str(examples_dir)], str(out), str(punkt_dir), progress=handle)
     assert not list(out.glob("corpus-*")) and not list(out.glob(".corpus-*"))
     assert not (out / "stats.json").exists()
+
+
+def test_python_face_accepts_a_config_path_or_dict(tmp_path, punkt_dir):
+    f = tmp_path / "a.txt"
+    f.write_text("One doc. Two sentences.\nSecond line doc.\n")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"corpus:\n  doc_boundary: line\n  punkt_params: {punkt_dir}\n")
+    assert albert_fast.prepare_corpus(f, tmp_path / "o1", config=cfg)["documents"] == 2
+    d = {"corpus": {"doc_boundary": "file", "punkt_params": str(punkt_dir)}}
+    assert albert_fast.prepare_corpus(f, tmp_path / "o2", config=d)["documents"] == 1

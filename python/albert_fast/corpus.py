@@ -25,10 +25,10 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from albert_fast import _core
-from albert_fast.config import Config, CorpusConfig
+from albert_fast.config import Config, CorpusConfig, config_from_dict, load_config
 from albert_fast.errors import ConfigError, InputError
 from albert_fast.io_utils import atomic_write_json, ensure_output_dir
 
@@ -194,7 +194,7 @@ def prepare_corpus(
     inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
-    config: Config | CorpusConfig | None = None,
+    config: Config | CorpusConfig | str | os.PathLike[str] | Mapping[str, Any] | None = None,
     threads: int = 0,
     progress: bool = False,
     **overrides: Any,
@@ -203,12 +203,17 @@ def prepare_corpus(
     after each document) plus ``OUT/stats.json``, and returns those statistics.
 
     ``inputs``: files, directories (recursive) and globs; plain, ``.gz``, ``.zst`` or ``.bz2``.
-    ``config``: a :class:`Config` (its ``corpus`` section is used) or a :class:`CorpusConfig`;
+    ``config``: a :class:`Config` (its ``corpus`` section is used), a config file path or dict,
+    or a :class:`CorpusConfig`;
     any field of :class:`CorpusConfig` can also be given as a keyword (``doc_boundary="jsonl"``,
     ``clean=False``, ``punkt_params="dir"``, ...). ``threads``: 0 uses all cores. A re-run with
     the same inputs and settings resumes (finished shards are kept) or, if the run finished,
     returns the recorded statistics.
     """
+    if isinstance(config, (str, os.PathLike)):
+        config = load_config(config)
+    elif isinstance(config, Mapping):
+        config = config_from_dict(dict(config))
     if isinstance(config, Config):
         cfg = config.corpus
     else:
