@@ -10,6 +10,12 @@ OUT=demo_out
 mkdir -p "$OUT"
 
 echo
+echo "== prepare-corpus: raw books -> one sentence per line, a blank line between documents"
+"$PY" -m albert_fast prepare-corpus examples/corpus -o "$OUT/corpus" --no-progress
+echo "first lines of $OUT/corpus/corpus-00000.txt:"
+head -n 8 "$OUT/corpus/corpus-00000.txt"
+
+echo
 echo "== train-tokenizer: SentencePiece unigram with ALBERT's specials (configs/tiny.yaml: 2000 pieces)"
 "$PY" -m albert_fast train-tokenizer examples/corpus -o "$OUT/tokenizer" --config configs/tiny.yaml
 echo "first pieces of $OUT/tokenizer/spiece.vocab:"
