@@ -98,6 +98,18 @@ class PretrainingConfig(_Section):
     max_eval_steps: int = Field(100, gt=0)
     iterations_per_loop: int = Field(1000, gt=0)
     init_checkpoint: Optional[str] = None
+    # Fields beyond run_pretraining.py's flags (albert_fast's trainer).
+    start_warmup_step: int = Field(0, ge=0, description="Step at which the warm-up starts.")
+    init_from_group0: bool = Field(
+        False, description="Copy layer group 0's weights from init_checkpoint into every group.")
+    weight_decay_rate: float = Field(
+        0.01, ge=0.0, description="Weight decay of LAMB/AdamW (LayerNorm and bias excluded).")
+    gradient_accumulation_steps: int = Field(
+        1, ge=1, description="Micro-batches per optimizer update (train_batch_size is split).")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="Compute precision: fp32, or mixed bf16/fp16 (fp16 scales the loss).")
+    random_seed: Optional[int] = Field(
+        12345, description="Seed of weight initialization, dropout and input shuffling.")
 
 
 class Config(_Section):

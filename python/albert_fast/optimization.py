@@ -86,6 +86,9 @@ class _AlbertUpdateMixin:
             import tensorflow as tf
 
             tvars = [v.value if isinstance(v, keras.Variable) else v for v in trainable_variables]
+            # Embedding lookups give IndexedSlices; the moments are dense anyway.
+            grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+                     for g in grads]
             pairs = self._all_reduce_sum_gradients(list(zip(grads, tvars)))
             grads = [g for g, _ in pairs]
             if self.clip_norm:
