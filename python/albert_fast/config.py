@@ -183,6 +183,14 @@ class PretrainingConfig(_Section):
         None, description="Checkpoint to warm-start the weights from (not the optimizer state).")
     init_from_group0: bool = Field(
         False, description="Copy layer group 0's weights from init_checkpoint into every group.")
+    weight_decay_rate: float = Field(
+        0.01, ge=0.0, description="Weight decay of LAMB/AdamW (LayerNorm and bias excluded).")
+    gradient_accumulation_steps: int = Field(
+        1, ge=1, description="Micro-batches per optimizer update (train_batch_size is split).")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="Compute precision: fp32, or mixed bf16/fp16 (fp16 scales the loss).")
+    random_seed: Optional[int] = Field(
+        12345, description="Seed of weight initialization, dropout and input shuffling.")
 
 
 _SECTION_MODELS: dict[str, type[_Section]] = {
