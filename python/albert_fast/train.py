@@ -644,26 +644,9 @@ def _evaluate_and_record(model: Any, strategy: Any, files: DataFiles, spec: dict
 
 def _warm_start(model: Any, init_checkpoint: str, from_group0: bool,
                 emit: Callable[[str], None]) -> None:
-    """Loads only the model weights from one of our checkpoints (a run directory, a
-    ``best`` directory or a checkpoint prefix); optimizer state and step start fresh."""
-    import tensorflow as tf
+    """Loads only the model weights (optimizer state and step start fresh) from one of our
+    checkpoints (a run directory, a ``best`` directory or a checkpoint prefix), a Hugging Face
+    ALBERT directory or an original TF1 checkpoint; see :func:`albert_fast.export.warm_start`."""
+    from albert_fast.export import warm_start
 
-    path = init_checkpoint
-    if Path(path).is_dir():
-        latest = tf.train.latest_checkpoint(path)
-        if latest is None and (Path(path) / "model.index").is_file():
-            latest = str(Path(path) / "model")
-        if latest is None:
-            raise ValueError(f"init_checkpoint {path}: no checkpoint in this directory")
-        path = latest
-    elif not Path(path + ".index").is_file():
-        raise FileNotFoundError(2, "no such checkpoint (expected PREFIX.index)", path)
-    status = tf.train.Checkpoint(model=model).read(path)
-    status.expect_partial()
-    if from_group0:
-        groups = model.bert.encoder.groups
-        for src, dst in zip(groups[0].weights * (len(groups) - 1),
-                            [w for g in groups[1:] for w in g.weights]):
-            dst.assign(src)
-    emit(f"warm-started the weights from {path}" + (" (group 0 -> all groups)" if from_group0
-                                                      else ""))
+    warm_start(model, init_checkpoint, from_group0, emit)
