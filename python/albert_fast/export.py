@@ -168,15 +168,85 @@ def load_model(source: str | os.PathLike, config: Optional[Config] = None) -> tu
 
     ckpt = resolve_checkpoint(source, config)
     model = build_pretraining_model(ckpt.config.model)
-    try:
-        status = tf.train.Checkpoint(model=model).read(ckpt.prefix)
-        status.expect_partial()
-        status.assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as err:
-        raise ModelError(f"{ckpt.prefix}: the checkpoint does not fit the model of "
-                         f"{ckpt.config_path or 'the config'}: {str(err).splitlines()[0]}"
-                         ) from None
+    restore_weights(model, ckpt.prefix, str(ckpt.config_path or "the config"))
     return model, ckpt
+
+
+#: Lists of the model's trainable variables (in ``model.trainable_variables`` order) inside
+#: our checkpoints. Keras 3 layers do not expose Dense kernels to ``tf.train.Checkpoint``'s
+#: object graph under the model, so a checkpoint of ``model`` alone misses them; the
+#: optimizer's variable list (training checkpoints) and an explicit ``weights`` list
+#: (``best/``, import outputs) hold every weight.
+_WEIGHT_LISTS = (("optimizer", "_trainable_variables"),
+                 ("optimizer", "inner_optimizer", "_trainable_variables"),
+                 ("weights",))
+
+
+def _checkpoint_weight_keys(reader: Any) -> Optional[list[str]]:
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+
+    def child(node: int, name: str) -> Optional[int]:
+        return next((c.node_id for c in graph.nodes[node].children if c.local_name == name),
+                    None)
+
+    for path in _WEIGHT_LISTS:
+        node: Optional[int] = 0
+        for name in path:
+            node = child(node, name) if node is not None else None
+        if node is None:
+            continue
+        keys = []
+        for i in range(len(graph.nodes[node].children)):
+            item = child(node, str(i))
+            attrs = graph.nodes[item].attributes if item is not None else []
+            key = next((a.checkpoint_key for a in attrs if a.name == "VARIABLE_VALUE"), None)
+            if key is None:
+                break
+            keys.append(key)
+        else:
+            return keys
+    return None
+
+
+def restore_weights(model: Any, prefix: str, config_src: str) -> None:
+    """Restores every weight of our model from one of our checkpoints; ModelError when the
+    checkpoint does not fit the architecture."""
+    import tensorflow as tf
+
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        keys = _checkpoint_weight_keys(reader)
+    except (tf.errors.OpError, ValueError) as err:
+        raise ModelError(f"{prefix}: cannot read the checkpoint: {str(err).splitlines()[0]}"
+                         ) from None
+    variables = model.trainable_variables
+    if keys is None:
+        raise ModelError(f"{prefix}: the checkpoint has no list of the model's weights (not a "
+                         "checkpoint of albert_fast's trainer or import)")
+    if len(keys) != len(variables):
+        raise ModelError(f"{prefix}: the checkpoint holds {len(keys)} weights but the model of "
+                         f"{config_src} has {len(variables)}; it was trained with another "
+                         "architecture")
+    from albert_fast.model import reference_name
+
+    for key, var in zip(keys, variables):
+        value = reader.get_tensor(key)
+        if tuple(value.shape) != tuple(var.shape):
+            raise ModelError(f"{prefix}: {reference_name(var.path)} has shape "
+                             f"{tuple(value.shape)} in the checkpoint but {tuple(var.shape)} in "
+                             f"the model of {config_src}; it was trained with another "
+                             "architecture")
+        var.assign(value)
+
+
+def save_weights(model: Any, prefix: str | os.PathLike) -> None:
+    """Writes a weights-only checkpoint that :func:`restore_weights` reads completely."""
+    import tensorflow as tf
+
+    tf.train.Checkpoint(model=model, weights=list(model.trainable_variables)).write(str(prefix))
 
 
 def model_weights(model: Any) -> dict[str, Any]:
@@ -518,7 +588,7 @@ def import_weights(source: str | os.PathLike, output: str | os.PathLike,
     model = build_pretraining_model(cfg.model)
     report = assign_weights(model, weights, init_from_group0)
     with _StagingDir(output) as tmp:
-        tf.train.Checkpoint(model=model).write(str(tmp / "model"))
+        save_weights(model, tmp / "model")
         (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False),
                                          encoding="utf-8")
         if weights.tokenizer_dir is not None:

@@ -637,7 +637,11 @@ def _evaluate_and_record(model: Any, strategy: Any, files: DataFiles, spec: dict
         if best is None or result["masked_lm_accuracy"] > best["masked_lm_accuracy"]:
             # The reference copies its best checkpoint (by masked_lm_accuracy) to *-best.
             (out / "best").mkdir(exist_ok=True)
-            tf.train.Checkpoint(model=model).write(str(out / "best" / "model"))
+            # With the weights listed: Keras 3 Dense kernels are not in the model's object
+            # graph, so Checkpoint(model=model) alone would miss them (albert_fast.export).
+            from albert_fast.export import save_weights
+
+            save_weights(model, out / "best" / "model")
             atomic_write_json(best_path, result)
     return result
 
