@@ -350,7 +350,9 @@ def read_tf1_weights(source: str | os.PathLike, config: Optional[Config] = None)
     model_config = config.model if config is not None else None
     beside = Path(prefix).parent / "albert_config.json"
     if model_config is None and beside.is_file():
-        model_config = load_config(beside).model
+        raw = json.loads(beside.read_text(encoding="utf-8"))
+        model_config = _model_config({k: v for k, v in raw.items()
+                                      if k in ModelConfig.model_fields}, str(beside))
     tok = Path(prefix).parent
     return Weights(tensors, "tf1", prefix, model_config,
                    tok if (tok / "spiece.model").is_file() else None)
@@ -431,7 +433,18 @@ def model_config_from_hf(hf: dict, where: str = "config.json") -> ModelConfig:
     if hf.get("position_embedding_type", "absolute") != "absolute":
         raise ModelError(f"{where}: position_embedding_type "
                          f"{hf['position_embedding_type']!r}; only 'absolute' is ALBERT's")
-    return config_from_dict({"model": values}, source=where).model
+    return _model_config(values, where)
+
+
+def _model_config(values: dict, where: str) -> ModelConfig:
+    from pydantic import ValidationError
+
+    try:
+        return ModelConfig.model_validate(values)
+    except ValidationError as err:
+        from albert_fast.config import format_validation_error
+
+        raise ConfigError(f"{where}: {'; '.join(format_validation_error(err))}") from None
 
 
 def reference_names(model_config: ModelConfig) -> list[str]:
@@ -581,8 +594,11 @@ def import_weights(source: str | os.PathLike, output: str | os.PathLike,
         raise ConfigError(f"{weights.source}: the architecture is unknown; give the "
                           "albert_config (--config) or put albert_config.json beside the "
                           "checkpoint")
-    cfg = config if config is not None else Config()
-    cfg = config_from_dict({**cfg.to_dict(), "model": model_config.model_dump(mode="json"),
+    base = config.to_dict() if config is not None else Config().to_dict()
+    if config is None:  # the default 512 tokens may exceed a small model's positions
+        base["data"]["max_seq_length"] = min(base["data"]["max_seq_length"],
+                                             model_config.max_position_embeddings)
+    cfg = config_from_dict({**base, "model": model_config.model_dump(mode="json"),
                             **({"text": weights.text} if weights.text else {})},
                            source=str(weights.source))
     model = build_pretraining_model(cfg.model)
