@@ -8,6 +8,8 @@ config, the ``albert-fast`` CLI, a Keras 3 trainer and Hugging Face export.
 from albert_fast._core import __version__
 from albert_fast.errors import AlbertFastError, ConfigError, InputError, ModelError
 from albert_fast.config import Config, load_config
+from albert_fast.tokenizer import Tokenizer
+from albert_fast.tokenizer_train import train_tokenizer
 
 __all__ = [
     "__version__",
@@ -17,4 +19,6 @@ __all__ = [
     "ModelError",
     "Config",
     "load_config",
+    "Tokenizer",
+    "train_tokenizer",
 ]

@@ -6,6 +6,7 @@
 pub mod atomic;
 pub mod corpus;
 pub mod error;
+pub mod sampling;
 pub mod text;
 pub mod record_stats;
 pub mod tfrecord;

@@ -232,13 +232,9 @@ impl DatasetStats {
                 break;
             }
             let index = reader.records_read() - 1;
-            let bad = |msg: String| Error::CorruptRecord {
-                path: path.to_path_buf(),
-                offset,
-                message: format!("record {index}: {msg}"),
-            };
+            let bad = |msg: String| Error::InvalidInput(format!("{}: record {index} at byte {offset}: {msg}", path.display()));
             let features = decode_example(&buf).map_err(|e| bad(e.to_string()))?;
-            stats.add_example(&features, mask_id).map_err(bad)?;
+            stats.add_example(&features, mask_id).map_err(|e| bad(format!("not an ALBERT pretraining instance: {e}")))?;
         }
         stats.files.push((path.to_path_buf(), reader.records_read()));
         Ok(stats)

@@ -257,7 +257,11 @@ impl RecordReader {
             return Ok(false);
         }
         if got < HEADER_LEN {
-            return Err(self.corrupt(start, format!("truncated record header: the file ends after {got} of its {HEADER_LEN} bytes")));
+            let hint = if self.records == 0 { " (too short to be a TFRecord file)" } else { "" };
+            return Err(self.corrupt(
+                start,
+                format!("truncated record header: the file ends after {got} of its {HEADER_LEN} bytes{hint}"),
+            ));
         }
         let (len_bytes, crc_bytes) = header.split_at(8);
         let stored = u32::from_le_bytes([crc_bytes[0], crc_bytes[1], crc_bytes[2], crc_bytes[3]]);
@@ -599,11 +603,15 @@ impl<'a> Cursor<'a> {
 
     /// Reads a length-delimited payload; returns it with its offset.
     fn bytes(&mut self) -> DecodeResult<(&'a [u8], usize)> {
+        let field_start = self.base + self.pos;
         let len = self.varint()?;
         let start = self.pos;
         let remaining = self.buf.len() - start;
         if len > remaining as u64 {
-            return self.err(format!("length-delimited field of {len} bytes overruns its message ({remaining} bytes left)"));
+            return Err((
+                field_start,
+                format!("length-delimited field of {len} bytes overruns its message ({remaining} bytes left)"),
+            ));
         }
         self.pos += len as usize;
         Ok((&self.buf[start..self.pos], self.base + start))

@@ -3,6 +3,7 @@
 //! `tf.train.Example` encode/decode.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use albert_fast_core::atomic::AtomicFile;
@@ -92,6 +93,7 @@ impl PyRecordReader {
 pub struct PyRecordWriter {
     writer: Mutex<Option<core::RecordWriter<AtomicFile>>>,
     path: PathBuf,
+    written: AtomicU64,
 }
 
 impl PyRecordWriter {
@@ -100,7 +102,9 @@ impl PyRecordWriter {
         let w = guard
             .as_mut()
             .ok_or_else(|| PyValueError::new_err(format!("{}: RecordWriter is closed", self.path.display())))?;
-        f(w).map_err(|e| to_py(Error::io(&self.path, e)))
+        let out = f(w).map_err(|e| to_py(Error::io(&self.path, e)))?;
+        self.written.store(w.records_written(), Ordering::Relaxed);
+        Ok(out)
     }
 }
 
@@ -111,7 +115,11 @@ impl PyRecordWriter {
     fn new(path: PathBuf, compression: &str) -> PyResult<Self> {
         let compression = Compression::parse(compression).map_err(to_py)?;
         let file = AtomicFile::create(&path).map_err(to_py)?;
-        Ok(PyRecordWriter { writer: Mutex::new(Some(core::RecordWriter::new(file, compression))), path })
+        Ok(PyRecordWriter {
+            writer: Mutex::new(Some(core::RecordWriter::new(file, compression))),
+            path,
+            written: AtomicU64::new(0),
+        })
     }
 
     /// Writes one record.
@@ -128,7 +136,7 @@ impl PyRecordWriter {
     /// Records written so far.
     #[getter]
     fn records_written(&self) -> u64 {
-        lock(&self.writer).as_ref().map_or(0, |w| w.records_written())
+        self.written.load(Ordering::Relaxed)
     }
 
     /// Finishes the file (GZIP trailer, fsync) and moves it to its final name.

@@ -66,13 +66,28 @@ pub struct SpmNormalizer {
     add_dummy_prefix: bool,
     remove_extra_whitespaces: bool,
     escape_whitespaces: bool,
+    /// ASCII bytes (other than space) that no user-defined symbol and no rule starts with:
+    /// they normalize to themselves, so runs of them are copied at once.
+    passthrough: [bool; 128],
+    /// Whether a space, too, normalizes to itself (no symbol or rule starts with it).
+    plain_space: bool,
 }
 
 impl SpmNormalizer {
     pub fn new(spec: &RawNormalizerSpec, user_defined: PieceTrie) -> Result<SpmNormalizer, String> {
         let charsmap =
             if spec.precompiled_charsmap.is_empty() { None } else { Some(CharsMap::parse(&spec.precompiled_charsmap)?) };
+        let mut passthrough = [false; 128];
+        for (b, slot) in passthrough.iter_mut().enumerate() {
+            let b = b as u8;
+            *slot = b != b' '
+                && !user_defined.has_first_byte(b)
+                && !charsmap.as_ref().is_some_and(|m| m.trie.has_first_byte(b));
+        }
+        let plain_space = !user_defined.has_first_byte(b' ') && !charsmap.as_ref().is_some_and(|m| m.trie.has_first_byte(b' '));
         Ok(SpmNormalizer {
+            passthrough,
+            plain_space,
             charsmap,
             user_defined,
             add_dummy_prefix: spec.add_dummy_prefix,
@@ -121,6 +136,21 @@ impl SpmNormalizer {
         }
         let mut is_prev_space = self.remove_extra_whitespaces;
         while !input.is_empty() {
+            let run = input.bytes().take_while(|&b| b < 128 && self.passthrough[b as usize]).count();
+            if run > 0 {
+                out.push_str(&input[..run]);
+                input = &input[run..];
+                is_prev_space = false;
+                continue;
+            }
+            if self.plain_space && input.as_bytes()[0] == b' ' {
+                if !is_prev_space {
+                    out.push_str(space);
+                    is_prev_space = self.remove_extra_whitespaces;
+                }
+                input = &input[1..];
+                continue;
+            }
             let (mut rep, n) = self.normalize_prefix(input);
             if is_prev_space {
                 rep = rep.trim_start_matches(' ');

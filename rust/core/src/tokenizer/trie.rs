@@ -5,28 +5,28 @@
 //! [`DoubleArray`] reads the darts-clone double array that SentencePiece stores inside
 //! `precompiled_charsmap`; we only need its common-prefix search.
 
-/// A trie over byte strings with an `i32` value per key (`-1` = no key ends here).
-#[derive(Debug, Clone, Default)]
+/// A trie over byte strings with an `i32` value per key (`-1` = no key ends here), stored as a
+/// double array: the child of node `n` for byte `b` is slot `base[n] + b` when that slot's
+/// `check` is `n`, so each step of a search is one array access.
+#[derive(Debug, Clone)]
 pub struct PieceTrie {
-    /// Per node: value, first edge index, edge count.
-    nodes: Vec<Node>,
-    /// Edges of all nodes, grouped by parent, sorted by label within a group.
-    edges: Vec<(u8, u32)>,
-    /// Child of the root for every first byte (`u32::MAX` = none).
-    root: Vec<u32>,
+    units: Vec<Unit>,
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Node {
+struct Unit {
+    base: u32,
+    check: u32,
     value: i32,
-    first: u32,
-    count: u32,
 }
+
+const FREE: u32 = u32::MAX;
 
 impl PieceTrie {
     /// Builds the trie from `(key, value)` pairs; a later duplicate key overwrites an earlier one.
     pub fn build<'a>(entries: impl IntoIterator<Item = (&'a [u8], i32)>) -> PieceTrie {
-        // A pointer trie first, then flattened breadth-first so siblings sit together.
+        // A pointer trie first (children sorted by label), then placed into the double array
+        // breadth-first, each node at the lowest base where all its children's slots are free.
         let mut children: Vec<Vec<(u8, usize)>> = vec![Vec::new()];
         let mut values: Vec<i32> = vec![-1];
         for (key, value) in entries {
@@ -45,58 +45,55 @@ impl PieceTrie {
             }
             values[node] = value;
         }
-        let mut order = vec![0usize];
-        let mut new_index = vec![u32::MAX; values.len()];
-        new_index[0] = 0;
-        let mut head = 0;
-        while head < order.len() {
-            let n = order[head];
-            head += 1;
-            for &(_, c) in &children[n] {
-                new_index[c] = order.len() as u32;
-                order.push(c);
+        let mut units = vec![Unit { base: 0, check: FREE, value: -1 }; 256];
+        units[0] = Unit { base: 0, check: 0, value: values[0] };
+        let mut first_free = 1usize;
+        let mut queue = std::collections::VecDeque::from([(0usize, 0usize)]);
+        while let Some((node, slot)) = queue.pop_front() {
+            let kids = &children[node];
+            if kids.is_empty() {
+                continue;
+            }
+            while first_free < units.len() && units[first_free].check != FREE {
+                first_free += 1;
+            }
+            let lo = kids[0].0 as usize;
+            let mut base = first_free.saturating_sub(lo).max(1);
+            loop {
+                let top = base + kids[kids.len() - 1].0 as usize;
+                if top >= units.len() {
+                    units.resize(top + 256, Unit { base: 0, check: FREE, value: -1 });
+                }
+                if kids.iter().all(|&(l, _)| units[base + l as usize].check == FREE) {
+                    break;
+                }
+                base += 1;
+            }
+            units[slot].base = base as u32;
+            for &(l, child) in kids {
+                let s = base + l as usize;
+                units[s] = Unit { base: 0, check: slot as u32, value: values[child] };
+                queue.push_back((child, s));
             }
         }
-        let mut nodes = Vec::with_capacity(order.len());
-        let mut edges = Vec::with_capacity(order.len());
-        for &n in &order {
-            nodes.push(Node { value: values[n], first: edges.len() as u32, count: children[n].len() as u32 });
-            edges.extend(children[n].iter().map(|&(l, c)| (l, new_index[c])));
-        }
-        let mut root = vec![u32::MAX; 256];
-        for &(l, c) in &children[0] {
-            root[l as usize] = new_index[c];
-        }
-        PieceTrie { nodes, edges, root }
-    }
-
-    #[inline]
-    fn child(&self, node: u32, label: u8) -> Option<u32> {
-        if node == 0 {
-            let c = self.root[label as usize];
-            return (c != u32::MAX).then_some(c);
-        }
-        let n = self.nodes[node as usize];
-        let edges = &self.edges[n.first as usize..(n.first + n.count) as usize];
-        if edges.len() <= 8 {
-            edges.iter().find(|&&(l, _)| l == label).map(|&(_, c)| c)
-        } else {
-            edges.binary_search_by_key(&label, |&(l, _)| l).ok().map(|i| edges[i].1)
-        }
+        PieceTrie { units }
     }
 
     /// Calls `f(length, value)` for every key that is a prefix of `text`, shortest first.
     #[inline]
     pub fn common_prefix_search(&self, text: &[u8], mut f: impl FnMut(usize, i32)) {
-        let mut node = 0u32;
+        let units = &self.units[..];
+        let mut node = 0usize;
         for (i, &b) in text.iter().enumerate() {
-            match self.child(node, b) {
-                Some(c) => node = c,
-                None => return,
-            }
-            let value = self.nodes[node as usize].value;
-            if value >= 0 {
-                f(i + 1, value);
+            let next = units[node].base as usize + b as usize;
+            match units.get(next) {
+                Some(u) if u.check == node as u32 && next != 0 => {
+                    node = next;
+                    if u.value >= 0 {
+                        f(i + 1, u.value);
+                    }
+                }
+                _ => return,
             }
         }
     }
@@ -108,8 +105,14 @@ impl PieceTrie {
         best
     }
 
+    /// Whether some key starts with byte `b`.
+    pub fn has_first_byte(&self, b: u8) -> bool {
+        let next = self.units[0].base as usize + b as usize;
+        next != 0 && self.units.get(next).is_some_and(|u| u.check == 0)
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.nodes.len() <= 1
+        self.units.first().is_none_or(|u| u.base == 0)
     }
 }
 
@@ -145,6 +148,13 @@ impl DoubleArray {
     #[inline]
     fn offset(unit: u32) -> usize {
         ((unit >> 10) << ((unit & (1 << 9)) >> 6)) as usize
+    }
+
+    /// Whether some key starts with byte `b`.
+    pub fn has_first_byte(&self, b: u8) -> bool {
+        let Some(&root) = self.units.first() else { return false };
+        let pos = Self::offset(root) ^ b as usize;
+        self.units.get(pos).is_some_and(|&u| Self::label(u) == b as u32)
     }
 
     /// darts-clone's `commonPrefixSearch`: calls `f(length, value)` for every key that is a
