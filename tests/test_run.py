@@ -194,7 +194,7 @@ def test_real_pretrain_and_export_killed_and_resumed(tmp_path, examples_dir):
                          iterations_per_loop=10, train_batch_size=16, eval_batch_size=16,
                          max_eval_steps=2, keep_checkpoint_max=10))
     raw = yaml.safe_load(cfg.read_text())
-    raw["run"]["pretrain"] = {"strategy": "cpu"}
+    raw["run"]["pretrain"] = {"strategy": "auto", "eval_every": None}
     raw["run"]["fill_mask"] = "Tom and Huck went [MASK] the river."
     cfg.write_text(yaml.safe_dump(raw))
     cmd = [sys.executable, "-m", "albert_fast", "run", str(cfg), "--from", "pretrain"]
