@@ -550,7 +550,9 @@ class _StagingDir:
         if self.final.exists() and not self.final.is_dir():
             raise FileExistsError(17, "output exists and is not a directory", str(self.final))
         ensure_output_dir(self.final.parent if str(self.final.parent) else Path("."))
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        # Staging directories of earlier exports that were killed (SIGKILL leaves them).
+        for stale in self.final.parent.glob(f".{self.final.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         self.tmp.mkdir()
         return self.tmp
 
