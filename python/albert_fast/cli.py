@@ -21,6 +21,7 @@ from albert_fast.errors import AlbertFastError
 # Order is the order `albert-fast --help` lists the verbs in: the pipeline's order.
 COMMAND_MODULES: list[str] = [
     "albert_fast.commands.config_cmd",
+    "albert_fast.commands.pretrain",
 ]
 
 DESCRIPTION = """\

@@ -224,17 +224,26 @@ def make_dataset(files: Sequence[str], spec: dict, batch_size: int, is_training:
 
     auto = tf.data.AUTOTUNE
     ds = tf.data.Dataset.from_tensor_slices(list(files))
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    pipelines = input_context.num_input_pipelines if input_context is not None else 1
+    pipeline_id = input_context.input_pipeline_id if input_context is not None else 0
+    # Each input pipeline (worker) reads its own files; with fewer files than workers, every
+    # worker reads all files and keeps its share of the records.
+    by_file = pipelines > 1 and len(files) >= pipelines
+    if by_file:
+        ds = ds.shard(pipelines, pipeline_id)
+    n_files = len(files) // pipelines if by_file else len(files)
     compression = "GZIP" if all(f.endswith(".gz") for f in files) else ""
     if is_training:
-        ds = ds.repeat().shuffle(max(1, len(files)), seed=seed)
+        ds = ds.repeat().shuffle(max(1, n_files), seed=seed)
         ds = ds.interleave(lambda f: tf.data.TFRecordDataset(f, compression_type=compression),
-                           cycle_length=min(4, len(files)), num_parallel_calls=auto,
+                           cycle_length=max(1, min(4, n_files)), num_parallel_calls=auto,
                            deterministic=deterministic)
-        ds = ds.shuffle(shuffle_buffer, seed=seed)
     else:
         ds = ds.flat_map(lambda f: tf.data.TFRecordDataset(f, compression_type=compression))
+    if pipelines > 1 and not by_file:
+        ds = ds.shard(pipelines, pipeline_id)
+    if is_training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed)
     ds = ds.map(_parser(spec), num_parallel_calls=auto, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(auto)
@@ -479,9 +488,12 @@ def _run(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bool
     def global_step() -> int:
         return int(inner.iterations.numpy())  # optimizer updates (accumulation-aware)
 
-    if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        emit(f"resumed from {manager.latest_checkpoint} at step {global_step()}")
+    # Every worker resumes from the chief's checkpoints (the run directory is shared);
+    # non-chief workers save to scratch directories as tf.distribute requires.
+    latest = tf.train.latest_checkpoint(str(out))
+    if latest:
+        ckpt.restore(latest).assert_existing_objects_matched()
+        emit(f"resumed from {latest} at step {global_step()}")
     elif pc.init_checkpoint:
         _warm_start(model, pc.init_checkpoint, pc.init_from_group0, emit)
 
