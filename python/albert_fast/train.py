@@ -473,13 +473,23 @@ def _run(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bool
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
 
-    def train_input(ctx: Any) -> Any:
-        return make_dataset(files.train, spec, ctx.get_per_replica_batch_size(micro_batch),
-                            True, seed=seed, input_context=ctx, deterministic=deterministic)
+    def train_iterator(data_seed: Optional[int]) -> Any:
+        def train_input(ctx: Any) -> Any:
+            return make_dataset(files.train, spec, ctx.get_per_replica_batch_size(micro_batch),
+                                True, seed=data_seed, input_context=ctx,
+                                deterministic=deterministic)
 
-    train_ds = strategy.distribute_datasets_from_function(train_input)
-    train_iter = iter(train_ds)
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, train_iterator=train_iter)
+        return iter(strategy.distribute_datasets_from_function(train_input))
+
+    train_iter = train_iterator(seed)
+    # The input position is part of the checkpoint where TF can save the iterator (one device,
+    # and strategies whose iterators are trackable); elsewhere a resumed run reshuffles with a
+    # seed derived from the step, so it does not replay the data it already saw.
+    iterator_saved = isinstance(train_iter, tf.__internal__.tracking.Trackable)
+    state = dict(model=model, optimizer=optimizer, dropout_rng=_seed_states(model))
+    if iterator_saved:
+        state["train_iterator"] = train_iter
+    ckpt = tf.train.Checkpoint(**state)
     ckpt_dir = out if chief else out / f".worker-{_task_id(strategy)}"
     manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=pc.keep_checkpoint_max,
                                          checkpoint_name="ckpt")
@@ -492,7 +502,11 @@ def _run(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bool
     # non-chief workers save to scratch directories as tf.distribute requires.
     latest = tf.train.latest_checkpoint(str(out))
     if latest:
-        ckpt.restore(latest).assert_existing_objects_matched()
+        status = ckpt.restore(latest)
+        status.assert_existing_objects_matched()
+        if not iterator_saved:
+            status.expect_partial()
+            train_iter = train_iterator(None if seed is None else seed + global_step())
         emit(f"resumed from {latest} at step {global_step()}")
     elif pc.init_checkpoint:
         _warm_start(model, pc.init_checkpoint, pc.init_from_group0, emit)
@@ -590,6 +604,17 @@ def write_scalar(name: str, value: float, step: int) -> None:
         data_class=summary_pb2.DATA_CLASS_SCALAR)
     tf.summary.write(name, tf.constant(float(value), tf.float32), step=step,
                      metadata=metadata.SerializeToString())
+
+
+def _seed_states(model: Any) -> list:
+    """The state variables of the model's Keras seed generators (dropout). TensorFlow's
+    checkpoints do not follow them by themselves; saving them makes a resumed run draw the same
+    dropout masks as an uninterrupted one."""
+    states = []
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        for generator in getattr(layer, "_seed_generators", []):
+            states.append(generator.state.value)
+    return states
 
 
 def _task_id(strategy: Any) -> int:
