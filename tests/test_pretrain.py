@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import socket
 import subprocess
@@ -89,9 +90,10 @@ def test_learns_masked_lm_beyond_unigram_on_held_out_text(twain_data, tmp_path):
                             save_checkpoints_steps=600, iterations_per_loop=100)
     result = pretrain(cfg, str(twain_data), tmp_path / "run", deterministic=True,
                       progress=_quiet)
-    first, last = result.history[0], result.history[-1]
-    assert last["masked_lm_loss"] < 0.75 * first["masked_lm_loss"]
+    last = result.history[-1]
+    assert last["masked_lm_loss"] < math.log(2000) - 2.0  # from ~7.6 at initialization
     ev = result.eval
+    print("eval", ev, "unigram baseline", base_loss, base_acc)
     assert ev["masked_lm_loss"] < base_loss - 0.15, (ev, base_loss)
     assert ev["masked_lm_accuracy"] > 1.7 * base_acc, (ev, base_acc)
     assert 0.3 < ev["sentence_order_loss"] < 1.5
