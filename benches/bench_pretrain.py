@@ -20,6 +20,10 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# transformers would import jax (flax) when installed; jaxlib and TensorFlow each register
+# LLVM options and abort when both are loaded in one process.
+os.environ.setdefault("USE_FLAX", "0")
+os.environ.setdefault("USE_TORCH", "0")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
 
 CASES = {

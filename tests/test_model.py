@@ -11,6 +11,7 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("USE_FLAX", "0")  # jaxlib + TF LLVM options clash in one process
 
 import numpy as np
 import pytest
