@@ -7,6 +7,9 @@ config, the ``albert-fast`` CLI, a Keras 3 trainer and Hugging Face export.
 
 from albert_fast._core import __version__
 from albert_fast.errors import AlbertFastError, ConfigError, InputError, ModelError
+from albert_fast.config import Config, load_config
+from albert_fast.tokenizer import Tokenizer
+from albert_fast.tokenizer_train import train_tokenizer
 
 __all__ = [
     "__version__",
@@ -14,4 +17,8 @@ __all__ = [
     "ConfigError",
     "InputError",
     "ModelError",
+    "Config",
+    "load_config",
+    "Tokenizer",
+    "train_tokenizer",
 ]

@@ -21,20 +21,33 @@ from albert_fast.errors import AlbertFastError
 # Order is the order `albert-fast --help` lists the verbs in: the pipeline's order.
 COMMAND_MODULES: list[str] = [
     "albert_fast.commands.config_cmd",
+    "albert_fast.commands.train_tokenizer",
+    "albert_fast.commands.inspect_cmd",
     "albert_fast.commands.pretrain",
 ]
 
 DESCRIPTION = """\
 Fast, faithful ALBERT pretraining.
 
-The pipeline, stage by stage:
+The pipeline, stage by stage (each is a COMMAND below; `albert-fast COMMAND --help`):
   prepare-corpus   raw text -> one sentence per line, a blank line between documents
   train-tokenizer  SentencePiece unigram model with ALBERT's special symbols
   create-data      masked-LM + sentence-order instances -> sharded TFRecords
   pretrain         ALBERT in Keras 3 with LAMB
   export-hf        a directory Hugging Face Transformers loads
-Every stage reads one YAML/JSON config (see `albert-fast config show`); the original
-flag names of google-research/albert are accepted there and on the command line.
+
+A typical run:
+  albert-fast prepare-corpus  raw/ -o corpus/
+  albert-fast train-tokenizer corpus/ -o tok/ --config configs/tiny.yaml
+  albert-fast create-data     corpus/ --tokenizer tok/spiece.model -o data/ --config configs/tiny.yaml
+  albert-fast pretrain        --data data/ -o run/ --config configs/tiny.yaml
+  albert-fast export-hf       run/ -o hf/
+
+Every stage reads one YAML/JSON config (`albert-fast config show` prints the defaults,
+`albert-fast config validate CFG` checks one). The layout of google-research/albert's tutorial
+(an `albert_config` block plus flat flags) and a bare albert_config.json load too, and every
+original flag name works on the command line (`--max_seq_length 128`, `--do_whole_word_mask=false`),
+overriding the file. Set ALBERT_FAST_DEBUG=1 to see tracebacks.
 """
 
 
@@ -67,6 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _describe(err: BaseException) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(err, ValidationError):
+        # A Config built directly in code rather than through load_config: same wording.
+        from albert_fast.config import format_validation_error
+
+        return "invalid config: " + "; ".join(format_validation_error(err))
     if isinstance(err, OSError) and err.filename is not None and err.strerror:
         return f"{err.filename}: {err.strerror}"
     return str(err) or type(err).__name__

@@ -3,105 +3,187 @@ creation and pretraining.
 
 Field names are those of the original google-research/albert tools (``albert_config`` fields,
 ``create_pretraining_data.py`` and ``run_pretraining.py`` flags) so that users can carry their
-settings over unchanged.
+settings over unchanged. Three file layouts load, detected automatically (see ``docs/config.md``):
+
+* **sections** (ours): ``model``, ``text``, ``tokenizer``, ``data``, ``pretraining``;
+* **tutorial**: an ``albert_config`` block plus the original tools' flat flags
+  (``do_lower_case``, ``dupe_factor``, ``ngram``, ``optimizer``, ...);
+* **albert_config.json**: a bare original architecture file.
+
+Every problem is reported as :class:`albert_fast.errors.ConfigError` naming the file, the field
+path (and the key as the user wrote it) and the offending value.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Iterable, Literal, Mapping, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from albert_fast.errors import ConfigError
 
 # The tutorial's --user_defined_symbols for SentencePiece training.
 DEFAULT_USER_DEFINED_SYMBOLS = ["(", ")", '"', "-", ".", "–", "£", "€"]
 
+SECTIONS = ("model", "text", "tokenizer", "data", "pretraining")
+
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic would read `ngram: yes` (YAML 1.1 for true) as 1.
+        if isinstance(value, bool) and cls.model_fields[info.field_name].annotation is not bool:
+            raise PydanticCustomError("bool_type", "expected a number or text, not true/false")
+        return value
 
 
 class ModelConfig(_Section):
-    """The ``albert_config`` block; defaults are ALBERT-base v2."""
+    """The ``albert_config`` block (field order as in the original ``albert_config.json``);
+    defaults are ALBERT-base v2."""
 
-    vocab_size: int = Field(30000, gt=5)
-    embedding_size: int = Field(128, gt=0)
-    hidden_size: int = Field(768, gt=0)
-    num_hidden_layers: int = Field(12, gt=0)
-    num_hidden_groups: int = Field(1, gt=0)
-    num_attention_heads: int = Field(12, gt=0)
-    intermediate_size: int = Field(3072, gt=0)
-    inner_group_num: int = Field(1, gt=0)
-    down_scale_factor: int = Field(1, gt=0)
-    hidden_act: str = "gelu"
-    hidden_dropout_prob: float = Field(0.0, ge=0.0, lt=1.0)
-    attention_probs_dropout_prob: float = Field(0.0, ge=0.0, lt=1.0)
-    max_position_embeddings: int = Field(512, gt=0)
-    type_vocab_size: int = Field(2, gt=0)
-    initializer_range: float = Field(0.02, gt=0.0)
-    net_structure_type: int = Field(0, ge=0)
-    gap_size: int = Field(0, ge=0)
-    num_memory_blocks: int = Field(0, ge=0)
+    attention_probs_dropout_prob: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Dropout on attention probabilities (0 in ALBERT v2).")
+    hidden_act: Literal["gelu", "relu", "tanh", "linear", "gelu_new", "gelu_pytorch_tanh",
+                        "gelu_exact", "gelu_python", "swish", "silu"] = Field(
+        "gelu", description="Activation of the feed-forward layers and the MLM head; 'gelu' is "
+        "the tanh approximation, as in the original (Hugging Face calls it gelu_new; "
+        "gelu_exact is the erf form). The original knows gelu, relu, tanh and linear.")
+    hidden_dropout_prob: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Dropout on embeddings and layer outputs (0 in ALBERT v2).")
+    embedding_size: int = Field(
+        128, gt=0, description="Width of the factorized token embeddings (E in the paper).")
+    hidden_size: int = Field(768, gt=0, description="Width of the transformer layers (H).")
+    initializer_range: float = Field(
+        0.02, gt=0.0, description="Stddev of the truncated-normal weight initializer.")
+    intermediate_size: int = Field(3072, gt=0, description="Width of the feed-forward layer.")
+    max_position_embeddings: int = Field(
+        512, gt=0, description="Rows of the position-embedding table: the longest sequence the "
+        "model can take.")
+    num_attention_heads: int = Field(12, gt=0, description="Attention heads per layer.")
+    num_hidden_layers: int = Field(12, gt=0, description="Transformer layers (L).")
+    num_hidden_groups: int = Field(
+        1, gt=0, description="Groups of layers that share parameters (1: all layers share).")
+    net_structure_type: int = Field(
+        0, ge=0, description="Experimental variant of the original (0 in every published "
+        "model; the trainer builds only 0).")
+    gap_size: int = Field(
+        0, ge=0, description="Experimental (0 in every published model; the trainer builds only 0).")
+    num_memory_blocks: int = Field(
+        0, ge=0, description="Experimental (0 in every published model; the trainer builds only 0).")
+    inner_group_num: int = Field(
+        1, gt=0, description="Attention+FFN blocks run in sequence inside each layer.")
+    down_scale_factor: int = Field(
+        1, gt=0, description="Experimental (1 in every published model; the trainer builds only 1).")
+    type_vocab_size: int = Field(
+        2, gt=0, description="Segment (token type) vocabulary; instances use ids 0 and 1.")
+    vocab_size: int = Field(
+        30000, gt=5, description="Word-embedding rows; must equal the tokenizer's piece count (Q5).")
 
 
 class TextConfig(_Section):
     """The one text normalization, applied identically when the tokenizer is trained, when data
     is created and in the exported Hugging Face tokenizer (quirk Q1)."""
 
-    lowercase: bool = True
-    strip_accents: bool = False
+    lowercase: bool = Field(
+        True, description="Lower-case the text (the original's do_lower_case).")
+    strip_accents: bool = Field(
+        False, description="Strip accents (NFKD, drop combining marks). The original always "
+        "strips them (Q1); albert_fast keeps them unless this is set.")
 
 
 class TokenizerConfig(_Section):
     """SentencePiece training. ``vocab_size`` counts every piece, specials included; ``None``
     means "the model's vocab_size" (quirk Q5: the two must agree)."""
 
-    vocab_size: Optional[int] = Field(None, gt=5)
-    model_type: Literal["unigram", "bpe", "char", "word"] = "unigram"
-    character_coverage: float = Field(0.99995, gt=0.0, le=1.0)
-    input_sentence_size: int = Field(10_000_000, gt=0)
-    shuffle: bool = True
-    user_defined_symbols: list[str] = Field(default_factory=lambda: list(DEFAULT_USER_DEFINED_SYMBOLS))
+    vocab_size: Optional[int] = Field(
+        None, gt=5, description="SentencePiece vocabulary size, special pieces included; unset: "
+        "model.vocab_size (Q5: the two must agree).")
+    model_type: Literal["unigram", "bpe", "char", "word"] = Field(
+        "unigram", description="SentencePiece model type.")
+    character_coverage: float = Field(
+        0.99995, gt=0.0, le=1.0, description="Share of characters the model must cover.")
+    input_sentence_size: int = Field(
+        10_000_000, gt=0, description="Most sentences SentencePiece loads for training.")
+    shuffle: bool = Field(
+        True, description="Sample the training sentences at random (SentencePiece's "
+        "shuffle_input_sentence).")
+    user_defined_symbols: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_USER_DEFINED_SYMBOLS),
+        description="Pieces that are always kept whole (on the command line: comma-separated).")
 
 
 class DataConfig(_Section):
     """``create_pretraining_data.py`` flags, defaults as in the original tool."""
 
-    max_seq_length: int = Field(512, ge=8)
-    max_predictions_per_seq: int = Field(20, ge=1)
-    random_seed: int = 12345
-    dupe_factor: int = Field(40, ge=1)
-    masked_lm_prob: float = 0.15
-    short_seq_prob: float = Field(0.1, ge=0.0, le=1.0)
-    do_permutation: bool = False
-    random_next_sentence: bool = False
-    do_whole_word_mask: bool = True
-    favor_shorter_ngram: bool = True
-    ngram: int = 3
-    reference_compat: bool = False
+    max_seq_length: int = Field(
+        512, ge=8, description="Tokens per instance, [CLS] and [SEP]s included.")
+    max_predictions_per_seq: int = Field(
+        20, ge=1, description="Most masked positions per instance.")
+    random_seed: int = Field(12345, description="Seed of every random choice.")
+    dupe_factor: int = Field(
+        40, ge=1, description="Passes over the corpus, each with different masks.")
+    masked_lm_prob: float = Field(
+        0.15, gt=0.0, lt=1.0, description="Share of tokens to mask.")
+    short_seq_prob: float = Field(
+        0.1, ge=0.0, le=1.0, description="Probability of a shorter target length for a document.")
+    do_permutation: bool = Field(
+        False, description="Also permute some uncovered tokens and predict them (up to twice "
+        "max_predictions_per_seq predictions; the original's run_pretraining.py cannot read such "
+        "data, Q14).")
+    random_next_sentence: bool = Field(
+        False, description="NSP-style negatives from other documents instead of sentence-order "
+        "swaps (SOP).")
+    do_whole_word_mask: bool = Field(
+        True, description="Mask whole words rather than single pieces.")
+    favor_shorter_ngram: bool = Field(
+        True, description="n-gram length n drawn with probability proportional to 1/n.")
+    ngram: int = Field(3, ge=1, description="Longest masked n-gram.")
+    reference_compat: bool = Field(
+        False, description="Reproduce the original tools' defects (the quirks Qn in docs) instead of "
+        "the fixes; accent stripping (Q1) has its own switch, text.strip_accents.")
 
 
 class PretrainingConfig(_Section):
-    """``run_pretraining.py`` flags, defaults as in the ALBERT paper's recipe."""
+    """``run_pretraining.py`` flags, defaults as in the original tool (the ALBERT paper's
+    recipe). ``max_seq_length`` and ``max_predictions_per_seq`` live in ``data``: they must match
+    the data, so there is one copy."""
 
-    optimizer: Literal["lamb", "adamw"] = "lamb"
-    learning_rate: float = Field(0.00176, gt=0.0)
-    poly_power: float = Field(1.0, gt=0.0)
-    num_train_steps: int = Field(125_000, gt=0)
-    num_warmup_steps: int = Field(3125, ge=0)
-    save_checkpoints_steps: int = Field(5000, gt=0)
-    keep_checkpoint_max: int = Field(5, gt=0)
-    train_batch_size: int = Field(4096, gt=0)
-    eval_batch_size: int = Field(64, gt=0)
-    max_eval_steps: int = Field(100, gt=0)
-    iterations_per_loop: int = Field(1000, gt=0)
-    init_checkpoint: Optional[str] = None
-    # Fields beyond run_pretraining.py's flags (albert_fast's trainer).
+    optimizer: Literal["lamb", "adamw"] = Field("lamb", description="Optimizer.")
+    learning_rate: float = Field(0.00176, gt=0.0, description="Peak learning rate.")
+    poly_power: float = Field(1.0, gt=0.0, description="Power of the polynomial decay to 0.")
+    num_train_steps: int = Field(125_000, gt=0, description="Training steps.")
+    num_warmup_steps: int = Field(3125, ge=0, description="Linear warm-up steps.")
     start_warmup_step: int = Field(0, ge=0, description="Step at which the warm-up starts.")
+    save_checkpoints_steps: int = Field(5000, gt=0, description="Steps between checkpoints.")
+    keep_checkpoint_max: int = Field(5, gt=0, description="Checkpoints kept.")
+    train_batch_size: int = Field(4096, gt=0, description="Global training batch size.")
+    eval_batch_size: int = Field(64, gt=0, description="Global evaluation batch size.")
+    max_eval_steps: int = Field(100, gt=0, description="Most evaluation steps.")
+    iterations_per_loop: int = Field(
+        1000, gt=0, description="Steps per device loop between host syncs.")
+    init_checkpoint: Optional[str] = Field(
+        None, description="Checkpoint to warm-start the weights from (not the optimizer state).")
     init_from_group0: bool = Field(
         False, description="Copy layer group 0's weights from init_checkpoint into every group.")
+    # albert_fast's trainer beyond run_pretraining.py's flags.
     weight_decay_rate: float = Field(
         0.01, ge=0.0, description="Weight decay of LAMB/AdamW (LayerNorm and bias excluded).")
     gradient_accumulation_steps: int = Field(
@@ -112,17 +194,486 @@ class PretrainingConfig(_Section):
         12345, description="Seed of weight initialization, dropout and input shuffling.")
 
 
+_SECTION_MODELS: dict[str, type[_Section]] = {
+    "model": ModelConfig,
+    "text": TextConfig,
+    "tokenizer": TokenizerConfig,
+    "data": DataConfig,
+    "pretraining": PretrainingConfig,
+}
+
+# Original names that differ from ours. Used by the flat (tutorial) layout and as extra
+# command-line spellings.
+FIELD_ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("text", "lowercase"): ("do_lower_case",),
+    ("tokenizer", "shuffle"): ("shuffle_input_sentence",),
+}
+
+# Flags of the original tools with no field here: accepted in a tutorial-layout file, with a note
+# saying where the setting went. (albert_config_file is handled separately: it is loaded.)
+TOOL_ONLY_KEYS: dict[str, str] = {
+    "input_file": "inputs are named on the command line (create-data INPUT..., pretrain --data DIR)",
+    "output_file": "create-data writes sharded TFRecords to its -o/--output directory",
+    "vocab_file": "the vocabulary comes from the SentencePiece model; vocab_file is ignored (Q4)",
+    "spm_model_file": "give the SentencePiece model to create-data with --tokenizer",
+    "input_file_mode": "inputs are read as UTF-8 text (plain, .gz or .zst)",
+    "output_dir": "give the run directory to pretrain with -o/--output",
+    "do_train": "pretrain trains; run control is on the pretrain command line",
+    "do_eval": "evaluation is on the pretrain command line",
+    "use_tpu": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
+    "tpu_name": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
+    "tpu_zone": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
+    "gcp_project": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
+    "master": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
+    "num_tpu_cores": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
+    "masked_lm_budget": "the original never implemented on-the-fly masking (Q16); masks are "
+    "made by create-data",
+}
+
+
+def _flat_names() -> dict[str, tuple[str, str]]:
+    """Top-level key of the flat layout -> (section, field). A name in several sections goes to
+    the first of SECTIONS (``vocab_size`` -> model: a bare albert_config.json has it)."""
+    names: dict[str, tuple[str, str]] = {}
+    for section, cls in _SECTION_MODELS.items():
+        for name in cls.model_fields:
+            names.setdefault(name, (section, name))
+    for target, aliases in FIELD_ALIASES.items():
+        for alias in aliases:
+            names[alias] = target
+    return names
+
+
+FLAT_NAMES: dict[str, tuple[str, str]] = _flat_names()
+
+
 class Config(_Section):
+    """The whole config. Build it with :func:`load_config`, :func:`config_from_dict` or
+    ``Config()`` (all defaults); the cross-field checks run whenever it is validated."""
+
     model: ModelConfig = Field(default_factory=ModelConfig)
     text: TextConfig = Field(default_factory=TextConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     pretraining: PretrainingConfig = Field(default_factory=PretrainingConfig)
 
+    # Where it came from and what the loader has to say about it; not part of the dump.
+    _source: str = PrivateAttr("<defaults>")
+    _layout: str = PrivateAttr("defaults")
+    _notes: list[str] = PrivateAttr(default_factory=list)
 
-def load_config(path: str | Path) -> Config:
-    """Loads a YAML or JSON config file."""
+    @model_validator(mode="after")
+    def _cross_field_checks(self) -> "Config":
+        problems = cross_field_problems(self)
+        if problems:
+            raise ValidationError.from_exception_data(
+                "Config",
+                [InitErrorDetails(type=PydanticCustomError("cross_field", "{problem}", {"problem": msg}),
+                                  loc=loc, input=value)
+                 for loc, value, msg in problems],
+            )
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        # Equal settings are equal configs, wherever they were loaded from.
+        return isinstance(other, Config) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def source(self) -> str:
+        """The file the config was loaded from, or ``<defaults>``/``<dict>``."""
+        return self._source
+
+    @property
+    def layout(self) -> str:
+        """The layout the file was written in: sections, tutorial, albert_config.json, mixed."""
+        return self._layout
+
+    @property
+    def notes(self) -> list[str]:
+        """What the loader did with keys that have no field here (original tools' flags)."""
+        return list(self._notes)
+
+    @property
+    def tokenizer_vocab_size(self) -> int:
+        """The SentencePiece vocabulary size to train: tokenizer.vocab_size or, unset, the
+        model's (Q5)."""
+        return self.tokenizer.vocab_size if self.tokenizer.vocab_size is not None else self.model.vocab_size
+
+    def albert_config(self) -> dict[str, Any]:
+        """The ``model`` section as the original ``albert_config.json`` dict."""
+        return self.model.model_dump(mode="json")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config in our sections layout (JSON-compatible)."""
+        return self.model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------------------------
+# Checks
+
+
+def cross_field_problems(cfg: Config) -> list[tuple[tuple[str, ...], Any, str]]:
+    """Checks that involve more than one field: ``(loc, value, message)`` for each failure."""
+    m, d, p, t = cfg.model, cfg.data, cfg.pretraining, cfg.tokenizer
+    problems: list[tuple[tuple[str, ...], Any, str]] = []
+    if d.max_seq_length > m.max_position_embeddings:
+        problems.append((("data", "max_seq_length"), d.max_seq_length,
+                         f"must not exceed model.max_position_embeddings = "
+                         f"{m.max_position_embeddings} (the position embeddings cover only that "
+                         f"many tokens)"))
+    if m.hidden_size % m.num_attention_heads:
+        problems.append((("model", "hidden_size"), m.hidden_size,
+                         f"must be divisible by model.num_attention_heads = "
+                         f"{m.num_attention_heads}"))
+    if p.num_warmup_steps > p.num_train_steps:
+        problems.append((("pretraining", "num_warmup_steps"), p.num_warmup_steps,
+                         f"must not exceed pretraining.num_train_steps = {p.num_train_steps}"))
+    if t.vocab_size is not None and t.vocab_size != m.vocab_size:
+        problems.append((("tokenizer", "vocab_size"), t.vocab_size,
+                         f"must equal model.vocab_size = {m.vocab_size} (Q5: the embedding table "
+                         f"and the tokenizer must agree); leave it unset to use the model's"))
+    if m.type_vocab_size < 2:
+        problems.append((("model", "type_vocab_size"), m.type_vocab_size,
+                         "must be at least 2: every instance uses segment ids 0 and 1"))
+    return problems
+
+
+# model field -> the only value the trainer builds
+_TRAINER_ONLY_SUPPORTS = (
+    ("net_structure_type", 0),
+    ("gap_size", 0),
+    ("num_memory_blocks", 0),
+    ("down_scale_factor", 1),
+)
+
+
+def unsupported_settings(cfg: Config) -> list[str]:
+    """Values the config accepts (they load from original files) but the trainer refuses: the
+    original's experimental architecture variants, unused by every published model."""
+    out = []
+    for name, supported in _TRAINER_ONLY_SUPPORTS:
+        value = getattr(cfg.model, name)
+        if value != supported:
+            out.append(f"model.{name} = {value}: accepted for compatibility, but the trainer "
+                       f"builds only {name} = {supported} (every published ALBERT model)")
+    m = cfg.model
+    if m.num_hidden_groups > m.num_hidden_layers:
+        out.append(f"model.num_hidden_groups = {m.num_hidden_groups}: more groups than "
+                   f"num_hidden_layers = {m.num_hidden_layers}; the extra groups would never be "
+                   f"used, and the trainer refuses this")
+    return out
+
+
+def check_vocab_size(config: Config, tokenizer_vocab_size: int) -> None:
+    """Raises :class:`ConfigError` unless the tokenizer's piece count (``tokenizer_vocab_size``)
+    equals ``model.vocab_size`` and, when set, ``tokenizer.vocab_size`` (Q5: the original
+    tutorial trains a vocabulary 3 pieces smaller than the embedding table)."""
+    problems = []
+    if config.model.vocab_size != tokenizer_vocab_size:
+        problems.append(f"model.vocab_size = {config.model.vocab_size} but the tokenizer has "
+                        f"{tokenizer_vocab_size} pieces")
+    if config.tokenizer.vocab_size is not None and config.tokenizer.vocab_size != tokenizer_vocab_size:
+        problems.append(f"tokenizer.vocab_size = {config.tokenizer.vocab_size} but the tokenizer "
+                        f"has {tokenizer_vocab_size} pieces")
+    if problems:
+        raise ConfigError(
+            f"{config.source}: {'; '.join(problems)}. The model's vocabulary and the tokenizer's "
+            f"must agree (Q5): set model.vocab_size to {tokenizer_vocab_size} or train the "
+            f"tokenizer with vocab_size {config.model.vocab_size}")
+
+
+# --------------------------------------------------------------------------------------------
+# Reading files
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last)."""
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is given twice", mark)
+        seen[key] = True
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} is given twice")
+        out[key] = value
+    return out
+
+
+def read_config_file(path: str | Path) -> Any:
+    """Parses a YAML or JSON file (``.json`` as JSON, anything else as YAML, which also reads
+    JSON) into plain Python data; every failure is a :class:`ConfigError` naming the file."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    raw: Any = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    return Config.model_validate(raw or {})
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); is this a config file?") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config file: {err.strerror or err}") from None
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text, object_pairs_hook=_json_pairs)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path}: invalid JSON at line {err.lineno}, column {err.colno}: "
+                              f"{err.msg}") from None
+        except ValueError as err:
+            raise ConfigError(f"{path}: invalid JSON: {err}") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Layouts
+
+
+@dataclass
+class _Resolved:
+    """A raw config brought to the sections layout, plus how each value was written."""
+
+    sections: dict[str, dict[str, Any]] = field(default_factory=lambda: {s: {} for s in SECTIONS})
+    origins: dict[tuple[str, str], str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    layout: str = "sections"
+
+    def put(self, section: str, name: str, value: Any, origin: str) -> None:
+        earlier = self.origins.get((section, name))
+        if earlier is not None and name in self.sections[section]:
+            self.problems.append(f"{section}.{name} is given twice (as {earlier} and as {origin})")
+            return
+        self.sections[section][name] = value
+        self.origins[(section, name)] = origin
+
+
+def _did_you_mean(key: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(candidates), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _section_home(key: str) -> str:
+    """A hint when a key belongs to another section."""
+    homes = [s for s, cls in _SECTION_MODELS.items() if key in cls.model_fields]
+    if key in FLAT_NAMES and not homes:
+        homes = [FLAT_NAMES[key][0]]
+    return f" (it belongs in section {' or '.join(repr(h) for h in homes)})" if homes else ""
+
+
+def _put_section(res: _Resolved, section: str, block: Any, prefix: str) -> None:
+    if block is None:
+        return
+    if not isinstance(block, Mapping):
+        res.problems.append(f"{prefix} must be a mapping of settings, not {_fmt(block)}")
+        return
+    fields = _SECTION_MODELS[section].model_fields
+    for key, value in block.items():
+        name = str(key)
+        if name in fields:
+            res.put(section, name, value, f"{prefix}.{name}")
+            continue
+        alias = next((f for (s, f), al in FIELD_ALIASES.items() if s == section and name in al), None)
+        if alias is not None:
+            res.put(section, alias, value, f"{prefix}.{name}")
+            continue
+        hint = _did_you_mean(name, fields) or _section_home(name)
+        res.problems.append(f"{prefix}.{name}: unknown setting in section {section!r}{hint}")
+
+
+def resolve_layout(raw: Any, base_dir: Path | None = None) -> _Resolved:
+    """Brings any of the three layouts (mixed freely) to the sections layout, collecting notes
+    and problems instead of raising."""
+    res = _Resolved()
+    if raw is None:
+        res.layout = "empty"
+        return res
+    if not isinstance(raw, Mapping):
+        res.problems.append(f"the top level must be a mapping of settings, not {_fmt(raw)}")
+        return res
+    kinds = set()
+    for key, value in raw.items():
+        name = str(key)
+        if name in SECTIONS:
+            kinds.add("sections")
+            _put_section(res, name, value, name)
+        elif name == "albert_config":
+            kinds.add("albert_config")
+            _put_section(res, "model", value, "albert_config")
+        elif name == "albert_config_file":
+            kinds.add("flat")
+            _load_albert_config_file(res, value, base_dir)
+        elif name in FLAT_NAMES:
+            section, target = FLAT_NAMES[name]
+            kinds.add("model-flat" if section == "model" else "flat")
+            res.put(section, target, value, name)
+        elif name in TOOL_ONLY_KEYS:
+            kinds.add("flat")
+            res.notes.append(f"{name}: {TOOL_ONLY_KEYS[name]}")
+        else:
+            candidates = [*SECTIONS, "albert_config", *FLAT_NAMES, *TOOL_ONLY_KEYS]
+            res.problems.append(f"{name}: unknown setting{_did_you_mean(name, candidates)}")
+    res.layout = _layout_name(kinds)
+    if res.layout in ("tutorial", "mixed") and not res.sections["text"].get("strip_accents"):
+        res.notes.append("text.strip_accents is false: accents are kept, unlike the original "
+                         "tools, which always strip them (Q1); set strip_accents: true to match")
+    return res
+
+
+def _layout_name(kinds: set[str]) -> str:
+    if not kinds:
+        return "empty"
+    if kinds == {"sections"}:
+        return "sections"
+    if kinds == {"model-flat"}:
+        return "albert_config.json"
+    if "sections" not in kinds:
+        return "tutorial"
+    return "mixed"
+
+
+def _load_albert_config_file(res: _Resolved, value: Any, base_dir: Path | None) -> None:
+    """``albert_config_file`` (run_pretraining.py's flag) names the architecture file: load it,
+    relative to the config file's directory."""
+    if not isinstance(value, str) or not value:
+        res.problems.append(f"albert_config_file = {_fmt(value)}: must be the path of an "
+                            f"albert_config.json")
+        return
+    path = Path(value)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        block = read_config_file(path)
+    except ConfigError as err:
+        res.problems.append(f"albert_config_file = {_fmt(value)}: {err}")
+        return
+    _put_section(res, "model", block, f"albert_config_file({value})")
+
+
+# --------------------------------------------------------------------------------------------
+# Building
+
+
+def _fmt(value: Any) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _loc_text(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def format_validation_error(err: ValidationError,
+                            origins: Mapping[tuple[str, str], str] | None = None) -> list[str]:
+    """One line per pydantic error: ``field.path = value: message``, plus how the user wrote the
+    key when that differs from the field path."""
+    lines = []
+    for e in err.errors(include_url=False):
+        loc = tuple(e.get("loc", ()))
+        path = _loc_text(loc)
+        written = (origins or {}).get(tuple(loc[:2])) if len(loc) >= 2 else None
+        label = f"{path} (given as {written})" if written and written != path else path
+        msg = e.get("msg", "invalid")
+        if e.get("type") == "value_error" and msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        lines.append(f"{label} = {_fmt(e.get('input'))}: {msg}" if loc else msg)
+    return lines
+
+
+def _problems_error(source: str, problems: list[str]) -> ConfigError:
+    if len(problems) == 1:
+        return ConfigError(f"{source}: {problems[0]}")
+    body = "\n".join(f"  - {p}" for p in problems)
+    return ConfigError(f"{source}: {len(problems)} problems:\n{body}")
+
+
+def diagnose(raw: Any, *, source: str = "<dict>", base_dir: Path | None = None,
+             overrides: Mapping[str, Any] | None = None,
+             override_origins: Mapping[str, str] | None = None,
+             ) -> tuple[Optional[Config], list[str], list[str]]:
+    """Validates without raising: ``(config or None, problems, notes)``. ``overrides`` maps
+    ``section.field`` to a value applied on top of the file (command-line flags);
+    ``override_origins`` maps the same keys to how the user gave them (``--max_seq_length``)."""
+    res = resolve_layout(raw, base_dir)
+    for key, value in (overrides or {}).items():
+        section, _, name = key.partition(".")
+        if section not in _SECTION_MODELS or name not in _SECTION_MODELS[section].model_fields:
+            all_paths = [f"{s}.{f}" for s, c in _SECTION_MODELS.items() for f in c.model_fields]
+            res.problems.append(f"{key}: unknown setting{_did_you_mean(key, all_paths)}")
+            continue
+        res.sections[section][name] = value
+        res.origins[(section, name)] = (override_origins or {}).get(key, f"override {key}")
+    try:
+        cfg = Config.model_validate(res.sections)
+    except ValidationError as err:
+        return None, res.problems + format_validation_error(err, res.origins), res.notes
+    if res.problems:
+        return None, res.problems, res.notes
+    cfg._source = source
+    cfg._layout = res.layout
+    cfg._notes = list(res.notes)
+    return cfg, [], res.notes
+
+
+def config_from_dict(raw: Any, *, source: str = "<dict>",
+                     overrides: Mapping[str, Any] | None = None,
+                     base_dir: Path | None = None) -> Config:
+    """Builds a :class:`Config` from already-parsed data in any layout; raises
+    :class:`ConfigError` listing every problem."""
+    cfg, problems, _ = diagnose(raw, source=source, overrides=overrides, base_dir=base_dir)
+    if cfg is None:
+        raise _problems_error(source, problems)
+    return cfg
+
+
+def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] | None = None,
+                override_origins: Mapping[str, str] | None = None) -> Config:
+    """Loads a YAML or JSON config in any layout (``None``: the defaults), applies
+    ``overrides`` (``{"data.max_seq_length": 128}``) and validates; raises
+    :class:`ConfigError` naming the file, each field path and value at fault."""
+    if path is None:
+        raw, source, base_dir = None, "<defaults>", None
+    else:
+        raw, source, base_dir = read_config_file(path), str(path), Path(path).parent
+    cfg, problems, _ = diagnose(raw, source=source, base_dir=base_dir, overrides=overrides,
+                                override_origins=override_origins)
+    if cfg is None:
+        raise _problems_error(source, problems)
+    return cfg
+
+
+def dump_config(cfg: Config, fmt: Literal["yaml", "json"] = "yaml") -> str:
+    """The resolved config as YAML or JSON text (sections layout; loads back unchanged)."""
+    data = cfg.to_dict()
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -4,7 +4,12 @@
 //! Python through the thin `albert-fast-py` bindings crate.
 
 pub mod atomic;
+pub mod corpus;
 pub mod error;
+pub mod sampling;
 pub mod text;
+pub mod record_stats;
+pub mod tfrecord;
+pub mod tokenizer;
 
 pub use error::{Error, Result};

@@ -62,6 +62,29 @@ pub fn strip_accents(s: &str) -> String {
     s.nfkd().filter(|&c| canonical_combining_class(c) == 0).collect()
 }
 
+/// Lower-cases one character at a time, without the context-dependent final-sigma rule of
+/// [`str::to_lowercase`]: what Hugging Face's `PreTrainedTokenizer.tokenize` does with
+/// `do_lower_case` (a regex substitution lower-casing each character on its own), so
+/// "ΣΟΦΟΣ" becomes "σοφοσ" there but "σοφος" in the original `FullTokenizer`.
+pub fn lowercase_chars(s: &str) -> Cow<'_, str> {
+    let unchanged = |c: char| {
+        if c.is_ascii() {
+            !c.is_ascii_uppercase()
+        } else {
+            let mut lower = c.to_lowercase();
+            lower.next() == Some(c) && lower.next().is_none()
+        }
+    };
+    if s.chars().all(unchanged) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        out.extend(c.to_lowercase());
+    }
+    Cow::Owned(out)
+}
+
 impl Normalization {
     /// Applies the normalization to one line of text.
     pub fn apply(&self, text: &str) -> String {
@@ -110,6 +133,13 @@ mod tests {
     fn lowercase_is_full_unicode() {
         assert_eq!(norm(true, false, false).apply("ΣΟΦΟΣ ÄPFEL"), "σοφος äpfel");
         assert_eq!(norm(true, false, false).apply("İ"), "i\u{307}");
+    }
+
+    #[test]
+    fn per_char_lowercase_has_no_final_sigma() {
+        assert_eq!(lowercase_chars("ΣΟΦΟΣ Äpfel"), "σοφοσ äpfel");
+        assert_eq!(lowercase_chars("İ"), "i\u{307}");
+        assert!(matches!(lowercase_chars("already lower"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -3,11 +3,17 @@
 
 use pyo3::prelude::*;
 
+mod corpus;
 mod errors;
+mod tfrecord;
+mod tokenizer;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    tfrecord::register(m)?;
+    tokenizer::register(m)?;
+    corpus::register(m)?;
     Ok(())
 }

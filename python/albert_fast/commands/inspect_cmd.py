@@ -1,0 +1,82 @@
+"""`albert-fast inspect FILE_OR_DIR... [-n 5] [--stats] [--tokenizer DIR_OR_MODEL]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "inspect",
+        help="show decoded instances or statistics of TFRecord files",
+        description="Print the first instances of ALBERT pretraining TFRecords the way the original "
+        "create_pretraining_data.py logs them (tokens, then one line per feature), or with --stats "
+        "dataset statistics as JSON. Checksums are verified; plain and GZIP files are detected "
+        "automatically. Tokens are shown as pieces when a tokenizer is given or named by the "
+        "manifest.json beside the files, as ids otherwise.",
+    )
+    p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="TFRecord files or directories of them")
+    p.add_argument("-n", "--num", type=int, default=5, metavar="N", help="instances to print (default 5)")
+    p.add_argument(
+        "--stats",
+        action="store_true",
+        help="read every record and print statistics as JSON: lengths, masked positions per "
+        "instance, [MASK]/kept/random split, masked span lengths in words, SOP label balance",
+    )
+    p.add_argument(
+        "--tokenizer",
+        metavar="DIR_OR_MODEL",
+        help="SentencePiece model (or directory holding spiece.model) to show pieces and find [MASK]; "
+        "default: the one manifest.json names",
+    )
+    p.add_argument("--mask-id", type=int, default=None, help="id of [MASK] for --stats (default: from the tokenizer, else 4)")
+    p.set_defaults(run=run)
+
+
+def _note(message: str) -> None:
+    print(f"albert-fast inspect: note: {message}", file=sys.stderr)
+
+
+def _tokenizer(args: argparse.Namespace, first_file: Path) -> Any:
+    from albert_fast.records import _load_sentencepiece, tokenizer_from_manifest
+
+    if args.tokenizer:
+        return _load_sentencepiece(Path(args.tokenizer))
+    model, reason = tokenizer_from_manifest(first_file)
+    if reason:
+        _note(f"{reason}; showing ids")
+    return _load_sentencepiece(model) if model else None
+
+
+def run(args: argparse.Namespace) -> int:
+    from albert_fast.records import dataset_stats, format_instance, read_examples, record_files
+
+    if args.num < 0:
+        raise ValueError(f"-n must be >= 0, got {args.num}")
+    files = record_files(args.paths)
+    tokenizer = _tokenizer(args, files[0])
+    try:
+        if args.stats:
+            stats = dataset_stats(files, tokenizer=tokenizer, mask_id=args.mask_id)
+            print(json.dumps(stats, indent=2, ensure_ascii=False))
+            return 0
+        shown = 0
+        for path in files:
+            if shown >= args.num:
+                break
+            for example in read_examples(path):
+                if shown >= args.num:
+                    break
+                sys.stdout.write(format_instance(example, tokenizer))
+                shown += 1
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `albert-fast inspect ... | head`: the reader went away, which is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 0

@@ -1,0 +1,390 @@
+"""Training the SentencePiece tokenizer with ALBERT's conventions (spec §4).
+
+The corpus is streamed once by the Rust core (:func:`albert_fast._core.sample_sentences`): every
+line gets the same text normalization that data creation applies (lower-casing, accent
+stripping, Q3 quote replacement — quirk Q1), blank lines are dropped, and a deterministic
+bottom-k sample of at most ``tokenizer.input_sentence_size`` sentences is kept. That sample, and
+only that sample, is streamed to ``sentencepiece.SentencePieceTrainer`` — so memory is bounded
+by the sample, not by the corpus.
+
+The result, in the output directory:
+
+* ``spiece.model`` / ``spiece.vocab`` — ids ``<pad>``=0, ``<unk>``=1, ``[CLS]``=2, ``[SEP]``=3,
+  ``[MASK]``=4, then the user-defined symbols, then the learned pieces; ``vocab_size`` pieces in
+  all, specials included (quirk Q5: the tutorial passes ``vocab_size - 3`` and ends up with a
+  vocabulary smaller than the model's embedding table).
+* ``tokenizer_config.json`` — the normalization and the model's checksum, so later stages
+  refuse a tokenizer that does not match their settings.
+
+See ``docs/tokenizer-training.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from albert_fast import _core
+from albert_fast.config import Config, config_from_dict, load_config
+from albert_fast.errors import ConfigError, ModelError
+from albert_fast.io_utils import atomic_path, atomic_write_json, atomic_write_text, ensure_output_dir
+
+log = logging.getLogger("albert_fast")
+
+#: ALBERT's special pieces, in id order (pad, unk, then the control symbols).
+SPECIAL_TOKENS: dict[str, str] = {
+    "pad": "<pad>",
+    "unk": "<unk>",
+    "cls": "[CLS]",
+    "sep": "[SEP]",
+    "mask": "[MASK]",
+}
+CONTROL_SYMBOLS = ["[CLS]", "[SEP]", "[MASK]"]
+MODEL_FILE = "spiece.model"
+VOCAB_FILE = "spiece.vocab"
+CONFIG_FILE = "tokenizer_config.json"
+
+#: SentencePiece's unigram trainer splits its E-step over ``num_threads`` and sums the partial
+#: results in thread order, so the model's bytes depend on the thread count (measured: a few
+#: pieces and scores differ between 2 and 16 threads). A fixed count makes the output identical
+#: on every machine; the threads share the cores there are (up to 16 are used).
+SPM_NUM_THREADS = 16
+#: SentencePiece's own default ``max_sentence_length`` (bytes): it skips longer sentences; we drop
+#: them while sampling instead, so the sample has exactly the size asked for.
+MAX_SENTENCE_BYTES = 4192
+
+
+def train_tokenizer(
+    inputs: str | os.PathLike | Iterable[str | os.PathLike],
+    output_dir: str | os.PathLike,
+    config: Config | str | os.PathLike | Mapping[str, Any] | None = None,
+    vocab_size: int | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Trains ``spiece.model``/``spiece.vocab`` on ``inputs`` and writes them, with
+    ``tokenizer_config.json``, to ``output_dir``.
+
+    Args:
+        inputs: files, directories (read recursively) or glob patterns; ``.gz``/``.zst``/``.bz2``
+            are decompressed.
+        output_dir: created if missing; existing tokenizer files there are replaced atomically.
+        config: a :class:`~albert_fast.config.Config`, a YAML/JSON path, a dict, or ``None`` for
+            the defaults. Uses its ``text`` and ``tokenizer`` sections, ``data.random_seed``
+            (the sampling seed) and ``data.reference_compat`` (Q3 quote replacement).
+        vocab_size: total pieces including the five specials; overrides the config
+            (``tokenizer.vocab_size``, else ``model.vocab_size``).
+        threads: threads for reading and normalizing (default: all cores). The output does not
+            depend on it.
+        progress: show a progress bar on stderr while the corpus is read.
+
+    Returns:
+        A summary: paths written, vocabulary size, sample size and input statistics.
+
+    Raises:
+        FileNotFoundError: an input path does not exist.
+        InputError: no usable text, a binary or corrupt file.
+        ConfigError: a bad setting, or a vocabulary too large for the corpus.
+    """
+    started = time.monotonic()
+    cfg = resolve_config(config)
+    tok = cfg.tokenizer
+    size = resolve_vocab_size(cfg, vocab_size)
+    threads = _check_threads(threads)
+    lowercase, strip_accents = cfg.text.lowercase, cfg.text.strip_accents
+    replace_quotes = not cfg.data.reference_compat  # Q3: the data pipeline's setting
+    if size != cfg.model.vocab_size:
+        log.warning("albert-fast: note: training a vocabulary of %d pieces but model.vocab_size is "
+                    "%d; set model.vocab_size to %d before pretraining (Q5: the embedding table and "
+                    "the tokenizer must agree)", size, cfg.model.vocab_size, size)
+    symbols = check_user_defined_symbols(tok.user_defined_symbols, lowercase, strip_accents, replace_quotes)
+    min_size = len(SPECIAL_TOKENS) + len(symbols) + 1
+    if size < min_size:
+        raise ConfigError(
+            f"vocab_size = {size} is too small: the {len(SPECIAL_TOKENS)} special pieces and "
+            f"{len(symbols)} user_defined_symbols alone take {min_size - 1}")
+
+    paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    files, skipped_hidden = _core.expand_inputs([os.fspath(p) for p in paths])
+    created = not Path(output_dir).exists()
+    out = ensure_output_dir(output_dir)
+    try:
+        return _train(files, skipped_hidden, out, cfg, size, symbols, threads, progress, replace_quotes,
+                      started)
+    except BaseException:
+        if created:  # leave nothing behind for a run that failed
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _train(files: list, skipped_hidden: int, out: Path, cfg: Config, size: int, symbols: list[str],
+           threads: int, progress: bool, replace_quotes: bool, started: float) -> dict[str, Any]:
+    tok = cfg.tokenizer
+    lowercase, strip_accents = cfg.text.lowercase, cfg.text.strip_accents
+    sample, stats = _draw_sample(
+        files, progress=progress, lowercase=lowercase, strip_accents=strip_accents,
+        replace_quotes=replace_quotes, max_sentences=tok.input_sentence_size, shuffle=tok.shuffle,
+        seed=cfg.data.random_seed, max_sentence_bytes=MAX_SENTENCE_BYTES, threads=threads)
+    stats["skipped_files"] = skipped_hidden
+    _warn_about_input(stats)
+    sentences = stats["sampled"]
+    if progress:
+        print(f"albert-fast: training SentencePiece {tok.model_type} model, vocab_size {size}, on "
+              f"{sentences:,} sentences", file=sys.stderr, flush=True)
+
+    model_bytes = _run_trainer(sample, size, tok.model_type, tok.character_coverage, symbols, sentences)
+    sp = check_albert_specials(model_bytes, size, symbols, where=str(out / MODEL_FILE))
+    sha = hashlib.sha256(model_bytes).hexdigest()
+    with atomic_path(out / MODEL_FILE) as tmp:
+        tmp.write_bytes(model_bytes)
+    atomic_write_text(out / VOCAB_FILE, vocab_text(sp))
+    tokenizer_config = {
+        "lowercase": lowercase,
+        "strip_accents": strip_accents,
+        "vocab_size": size,
+        "model_type": tok.model_type,
+        "model_file": MODEL_FILE,
+        "special_tokens": dict(SPECIAL_TOKENS),
+        "user_defined_symbols": list(symbols),
+        "spiece_sha256": sha,
+        "albert_fast_version": _core.__version__,
+    }
+    atomic_write_json(out / CONFIG_FILE, tokenizer_config)
+
+    return {
+        "output_dir": str(out),
+        "model_file": str(out / MODEL_FILE),
+        "vocab_file": str(out / VOCAB_FILE),
+        "config_file": str(out / CONFIG_FILE),
+        "vocab_size": size,
+        "model_type": tok.model_type,
+        "spiece_sha256": sha,
+        "sentences": sentences,
+        "input": stats,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# Settings
+
+
+def resolve_config(config: Config | str | os.PathLike | Mapping[str, Any] | None) -> Config:
+    """A :class:`Config` from a Config, a file path, a dict or ``None`` (the defaults)."""
+    if config is None:
+        return Config()
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, (str, os.PathLike)):
+        return load_config(config)
+    if isinstance(config, Mapping):
+        return config_from_dict(dict(config))
+    raise TypeError(f"config must be a Config, a path or a dict, not {type(config).__name__}")
+
+
+def resolve_vocab_size(cfg: Config, vocab_size: int | None) -> int:
+    """The vocabulary size to train: the argument, else ``tokenizer.vocab_size``, else
+    ``model.vocab_size`` — always the *total*, specials included (Q5)."""
+    size = vocab_size if vocab_size is not None else cfg.tokenizer.vocab_size
+    if size is None:
+        size = cfg.model.vocab_size
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise ConfigError(f"vocab_size must be an integer, not {size!r}")
+    return size
+
+
+def _check_threads(threads: int | None) -> int:
+    if threads is None:
+        return 0  # all cores
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be a positive integer, not {threads!r}")
+    return threads
+
+
+def check_user_defined_symbols(symbols: Iterable[str], lowercase: bool, strip_accents: bool,
+                               replace_quotes: bool) -> list[str]:
+    """Refuses symbols SentencePiece cannot use or the normalization would make unreachable
+    (e.g. an upper-case symbol with ``lowercase``: the text it should match never reaches the
+    tokenizer), duplicates, and the special pieces."""
+    out: list[str] = []
+    for sym in symbols:
+        if not isinstance(sym, str) or not sym:
+            raise ConfigError(f"tokenizer.user_defined_symbols: {sym!r} is not a non-empty string")
+        if any(c.isspace() for c in sym):
+            raise ConfigError(f"tokenizer.user_defined_symbols: {sym!r} contains whitespace")
+        if sym in SPECIAL_TOKENS.values():
+            raise ConfigError(f"tokenizer.user_defined_symbols: {sym!r} is one of ALBERT's "
+                              f"special tokens, which are added anyway")
+        if sym in out:
+            raise ConfigError(f"tokenizer.user_defined_symbols: {sym!r} is listed twice")
+        normalized = _core.normalize_text(sym, lowercase=lowercase, strip_accents=strip_accents,
+                                          replace_quotes=replace_quotes)
+        if normalized != sym:
+            raise ConfigError(
+                f"tokenizer.user_defined_symbols: {sym!r} can never occur in the normalized text "
+                f"(text.lowercase={lowercase}, text.strip_accents={strip_accents} turn it into "
+                f"{normalized!r}); use {normalized!r} instead")
+        out.append(sym)
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Sampling with a progress bar
+
+
+def _draw_sample(files: list, *, progress: bool, **options: Any):
+    """Runs the Rust sampler on a worker thread (it releases the GIL) while this thread updates
+    a progress bar and stays responsive to Ctrl-C, which cancels the sampler."""
+    counters = _core.CorpusProgress()
+    result: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            result["value"] = _core.sample_sentences([os.fspath(f) for f in files], progress=counters,
+                                                     **options)
+        except BaseException as err:  # re-raised on the calling thread
+            result["error"] = err
+
+    worker = threading.Thread(target=work, name="albert-fast-sampler", daemon=True)
+    bar = _progress_bar(progress, _core.total_size([os.fspath(f) for f in files]), len(files))
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+            if bar is not None:
+                bar.update(counters.bytes - bar.n)
+                bar.set_postfix(files=f"{counters.files_done}/{len(files)}", lines=f"{counters.lines:,}",
+                                refresh=False)
+    except KeyboardInterrupt:
+        counters.cancel()
+        worker.join()
+        raise
+    finally:
+        if bar is not None:
+            bar.update(counters.bytes - bar.n)
+            bar.close()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def _progress_bar(enabled: bool, total: int, n_files: int):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+                desc=f"reading {n_files} file{'s' if n_files != 1 else ''}", dynamic_ncols=True)
+
+
+def _warn_about_input(stats: Mapping[str, int]) -> None:
+    if stats["invalid_utf8"]:
+        log.warning("albert-fast: warning: %d invalid UTF-8 sequence(s) in the input were replaced "
+                    "by U+FFFD", stats["invalid_utf8"])
+    if stats["split_lines"]:
+        log.warning("albert-fast: warning: %d line(s) longer than 16 MiB were split",
+                    stats["split_lines"])
+    candidates = stats["lines"] - stats["blank_lines"]
+    if stats["too_long"] and stats["too_long"] * 10 >= candidates:
+        log.warning("albert-fast: warning: %d of %d lines are longer than %d bytes and were skipped, "
+                    "as SentencePiece skips them; is the input split into sentences (one per line)? "
+                    "See `albert-fast prepare-corpus`.", stats["too_long"], candidates, MAX_SENTENCE_BYTES)
+
+
+# ------------------------------------------------------------------------------------------
+# SentencePiece
+
+
+def _run_trainer(sample, vocab_size: int, model_type: str, character_coverage: float,
+                 symbols: list[str], sentences: int) -> bytes:
+    """Runs SentencePiece's trainer on the sample and returns the serialized model. The model
+    is received in memory (``model_writer``) rather than through ``model_prefix``: the prefix
+    would be recorded in the model's trainer_spec, and a temporary path there would make the
+    bytes differ from run to run."""
+    import io
+
+    import sentencepiece as spm
+
+    buffer = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sample),
+            model_writer=buffer,
+            model_type=model_type,
+            vocab_size=vocab_size,
+            pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
+            control_symbols=CONTROL_SYMBOLS,
+            user_defined_symbols=symbols,
+            character_coverage=character_coverage,
+            # The sample is already drawn (and shuffled or not) by our sampler: take all of it.
+            input_sentence_size=0,
+            shuffle_input_sentence=False,
+            max_sentence_length=MAX_SENTENCE_BYTES,
+            num_threads=SPM_NUM_THREADS,
+            minloglevel=2,
+        )
+    except RuntimeError as err:
+        raise _trainer_error(err, vocab_size, sentences) from None
+    return buffer.getvalue()
+
+
+def vocab_text(sp) -> str:
+    """The ``.vocab`` file SentencePiece itself writes: ``piece<TAB>score`` per id, the score
+    printed with 6 significant digits."""
+    return "".join(f"{sp.id_to_piece(i)}\t{sp.get_score(i):g}\n" for i in range(sp.get_piece_size()))
+
+
+def _trainer_error(err: RuntimeError, vocab_size: int, sentences: int) -> Exception:
+    """Turns SentencePiece's internal error text into advice."""
+    msg = str(err)
+    m = re.search(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)", msg)
+    if m:
+        return ConfigError(
+            f"vocab_size = {vocab_size} is too large for this corpus ({sentences:,} sentences): "
+            f"SentencePiece can learn at most {m.group(2)} pieces from it. Use a smaller "
+            f"--vocab-size (at most {m.group(2)}) or more text")
+    m = re.search(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)", msg)
+    if m:
+        return ConfigError(
+            f"vocab_size = {vocab_size} is too small: the corpus needs {m.group(2)} pieces just "
+            f"for its characters and the special symbols (at character_coverage). Use a larger "
+            f"--vocab-size or a lower tokenizer.character_coverage")
+    detail = re.sub(r"^\w+: src/\S+ \[.*?\] ", "", msg)
+    return ModelError(f"SentencePiece training failed: {detail}")
+
+
+def check_albert_specials(model: bytes, vocab_size: int, symbols: list[str], where: str):
+    """Checks that a trained model has ALBERT's layout: the five specials at ids 0–4 with the
+    right types, then the user-defined symbols, and exactly ``vocab_size`` pieces; returns the
+    loaded ``SentencePieceProcessor``."""
+    import sentencepiece as spm
+
+    try:
+        sp = spm.SentencePieceProcessor(model_proto=model)
+    except Exception as err:  # noqa: BLE001 - sentencepiece raises several types
+        raise ModelError(f"{where}: the trained model cannot be loaded: {err}") from None
+    problems = []
+    if sp.get_piece_size() != vocab_size:
+        problems.append(f"{sp.get_piece_size()} pieces instead of {vocab_size}")
+    for i, piece in enumerate(SPECIAL_TOKENS.values()):
+        if i < sp.get_piece_size() and sp.id_to_piece(i) != piece:
+            problems.append(f"id {i} is {sp.id_to_piece(i)!r}, expected {piece!r}")
+    if sp.pad_id() != 0 or sp.unk_id() != 1 or sp.bos_id() != -1 or sp.eos_id() != -1:
+        problems.append(f"pad/unk/bos/eos ids are {sp.pad_id()}/{sp.unk_id()}/{sp.bos_id()}/{sp.eos_id()}")
+    if not all(sp.is_control(i) for i in (2, 3, 4) if i < sp.get_piece_size()):
+        problems.append("[CLS]/[SEP]/[MASK] are not control symbols")
+    for j, sym in enumerate(symbols):
+        i = len(SPECIAL_TOKENS) + j
+        if i >= sp.get_piece_size() or sp.id_to_piece(i) != sym:
+            problems.append(f"user-defined symbol {sym!r} is not at id {i}")
+    if problems:
+        raise ModelError(f"{where}: the trained model does not have ALBERT's layout: " + "; ".join(problems))
+    return sp

@@ -1,0 +1,1090 @@
+//! TFRecord files of `tf.train.Example` protos, as the original `create_pretraining_data.py`
+//! writes them and `run_pretraining.py` reads them (spec §7).
+//!
+//! * Framing: every record is `u64 LE length`, `masked_crc32c(length bytes)`, `data`,
+//!   `masked_crc32c(data)`, where the mask is `rotr(crc, 15) + 0xa282ead8`. Optional GZIP wraps
+//!   the whole stream (TensorFlow's `compression_type="GZIP"`).
+//! * `tf.train.Example` is a tiny protobuf schema, so it is encoded by hand: sizes are computed
+//!   first and the bytes written straight into one reused buffer, with no per-feature allocation.
+//!   Int64 and float lists are written *packed*, as TensorFlow's own serializer does; the decoder
+//!   accepts packed and unpacked encodings, unknown fields and repeated (merged) fields, as the
+//!   protobuf rules and TensorFlow's parser do.
+//! * The reader verifies both checksums of every record; a truncated or corrupt file is reported
+//!   as [`Error::CorruptRecord`] naming the path and the byte offset of the bad record.
+//!
+//! Proto schema (tensorflow/core/example/{example,feature}.proto):
+//! ```text
+//! Example  { Features features = 1; }
+//! Features { map<string, Feature> feature = 1; }     // entry: { string key = 1; Feature value = 2; }
+//! Feature  { oneof kind { BytesList bytes_list = 1; FloatList float_list = 2; Int64List int64_list = 3; } }
+//! BytesList { repeated bytes value = 1; }
+//! FloatList { repeated float value = 1 [packed = true]; }
+//! Int64List { repeated int64 value = 1 [packed = true]; }
+//! ```
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+use flate2::write::GzEncoder;
+
+use crate::error::{Error, Result};
+
+// ---------------------------------------------------------------------------------------------
+// Checksums and framing
+
+const MASK_DELTA: u32 = 0xa282_ead8;
+/// Bytes before a record's data: u64 length + masked CRC of the length.
+pub const HEADER_LEN: usize = 12;
+/// Bytes after a record's data: masked CRC of the data.
+pub const FOOTER_LEN: usize = 4;
+
+/// TensorFlow's masked CRC32C (Castagnoli): `((crc >> 15) | (crc << 17)) + 0xa282ead8`.
+/// Masking keeps a CRC of data that itself contains CRCs well distributed.
+#[inline]
+pub fn masked_crc32c(data: &[u8]) -> u32 {
+    mask_crc(crc32c::crc32c(data))
+}
+
+#[inline]
+fn mask_crc(crc: u32) -> u32 {
+    crc.rotate_right(15).wrapping_add(MASK_DELTA)
+}
+
+/// Appends one framed record to `out` (it is *not* cleared, so many records can be framed into
+/// one buffer): u64 LE length, masked crc32c(length), data, masked crc32c(data).
+pub fn frame_record(data: &[u8], out: &mut Vec<u8>) {
+    let len = (data.len() as u64).to_le_bytes();
+    out.reserve(HEADER_LEN + data.len() + FOOTER_LEN);
+    out.extend_from_slice(&len);
+    out.extend_from_slice(&masked_crc32c(&len).to_le_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(&masked_crc32c(data).to_le_bytes());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+/// Whole-stream compression of a TFRecord file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Compression {
+    None,
+    /// GZIP (TensorFlow's `compression_type="GZIP"`), zlib's default level 6 as TensorFlow uses.
+    Gzip,
+}
+
+impl Compression {
+    /// Parses `"none"`/`""` and `"gzip"` (case-insensitive), the names TensorFlow uses.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "" | "none" => Ok(Compression::None),
+            "gzip" | "gz" => Ok(Compression::Gzip),
+            other => Err(Error::invalid_arg("compression", format!("{other:?} (expected \"none\" or \"gzip\")"))),
+        }
+    }
+}
+
+enum Sink<W: Write> {
+    Plain(W),
+    Gzip(GzEncoder<W>),
+}
+
+/// Writes framed records to `W`. Give it a buffered writer (e.g. [`crate::atomic::AtomicFile`]);
+/// call [`RecordWriter::finish`] to write the GZIP trailer and get `W` back.
+pub struct RecordWriter<W: Write> {
+    sink: Sink<W>,
+    frame: Vec<u8>,
+    records: u64,
+}
+
+impl<W: Write> RecordWriter<W> {
+    pub fn new(w: W, compression: Compression) -> Self {
+        let sink = match compression {
+            Compression::None => Sink::Plain(w),
+            Compression::Gzip => Sink::Gzip(GzEncoder::new(w, flate2::Compression::default())),
+        };
+        RecordWriter { sink, frame: Vec::new(), records: 0 }
+    }
+
+    /// Frames `data` and writes it as one record.
+    pub fn write_record(&mut self, data: &[u8]) -> io::Result<()> {
+        let mut frame = std::mem::take(&mut self.frame);
+        frame.clear();
+        frame_record(data, &mut frame);
+        let res = self.write_framed_inner(&frame);
+        self.frame = frame;
+        res?;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Writes bytes that already hold complete frames (from [`frame_record`]), e.g. framed in
+    /// parallel workers and written here in order. `records` is how many frames `framed` holds.
+    pub fn write_framed(&mut self, framed: &[u8], records: u64) -> io::Result<()> {
+        self.write_framed_inner(framed)?;
+        self.records += records;
+        Ok(())
+    }
+
+    fn write_framed_inner(&mut self, framed: &[u8]) -> io::Result<()> {
+        match &mut self.sink {
+            Sink::Plain(w) => w.write_all(framed),
+            Sink::Gzip(w) => w.write_all(framed),
+        }
+    }
+
+    /// Records written so far.
+    pub fn records_written(&self) -> u64 {
+        self.records
+    }
+
+    /// Flushes (and for GZIP writes the trailer), then returns the inner writer.
+    pub fn finish(self) -> io::Result<W> {
+        let mut w = match self.sink {
+            Sink::Plain(w) => w,
+            Sink::Gzip(gz) => gz.finish()?,
+        };
+        w.flush()?;
+        Ok(w)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+
+/// Reads and verifies the records of one TFRecord file (plain or GZIP).
+///
+/// Iterating yields each record's data; the first error ends the iteration. Byte offsets in
+/// errors count the uncompressed stream (for GZIP files that is the decompressed data).
+pub struct RecordReader {
+    path: PathBuf,
+    inner: Box<dyn BufRead + Send>,
+    gzip: bool,
+    offset: u64,
+    records: u64,
+    failed: bool,
+}
+
+impl std::fmt::Debug for RecordReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordReader")
+            .field("path", &self.path)
+            .field("gzip", &self.gzip)
+            .field("offset", &self.offset)
+            .field("records", &self.records)
+            .finish()
+    }
+}
+
+const READ_BUFFER: usize = 1 << 20;
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+impl RecordReader {
+    /// Opens `path`, detecting GZIP from its content: the gzip magic bytes, unless the first
+    /// 12 bytes are a valid plain record header (a plain record whose length happens to start
+    /// with 1f 8b); the `.gz`/`.gzip` extension decides only that 2^-32 tie.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, None)
+    }
+
+    /// Opens `path` with the given compression, or detects it when `compression` is `None`.
+    pub fn open_with(path: impl AsRef<Path>, compression: Option<Compression>) -> Result<Self> {
+        let path = path.as_ref();
+        if path.is_dir() {
+            return Err(Error::InvalidInput(format!("{}: is a directory, not a TFRecord file", path.display())));
+        }
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut head = Vec::with_capacity(HEADER_LEN);
+        (&mut file).take(HEADER_LEN as u64).read_to_end(&mut head).map_err(|e| Error::io(path, e))?;
+        let compression = compression.unwrap_or_else(|| detect_compression(path, &head));
+        let stream = io::Cursor::new(head).chain(file);
+        Ok(Self::from_reader(stream, path, compression))
+    }
+
+    /// Reads records from any byte stream; `name` is used in error messages.
+    pub fn from_reader(r: impl Read + Send + 'static, name: impl Into<PathBuf>, compression: Compression) -> Self {
+        let (inner, gzip): (Box<dyn BufRead + Send>, bool) = match compression {
+            Compression::None => (Box::new(BufReader::with_capacity(READ_BUFFER, r)), false),
+            Compression::Gzip => (
+                Box::new(BufReader::with_capacity(
+                    READ_BUFFER,
+                    MultiGzDecoder::new(BufReader::with_capacity(READ_BUFFER, r)),
+                )),
+                true,
+            ),
+        };
+        RecordReader { path: name.into(), inner, gzip, offset: 0, records: 0, failed: false }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn is_gzip(&self) -> bool {
+        self.gzip
+    }
+
+    /// Records read (and verified) so far.
+    pub fn records_read(&self) -> u64 {
+        self.records
+    }
+
+    /// Offset of the next record in the uncompressed stream.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Reads the next record's data into `buf` (cleared first). `Ok(false)` at a clean end of
+    /// file. Reusing one buffer avoids an allocation per record.
+    pub fn read_next(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        if self.failed {
+            return Ok(false);
+        }
+        let res = self.read_next_inner(buf);
+        if !matches!(res, Ok(true)) {
+            self.failed = true;
+        }
+        res
+    }
+
+    fn read_next_inner(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        buf.clear();
+        let start = self.offset;
+        let mut header = [0u8; HEADER_LEN];
+        let got = self.read_full(&mut header, start)?;
+        if got == 0 {
+            return Ok(false);
+        }
+        if got < HEADER_LEN {
+            let hint = if self.records == 0 { " (too short to be a TFRecord file)" } else { "" };
+            return Err(self.corrupt(
+                start,
+                format!("truncated record header: the file ends after {got} of its {HEADER_LEN} bytes{hint}"),
+            ));
+        }
+        let (len_bytes, crc_bytes) = header.split_at(8);
+        let stored = u32::from_le_bytes([crc_bytes[0], crc_bytes[1], crc_bytes[2], crc_bytes[3]]);
+        let computed = masked_crc32c(len_bytes);
+        if stored != computed {
+            let what = if self.records == 0 {
+                "not a TFRecord file, or its first record header is corrupt"
+            } else {
+                "corrupt record header"
+            };
+            return Err(self.corrupt(
+                start,
+                format!("{what}: length checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"),
+            ));
+        }
+        let len = u64::from_le_bytes([
+            len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3], len_bytes[4], len_bytes[5], len_bytes[6], len_bytes[7],
+        ]);
+        // Grow with the data actually present, so a corrupt huge length cannot exhaust memory.
+        buf.reserve(len.min(1 << 26) as usize);
+        let data_start = start + HEADER_LEN as u64;
+        let got = match (&mut self.inner).take(len).read_to_end(buf) {
+            Ok(n) => n as u64,
+            Err(e) => return Err(self.stream_error(data_start, e)),
+        };
+        if got < len {
+            return Err(self.corrupt(start, format!("truncated record: its header announces {len} bytes of data, the file ends after {got}")));
+        }
+        let mut footer = [0u8; FOOTER_LEN];
+        let got = self.read_full(&mut footer, data_start + len)?;
+        if got < FOOTER_LEN {
+            return Err(self.corrupt(start, format!("truncated record: the file ends inside its data checksum ({got} of {FOOTER_LEN} bytes)")));
+        }
+        let stored = u32::from_le_bytes(footer);
+        let computed = masked_crc32c(buf);
+        if stored != computed {
+            return Err(self.corrupt(
+                start,
+                format!("data checksum mismatch in record {} ({len} bytes; stored {stored:#010x}, computed {computed:#010x})", self.records),
+            ));
+        }
+        self.offset = data_start + len + FOOTER_LEN as u64;
+        self.records += 1;
+        Ok(true)
+    }
+
+    /// Reads until `buf` is full or the stream ends; returns the bytes read.
+    fn read_full(&mut self, buf: &mut [u8], at: u64) -> Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match self.inner.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.stream_error(at + n as u64, e)),
+            }
+        }
+        Ok(n)
+    }
+
+    fn stream_error(&self, at: u64, e: io::Error) -> Error {
+        // flate2 reports a damaged or cut-off gzip stream as InvalidInput/InvalidData/UnexpectedEof.
+        if self.gzip
+            && matches!(e.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof)
+        {
+            self.corrupt(at, format!("damaged or truncated gzip stream: {e}"))
+        } else {
+            Error::io(&self.path, e)
+        }
+    }
+
+    fn corrupt(&self, offset: u64, message: String) -> Error {
+        let message =
+            if self.gzip { format!("{message} (offsets count decompressed bytes of this gzip file)") } else { message };
+        Error::CorruptRecord { path: self.path.clone(), offset, message }
+    }
+}
+
+impl Iterator for RecordReader {
+    type Item = Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut buf = Vec::new();
+        match self.read_next(&mut buf) {
+            Ok(true) => Some(Ok(buf)),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+impl std::iter::FusedIterator for RecordReader {}
+
+fn detect_compression(path: &Path, head: &[u8]) -> Compression {
+    let gzip_ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz") || e.eq_ignore_ascii_case("gzip"));
+    if !head.starts_with(&GZIP_MAGIC) {
+        return Compression::None;
+    }
+    let valid_plain_header = head.len() >= HEADER_LEN
+        && masked_crc32c(&head[..8]).to_le_bytes() == head[8..HEADER_LEN];
+    if valid_plain_header && !gzip_ext {
+        Compression::None
+    } else {
+        Compression::Gzip
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// tf.train.Example encoding
+
+/// The values of one feature, borrowed from the caller (no copy when encoding).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FeatureValues<'a> {
+    Int64(&'a [i64]),
+    Float(&'a [f32]),
+    Bytes(&'a [&'a [u8]]),
+}
+
+// Field keys (field number << 3 | wire type); wire type 2 = length-delimited.
+const KEY_FEATURES: u8 = 0x0a; // Example.features = 1
+const KEY_ENTRY: u8 = 0x0a; // Features.feature = 1 (map entry)
+const KEY_MAP_KEY: u8 = 0x0a; // entry.key = 1
+const KEY_MAP_VALUE: u8 = 0x12; // entry.value = 2
+const KEY_BYTES_LIST: u8 = 0x0a; // Feature.bytes_list = 1
+const KEY_FLOAT_LIST: u8 = 0x12; // Feature.float_list = 2
+const KEY_INT64_LIST: u8 = 0x1a; // Feature.int64_list = 3
+const KEY_VALUE_LEN: u8 = 0x0a; // XxxList.value = 1, packed or bytes
+
+#[inline]
+fn varint_len(v: u64) -> usize {
+    // 7 payload bits per byte; `| 1` makes 0 take one byte.
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+#[inline]
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Size of a length-delimited field holding `len` bytes (key + length varint + payload).
+#[inline]
+fn field_len(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
+}
+
+impl FeatureValues<'_> {
+    /// Bytes of the packed int64 payload.
+    fn int64_payload(values: &[i64]) -> usize {
+        values.iter().map(|&v| varint_len(v as u64)).sum()
+    }
+
+    /// Size of the XxxList message.
+    fn list_len(&self) -> usize {
+        match *self {
+            FeatureValues::Int64([]) | FeatureValues::Float([]) => 0,
+            FeatureValues::Int64(v) => field_len(Self::int64_payload(v)),
+            FeatureValues::Float(v) => field_len(4 * v.len()),
+            FeatureValues::Bytes(v) => v.iter().map(|b| field_len(b.len())).sum(),
+        }
+    }
+
+    fn write_list(&self, out: &mut Vec<u8>) {
+        match *self {
+            FeatureValues::Int64([]) | FeatureValues::Float([]) => {}
+            FeatureValues::Int64(v) => {
+                out.push(KEY_VALUE_LEN);
+                put_varint(out, Self::int64_payload(v) as u64);
+                for &x in v {
+                    // Negative int64 values are 10-byte two's-complement varints (not zigzag).
+                    put_varint(out, x as u64);
+                }
+            }
+            FeatureValues::Float(v) => {
+                out.push(KEY_VALUE_LEN);
+                put_varint(out, (4 * v.len()) as u64);
+                for &x in v {
+                    out.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+            FeatureValues::Bytes(v) => {
+                for b in v {
+                    out.push(KEY_VALUE_LEN);
+                    put_varint(out, b.len() as u64);
+                    out.extend_from_slice(b);
+                }
+            }
+        }
+    }
+
+    fn kind_key(&self) -> u8 {
+        match self {
+            FeatureValues::Int64(_) => KEY_INT64_LIST,
+            FeatureValues::Float(_) => KEY_FLOAT_LIST,
+            FeatureValues::Bytes(_) => KEY_BYTES_LIST,
+        }
+    }
+}
+
+/// Serializes a `tf.train.Example` whose feature map holds `features` (written in the given
+/// order) into `out`, which is cleared first. The output parses with TensorFlow's
+/// `tf.train.Example.FromString` and `tf.io.parse_single_example`.
+pub fn encode_example(features: &[(&str, FeatureValues<'_>)], out: &mut Vec<u8>) {
+    out.clear();
+    let mut features_len = 0usize;
+    for (name, values) in features {
+        features_len += field_len(entry_len(name, values));
+    }
+    out.reserve(field_len(features_len));
+    out.push(KEY_FEATURES);
+    put_varint(out, features_len as u64);
+    for (name, values) in features {
+        let list_len = values.list_len();
+        out.push(KEY_ENTRY);
+        put_varint(out, (field_len(name.len()) + field_len(field_len(list_len))) as u64);
+        out.push(KEY_MAP_KEY);
+        put_varint(out, name.len() as u64);
+        out.extend_from_slice(name.as_bytes());
+        out.push(KEY_MAP_VALUE);
+        put_varint(out, field_len(list_len) as u64);
+        out.push(values.kind_key());
+        put_varint(out, list_len as u64);
+        values.write_list(out);
+    }
+}
+
+fn entry_len(name: &str, values: &FeatureValues<'_>) -> usize {
+    field_len(name.len()) + field_len(field_len(values.list_len()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// tf.train.Example decoding
+
+/// One decoded feature (owned).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Feature {
+    Int64(Vec<i64>),
+    Float(Vec<f32>),
+    Bytes(Vec<Vec<u8>>),
+}
+
+impl Feature {
+    pub fn len(&self) -> usize {
+        match self {
+            Feature::Int64(v) => v.len(),
+            Feature::Float(v) => v.len(),
+            Feature::Bytes(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The TensorFlow dtype name of this feature's list: "int64", "float" or "bytes".
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Feature::Int64(_) => "int64",
+            Feature::Float(_) => "float",
+            Feature::Bytes(_) => "bytes",
+        }
+    }
+
+    pub fn as_borrowed<'a>(&'a self, scratch: &'a mut Vec<&'a [u8]>) -> FeatureValues<'a> {
+        match self {
+            Feature::Int64(v) => FeatureValues::Int64(v),
+            Feature::Float(v) => FeatureValues::Float(v),
+            Feature::Bytes(v) => {
+                scratch.clear();
+                scratch.extend(v.iter().map(|b| b.as_slice()));
+                FeatureValues::Bytes(scratch)
+            }
+        }
+    }
+}
+
+const WIRE_VARINT: u8 = 0;
+const WIRE_FIXED64: u8 = 1;
+const WIRE_LEN: u8 = 2;
+const WIRE_FIXED32: u8 = 5;
+
+/// A protobuf reader over one message; `base` is the message's offset in the whole record, so
+/// errors point at the exact byte.
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    base: usize,
+}
+
+type DecodeResult<T> = std::result::Result<T, (usize, String)>;
+
+impl<'a> Cursor<'a> {
+    fn new(buf: &'a [u8], base: usize) -> Self {
+        Cursor { buf, pos: 0, base }
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    fn err<T>(&self, msg: impl Into<String>) -> DecodeResult<T> {
+        Err((self.base + self.pos, msg.into()))
+    }
+
+    fn varint(&mut self) -> DecodeResult<u64> {
+        let mut v: u64 = 0;
+        for i in 0..10 {
+            let Some(&b) = self.buf.get(self.pos) else {
+                return self.err("truncated varint");
+            };
+            self.pos += 1;
+            // The 10th byte may only hold the top bit of a u64.
+            if i == 9 && b > 1 {
+                return self.err("varint longer than 64 bits");
+            }
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                return Ok(v);
+            }
+        }
+        self.err("varint longer than 10 bytes")
+    }
+
+    /// Reads a field key; returns (field number, wire type).
+    fn key(&mut self) -> DecodeResult<(u64, u8)> {
+        let k = self.varint()?;
+        let field = k >> 3;
+        if field == 0 {
+            return self.err("field number 0");
+        }
+        Ok((field, (k & 7) as u8))
+    }
+
+    /// Reads a length-delimited payload; returns it with its offset.
+    fn bytes(&mut self) -> DecodeResult<(&'a [u8], usize)> {
+        let field_start = self.base + self.pos;
+        let len = self.varint()?;
+        let start = self.pos;
+        let remaining = self.buf.len() - start;
+        if len > remaining as u64 {
+            return Err((
+                field_start,
+                format!("length-delimited field of {len} bytes overruns its message ({remaining} bytes left)"),
+            ));
+        }
+        self.pos += len as usize;
+        Ok((&self.buf[start..self.pos], self.base + start))
+    }
+
+    fn fixed<const N: usize>(&mut self) -> DecodeResult<[u8; N]> {
+        match self.buf.get(self.pos..self.pos + N) {
+            Some(s) => {
+                self.pos += N;
+                let mut a = [0u8; N];
+                a.copy_from_slice(s);
+                Ok(a)
+            }
+            None => self.err(format!("truncated {}-byte fixed field", N)),
+        }
+    }
+
+    fn skip(&mut self, wire: u8) -> DecodeResult<()> {
+        match wire {
+            WIRE_VARINT => self.varint().map(|_| ()),
+            WIRE_FIXED64 => self.fixed::<8>().map(|_| ()),
+            WIRE_LEN => self.bytes().map(|_| ()),
+            WIRE_FIXED32 => self.fixed::<4>().map(|_| ()),
+            other => self.err(format!("unsupported wire type {other}")),
+        }
+    }
+}
+
+/// Parses a serialized `tf.train.Example` into its features, in the order they appear. A key
+/// that occurs twice keeps its last value (protobuf map semantics) at its first position.
+/// Malformed input gives [`Error::InvalidInput`] naming the problem and its byte offset.
+pub fn decode_example(bytes: &[u8]) -> Result<Vec<(String, Feature)>> {
+    let mut out: Vec<(String, Feature)> = Vec::new();
+    decode_into(bytes, &mut out).map_err(|(offset, msg)| {
+        Error::InvalidInput(format!("malformed tf.train.Example at byte {offset} of {}: {msg}", bytes.len()))
+    })?;
+    Ok(out)
+}
+
+fn decode_into(bytes: &[u8], out: &mut Vec<(String, Feature)>) -> DecodeResult<()> {
+    let mut ex = Cursor::new(bytes, 0);
+    while !ex.at_end() {
+        match ex.key()? {
+            // Repeated occurrences of a message field merge, so each one adds entries.
+            (1, WIRE_LEN) => {
+                let (features, base) = ex.bytes()?;
+                decode_features(features, base, out)?;
+            }
+            (1, w) => return ex.err(format!("Example.features has wire type {w}, expected 2")),
+            (_, w) => ex.skip(w)?,
+        }
+    }
+    Ok(())
+}
+
+fn decode_features(buf: &[u8], base: usize, out: &mut Vec<(String, Feature)>) -> DecodeResult<()> {
+    let mut c = Cursor::new(buf, base);
+    while !c.at_end() {
+        match c.key()? {
+            (1, WIRE_LEN) => {
+                let (entry, base) = c.bytes()?;
+                let (name, feature) = decode_entry(entry, base)?;
+                match out.iter_mut().find(|(n, _)| *n == name) {
+                    Some(slot) => slot.1 = feature,
+                    None => out.push((name, feature)),
+                }
+            }
+            (1, w) => return c.err(format!("Features.feature has wire type {w}, expected 2")),
+            (_, w) => c.skip(w)?,
+        }
+    }
+    Ok(())
+}
+
+fn decode_entry(buf: &[u8], base: usize) -> DecodeResult<(String, Feature)> {
+    let mut c = Cursor::new(buf, base);
+    let mut name = String::new();
+    let mut feature: Option<Feature> = None;
+    while !c.at_end() {
+        match c.key()? {
+            (1, WIRE_LEN) => {
+                let (key, at) = c.bytes()?;
+                name = match std::str::from_utf8(key) {
+                    Ok(s) => s.to_owned(),
+                    Err(_) => return Err((at, format!("feature name is not UTF-8: {:?}", String::from_utf8_lossy(key)))),
+                };
+            }
+            (2, WIRE_LEN) => {
+                let (value, at) = c.bytes()?;
+                decode_feature(value, at, &mut feature)?;
+            }
+            (1 | 2, w) => return c.err(format!("map entry field has wire type {w}, expected 2")),
+            (_, w) => c.skip(w)?,
+        }
+    }
+    match feature {
+        Some(f) => Ok((name, f)),
+        // TensorFlow treats a Feature with no list as empty of any type; we cannot give it a
+        // type, so say so rather than guess.
+        None => Err((base, format!("feature {name:?} has no value list (Feature.kind is not set)"))),
+    }
+}
+
+/// Decodes a `Feature` message, merging into `slot` as protobuf does: a list of the same kind
+/// extends the previous one, a different kind replaces it (oneof).
+fn decode_feature(buf: &[u8], base: usize, slot: &mut Option<Feature>) -> DecodeResult<()> {
+    let mut c = Cursor::new(buf, base);
+    while !c.at_end() {
+        match c.key()? {
+            (field @ 1..=3, WIRE_LEN) => {
+                let (list, at) = c.bytes()?;
+                let mut cur = match (field, slot.take()) {
+                    (1, Some(Feature::Bytes(v))) => Feature::Bytes(v),
+                    (2, Some(Feature::Float(v))) => Feature::Float(v),
+                    (3, Some(Feature::Int64(v))) => Feature::Int64(v),
+                    (1, _) => Feature::Bytes(Vec::new()),
+                    (2, _) => Feature::Float(Vec::new()),
+                    _ => Feature::Int64(Vec::new()),
+                };
+                decode_list(list, at, &mut cur)?;
+                *slot = Some(cur);
+            }
+            (1..=3, w) => return c.err(format!("Feature list has wire type {w}, expected 2")),
+            (_, w) => c.skip(w)?,
+        }
+    }
+    Ok(())
+}
+
+fn decode_list(buf: &[u8], base: usize, feature: &mut Feature) -> DecodeResult<()> {
+    let mut c = Cursor::new(buf, base);
+    while !c.at_end() {
+        let (field, wire) = c.key()?;
+        if field != 1 {
+            c.skip(wire)?;
+            continue;
+        }
+        match (feature as &mut Feature, wire) {
+            (Feature::Int64(v), WIRE_LEN) => {
+                let (packed, at) = c.bytes()?;
+                let mut p = Cursor::new(packed, at);
+                v.reserve(packed.len().min(1 << 20));
+                while !p.at_end() {
+                    v.push(p.varint()? as i64);
+                }
+            }
+            (Feature::Int64(v), WIRE_VARINT) => v.push(c.varint()? as i64),
+            (Feature::Float(v), WIRE_LEN) => {
+                let (packed, at) = c.bytes()?;
+                if packed.len() % 4 != 0 {
+                    return Err((at, format!("packed float list of {} bytes is not a multiple of 4", packed.len())));
+                }
+                v.extend(packed.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+            }
+            (Feature::Float(v), WIRE_FIXED32) => v.push(f32::from_le_bytes(c.fixed::<4>()?)),
+            (Feature::Bytes(v), WIRE_LEN) => v.push(c.bytes()?.0.to_vec()),
+            (f, w) => return c.err(format!("{} list value has wire type {w}", f.kind_name())),
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("albert-fast-tfrecord-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn write_file(path: &Path, records: &[&[u8]], compression: Compression) {
+        let mut w = RecordWriter::new(Vec::new(), compression);
+        for r in records {
+            w.write_record(r).unwrap();
+        }
+        std::fs::write(path, w.finish().unwrap()).unwrap();
+    }
+
+    fn read_all(path: &Path) -> Result<Vec<Vec<u8>>> {
+        RecordReader::open(path)?.collect()
+    }
+
+    #[test]
+    fn crc32c_known_answers() {
+        // RFC 3720 B.4 and the classic check value.
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xe306_9283);
+        assert_eq!(crc32c::crc32c(&[0u8; 32]), 0x8a91_36aa);
+        assert_eq!(crc32c::crc32c(&[0xffu8; 32]), 0x62a8_ab43);
+        let inc: Vec<u8> = (0u8..32).collect();
+        assert_eq!(crc32c::crc32c(&inc), 0x46dd_794e);
+        // Masked values as TensorFlow computes them (tensorflow/tsl/lib/hash/crc32c.h Mask()).
+        assert_eq!(masked_crc32c(b""), 0xa282_ead8);
+        assert_eq!(masked_crc32c(b"123456789"), 0xe306_9283u32.rotate_right(15).wrapping_add(0xa282_ead8));
+        let c = 0xe306_9283u32;
+        assert_eq!(masked_crc32c(b"123456789"), ((c >> 15) | (c << 17)).wrapping_add(0xa282_ead8));
+    }
+
+    #[test]
+    fn framing_bytes_are_exact() {
+        // An empty record: length 0, masked crc of 8 zero bytes, masked crc of "".
+        let mut out = Vec::new();
+        frame_record(b"", &mut out);
+        assert_eq!(out.len(), 16);
+        assert_eq!(&out[..8], &[0u8; 8]);
+        assert_eq!(&out[8..12], &masked_crc32c(&[0u8; 8]).to_le_bytes());
+        assert_eq!(&out[12..], &0xa282_ead8u32.to_le_bytes());
+        // frame_record appends.
+        frame_record(b"abc", &mut out);
+        assert_eq!(out.len(), 16 + 12 + 3 + 4);
+        assert_eq!(&out[16..24], &3u64.to_le_bytes());
+        assert_eq!(&out[28..31], b"abc");
+    }
+
+    #[test]
+    fn framing_round_trip_plain_and_gzip() {
+        let dir = tempdir("rt");
+        let big = vec![7u8; 300_000];
+        let records: Vec<&[u8]> = vec![b"", b"a", b"hello world", &big, b"\x1f\x8b"];
+        for (name, comp) in [("plain.tfrecord", Compression::None), ("gz.tfrecord", Compression::Gzip)] {
+            let path = dir.join(name);
+            write_file(&path, &records, comp);
+            let reader = RecordReader::open(&path).unwrap();
+            assert_eq!(reader.is_gzip(), comp == Compression::Gzip);
+            let got = read_all(&path).unwrap();
+            assert_eq!(got, records.iter().map(|r| r.to_vec()).collect::<Vec<_>>());
+        }
+        let raw = std::fs::read(dir.join("gz.tfrecord")).unwrap();
+        assert_eq!(&raw[..2], &GZIP_MAGIC);
+    }
+
+    #[test]
+    fn write_framed_matches_write_record() {
+        let mut a = RecordWriter::new(Vec::new(), Compression::None);
+        a.write_record(b"x").unwrap();
+        a.write_record(b"yz").unwrap();
+        let mut framed = Vec::new();
+        frame_record(b"x", &mut framed);
+        frame_record(b"yz", &mut framed);
+        let mut b = RecordWriter::new(Vec::new(), Compression::None);
+        b.write_framed(&framed, 2).unwrap();
+        assert_eq!(b.records_written(), 2);
+        assert_eq!(a.finish().unwrap(), b.finish().unwrap());
+    }
+
+    #[test]
+    fn plain_record_starting_with_gzip_magic_is_not_mistaken_for_gzip() {
+        // Length 0x8b1f = 35615 makes the file start with 1f 8b.
+        let dir = tempdir("magic");
+        let path = dir.join("magic.tfrecord");
+        let data = vec![1u8; 0x8b1f];
+        write_file(&path, &[&data], Compression::None);
+        assert_eq!(&std::fs::read(&path).unwrap()[..2], &GZIP_MAGIC);
+        let r = RecordReader::open(&path).unwrap();
+        assert!(!r.is_gzip());
+        assert_eq!(read_all(&path).unwrap(), vec![data]);
+    }
+
+    #[test]
+    fn empty_file_has_no_records() {
+        let dir = tempdir("empty");
+        let path = dir.join("empty.tfrecord");
+        std::fs::write(&path, b"").unwrap();
+        assert!(read_all(&path).unwrap().is_empty());
+        let gz = dir.join("empty.tfrecord.gz");
+        write_file(&gz, &[], Compression::Gzip);
+        assert!(read_all(&gz).unwrap().is_empty());
+    }
+
+    fn corrupt_err(path: &Path) -> (u64, String) {
+        let mut reader = RecordReader::open(path).unwrap();
+        loop {
+            match reader.next() {
+                Some(Ok(_)) => continue,
+                Some(Err(Error::CorruptRecord { path: p, offset, message })) => {
+                    assert_eq!(p, path);
+                    // Fused: nothing after an error.
+                    assert!(reader.next().is_none());
+                    return (offset, message);
+                }
+                Some(Err(e)) => panic!("unexpected error kind: {e}"),
+                None => panic!("no error for corrupt file {}", path.display()),
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_files_name_the_offset() {
+        let dir = tempdir("trunc");
+        let path = dir.join("t.tfrecord");
+        write_file(&path, &[b"first record", b"second record"], Compression::None);
+        let full = std::fs::read(&path).unwrap();
+        let second = (12 + 12 + 4) as u64;
+        // Cut inside the header, the data and the footer of the second record.
+        for (cut, needle) in [(second + 5, "header"), (second + 14, "announces 13 bytes"), (full.len() as u64 - 1, "data checksum")] {
+            std::fs::write(&path, &full[..cut as usize]).unwrap();
+            let (offset, message) = corrupt_err(&path);
+            assert_eq!(offset, second, "{message}");
+            assert!(message.contains("truncated") && message.contains(needle), "{message}");
+        }
+    }
+
+    #[test]
+    fn bad_crcs_are_detected() {
+        let dir = tempdir("crc");
+        let path = dir.join("c.tfrecord");
+        write_file(&path, &[b"first record", b"second record"], Compression::None);
+        let full = std::fs::read(&path).unwrap();
+        // Flip one data byte of the second record.
+        let mut bad = full.clone();
+        bad[28 + 12 + 3] ^= 0x20;
+        std::fs::write(&path, &bad).unwrap();
+        let (offset, message) = corrupt_err(&path);
+        assert_eq!(offset, 28);
+        assert!(message.contains("data checksum mismatch"), "{message}");
+        // Corrupt the second record's length.
+        let mut bad = full.clone();
+        bad[28] = 200;
+        std::fs::write(&path, &bad).unwrap();
+        let (offset, message) = corrupt_err(&path);
+        assert_eq!(offset, 28);
+        assert!(message.contains("length checksum mismatch"), "{message}");
+        // A text file is not a TFRecord file.
+        std::fs::write(&path, b"this is just some text, not records\n").unwrap();
+        let (offset, message) = corrupt_err(&path);
+        assert_eq!(offset, 0);
+        assert!(message.contains("not a TFRecord file"), "{message}");
+        let shown = Error::CorruptRecord { path: path.clone(), offset, message }.to_string();
+        assert!(shown.contains("c.tfrecord") && shown.contains("at byte 0"), "{shown}");
+    }
+
+    #[test]
+    fn damaged_gzip_is_a_corrupt_record() {
+        let dir = tempdir("gzbad");
+        let path = dir.join("g.tfrecord.gz");
+        let payload: Vec<u8> = (0..100_000u32).flat_map(|i| (i * 2_654_435_761).to_le_bytes()).collect();
+        write_file(&path, &[&payload, b"tail"], Compression::Gzip);
+        let full = std::fs::read(&path).unwrap();
+        // Truncated gzip stream.
+        std::fs::write(&path, &full[..full.len() / 2]).unwrap();
+        let (_, message) = corrupt_err(&path);
+        assert!(message.contains("gzip") || message.contains("truncated"), "{message}");
+        // Garbage in the middle of the deflate data.
+        let mut bad = full.clone();
+        for b in &mut bad[100..140] {
+            *b ^= 0x5a;
+        }
+        std::fs::write(&path, &bad).unwrap();
+        let (_, message) = corrupt_err(&path);
+        assert!(message.contains("gzip") || message.contains("checksum") || message.contains("truncated"), "{message}");
+    }
+
+    #[test]
+    fn missing_file_and_directory() {
+        let dir = tempdir("missing");
+        assert!(matches!(RecordReader::open(dir.join("nope.tfrecord")), Err(Error::NotFound(_))));
+        let err = RecordReader::open(&dir).unwrap_err().to_string();
+        assert!(err.contains("is a directory"), "{err}");
+    }
+
+    #[test]
+    fn example_round_trip() {
+        let ids = [2i64, 13, 0, -1, i64::MIN, i64::MAX, 300];
+        let w = [1.0f32, 0.0, -2.5, f32::MAX];
+        let b: [&[u8]; 3] = [b"", b"abc", &[0xff, 0x00]];
+        let features = [
+            ("input_ids", FeatureValues::Int64(&ids)),
+            ("empty_int", FeatureValues::Int64(&[])),
+            ("masked_lm_weights", FeatureValues::Float(&w)),
+            ("empty_float", FeatureValues::Float(&[])),
+            ("bytes", FeatureValues::Bytes(&b)),
+            ("empty_bytes", FeatureValues::Bytes(&[])),
+            ("", FeatureValues::Int64(&[1])),
+        ];
+        let mut out = vec![9, 9, 9];
+        encode_example(&features, &mut out);
+        let decoded = decode_example(&out).unwrap();
+        let expect: Vec<(String, Feature)> = vec![
+            ("input_ids".into(), Feature::Int64(ids.to_vec())),
+            ("empty_int".into(), Feature::Int64(vec![])),
+            ("masked_lm_weights".into(), Feature::Float(w.to_vec())),
+            ("empty_float".into(), Feature::Float(vec![])),
+            ("bytes".into(), Feature::Bytes(b.iter().map(|x| x.to_vec()).collect())),
+            ("empty_bytes".into(), Feature::Bytes(vec![])),
+            ("".into(), Feature::Int64(vec![1])),
+        ];
+        assert_eq!(decoded, expect);
+        // Re-encoding the decoded features gives the same bytes.
+        let mut scratch: Vec<Vec<&[u8]>> = vec![Vec::new(); decoded.len()];
+        let borrowed: Vec<(&str, FeatureValues)> = decoded
+            .iter()
+            .zip(scratch.iter_mut())
+            .map(|((n, f), s)| (n.as_str(), f.as_borrowed(s)))
+            .collect();
+        let mut again = Vec::new();
+        encode_example(&borrowed, &mut again);
+        assert_eq!(again, out);
+    }
+
+    #[test]
+    fn example_bytes_match_protobuf_serialization() {
+        // tf.train.Example(features=tf.train.Features(feature={"a": Feature(int64_list=
+        // Int64List(value=[1, -1])), "f": Feature(float_list=FloatList(value=[1.0]))}))
+        // .SerializeToString(), written out by hand from the protobuf wire format.
+        let mut out = Vec::new();
+        encode_example(&[("a", FeatureValues::Int64(&[1, -1])), ("f", FeatureValues::Float(&[1.0]))], &mut out);
+        let neg1 = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        let mut a_entry = vec![0x0a, 0x01, b'a', 0x12, 0x0f, 0x1a, 0x0d, 0x0a, 0x0b, 0x01];
+        a_entry.extend_from_slice(&neg1);
+        let f_entry = vec![0x0a, 0x01, b'f', 0x12, 0x08, 0x12, 0x06, 0x0a, 0x04, 0x00, 0x00, 0x80, 0x3f];
+        let mut features = vec![0x0a, a_entry.len() as u8];
+        features.extend_from_slice(&a_entry);
+        features.push(0x0a);
+        features.push(f_entry.len() as u8);
+        features.extend_from_slice(&f_entry);
+        let mut expect = vec![0x0a, features.len() as u8];
+        expect.extend_from_slice(&features);
+        assert_eq!(out, expect);
+    }
+
+    #[test]
+    fn decoder_accepts_unpacked_and_merged_fields() {
+        // Feature "x": int64_list with unpacked values 5 and 300 then a packed [7];
+        // feature "y": float_list with an unpacked 2.0; an unknown field 9 (varint) in Example.
+        let int_list = [0x08, 0x05, 0x08, 0xac, 0x02, 0x0a, 0x01, 0x07];
+        let mut x_feature = vec![0x1a, int_list.len() as u8];
+        x_feature.extend_from_slice(&int_list);
+        let mut x_entry = vec![0x0a, 0x01, b'x', 0x12, x_feature.len() as u8];
+        x_entry.extend_from_slice(&x_feature);
+        let y_entry = [0x0a, 0x01, b'y', 0x12, 0x07, 0x12, 0x05, 0x0d, 0x00, 0x00, 0x00, 0x40];
+        let mut features = vec![0x0a, x_entry.len() as u8];
+        features.extend_from_slice(&x_entry);
+        features.push(0x0a);
+        features.push(y_entry.len() as u8);
+        features.extend_from_slice(&y_entry);
+        let mut ex = vec![0x48, 0x01, 0x0a, features.len() as u8];
+        ex.extend_from_slice(&features);
+        let decoded = decode_example(&ex).unwrap();
+        assert_eq!(
+            decoded,
+            vec![("x".to_string(), Feature::Int64(vec![5, 300, 7])), ("y".to_string(), Feature::Float(vec![2.0]))]
+        );
+    }
+
+    #[test]
+    fn malformed_examples_give_clear_errors() {
+        let mut good = Vec::new();
+        encode_example(&[("input_ids", FeatureValues::Int64(&[1, 2, 3]))], &mut good);
+        for cut in 1..good.len() {
+            let err = decode_example(&good[..cut]).unwrap_err().to_string();
+            assert!(err.starts_with("malformed tf.train.Example at byte"), "{err}");
+        }
+        let err = decode_example(&[0x0a, 0x05, 0x0a, 0x03, 0x0a, 0x01, 0xff]).unwrap_err().to_string();
+        assert!(err.contains("no value list") || err.contains("UTF-8"), "{err}");
+        let err = decode_example(b"\x0b").unwrap_err().to_string();
+        assert!(err.contains("wire type"), "{err}");
+        let err = decode_example(&[0xff; 12]).unwrap_err().to_string();
+        assert!(err.contains("varint"), "{err}");
+        // An empty message is a valid, empty Example.
+        assert!(decode_example(b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn varint_lengths() {
+        for v in [0u64, 1, 127, 128, 16383, 16384, u64::MAX, (-1i64) as u64] {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            assert_eq!(out.len(), varint_len(v), "{v}");
+            let mut c = Cursor::new(&out, 0);
+            assert_eq!(c.varint().unwrap(), v);
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Unit tests on hand-built models (identity normalizer). The differential tests against the
+//! `sentencepiece` package and `transformers` on real text are in `tests/test_tokenizer_parity.py`.
+
+use super::proto::tests::{len_field, piece, varint_field};
+use super::*;
+
+const NORMAL: u64 = 1;
+const UNKNOWN: u64 = 2;
+const CONTROL: u64 = 3;
+const USER: u64 = 4;
+const UNUSED: u64 = 5;
+const BYTE: u64 = 6;
+
+fn model_bytes(pieces: &[(&str, f32, u64)], byte_fallback: bool, model_type: u64) -> Vec<u8> {
+    let mut m = Vec::new();
+    for &(p, s, k) in pieces {
+        len_field(1, &piece(p, s, k), &mut m);
+    }
+    let mut trainer = Vec::new();
+    varint_field(3, model_type, &mut trainer);
+    if byte_fallback {
+        varint_field(35, 1, &mut trainer);
+    }
+    len_field(2, &trainer, &mut m);
+    let mut norm = Vec::new();
+    len_field(1, b"identity", &mut norm);
+    len_field(3, &norm, &mut m);
+    m
+}
+
+/// An ALBERT-shaped vocabulary: specials 0–4, user-defined "(" and "-", then learned pieces.
+fn albert_pieces() -> Vec<(&'static str, f32, u64)> {
+    vec![
+        ("<pad>", 0.0, CONTROL),
+        ("<unk>", 0.0, UNKNOWN),
+        ("[CLS]", 0.0, CONTROL),
+        ("[SEP]", 0.0, CONTROL),
+        ("[MASK]", 0.0, CONTROL),
+        ("(", 0.0, USER),
+        ("-", 0.0, USER),
+        ("▁", -2.0, NORMAL),
+        ("▁the", -3.0, NORMAL),
+        ("▁a", -4.0, NORMAL),
+        ("b", -4.0, NORMAL),
+        ("ab", -9.0, NORMAL),
+        ("▁ab", -5.0, NORMAL),
+        (",", -3.0, NORMAL),
+        ("1", -5.0, NORMAL),
+        ("9", -5.0, NORMAL),
+        ("19", -6.0, NORMAL),
+        ("▁19", -6.5, NORMAL),
+        ("19,", -6.0, NORMAL),
+        ("▁19,", -6.2, NORMAL),
+        ("x", -5.0, NORMAL),
+        ("▁x", -5.0, NORMAL),
+        ("mask", -5.0, NORMAL),
+        ("[", -5.0, NORMAL),
+        ("]", -5.0, NORMAL),
+        ("zz", -1.0, UNUSED),
+        ("z", -6.0, NORMAL),
+        ("▁z", -7.0, NORMAL),
+        ("\"", -5.0, NORMAL),
+        ("`", -5.0, NORMAL),
+    ]
+}
+
+fn tok(lowercase: bool, reference_compat: bool) -> Tokenizer {
+    let bytes = model_bytes(&albert_pieces(), false, 1);
+    Tokenizer::from_bytes(&bytes, EncodeOptions::new(lowercase, false, reference_compat)).unwrap()
+}
+
+fn pieces(t: &Tokenizer, text: &str) -> Vec<String> {
+    t.encode_pieces(text)
+}
+
+#[test]
+fn vocabulary_and_kinds() {
+    let t = tok(false, false);
+    assert_eq!(t.vocab_size(), albert_pieces().len());
+    assert_eq!(t.id_to_piece(2), "[CLS]");
+    assert_eq!(t.id_to_piece(9999), "");
+    assert_eq!(t.piece_to_id("▁the"), Some(8));
+    assert_eq!(t.piece_to_id("nope"), None);
+    assert_eq!(t.piece_kind(1), PieceKind::Unknown);
+    assert_eq!(t.piece_kind(4), PieceKind::Control);
+    assert_eq!(t.piece_kind(5), PieceKind::UserDefined);
+    assert_eq!(t.piece_kind(25), PieceKind::Unused);
+    assert_eq!(t.piece_kind(8), PieceKind::Normal);
+    assert_eq!(t.unk_id(), 1);
+    assert_eq!(t.model_sha256().len(), 64);
+    t.check_albert_specials().unwrap();
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Tokenizer>();
+}
+
+#[test]
+fn viterbi_picks_the_best_path() {
+    let t = tok(false, false);
+    // "▁ab" (-5) beats "▁a"+"b" (-8) and "▁"+"ab" (-11).
+    assert_eq!(pieces(&t, "ab"), ["▁ab"]);
+    assert_eq!(pieces(&t, "the ab"), ["▁the", "▁ab"]);
+    // Unused pieces are never produced: "zz" is unused, so "z" "z".
+    assert_eq!(pieces(&t, "zz"), ["▁z", "z"]);
+}
+
+#[test]
+fn unknown_characters_merge_into_one_piece() {
+    let t = tok(false, false);
+    assert_eq!(pieces(&t, "aqqb"), ["▁a", "qq", "b"]);
+    assert_eq!(t.encode("aqqb"), vec![9, 1, 10]);
+    // A lone unknown character right after the dummy prefix.
+    assert_eq!(pieces(&t, "é"), ["▁", "é"]);
+}
+
+#[test]
+fn user_defined_symbols_are_whole_pieces() {
+    let t = tok(false, false);
+    assert_eq!(pieces(&t, "x(x-x"), ["▁x", "(", "x", "-", "x"]);
+}
+
+#[test]
+fn whitespace_is_collapsed_like_python_split() {
+    let t = tok(false, false);
+    assert_eq!(t.encode("  the\u{1c}ab \t"), t.encode("the ab"));
+    assert!(t.encode(" \u{1f}\u{a0} ").is_empty());
+    assert!(t.encode("").is_empty());
+}
+
+#[test]
+fn digit_comma_rule_intended_in_default_mode() {
+    let t = tok(false, false);
+    // A word-initial piece: "▁19," -> "▁19" + "," in both modes.
+    assert_eq!(pieces(&t, "19,"), ["▁19", ","]);
+    // A mid-word piece "19,": Hugging Face drops the "▁" re-encoding adds -> "19" + ",".
+    assert_eq!(pieces(&t, "x19,"), ["▁x", "19", ","]);
+}
+
+#[test]
+fn digit_comma_rule_q2_in_reference_mode() {
+    let t = tok(false, true);
+    assert_eq!(pieces(&t, "19,"), ["▁19", ","]);
+    // Q2: the original never drops the "▁" under Python 3, so a new word starts mid-word.
+    assert_eq!(pieces(&t, "x19,"), ["▁x", "▁19", ","]);
+}
+
+#[test]
+fn special_tokens_kept_whole_only_in_default_mode() {
+    let hf = tok(true, false);
+    assert_eq!(pieces(&hf, "x [MASK] x"), ["▁x", "[MASK]", "▁x"]);
+    assert_eq!(hf.encode("x[MASK]"), vec![21, 4]);
+    // Lower-casing spares the special tokens.
+    assert_eq!(pieces(&hf, "X[CLS]"), ["▁x", "[CLS]"]);
+    let reference = tok(true, true);
+    assert_eq!(pieces(&reference, "x [MASK] x"), ["▁x", "▁", "[", "mask", "]", "▁x"]);
+}
+
+#[test]
+fn quotes_replaced_only_in_default_mode_q3() {
+    let hf = tok(false, false);
+    assert_eq!(pieces(&hf, "``x''"), ["▁", "\"", "x", "\""]);
+    let reference = tok(false, true);
+    assert_eq!(pieces(&reference, "``x"), ["▁", "`", "`", "x"]);
+}
+
+#[test]
+fn byte_fallback_splits_unknown_characters_into_bytes() {
+    let mut p = albert_pieces();
+    let names: Vec<String> = (0..256).map(|b| format!("<0x{b:02X}>")).collect();
+    for n in &names {
+        p.push((n.as_str(), 0.0, BYTE));
+    }
+    let t = Tokenizer::from_bytes(&model_bytes(&p, true, 1), EncodeOptions::new(false, false, false)).unwrap();
+    assert_eq!(pieces(&t, "aé"), ["▁a", "<0xC3>", "<0xA9>"]);
+    assert_eq!(t.piece_kind(t.piece_to_id("<0xC3>").unwrap()), PieceKind::Byte);
+}
+
+#[test]
+fn batch_is_ordered_and_independent_of_threads() {
+    let t = tok(true, false);
+    let texts: Vec<String> = (0..200).map(|i| format!("The ab {i}, x19, [MASK] qq{i}")).collect();
+    let one = t.encode_batch(&texts, Some(1)).unwrap();
+    let two = t.encode_batch(&texts, Some(2)).unwrap();
+    assert_eq!(one, two);
+    assert_eq!(one[7], t.encode(&texts[7]));
+    assert!(t.encode_batch(&texts, Some(0)).is_err());
+}
+
+#[test]
+fn bad_models_give_clear_errors() {
+    let msg = |bytes: &[u8]| Tokenizer::from_bytes(bytes, EncodeOptions::default()).unwrap_err().to_string();
+    assert!(msg(b"").contains("empty"), "{}", msg(b""));
+    assert!(msg(&[0x0a, 0x50, 0x01]).contains("corrupt"));
+    let bpe = model_bytes(&albert_pieces(), false, 2);
+    assert!(msg(&bpe).contains("only unigram"), "{}", msg(&bpe));
+    let no_unk = model_bytes(&[("a", -1.0, NORMAL)], false, 1);
+    assert!(msg(&no_unk).contains("unknown piece"));
+    let dup = model_bytes(&[("<unk>", 0.0, UNKNOWN), ("a", -1.0, NORMAL), ("a", -2.0, NORMAL)], false, 1);
+    assert!(msg(&dup).contains("defined twice"));
+    let bytes_without_flag = model_bytes(&[("<unk>", 0.0, UNKNOWN), ("<0x00>", 0.0, BYTE), ("a", -1.0, NORMAL)], false, 1);
+    assert!(msg(&bytes_without_flag).contains("byte_fallback"));
+    let err = Tokenizer::from_file(Path::new("/nonexistent/x.model"), EncodeOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)));
+}
+
+#[test]
+fn albert_specials_are_checked() {
+    let p = vec![("<unk>", 0.0, UNKNOWN), ("<pad>", 0.0, CONTROL), ("a", -1.0, NORMAL)];
+    let t = Tokenizer::from_bytes(&model_bytes(&p, false, 1), EncodeOptions::default()).unwrap();
+    let err = t.check_albert_specials().unwrap_err().to_string();
+    assert!(err.contains("<pad> has id 1, expected 0"), "{err}");
+    assert!(err.contains("[CLS] is missing"), "{err}");
+}

@@ -1,0 +1,365 @@
+//! Python face of `albert_fast_core::tfrecord` and `record_stats`: a record reader that Python
+//! iterates (GIL released while reading and decompressing), an atomic record writer, and
+//! `tf.train.Example` encode/decode.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use albert_fast_core::atomic::AtomicFile;
+use albert_fast_core::record_stats::{DatasetStats, Histogram, DEFAULT_MASK_ID};
+use albert_fast_core::tfrecord::{self as core, Compression, Feature, FeatureValues};
+use albert_fast_core::Error;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+use crate::errors::to_py;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn parse_compression(name: Option<&str>) -> PyResult<Option<Compression>> {
+    match name {
+        None => Ok(None),
+        Some(s) if s.eq_ignore_ascii_case("auto") => Ok(None),
+        Some(s) => Compression::parse(s).map(Some).map_err(to_py),
+    }
+}
+
+/// Iterates over the records (as `bytes`) of one TFRecord file, verifying both checksums of
+/// each. `compression` is "auto" (default: detected from the content), "none" or "gzip".
+/// A truncated or corrupt file raises `InputError` naming the path and the byte offset.
+#[pyclass(module = "albert_fast._core", name = "RecordReader", frozen)]
+pub struct PyRecordReader {
+    reader: Mutex<core::RecordReader>,
+    path: PathBuf,
+}
+
+#[pymethods]
+impl PyRecordReader {
+    #[new]
+    #[pyo3(signature = (path, compression = None))]
+    fn new(py: Python<'_>, path: PathBuf, compression: Option<&str>) -> PyResult<Self> {
+        let compression = parse_compression(compression)?;
+        let reader = py.detach(|| core::RecordReader::open_with(&path, compression)).map_err(to_py)?;
+        Ok(PyRecordReader { reader: Mutex::new(reader), path })
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        // The lock is taken after the GIL is released, so a second thread using this reader
+        // waits without holding the GIL (no deadlock).
+        let mut buf = Vec::new();
+        let more = py.detach(|| lock(&self.reader).read_next(&mut buf)).map_err(to_py)?;
+        Ok(more.then(|| PyBytes::new(py, &buf)))
+    }
+
+    /// The file being read.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.path.clone()
+    }
+
+    /// Records read and verified so far.
+    #[getter]
+    fn records_read(&self) -> u64 {
+        lock(&self.reader).records_read()
+    }
+
+    /// Byte offset of the next record (in the decompressed stream for GZIP files).
+    #[getter]
+    fn offset(&self) -> u64 {
+        lock(&self.reader).offset()
+    }
+
+    #[getter]
+    fn is_gzip(&self) -> bool {
+        lock(&self.reader).is_gzip()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("RecordReader({:?})", self.path.display().to_string())
+    }
+}
+
+/// Writes records to `path` atomically: the file appears under its name only after `close()`
+/// (or leaving a `with` block without an exception); otherwise nothing is left behind.
+#[pyclass(module = "albert_fast._core", name = "RecordWriter", frozen)]
+pub struct PyRecordWriter {
+    writer: Mutex<Option<core::RecordWriter<AtomicFile>>>,
+    path: PathBuf,
+    written: AtomicU64,
+}
+
+impl PyRecordWriter {
+    fn with_writer<T>(&self, f: impl FnOnce(&mut core::RecordWriter<AtomicFile>) -> std::io::Result<T>) -> PyResult<T> {
+        let mut guard = lock(&self.writer);
+        let w = guard
+            .as_mut()
+            .ok_or_else(|| PyValueError::new_err(format!("{}: RecordWriter is closed", self.path.display())))?;
+        let out = f(w).map_err(|e| to_py(Error::io(&self.path, e)))?;
+        self.written.store(w.records_written(), Ordering::Relaxed);
+        Ok(out)
+    }
+}
+
+#[pymethods]
+impl PyRecordWriter {
+    #[new]
+    #[pyo3(signature = (path, compression = "none"))]
+    fn new(path: PathBuf, compression: &str) -> PyResult<Self> {
+        let compression = Compression::parse(compression).map_err(to_py)?;
+        let file = AtomicFile::create(&path).map_err(to_py)?;
+        Ok(PyRecordWriter {
+            writer: Mutex::new(Some(core::RecordWriter::new(file, compression))),
+            path,
+            written: AtomicU64::new(0),
+        })
+    }
+
+    /// Writes one record.
+    fn write(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        py.detach(|| self.with_writer(|w| w.write_record(data)))
+    }
+
+    /// Encodes `features` (see `encode_example`) and writes them as one record.
+    fn write_example(&self, py: Python<'_>, features: &Bound<'_, PyAny>) -> PyResult<()> {
+        let data = encode_py_example(features)?;
+        py.detach(|| self.with_writer(|w| w.write_record(&data)))
+    }
+
+    /// Records written so far.
+    #[getter]
+    fn records_written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    /// Finishes the file (GZIP trailer, fsync) and moves it to its final name.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(w) = lock(&self.writer).take() else { return Ok(()) };
+        py.detach(|| {
+            let file = w.finish().map_err(|e| Error::io(&self.path, e))?;
+            file.commit()
+        })
+        .map_err(to_py)
+    }
+
+    /// Drops the unfinished file; nothing appears under the final name.
+    fn abort(&self) {
+        lock(&self.writer).take();
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (exc_type, _exc = None, _tb = None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        match exc_type {
+            Some(t) if !t.is_none() => self.abort(),
+            _ => self.close(py)?,
+        }
+        Ok(false)
+    }
+}
+
+/// An owned copy of one feature's values, ready to borrow as `FeatureValues`.
+enum OwnedValues {
+    Int64(Vec<i64>),
+    Float(Vec<f32>),
+    Bytes(Vec<Vec<u8>>),
+}
+
+fn extract_values(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<OwnedValues> {
+    let kind_error =
+        |kind: &str| PyTypeError::new_err(format!("feature {name:?}: unknown kind {kind:?} (expected \"int64\", \"float\" or \"bytes\")"));
+    // An explicit ("int64"|"float"|"bytes", values) pair.
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        if t.len() == 2 {
+            if let Ok(kind) = t.get_item(0)?.extract::<String>() {
+                let values = t.get_item(1)?;
+                let wrong = |e: PyErr| PyTypeError::new_err(format!("feature {name:?}: values are not {kind}: {e}"));
+                return match kind.as_str() {
+                    "int64" => values.extract::<Vec<i64>>().map(OwnedValues::Int64).map_err(wrong),
+                    "float" | "float32" => values.extract::<Vec<f32>>().map(OwnedValues::Float).map_err(wrong),
+                    "bytes" => values.extract::<Vec<Vec<u8>>>().map(OwnedValues::Bytes).map_err(wrong),
+                    other => Err(kind_error(other)),
+                };
+            }
+        }
+    }
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return Err(PyTypeError::new_err(format!("feature {name:?}: expected a list of values, got a single string")));
+    }
+    // Inferred: all bytes -> bytes list; all integers -> int64; otherwise float. An empty list
+    // is an empty int64 list.
+    if let Ok(v) = obj.extract::<Vec<i64>>() {
+        return Ok(OwnedValues::Int64(v));
+    }
+    if let Ok(v) = obj.extract::<Vec<f32>>() {
+        return Ok(OwnedValues::Float(v));
+    }
+    if let Ok(v) = obj.extract::<Vec<Vec<u8>>>() {
+        return Ok(OwnedValues::Bytes(v));
+    }
+    Err(PyTypeError::new_err(format!(
+        "feature {name:?}: expected a list of ints, floats or bytes (or a (kind, values) pair), got {}",
+        obj.get_type().name()?
+    )))
+}
+
+fn encode_py_example(features: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    let items: Vec<(String, Bound<'_, PyAny>)> = if let Ok(d) = features.cast::<PyDict>() {
+        d.iter().map(|(k, v)| Ok((k.extract::<String>()?, v))).collect::<PyResult<_>>()?
+    } else {
+        features.extract()?
+    };
+    let owned: Vec<(String, OwnedValues)> =
+        items.iter().map(|(n, v)| Ok((n.clone(), extract_values(n, v)?))).collect::<PyResult<_>>()?;
+    let byte_refs: Vec<Vec<&[u8]>> = owned
+        .iter()
+        .map(|(_, v)| match v {
+            OwnedValues::Bytes(b) => b.iter().map(|x| x.as_slice()).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let borrowed: Vec<(&str, FeatureValues<'_>)> = owned
+        .iter()
+        .zip(&byte_refs)
+        .map(|((n, v), refs)| {
+            let fv = match v {
+                OwnedValues::Int64(x) => FeatureValues::Int64(x),
+                OwnedValues::Float(x) => FeatureValues::Float(x),
+                OwnedValues::Bytes(_) => FeatureValues::Bytes(refs),
+            };
+            (n.as_str(), fv)
+        })
+        .collect();
+    let mut out = Vec::new();
+    core::encode_example(&borrowed, &mut out);
+    Ok(out)
+}
+
+/// Serializes a `tf.train.Example`. `features` is a dict (or list of pairs) name -> values:
+/// a list of ints (int64), floats (float) or bytes, or an explicit `(kind, values)` pair with
+/// kind "int64", "float" or "bytes" (needed for an empty float or bytes list).
+#[pyfunction]
+fn encode_example<'py>(py: Python<'py>, features: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let out = encode_py_example(features)?;
+    Ok(PyBytes::new(py, &out))
+}
+
+fn feature_to_py<'py>(py: Python<'py>, f: &Feature) -> PyResult<Bound<'py, PyList>> {
+    match f {
+        Feature::Int64(v) => PyList::new(py, v),
+        Feature::Float(v) => PyList::new(py, v.iter().map(|&x| f64::from(x))),
+        Feature::Bytes(v) => PyList::new(py, v.iter().map(|b| PyBytes::new(py, b))),
+    }
+}
+
+/// Parses a serialized `tf.train.Example` into a dict name -> list (ints, floats or bytes), in
+/// the order the features are stored. Malformed input raises `InputError`.
+#[pyfunction]
+fn decode_example<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    let features = core::decode_example(data).map_err(to_py)?;
+    let d = PyDict::new(py);
+    for (name, f) in &features {
+        d.set_item(name, feature_to_py(py, f)?)?;
+    }
+    Ok(d)
+}
+
+/// Like `decode_example`, but also returns each feature's kind: dict name -> (kind, list).
+#[pyfunction]
+fn decode_example_typed<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    let features = core::decode_example(data).map_err(to_py)?;
+    let d = PyDict::new(py);
+    for (name, f) in &features {
+        d.set_item(name, (f.kind_name(), feature_to_py(py, f)?))?;
+    }
+    Ok(d)
+}
+
+/// TensorFlow's masked CRC32C of `data`.
+#[pyfunction]
+fn masked_crc32c(data: &[u8]) -> u32 {
+    core::masked_crc32c(data)
+}
+
+/// `data` framed as one TFRecord (length, masked CRC of length, data, masked CRC of data).
+#[pyfunction]
+fn frame_record<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+    let mut out = Vec::new();
+    core::frame_record(data, &mut out);
+    PyBytes::new(py, &out)
+}
+
+fn hist_to_py<'py>(py: Python<'py>, h: &Histogram) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in h {
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
+
+/// Raw counts and histograms over TFRecord files of ALBERT instances (files read in parallel,
+/// GIL released); `albert_fast.records.dataset_stats` turns them into the summary.
+#[pyfunction]
+#[pyo3(signature = (paths, mask_id = DEFAULT_MASK_ID))]
+fn dataset_stats_raw<'py>(py: Python<'py>, paths: Vec<PathBuf>, mask_id: i64) -> PyResult<Bound<'py, PyDict>> {
+    let s = py.detach(|| DatasetStats::of_files(&paths, mask_id)).map_err(to_py)?;
+    let d = PyDict::new(py);
+    let files: Vec<(String, u64)> = s.files.iter().map(|(p, n)| (p.display().to_string(), *n)).collect();
+    d.set_item("files", files)?;
+    d.set_item("instances", s.instances)?;
+    for (name, h) in [
+        ("padded_lengths", &s.padded_lengths),
+        ("prediction_slots", &s.prediction_slots),
+        ("lengths", &s.lengths),
+        ("masked_per_instance", &s.masked_per_instance),
+        ("span_words", &s.span_words),
+        ("span_pieces", &s.span_pieces),
+        ("sop_labels", &s.sop_labels),
+    ] {
+        d.set_item(name, hist_to_py(py, h)?)?;
+    }
+    for (name, v) in [
+        ("real_tokens", s.real_tokens),
+        ("predictions", s.predictions),
+        ("replaced_mask", s.replaced_mask),
+        ("kept", s.kept),
+        ("random", s.random),
+        ("positions_out_of_range", s.positions_out_of_range),
+        ("spans_starting_mid_word", s.spans_starting_mid_word),
+        ("spans_ending_mid_word", s.spans_ending_mid_word),
+        ("boundary_tokens", s.boundary_tokens),
+        ("without_token_boundary", s.without_token_boundary),
+        ("segment_b_tokens", s.segment_b_tokens),
+    ] {
+        d.set_item(name, v)?;
+    }
+    Ok(d)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyRecordReader>()?;
+    m.add_class::<PyRecordWriter>()?;
+    m.add_function(wrap_pyfunction!(encode_example, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_example, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_example_typed, m)?)?;
+    m.add_function(wrap_pyfunction!(masked_crc32c, m)?)?;
+    m.add_function(wrap_pyfunction!(frame_record, m)?)?;
+    m.add_function(wrap_pyfunction!(dataset_stats_raw, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! Bindings of `albert_fast_core::tokenizer`: the `_core.Tokenizer` class. The public,
+//! documented face is `albert_fast.Tokenizer` in `python/albert_fast/tokenizer.py`, which reads
+//! the tokenizer directory's config and builds this class.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use albert_fast_core::tokenizer::{EncodeOptions, Tokenizer};
+use pyo3::exceptions::{PyIndexError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString};
+
+use crate::errors::{to_py, InputError};
+
+/// A loaded SentencePiece unigram model with ALBERT's text pipeline.
+#[pyclass(name = "Tokenizer", module = "albert_fast._core", frozen)]
+pub struct PyTokenizer {
+    inner: Arc<Tokenizer>,
+}
+
+/// Text as `str`, or `bytes` that must be valid UTF-8.
+fn text_arg<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow<'a, str>> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return s.to_cow().map_err(|_| {
+            InputError::new_err(format!("{what} contains a lone surrogate and cannot be encoded as UTF-8"))
+        });
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return match std::str::from_utf8(b.as_bytes()) {
+            Ok(s) => Ok(Cow::Owned(s.to_string())),
+            Err(e) => Err(InputError::new_err(format!("{what} is not valid UTF-8 (byte {})", e.valid_up_to()))),
+        };
+    }
+    Err(PyTypeError::new_err(format!("{what} must be str or bytes, not {}", obj.get_type().name()?)))
+}
+
+#[pymethods]
+impl PyTokenizer {
+    #[new]
+    #[pyo3(signature = (path, lowercase, strip_accents, reference_compat=false))]
+    fn new(py: Python<'_>, path: PathBuf, lowercase: bool, strip_accents: bool, reference_compat: bool) -> PyResult<Self> {
+        let options = EncodeOptions::new(lowercase, strip_accents, reference_compat);
+        let inner = py.detach(|| Tokenizer::from_file(&path, options)).map_err(to_py)?;
+        Ok(PyTokenizer { inner: Arc::new(inner) })
+    }
+
+    /// Builds a tokenizer from the bytes of a `.model` file.
+    #[staticmethod]
+    #[pyo3(signature = (data, lowercase, strip_accents, reference_compat=false))]
+    fn from_bytes(data: &[u8], lowercase: bool, strip_accents: bool, reference_compat: bool) -> PyResult<Self> {
+        let options = EncodeOptions::new(lowercase, strip_accents, reference_compat);
+        let inner = Tokenizer::from_bytes(data, options).map_err(to_py)?;
+        Ok(PyTokenizer { inner: Arc::new(inner) })
+    }
+
+    fn encode(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
+        let text = text_arg(text, "text")?;
+        let inner = &self.inner;
+        Ok(py.detach(|| inner.encode(&text)))
+    }
+
+    #[pyo3(signature = (texts, threads=None))]
+    fn encode_batch(&self, py: Python<'_>, texts: &Bound<'_, PyAny>, threads: Option<usize>) -> PyResult<Vec<Vec<u32>>> {
+        let mut owned: Vec<String> = Vec::new();
+        for (i, item) in texts.try_iter()?.enumerate() {
+            owned.push(text_arg(&item?, &format!("texts[{i}]"))?.into_owned());
+        }
+        let inner = &self.inner;
+        py.detach(|| inner.encode_batch(&owned, threads)).map_err(to_py)
+    }
+
+    fn tokenize(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+        let text = text_arg(text, "text")?;
+        let inner = &self.inner;
+        Ok(py.detach(|| inner.encode_pieces(&text)))
+    }
+
+    fn id_to_piece(&self, id: i64) -> PyResult<String> {
+        self.check_id(id).map(|id| self.inner.id_to_piece(id).to_string())
+    }
+
+    fn piece_to_id(&self, piece: &str) -> Option<u32> {
+        self.inner.piece_to_id(piece)
+    }
+
+    fn piece_kind(&self, id: i64) -> PyResult<&'static str> {
+        self.check_id(id).map(|id| self.inner.piece_kind(id).name())
+    }
+
+    fn piece_score(&self, id: i64) -> PyResult<f32> {
+        self.check_id(id).map(|id| self.inner.piece_score(id))
+    }
+
+    /// All pieces in id order.
+    fn pieces(&self) -> Vec<String> {
+        (0..self.inner.vocab_size() as u32).map(|id| self.inner.id_to_piece(id).to_string()).collect()
+    }
+
+    fn check_albert_specials(&self) -> PyResult<()> {
+        self.inner.check_albert_specials().map_err(to_py)
+    }
+
+    fn special_ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (piece, id) in self.inner.special_ids() {
+            d.set_item(piece, id)?;
+        }
+        Ok(d)
+    }
+
+    #[getter]
+    fn vocab_size(&self) -> usize {
+        self.inner.vocab_size()
+    }
+
+    #[getter]
+    fn unk_id(&self) -> u32 {
+        self.inner.unk_id()
+    }
+
+    #[getter]
+    fn model_sha256(&self) -> String {
+        self.inner.model_sha256()
+    }
+
+    #[getter]
+    fn lowercase(&self) -> bool {
+        self.inner.options().normalization.lowercase
+    }
+
+    #[getter]
+    fn strip_accents(&self) -> bool {
+        self.inner.options().normalization.strip_accents
+    }
+
+    #[getter]
+    fn reference_compat(&self) -> bool {
+        self.inner.options().reference_compat
+    }
+
+    #[getter]
+    fn source(&self) -> String {
+        self.inner.source().display().to_string()
+    }
+}
+
+impl PyTokenizer {
+    fn check_id(&self, id: i64) -> PyResult<u32> {
+        let n = self.inner.vocab_size();
+        if id < 0 || id as u64 >= n as u64 {
+            return Err(PyIndexError::new_err(format!("id {id} is outside the vocabulary (0..{n})")));
+        }
+        Ok(id as u32)
+    }
+
+    /// The shared core tokenizer, for other bindings that take a `Tokenizer` argument.
+    #[allow(dead_code)]
+    pub fn core(&self) -> Arc<Tokenizer> {
+        Arc::clone(&self.inner)
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyTokenizer>()
+}
