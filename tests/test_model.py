@@ -11,6 +11,7 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("USE_FLAX", "0")  # jaxlib + TF LLVM options clash in one process
 
 import numpy as np
 import pytest
@@ -230,3 +231,16 @@ def test_jax_backend_gives_same_outputs(tmp_path):
                                rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(out["sop_logits"], np.asarray(ours["sop_logits"]),
                                rtol=1e-4, atol=1e-5)
+
+
+def test_model_only_checkpoint_holds_every_weight(tmp_path):
+    """Warm start and the ``best`` export save the model alone: every variable (the shared
+    encoder groups included) must be reachable through TensorFlow's object graph."""
+    import tensorflow as tf
+
+    cfg = tiny()
+    a, b = build_pretraining_model(cfg), build_pretraining_model(cfg)
+    tf.train.Checkpoint(model=a).write(str(tmp_path / "m"))
+    tf.train.Checkpoint(model=b).read(str(tmp_path / "m")).assert_consumed()
+    for va, vb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(np.asarray(va.numpy()), np.asarray(vb.numpy()))

@@ -183,6 +183,7 @@ class PretrainingConfig(_Section):
         None, description="Checkpoint to warm-start the weights from (not the optimizer state).")
     init_from_group0: bool = Field(
         False, description="Copy layer group 0's weights from init_checkpoint into every group.")
+    # albert_fast's trainer beyond run_pretraining.py's flags.
     weight_decay_rate: float = Field(
         0.01, ge=0.0, description="Weight decay of LAMB/AdamW (LayerNorm and bias excluded).")
     gradient_accumulation_steps: int = Field(

@@ -129,6 +129,14 @@ def _build_in_scope(scope: str, layer: keras.layers.Layer, shape: tuple) -> None
         layer.build(shape)
 
 
+def _track_as_attributes(owner: keras.layers.Layer, layers: list, prefix: str) -> None:
+    """Also holds each layer of a list as an attribute (``group_0``, ...): TensorFlow's
+    object-based checkpoints follow attributes but not Keras' tracked lists, and without this a
+    checkpoint of the model alone (warm start, ``best``) would miss the transformer weights."""
+    for index, layer in enumerate(layers):
+        setattr(owner, f"{prefix}_{index}", layer)
+
+
 # --------------------------------------------------------------------------------------------
 # Layers
 
@@ -228,6 +236,7 @@ class AlbertGroup(keras.layers.Layer):
         super().__init__(name=name, **kwargs)
         self.inner_groups = [AlbertAttentionFfnBlock(config, name=f"inner_group_{k}")
                              for k in range(config.inner_group_num)]
+        _track_as_attributes(self, self.inner_groups, "inner_group")
         self.hidden_size = config.hidden_size
 
     def build(self, input_shape: Any = None) -> None:
@@ -253,6 +262,7 @@ class AlbertEncoder(keras.layers.Layer):
             if config.embedding_size != config.hidden_size else None)
         self.groups = [AlbertGroup(config, name=f"group_{g}")
                        for g in range(config.num_hidden_groups)]
+        _track_as_attributes(self, self.groups, "group")
 
     def build(self, input_shape: Any = None) -> None:
         if self.embedding_hidden_mapping_in is not None:

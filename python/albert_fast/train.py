@@ -224,17 +224,26 @@ def make_dataset(files: Sequence[str], spec: dict, batch_size: int, is_training:
 
     auto = tf.data.AUTOTUNE
     ds = tf.data.Dataset.from_tensor_slices(list(files))
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    pipelines = input_context.num_input_pipelines if input_context is not None else 1
+    pipeline_id = input_context.input_pipeline_id if input_context is not None else 0
+    # Each input pipeline (worker) reads its own files; with fewer files than workers, every
+    # worker reads all files and keeps its share of the records.
+    by_file = pipelines > 1 and len(files) >= pipelines
+    if by_file:
+        ds = ds.shard(pipelines, pipeline_id)
+    n_files = len(files) // pipelines if by_file else len(files)
     compression = "GZIP" if all(f.endswith(".gz") for f in files) else ""
     if is_training:
-        ds = ds.repeat().shuffle(max(1, len(files)), seed=seed)
+        ds = ds.repeat().shuffle(max(1, n_files), seed=seed)
         ds = ds.interleave(lambda f: tf.data.TFRecordDataset(f, compression_type=compression),
-                           cycle_length=min(4, len(files)), num_parallel_calls=auto,
+                           cycle_length=max(1, min(4, n_files)), num_parallel_calls=auto,
                            deterministic=deterministic)
-        ds = ds.shuffle(shuffle_buffer, seed=seed)
     else:
         ds = ds.flat_map(lambda f: tf.data.TFRecordDataset(f, compression_type=compression))
+    if pipelines > 1 and not by_file:
+        ds = ds.shard(pipelines, pipeline_id)
+    if is_training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed)
     ds = ds.map(_parser(spec), num_parallel_calls=auto, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(auto)
@@ -464,13 +473,23 @@ def _run(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bool
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
 
-    def train_input(ctx: Any) -> Any:
-        return make_dataset(files.train, spec, ctx.get_per_replica_batch_size(micro_batch),
-                            True, seed=seed, input_context=ctx, deterministic=deterministic)
+    def train_iterator(data_seed: Optional[int]) -> Any:
+        def train_input(ctx: Any) -> Any:
+            return make_dataset(files.train, spec, ctx.get_per_replica_batch_size(micro_batch),
+                                True, seed=data_seed, input_context=ctx,
+                                deterministic=deterministic)
 
-    train_ds = strategy.distribute_datasets_from_function(train_input)
-    train_iter = iter(train_ds)
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, train_iterator=train_iter)
+        return iter(strategy.distribute_datasets_from_function(train_input))
+
+    train_iter = train_iterator(seed)
+    # The input position is part of the checkpoint where TF can save the iterator (one device,
+    # and strategies whose iterators are trackable); elsewhere a resumed run reshuffles with a
+    # seed derived from the step, so it does not replay the data it already saw.
+    iterator_saved = isinstance(train_iter, tf.__internal__.tracking.Trackable)
+    state = dict(model=model, optimizer=optimizer, dropout_rng=_seed_states(model))
+    if iterator_saved:
+        state["train_iterator"] = train_iter
+    ckpt = tf.train.Checkpoint(**state)
     ckpt_dir = out if chief else out / f".worker-{_task_id(strategy)}"
     manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=pc.keep_checkpoint_max,
                                          checkpoint_name="ckpt")
@@ -479,9 +498,16 @@ def _run(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bool
     def global_step() -> int:
         return int(inner.iterations.numpy())  # optimizer updates (accumulation-aware)
 
-    if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        emit(f"resumed from {manager.latest_checkpoint} at step {global_step()}")
+    # Every worker resumes from the chief's checkpoints (the run directory is shared);
+    # non-chief workers save to scratch directories as tf.distribute requires.
+    latest = tf.train.latest_checkpoint(str(out))
+    if latest:
+        status = ckpt.restore(latest)
+        status.assert_existing_objects_matched()
+        if not iterator_saved:
+            status.expect_partial()
+            train_iter = train_iterator(None if seed is None else seed + global_step())
+        emit(f"resumed from {latest} at step {global_step()}")
     elif pc.init_checkpoint:
         _warm_start(model, pc.init_checkpoint, pc.init_from_group0, emit)
 
@@ -578,6 +604,17 @@ def write_scalar(name: str, value: float, step: int) -> None:
         data_class=summary_pb2.DATA_CLASS_SCALAR)
     tf.summary.write(name, tf.constant(float(value), tf.float32), step=step,
                      metadata=metadata.SerializeToString())
+
+
+def _seed_states(model: Any) -> list:
+    """The state variables of the model's Keras seed generators (dropout). TensorFlow's
+    checkpoints do not follow them by themselves; saving them makes a resumed run draw the same
+    dropout masks as an uninterrupted one."""
+    states = []
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        for generator in getattr(layer, "_seed_generators", []):
+            states.append(generator.state.value)
+    return states
 
 
 def _task_id(strategy: Any) -> int:
