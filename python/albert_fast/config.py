@@ -530,6 +530,10 @@ def resolve_layout(raw: Any, base_dir: Path | None = None) -> _Resolved:
             section, target = FLAT_NAMES[name]
             kinds.add("model-flat" if section == "model" else "flat")
             res.put(section, target, value, name)
+        elif name == "run":
+            # The `albert-fast run` section (paths, stage options): the run config is also the
+            # config of every stage, so the other verbs read the same file and skip it.
+            res.notes.append("run: the section of `albert-fast run` (docs/run.md); ignored here")
         elif name in TOOL_ONLY_KEYS:
             kinds.add("flat")
             res.notes.append(f"{name}: {TOOL_ONLY_KEYS[name]}")
