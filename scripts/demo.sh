@@ -58,7 +58,7 @@ echo
 echo "== the whole pipeline from one config: raw text -> Hugging Face model (configs/demo.yaml)"
 # Every stage through its Python API, skipping what is up to date (docs/run.md). Stages whose API
 # this build lacks are named, and the run stops there.
-if "$PY" -c "import albert_fast.prepare, albert_fast.create_data" 2>/dev/null; then
+if "$PY" -c "import albert_fast.corpus, albert_fast.data" 2>/dev/null; then
     "$PY" -m albert_fast run configs/demo.yaml
 else
     echo "(skipped: this build has no prepare-corpus/create-data Python API yet;" \

@@ -156,7 +156,7 @@ def test_missing_stage_api_is_a_clear_error(tmp_path):
     cfg = _write_config(tmp_path / "run.yaml", tmp_path / "out", [corpus])
     import importlib.util
 
-    if importlib.util.find_spec("albert_fast.prepare") is not None:
+    if importlib.util.find_spec("albert_fast.corpus") is not None:
         pytest.skip("prepare-corpus is available in this build")
     with pytest.raises(ConfigError, match="stage prepare-corpus: this build"):
         run_pipeline(cfg, emit=lambda line: None, until="prepare-corpus")

@@ -40,7 +40,7 @@ STAGES = ("prepare-corpus", "train-tokenizer", "create-data", "pretrain", "expor
 STAGE_DIRS = {"prepare-corpus": "corpus", "train-tokenizer": "tokenizer", "create-data": "data",
               "pretrain": "model", "export-hf": "hf"}
 #: Config sections each stage depends on (a change there re-runs the stage and those after it).
-STAGE_SECTIONS = {"prepare-corpus": (), "train-tokenizer": ("text", "tokenizer"),
+STAGE_SECTIONS = {"prepare-corpus": ("corpus",), "train-tokenizer": ("text", "tokenizer"),
                   "create-data": ("text", "data"), "pretrain": ("model", "data", "pretraining"),
                   "export-hf": ("text",)}
 RECORDS = ".stages"
@@ -54,10 +54,11 @@ class RunSettings:
     output: Path
     prepare: dict = field(default_factory=dict)  # keyword options of prepare_corpus
     pretrain: dict = field(default_factory=dict)  # strategy, precision, ...
+    create_data: dict = field(default_factory=dict)  # eval_fraction, compression, ...
     fill_mask: Optional[str] = None
 
 
-_RUN_KEYS = {"input", "output", "prepare", "pretrain", "fill_mask"}
+_RUN_KEYS = {"input", "output", "prepare", "create_data", "pretrain", "fill_mask"}
 
 
 def load_run_config(path: str | os.PathLike) -> tuple[RunSettings, Config, dict]:
@@ -77,12 +78,12 @@ def load_run_config(path: str | os.PathLike) -> tuple[RunSettings, Config, dict]
         if not section.get(key):
             raise ConfigError(f"{path}: run.{key} is missing")
     inputs = section["input"] if isinstance(section["input"], list) else [section["input"]]
-    for opt in ("prepare", "pretrain"):
+    for opt in ("prepare", "create_data", "pretrain"):
         if not isinstance(section.get(opt, {}), dict):
             raise ConfigError(f"{path}: run.{opt} must be a mapping of options")
     settings = RunSettings([str(p) for p in inputs], Path(str(section["output"])),
                            dict(section.get("prepare") or {}), dict(section.get("pretrain") or {}),
-                           section.get("fill_mask"))
+                           dict(section.get("create_data") or {}), section.get("fill_mask"))
     cfg = config_from_dict(raw, source=str(path))
     return settings, cfg, section
 
@@ -137,7 +138,7 @@ def output_fingerprint(directory: Path) -> str:
 
 def config_hash(cfg: Config, stage: str, extra: Optional[dict] = None) -> str:
     dump = cfg.to_dict()
-    part = {s: dump[s] for s in STAGE_SECTIONS[stage]}
+    part = {s: dump[s] for s in STAGE_SECTIONS[stage] if s in dump}  # corpus: with prepare-corpus
     if extra:
         part["run"] = extra
     return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()
@@ -167,23 +168,28 @@ class StageContext:
         return self.settings.output / STAGE_DIRS[stage]
 
 
+def _corpus_files(ctx: StageContext) -> str:
+    """The prepared corpus shards (prepare-corpus also writes stats and Punkt parameters)."""
+    return str(ctx.dir("prepare-corpus") / "corpus-*.txt")
+
+
 def _stage_prepare(ctx: StageContext) -> dict:
-    prepare_corpus = _api("prepare-corpus", "albert_fast.prepare", "prepare_corpus")
-    result = prepare_corpus(ctx.settings.input, ctx.dir("prepare-corpus"), **ctx.settings.prepare)
-    return _jsonable(result)
+    prepare_corpus = _api("prepare-corpus", "albert_fast.corpus", "prepare_corpus")
+    return _jsonable(prepare_corpus(ctx.settings.input, ctx.dir("prepare-corpus"), config=ctx.cfg,
+                                    progress=False, **ctx.settings.prepare))
 
 
 def _stage_tokenizer(ctx: StageContext) -> dict:
     train_tokenizer = _api("train-tokenizer", "albert_fast.tokenizer_train", "train_tokenizer")
-    return _jsonable(train_tokenizer(str(ctx.dir("prepare-corpus")), ctx.dir("train-tokenizer"),
+    return _jsonable(train_tokenizer(_corpus_files(ctx), ctx.dir("train-tokenizer"),
                                      config=ctx.cfg, progress=False))
 
 
 def _stage_data(ctx: StageContext) -> dict:
-    create = _api("create-data", "albert_fast.create_data", "create_pretraining_data")
-    return _jsonable(create([str(ctx.dir("prepare-corpus"))], ctx.dir("create-data"),
-                            tokenizer=str(ctx.dir("train-tokenizer") / "spiece.model"),
-                            config=ctx.cfg))
+    create = _api("create-data", "albert_fast.data", "create_pretraining_data")
+    return _jsonable(create(_corpus_files(ctx), ctx.dir("train-tokenizer"),
+                            ctx.dir("create-data"), config=ctx.cfg, progress=False,
+                            **ctx.settings.create_data))
 
 
 def _stage_pretrain(ctx: StageContext) -> dict:
@@ -205,8 +211,7 @@ def _stage_pretrain(ctx: StageContext) -> dict:
 def _stage_export(ctx: StageContext) -> dict:
     from albert_fast.export import export_hf
 
-    corpus = ctx.dir("prepare-corpus")
-    texts = [str(f) for f in _files_of([corpus])][:4] if corpus.is_dir() else []
+    texts = [str(f) for f in _files_of([_corpus_files(ctx)])][:4]
     report = export_hf(ctx.dir("pretrain"), ctx.dir("export-hf"),
                        tokenizer=ctx.dir("train-tokenizer"), data=ctx.dir("create-data"),
                        texts=texts, fill_mask_text=ctx.settings.fill_mask, emit=ctx.emit)
@@ -292,9 +297,9 @@ def run_pipeline(config_path: str | os.PathLike, *, from_stage: Optional[str] = 
     selected = STAGES[first:last + 1]
     for i, stage in enumerate(selected, 1):
         stage_dir = ctx.dir(stage)
-        extra = section.get("prepare") if stage == "prepare-corpus" else (
-            section.get("pretrain") if stage == "pretrain" else (
-                {"fill_mask": settings.fill_mask} if stage == "export-hf" else None))
+        extra = {"prepare-corpus": settings.prepare, "create-data": settings.create_data,
+                 "pretrain": settings.pretrain,
+                 "export-hf": {"fill_mask": settings.fill_mask}}.get(stage)
         want = {"stage": stage, "config_hash": config_hash(cfg, stage, extra),
                 "inputs": _stage_inputs(stage, settings, records), "version": _version()}
         rec = records.get(stage)
