@@ -729,8 +729,15 @@ def write_hf_tokenizer(model_file: Path, out: Path, lowercase: bool, strip_accen
     fast = AlbertTokenizerFast.from_pretrained(str(out), from_slow=True)
     fast.save_pretrained(str(out))
     _align_fast_whitespace(out / "tokenizer.json")
+    _only_special_added_tokens(out / "tokenizer.json")
     cfg_path = out / "tokenizer_config.json"
     cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    # The converter registers SentencePiece's user_defined_symbols ("-", "(", ...) as added
+    # tokens; loaded back, both tokenizers would then cut the text at them first and lose the
+    # "▁" sentencepiece puts before them ("said -- in": "▁said", "▁", "-", "-"). They stay
+    # ordinary vocabulary pieces (score 0, so Viterbi still keeps them whole).
+    decoder = cfg.get("added_tokens_decoder", {})
+    cfg["added_tokens_decoder"] = {k: v for k, v in decoder.items() if v.get("special")}
     cfg.pop("from_slow", None)  # else AutoTokenizer re-converts and ignores tokenizer.json
     cfg.update({"do_lower_case": lowercase, "keep_accents": not strip_accents,
                 "remove_space": True, "tokenizer_class": "AlbertTokenizer"})
@@ -754,6 +761,12 @@ def _align_fast_whitespace(path: Path) -> None:
     front = [{"type": "Replace", "pattern": {"Regex": _PY_WHITESPACE}, "content": " "},
              {"type": "Strip", "strip_left": True, "strip_right": True}]
     tok["normalizer"] = {"type": "Sequence", "normalizers": front + steps}
+    path.write_text(json.dumps(tok, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _only_special_added_tokens(path: Path) -> None:
+    tok = json.loads(path.read_text(encoding="utf-8"))
+    tok["added_tokens"] = [t for t in tok.get("added_tokens", []) if t.get("special")]
     path.write_text(json.dumps(tok, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
