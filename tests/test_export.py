@@ -230,3 +230,24 @@ def test_cli_export_errors_are_clear(tmp_path):
     assert proc.returncode != 0
     assert "nope" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "hf").exists()
+
+
+def test_tokenizer_parity_with_user_defined_symbols(tmp_path, examples_dir):
+    """A tokenizer from train-tokenizer (the tutorial's user_defined_symbols "(", ")", '"', "-",
+    ".", ...): the slow and fast HF tokenizers written by export give our ids on the corpora."""
+    from albert_fast.export import PROBE_TEXTS, _text_lines, our_encoder, run_hf_worker
+    from albert_fast.tokenizer_train import train_tokenizer
+
+    tok = tmp_path / "tok"
+    train_tokenizer(examples_dir, tok, config={"model": {"vocab_size": 2000}}, progress=False)
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    texts = list(PROBE_TEXTS) + _text_lines(sorted(examples_dir.iterdir()), limit=3000)
+    encode = our_encoder(tok / "spiece.model", True, False)
+    result = run_hf_worker({"dir": str(hf), "model_file": str(tok / "spiece.model"),
+                            "lowercase": True, "strip_accents": False, "max_length": 512,
+                            "verify": True, "texts": texts,
+                            "ids": [list(encode(t)) for t in texts]})
+    assert result["tokenizer_texts"] == len(texts)
+    added = json.loads((hf / "tokenizer.json").read_text())["added_tokens"]
+    assert {t["content"] for t in added} == {"<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"}

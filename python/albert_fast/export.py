@@ -1038,12 +1038,16 @@ def hf_worker(task: dict) -> dict:
                        task["max_length"])
     if not task["verify"]:
         return {}
-    mlm, sop = check_logits(hf_dir, task["batch"])
-    n, ties = check_tokenizer(hf_dir, task["texts"], task["ids"], task["lowercase"],
-                              task["strip_accents"])
-    text, preds = check_fill_mask(hf_dir, task.get("fill_mask_text"))
-    return {"mlm_max_abs_diff": mlm, "sop_max_abs_diff": sop, "tokenizer_texts": n, "tokenizer_ties": ties,
-            "fill_mask": preds, "fill_mask_text": text}
+    result: dict[str, Any] = {}
+    if task.get("batch"):  # a tokenizer-only task has no model to check
+        result["mlm_max_abs_diff"], result["sop_max_abs_diff"] = check_logits(hf_dir,
+                                                                              task["batch"])
+    result["tokenizer_texts"], result["tokenizer_ties"] = check_tokenizer(
+        hf_dir, task["texts"], task["ids"], task["lowercase"], task["strip_accents"])
+    if task.get("batch"):
+        result["fill_mask_text"], result["fill_mask"] = check_fill_mask(
+            hf_dir, task.get("fill_mask_text"))
+    return result
 
 
 def check_logits(hf_dir: Path, batch_file: str) -> tuple[float, float]:
