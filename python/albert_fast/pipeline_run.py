@@ -295,6 +295,7 @@ def run_pipeline(config_path: str | os.PathLike, *, from_stage: Optional[str] = 
     ctx = StageContext(settings, cfg, emit)
     outcomes: list[StageOutcome] = []
     selected = STAGES[first:last + 1]
+    invalidated: set[str] = set()  # finished before, but an earlier stage has just re-run
     for i, stage in enumerate(selected, 1):
         stage_dir = ctx.dir(stage)
         extra = {"prepare-corpus": settings.prepare, "create-data": settings.create_data,
@@ -312,7 +313,7 @@ def run_pipeline(config_path: str | os.PathLike, *, from_stage: Optional[str] = 
             continue
         (rec_dir / f"{stage}.json").unlink(missing_ok=True)
         records.pop(stage, None)
-        if rec is not None and stage_dir.exists():
+        if (rec is not None or stage in invalidated) and stage_dir.exists():
             # Made from other inputs or settings: start over rather than resume into it.
             emit(f"{header}: inputs or settings changed, starting over")
             shutil.rmtree(stage_dir)
@@ -320,8 +321,9 @@ def run_pipeline(config_path: str | os.PathLike, *, from_stage: Optional[str] = 
             emit(f"{header}: running" + (" (resuming)" if stage_dir.exists() else ""))
         # Later stages depend on this one: their records are stale now.
         for later in STAGES[STAGES.index(stage) + 1:]:
+            if records.pop(later, None) is not None:
+                invalidated.add(later)
             (rec_dir / f"{later}.json").unlink(missing_ok=True)
-            records.pop(later, None)
         start = time.monotonic()
         result = funcs[stage](ctx)
         seconds = time.monotonic() - start
@@ -349,7 +351,8 @@ def summary(outcomes: list[StageOutcome], settings: RunSettings) -> str:
     """The end-of-run table: time and output size per stage, final metrics, the HF model."""
     lines = ["", "summary", f"  {'stage':<16}{'status':<9}{'time':>9}{'size':>11}"]
     for o in outcomes:
-        lines.append(f"  {o.stage:<16}{o.status:<9}{o.seconds:>8.1f}s{_human(o.size_bytes):>11}")
+        took = f"{o.seconds:>8.1f}s" if o.status == "ran" else f"{'-':>9}"
+        lines.append(f"  {o.stage:<16}{o.status:<9}{took}{_human(o.size_bytes):>11}")
     by = {o.stage: o.result for o in outcomes}
     pre = by.get("pretrain") or {}
     ev = pre.get("eval") or pre.get("train") or {}
