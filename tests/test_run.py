@@ -170,37 +170,47 @@ def test_cli_run_bad_config_exit_code(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def _sentence_corpus(examples_dir: Path, out: Path) -> None:
+    """The bundled corpus in prepare-corpus's format (one sentence per line, a blank line after
+    each paragraph-document), split at sentence ends: the stand-in for prepare-corpus when the
+    test starts at train-tokenizer."""
+    import re
+
+    lines: list[str] = []
+    for f in sorted(examples_dir.iterdir()):
+        for para in f.read_text(encoding="utf-8").split("\n\n"):
+            sents = [s for s in re.split(r"(?<=[.!?])\s+", " ".join(para.split())) if len(s) > 3]
+            if sents:
+                lines += sents + [""]
+    out.mkdir(parents=True)
+    (out / "corpus-00000.txt").write_text("\n".join(lines), encoding="utf-8")
+
+
 @pytest.mark.slow
-def test_real_pretrain_and_export_killed_and_resumed(tmp_path, examples_dir):
-    """pretrain -> export-hf through the CLI on create-data-layout records: killed after the
-    first checkpoint, resumed from it, then everything skipped on a third run."""
-    import shutil
-
-    from pretrain_data import build_dataset
-
+def test_real_run_killed_in_pretrain_and_resumed(tmp_path, examples_dir):
+    """train-tokenizer -> create-data -> pretrain -> export-hf through the CLI and the stages'
+    real APIs: killed after the first checkpoint, resumed from it to a verified export, then
+    everything skipped on a third run."""
     out = tmp_path / "out"
-    data = build_dataset(out / STAGE_DIRS["create-data"],
-                         [examples_dir / "en-twain4.txt", examples_dir / "de-grimm2.txt"],
-                         [examples_dir / "de-HMann3.txt"], dupe_factor=1, num_train_shards=2)
-    tok = out / STAGE_DIRS["train-tokenizer"]
-    tok.mkdir()
-    shutil.copy(data / "spiece.model", tok / "spiece.model")
+    _sentence_corpus(examples_dir, out / STAGE_DIRS["prepare-corpus"])
     cfg = _write_config(
         tmp_path / "run.yaml", out, [examples_dir],
         model=dict(vocab_size=2000, embedding_size=32, hidden_size=64, num_hidden_layers=2,
                    num_attention_heads=2, intermediate_size=128, max_position_embeddings=64),
-        data=dict(max_seq_length=64, max_predictions_per_seq=10),
+        data=dict(max_seq_length=64, max_predictions_per_seq=10, dupe_factor=2),
         pretraining=dict(num_train_steps=60, num_warmup_steps=5, save_checkpoints_steps=10,
                          iterations_per_loop=10, train_batch_size=16, eval_batch_size=16,
                          max_eval_steps=2, keep_checkpoint_max=10))
     raw = yaml.safe_load(cfg.read_text())
     raw["run"]["pretrain"] = {"strategy": "auto", "eval_every": None}
+    raw["run"]["create_data"] = {"eval_fraction": 0.05}
     raw["run"]["fill_mask"] = "Tom and Huck went [MASK] the river."
     cfg.write_text(yaml.safe_dump(raw))
-    cmd = [sys.executable, "-m", "albert_fast", "run", str(cfg), "--from", "pretrain"]
+    cmd = [sys.executable, "-m", "albert_fast", "run", str(cfg), "--from", "train-tokenizer"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 300
-    while not (out / "model" / "ckpt-10.index").exists():
+    state = out / "model" / "checkpoint"  # written after the checkpoint's files
+    while not (state.exists() and "ckpt-" in state.read_text()):
         assert proc.poll() is None, proc.stdout.read()
         assert time.monotonic() < deadline
         time.sleep(0.2)
@@ -218,4 +228,5 @@ def test_real_pretrain_and_export_killed_and_resumed(tmp_path, examples_dir):
 
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0
-    assert again.stdout.count("up to date, skipped") == 2
+    assert again.stdout.count("up to date, skipped") == 4
+    assert (out / "data" / "manifest.json").is_file() and list((out / "data").glob("eval-*"))
