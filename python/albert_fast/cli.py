@@ -25,6 +25,10 @@ COMMAND_MODULES: list[str] = [
     "albert_fast.commands.train_tokenizer",
     "albert_fast.commands.create_data",
     "albert_fast.commands.inspect_cmd",
+    "albert_fast.commands.pretrain",
+    "albert_fast.commands.export_hf",
+    "albert_fast.commands.import_cmd",
+    "albert_fast.commands.run",
 ]
 
 DESCRIPTION = """\

@@ -183,6 +183,15 @@ class PretrainingConfig(_Section):
         None, description="Checkpoint to warm-start the weights from (not the optimizer state).")
     init_from_group0: bool = Field(
         False, description="Copy layer group 0's weights from init_checkpoint into every group.")
+    # albert_fast's trainer beyond run_pretraining.py's flags.
+    weight_decay_rate: float = Field(
+        0.01, ge=0.0, description="Weight decay of LAMB/AdamW (LayerNorm and bias excluded).")
+    gradient_accumulation_steps: int = Field(
+        1, ge=1, description="Micro-batches per optimizer update (train_batch_size is split).")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="Compute precision: fp32, or mixed bf16/fp16 (fp16 scales the loss).")
+    random_seed: Optional[int] = Field(
+        12345, description="Seed of weight initialization, dropout and input shuffling.")
 
 
 class CorpusConfig(_Section):
@@ -546,6 +555,10 @@ def resolve_layout(raw: Any, base_dir: Path | None = None) -> _Resolved:
             section, target = FLAT_NAMES[name]
             kinds.add("model-flat" if section == "model" else "flat")
             res.put(section, target, value, name)
+        elif name == "run":
+            # The `albert-fast run` section (paths, stage options): the run config is also the
+            # config of every stage, so the other verbs read the same file and skip it.
+            res.notes.append("run: the section of `albert-fast run` (docs/run.md); ignored here")
         elif name in TOOL_ONLY_KEYS:
             kinds.add("flat")
             res.notes.append(f"{name}: {TOOL_ONLY_KEYS[name]}")
