@@ -11,6 +11,7 @@ from albert_fast.config import Config, load_config
 from albert_fast.tokenizer import Tokenizer
 from albert_fast.tokenizer_train import train_tokenizer
 from albert_fast.data import create_pretraining_data
+from albert_fast.corpus import prepare_corpus
 
 __all__ = [
     "__version__",
@@ -23,4 +24,5 @@ __all__ = [
     "Tokenizer",
     "train_tokenizer",
     "create_pretraining_data",
+    "prepare_corpus",
 ]

@@ -20,10 +20,15 @@ from albert_fast.errors import AlbertFastError
 
 # Order is the order `albert-fast --help` lists the verbs in: the pipeline's order.
 COMMAND_MODULES: list[str] = [
+    "albert_fast.commands.prepare_corpus",
     "albert_fast.commands.config_cmd",
     "albert_fast.commands.train_tokenizer",
     "albert_fast.commands.create_data",
     "albert_fast.commands.inspect_cmd",
+    "albert_fast.commands.pretrain",
+    "albert_fast.commands.export_hf",
+    "albert_fast.commands.import_cmd",
+    "albert_fast.commands.run",
 ]
 
 DESCRIPTION = """\

@@ -40,7 +40,7 @@ from albert_fast.errors import ConfigError
 # The tutorial's --user_defined_symbols for SentencePiece training.
 DEFAULT_USER_DEFINED_SYMBOLS = ["(", ")", '"', "-", ".", "–", "£", "€"]
 
-SECTIONS = ("model", "text", "tokenizer", "data", "pretraining")
+SECTIONS = ("model", "text", "tokenizer", "data", "pretraining", "corpus")
 
 
 class _Section(BaseModel):
@@ -183,6 +183,37 @@ class PretrainingConfig(_Section):
         None, description="Checkpoint to warm-start the weights from (not the optimizer state).")
     init_from_group0: bool = Field(
         False, description="Copy layer group 0's weights from init_checkpoint into every group.")
+    # albert_fast's trainer beyond run_pretraining.py's flags.
+    weight_decay_rate: float = Field(
+        0.01, ge=0.0, description="Weight decay of LAMB/AdamW (LayerNorm and bias excluded).")
+    gradient_accumulation_steps: int = Field(
+        1, ge=1, description="Micro-batches per optimizer update (train_batch_size is split).")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="Compute precision: fp32, or mixed bf16/fp16 (fp16 scales the loss).")
+    random_seed: Optional[int] = Field(
+        12345, description="Seed of weight initialization, dropout and input shuffling.")
+
+
+class CorpusConfig(_Section):
+    """``prepare-corpus``: raw text -> one sentence per line, a blank line between documents
+    (docs/prepare-corpus.md explains every rule)."""
+
+    doc_boundary: Literal["auto", "file", "line", "blank-line", "jsonl", "doc"] = Field(
+        "auto", description="What a document is: auto (per file: .jsonl -> jsonl, <doc> files -> "
+        "doc, else blank-line), file, line, blank-line (paragraph), jsonl, doc (WikiExtractor).")
+    jsonl_field: str = Field("text", description="JSON Lines field holding the text (dots for nested fields).")
+    clean: bool = Field(True, description="Clean the text; false turns every cleaning rule off.")
+    nfc: bool = Field(True, description="Unicode NFC.")
+    remove_control: bool = Field(True, description="Remove control characters (Cc that are not whitespace, U+FEFF).")
+    collapse_whitespace: bool = Field(True, description="Strip lines and collapse whitespace runs to one space.")
+    min_line_chars: int = Field(2, ge=0, description="Drop lines shorter than this many characters after cleaning (0 keeps all).")
+    dedup: bool = Field(True, description="Drop exact-duplicate documents.")
+    shard_size_mb: float = Field(64.0, gt=0.0, description="Size of each output shard in MB.")
+    max_document_mb: float = Field(64.0, gt=0.0, description="Cut longer documents at a line boundary.")
+    punkt_params: Optional[str] = Field(None, description="A punkt_tab directory with the Punkt parameters.")
+    punkt_language: Optional[str] = Field(
+        None, description="Use the installed nltk_data punkt_tab model of this language if there is one.")
+    punkt_sample_mb: float = Field(10.0, gt=0.0, description="MB of input to train Punkt on (NLTK PunktTrainer).")
 
 
 _SECTION_MODELS: dict[str, type[_Section]] = {
@@ -191,6 +222,7 @@ _SECTION_MODELS: dict[str, type[_Section]] = {
     "tokenizer": TokenizerConfig,
     "data": DataConfig,
     "pretraining": PretrainingConfig,
+    "corpus": CorpusConfig,
 }
 
 # Original names that differ from ours. Used by the flat (tutorial) layout and as extra
@@ -198,6 +230,7 @@ _SECTION_MODELS: dict[str, type[_Section]] = {
 FIELD_ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("text", "lowercase"): ("do_lower_case",),
     ("tokenizer", "shuffle"): ("shuffle_input_sentence",),
+    ("corpus", "punkt_language"): ("language",),
 }
 
 # Flags of the original tools with no field here: accepted in a tutorial-layout file, with a note
@@ -247,6 +280,7 @@ class Config(_Section):
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     pretraining: PretrainingConfig = Field(default_factory=PretrainingConfig)
+    corpus: CorpusConfig = Field(default_factory=CorpusConfig)
 
     # Where it came from and what the loader has to say about it; not part of the dump.
     _source: str = PrivateAttr("<defaults>")
@@ -521,6 +555,10 @@ def resolve_layout(raw: Any, base_dir: Path | None = None) -> _Resolved:
             section, target = FLAT_NAMES[name]
             kinds.add("model-flat" if section == "model" else "flat")
             res.put(section, target, value, name)
+        elif name == "run":
+            # The `albert-fast run` section (paths, stage options): the run config is also the
+            # config of every stage, so the other verbs read the same file and skip it.
+            res.notes.append("run: the section of `albert-fast run` (docs/run.md); ignored here")
         elif name in TOOL_ONLY_KEYS:
             kinds.add("flat")
             res.notes.append(f"{name}: {TOOL_ONLY_KEYS[name]}")

@@ -44,6 +44,7 @@ _SECTION_TITLES = {
     "tokenizer": "tokenizer (SentencePiece training)",
     "data": "data (create_pretraining_data.py flags)",
     "pretraining": "pretraining (run_pretraining.py flags)",
+    "corpus": "corpus (prepare-corpus: document boundaries, cleaning, Punkt)",
 }
 
 

@@ -55,7 +55,9 @@ pub struct InputSet {
 /// files and directories skipped, symlinks followed once) and glob patterns (the `glob` crate;
 /// `*` does not match a leading dot). The result is sorted and de-duplicated (two spellings of
 /// one file count once). A missing path is [`Error::NotFound`]; a glob matching nothing, a
-/// directory without files or an empty list is [`Error::InvalidInput`] naming it.
+/// directory without files or an empty list is [`Error::InvalidInput`] naming it. A directory
+/// written by prepare-corpus (it holds `.prepare-state.json`) yields only its `corpus-NNNNN.txt`
+/// shards, not its `stats.json` or `punkt/` parameters.
 pub fn expand_inputs<S: AsRef<str>>(inputs: &[S]) -> Result<Vec<PathBuf>> {
     expand_inputs_detailed(inputs).map(|set| set.files)
 }
@@ -153,6 +155,12 @@ fn walk_dir(dir: &Path, found: &mut Vec<PathBuf>, skipped: &mut u64, visited: &m
         entries.push(entry.path());
     }
     entries.sort();
+    // A prepare-corpus output directory (marked by its journal) contributes only its shards:
+    // its stats.json and Punkt parameters are not text to train or build data on.
+    if dir.join(crate::prepare::STATE_FILE).is_file() {
+        found.extend(entries.into_iter().filter(|p| crate::prepare::is_shard_file(p) && p.is_file()));
+        return Ok(());
+    }
     for path in entries {
         let hidden = path.file_name().map(|n| n.to_string_lossy().starts_with('.')).unwrap_or(false);
         if hidden {

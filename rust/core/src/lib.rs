@@ -11,6 +11,8 @@ pub mod masking;
 pub mod pipeline;
 pub mod rng;
 pub mod sampling;
+pub mod prepare;
+pub mod sentences;
 pub mod text;
 pub mod record_stats;
 pub mod tfrecord;

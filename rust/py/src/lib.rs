@@ -8,6 +8,8 @@ mod data;
 mod errors;
 mod tfrecord;
 mod tokenizer;
+mod sentences;
+mod prepare;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -17,5 +19,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tfrecord::register(m)?;
     tokenizer::register(m)?;
     corpus::register(m)?;
+    sentences::register(m)?;
+    prepare::register(m)?;
     Ok(())
 }

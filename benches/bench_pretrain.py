@@ -1,0 +1,174 @@
+"""Pretraining step throughput: albert_fast's Keras 3 ALBERT (TF backend, LAMB, the trainer's
+loss) side by side with Hugging Face transformers' ALBERT on the same batch, in one process.
+
+    python benches/bench_pretrain.py [--steps 5] [--threads 2] [--cases tiny512,base128]
+
+The Hugging Face side is ``TFAlbertForPreTraining`` (transformers' own ALBERT on tf_keras,
+with its MLM+SOP loss and Adam): the PyTorch wheel on PyPI is the CUDA build and does not import
+on a machine without the CUDA libraries, and TensorFlow is what this trainer runs on anyway.
+Each case reports steps/s, tokens/s (batch x seq / step time) and the ratio ours/HF. With a GPU
+(``--mfu``) it also prints the model FLOPs utilisation of our step (6 x parameters-used x
+tokens, plus attention) against the device's peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# transformers would import jax (flax) when installed; jaxlib and TensorFlow each register
+# LLVM options and abort when both are loaded in one process.
+os.environ.setdefault("USE_FLAX", "0")
+os.environ.setdefault("USE_TORCH", "0")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
+
+CASES = {
+    # name: (model overrides, batch, seq)
+    "tiny512": (dict(vocab_size=30000, embedding_size=128, hidden_size=128, num_hidden_layers=4,
+                     num_attention_heads=2, intermediate_size=512), 8, 512),
+    "base128": (dict(), 8, 128),  # ALBERT-base v2
+    "base512": (dict(), 8, 512),
+}
+
+
+def batch_for(cfg, batch: int, seq: int, preds: int = 20, seed: int = 0) -> dict:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(5, cfg.vocab_size, size=(batch, seq)).astype("int32")
+    positions = np.sort(np.stack([rng.choice(seq - 1, preds, replace=False) + 1
+                                  for _ in range(batch)]), 1).astype("int32")
+    return {
+        "input_ids": ids, "input_mask": np.ones((batch, seq), "int32"),
+        "segment_ids": (np.arange(seq)[None, :] >= seq // 2).astype("int32").repeat(batch, 0),
+        "masked_lm_positions": positions,
+        "masked_lm_ids": np.take_along_axis(ids, positions, 1),
+        "masked_lm_weights": np.ones((batch, preds), "float32"),
+        "next_sentence_labels": rng.integers(0, 2, size=(batch,)).astype("int32"),
+    }
+
+
+def time_steps(step, batch, steps: int) -> float:
+    step(batch)  # trace + warm up
+    step(batch)
+    start = time.perf_counter()
+    for _ in range(steps):
+        loss = step(batch)
+    float(loss)
+    return (time.perf_counter() - start) / steps
+
+
+def ours_step(cfg, precision: str = "fp32"):
+    import keras
+    import tensorflow as tf
+
+    from albert_fast.model import build_pretraining_model
+    from albert_fast.optimization import create_optimizer
+    from albert_fast.train import pretraining_losses
+
+    keras.mixed_precision.set_global_policy(
+        {"fp32": "float32", "bf16": "mixed_bfloat16"}[precision])
+    model = build_pretraining_model(cfg)
+    opt = create_optimizer("lamb", 1e-4, 1000, 10)
+
+    @tf.function(jit_compile=False)
+    def step(features):
+        with tf.GradientTape() as tape:
+            loss = pretraining_losses(model(features, training=True), features)["loss"]
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    return step, model
+
+
+def hf_step(cfg):
+    import tensorflow as tf
+    import tf_keras
+    import transformers
+
+    hf = transformers.TFAlbertForPreTraining(transformers.AlbertConfig(
+        **{**cfg.model_dump(), "hidden_act": "gelu_new"}))
+    opt = tf_keras.optimizers.Adam(1e-4)
+
+    @tf.function
+    def step(f):
+        labels = tf.fill(tf.shape(f["input_ids"]), -100)
+        rows = tf.repeat(tf.range(tf.shape(f["input_ids"])[0]), tf.shape(f["masked_lm_ids"])[1])
+        idx = tf.stack([rows, tf.reshape(f["masked_lm_positions"], [-1])], 1)
+        labels = tf.tensor_scatter_nd_update(labels, idx, tf.reshape(f["masked_lm_ids"], [-1]))
+        with tf.GradientTape() as tape:
+            out = hf(input_ids=f["input_ids"], attention_mask=f["input_mask"],
+                     token_type_ids=f["segment_ids"], labels=labels,
+                     sentence_order_label=f["next_sentence_labels"], training=True)
+            loss = tf.reduce_mean(out.loss)
+        grads = tape.gradient(loss, hf.trainable_variables)
+        opt.apply_gradients(zip(grads, hf.trainable_variables))
+        return loss
+
+    return step
+
+
+def flops_per_token(cfg, seq: int) -> float:
+    """Training FLOPs per token: 6 x (parameters applied per token, with every shared layer
+    counted each time it runs) + attention scores/context (12 x layers x seq x hidden)."""
+    h, i, e = cfg.hidden_size, cfg.intermediate_size, cfg.embedding_size
+    per_layer = 4 * h * h + 2 * h * i
+    applied = cfg.num_hidden_layers * per_layer + e * h
+    return 6.0 * applied + 12.0 * cfg.num_hidden_layers * seq * h
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=0, help="TF intra-op threads (0: default)")
+    ap.add_argument("--cases", default="tiny512,base128")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--no-hf", action="store_true", help="skip the Hugging Face side")
+    ap.add_argument("--batch", type=int, help="override every case's batch size")
+    ap.add_argument("--mfu-peak-tflops", type=float,
+                    help="device peak TFLOP/s for the MFU column (e.g. 989 for H100 bf16)")
+    args = ap.parse_args()
+
+    import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    from albert_fast.config import ModelConfig
+
+    device = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    print(f"device {device[0].name}; TF {tf.__version__}; precision {args.precision}")
+    print(f"{'case':10} {'batch':>5} {'seq':>4} {'ours steps/s':>13} {'ours tok/s':>11} "
+          f"{'HF steps/s':>11} {'HF tok/s':>10} {'ours/HF':>8}" +
+          ("  MFU" if args.mfu_peak_tflops else ""))
+    for name in args.cases.split(","):
+        overrides, batch, seq = CASES[name]
+        batch = args.batch or batch
+        cfg = ModelConfig(**overrides)
+        features = batch_for(cfg, batch, seq)
+        step, _ = ours_step(cfg, args.precision)
+        t_ours = time_steps(step, features, args.steps)
+        t_hf = None
+        if not args.no_hf:
+            import keras
+
+            keras.mixed_precision.set_global_policy("float32")
+            t_hf = time_steps(hf_step(cfg), features, args.steps)
+        toks = batch * seq
+        line = (f"{name:10} {batch:5d} {seq:4d} {1 / t_ours:13.3f} {toks / t_ours:11.0f} ")
+        line += (f"{1 / t_hf:11.3f} {toks / t_hf:10.0f} {t_hf / t_ours:8.2f}" if t_hf
+                 else f"{'-':>11} {'-':>10} {'-':>8}")
+        if args.mfu_peak_tflops:
+            achieved = flops_per_token(cfg, seq) * toks / t_ours / 1e12
+            line += f"  {achieved / args.mfu_peak_tflops:.1%} ({achieved:.1f} TFLOP/s)"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Builds a reproducible benchmark corpus of N MB from ../shared/corpora/literature.
+
+The books are cut into paragraphs (blank-line blocks), paragraphs are grouped into documents of
+1-20 paragraphs, the documents are shuffled with a fixed seed and repeated (reshuffled each round)
+until the size is reached. Documents are separated by blank lines; the paragraphs keep their own
+line structure (the realistic mix of hard-wrapped and one-paragraph-per-line text). The text
+repeats: say so wherever a result built on it is reported.
+
+    python benches/make_corpus.py --mb 40 --lang en,de   ->  benches/data/literature-en-de-40mb.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LITERATURE = Path(os.environ.get("ALBERT_FAST_LITERATURE", HERE.parent.parent / "shared" / "corpora" / "literature"))
+
+
+def paragraphs(text: str) -> list[str]:
+    out, block = [], []
+    for line in text.split("\n"):
+        if line.strip():
+            block.append(line)
+        elif block:
+            out.append("\n".join(block))
+            block = []
+    if block:
+        out.append("\n".join(block))
+    return out
+
+
+def build(mb: float, langs: list[str], literature: Path = LITERATURE, seed: int = 12345) -> Path:
+    """Writes (once) and returns the corpus file; the same arguments give the same bytes."""
+    out = HERE / "data" / f"literature-{'-'.join(langs)}-{mb:g}mb.txt"
+    if out.exists():
+        return out
+    files = sorted(f for lang in langs for f in literature.glob(f"{lang}-*.txt"))
+    if not files:
+        raise SystemExit(f"no {langs} files in {literature}")
+    rng = random.Random(seed)
+    docs: list[str] = []
+    for f in files:
+        paras = paragraphs(f.read_text(encoding="utf-8"))
+        i = 0
+        while i < len(paras):
+            n = rng.randint(1, 20)
+            docs.append("\n".join(paras[i : i + n]))
+            i += n
+    target = int(mb * 1024 * 1024)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    written = 0
+    with open(tmp, "w", encoding="utf-8") as fh:
+        while written < target:
+            rng.shuffle(docs)
+            for d in docs:
+                fh.write(d + "\n\n")
+                written += len(d.encode("utf-8")) + 2
+                if written >= target:
+                    break
+    tmp.replace(out)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mb", type=float, default=40)
+    ap.add_argument("--lang", default="en,de")
+    ap.add_argument("--literature", type=Path, default=LITERATURE)
+    args = ap.parse_args()
+    print(build(args.mb, args.lang.split(","), args.literature))
+
+
+if __name__ == "__main__":
+    main()

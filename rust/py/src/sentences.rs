@@ -1,0 +1,70 @@
+//! Bindings of the Punkt sentence splitter (`albert_fast_core::sentences`).
+
+use albert_fast_core::sentences::{PunktParameters, PunktSentenceTokenizer};
+use pyo3::prelude::*;
+use rayon::prelude::*;
+
+use crate::errors;
+
+/// NLTK-compatible Punkt sentence splitter with parameters from a `punkt_tab` directory.
+#[pyclass(name = "PunktSplitter", module = "albert_fast._core", frozen)]
+pub struct PyPunktSplitter {
+    inner: PunktSentenceTokenizer,
+}
+
+#[pymethods]
+impl PyPunktSplitter {
+    /// Loads the parameters from a `punkt_tab` directory (NLTK's `load_punkt_params` layout).
+    #[new]
+    fn new(py: Python<'_>, params_dir: std::path::PathBuf) -> PyResult<Self> {
+        let params = py.detach(|| PunktParameters::load_dir(&params_dir)).map_err(errors::to_py)?;
+        Ok(PyPunktSplitter { inner: PunktSentenceTokenizer::new(params) })
+    }
+
+    /// The sentences of `text`, exactly as NLTK's `PunktSentenceTokenizer.tokenize` returns them.
+    fn tokenize(&self, py: Python<'_>, text: &str) -> Vec<String> {
+        py.detach(|| self.inner.tokenize(text).into_iter().map(str::to_string).collect())
+    }
+
+    /// Character-offset spans of the sentences (NLTK's `span_tokenize`).
+    fn span_tokenize(&self, py: Python<'_>, text: &str) -> Vec<(usize, usize)> {
+        py.detach(|| {
+            let spans = self.inner.span_tokenize(text);
+            // Byte offsets -> code-point offsets, walking the text once.
+            let mut out = Vec::with_capacity(spans.len());
+            let (mut byte, mut chars) = (0usize, 0usize);
+            let mut to_chars = |target: usize| {
+                chars += text[byte..target].chars().count();
+                byte = target;
+                chars
+            };
+            for (a, b) in spans {
+                let ca = to_chars(a);
+                let cb = to_chars(b);
+                out.push((ca, cb));
+            }
+            out
+        })
+    }
+
+    /// Splits many texts in parallel (all cores, GIL released); one list of sentences per text.
+    fn tokenize_many(&self, py: Python<'_>, texts: Vec<String>) -> Vec<Vec<String>> {
+        py.detach(|| {
+            texts
+                .par_iter()
+                .map(|t| self.inner.tokenize(t).into_iter().map(str::to_string).collect())
+                .collect()
+        })
+    }
+
+    /// Numbers of abbreviation types, collocations, sentence starters and ortho-context entries.
+    fn stats(&self) -> (usize, usize, usize, usize) {
+        let p = self.inner.params();
+        (p.abbrev_types.len(), p.num_collocations(), p.sent_starters.len(), p.ortho_context.len())
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyPunktSplitter>()?;
+    Ok(())
+}

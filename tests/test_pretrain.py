@@ -1,0 +1,291 @@
+"""The trainer end to end on CPU with a tiny ALBERT: learning on real text, exact resume,
+warm start, checkpoints, summaries, clear errors, the CLI verb, and a 2-worker
+MultiWorkerMirroredStrategy run."""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pretrain_data as pdata  # noqa: E402
+from conftest import SHARED_LITERATURE, run_cli  # noqa: E402
+
+from albert_fast.train import find_data_files, pretrain  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def literature_dir() -> Path:
+    """conftest's shared corpora (``../shared/corpora/literature`` beside the checkout), or
+    ``$ALBERT_FAST_LITERATURE`` where the checkout sits elsewhere (helper worktrees)."""
+    for candidate in (SHARED_LITERATURE, os.environ.get("ALBERT_FAST_LITERATURE")):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    pytest.fail(f"shared corpora not found at {SHARED_LITERATURE} (or $ALBERT_FAST_LITERATURE)")
+
+
+@pytest.fixture(scope="session")
+def twain_data(tmp_path_factory, literature_dir) -> Path:
+    """Train shards from two Twain novels, the held-out split from a third."""
+    out = tmp_path_factory.mktemp("twain_data")
+    return pdata.build_dataset(out, [literature_dir / "en-twain1.txt",
+                                     literature_dir / "en-twain2.txt"],
+                               [literature_dir / "en-twain4.txt"])
+
+
+@pytest.fixture(scope="session")
+def order_data(tmp_path_factory, literature_dir) -> Path:
+    out = tmp_path_factory.mktemp("order_data")
+    return pdata.build_language_order_dataset(out, [literature_dir / "en-twain3.txt"],
+                                              [literature_dir / "de-grimm2.txt"])
+
+
+def _masked_ids(pattern: str) -> tuple[np.ndarray, np.ndarray]:
+    ids, weights = [], []
+    for path in glob.glob(pattern):
+        for raw in tf.data.TFRecordDataset(path):
+            f = tf.train.Example.FromString(raw.numpy()).features.feature
+            ids.append(list(f["masked_lm_ids"].int64_list.value))
+            weights.append(list(f["masked_lm_weights"].float_list.value))
+    return np.array(ids), np.array(weights)
+
+
+def unigram_baseline(data: Path, vocab_size: int) -> tuple[float, float]:
+    """Held-out cross-entropy and accuracy of the best context-free predictor (masked-token
+    frequencies of the training split): what a model that ignores its input reaches."""
+    train_ids, train_w = _masked_ids(str(data / "train-*"))
+    eval_ids, eval_w = _masked_ids(str(data / "eval-*"))
+    counts = np.bincount(train_ids[train_w > 0], minlength=vocab_size) + 0.5
+    p = counts / counts.sum()
+    targets = eval_ids[eval_w > 0]
+    return float(-np.log(p[targets]).mean()), float((targets == p.argmax()).mean())
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+def test_learns_masked_lm_beyond_unigram_on_held_out_text(twain_data, tmp_path):
+    """600 steps on two novels; evaluated on a third. An untrained model is at ln(2000) ~ 7.6;
+    one that learned only word frequencies reaches the unigram baseline; only a model that uses
+    the context gets clearly below it."""
+    base_loss, base_acc = unigram_baseline(twain_data, 2000)
+    cfg = pdata.tiny_config(num_train_steps=600, learning_rate=1e-2, num_warmup_steps=60,
+                            save_checkpoints_steps=600, iterations_per_loop=100)
+    result = pretrain(cfg, str(twain_data), tmp_path / "run", deterministic=True,
+                      progress=_quiet)
+    last = result.history[-1]
+    assert last["masked_lm_loss"] < math.log(2000) - 2.0  # from ~7.6 at initialization
+    ev = result.eval
+    print("eval", ev, "unigram baseline", base_loss, base_acc)
+    assert ev["masked_lm_loss"] < base_loss - 0.15, (ev, base_loss)
+    assert ev["masked_lm_accuracy"] > 1.7 * base_acc, (ev, base_acc)
+    assert 0.3 < ev["sentence_order_loss"] < 1.5
+    # What a run leaves behind.
+    run = tmp_path / "run"
+    assert (run / "config.yaml").is_file() and (run / "eval_results.json").is_file()
+    assert tf.train.latest_checkpoint(str(run)).endswith("ckpt-600")
+    assert (run / "best" / "model.index").is_file()
+    assert glob.glob(str(run / "train" / "events.out.tfevents.*"))
+    tags = set()
+    for event_file in glob.glob(str(run / "train" / "events.out.tfevents.*")):
+        for raw in tf.data.TFRecordDataset(event_file):
+            event = tf.compat.v1.Event.FromString(raw.numpy())
+            tags.update(v.tag for v in event.summary.value)
+    assert {"loss", "masked_lm_loss", "sentence_order_accuracy", "learning_rate",
+            "examples_per_sec"} <= tags
+
+
+def test_sentence_order_head_learns_a_visible_order(order_data, tmp_path):
+    """SOP path check: when the order is visible in the text (English run first or German run
+    first), the pooled [CLS] + SOP head must learn it; chance is 0.5."""
+    cfg = pdata.tiny_config(num_train_steps=300, learning_rate=1e-2, num_warmup_steps=30,
+                            save_checkpoints_steps=300, iterations_per_loop=100)
+    result = pretrain(cfg, str(order_data), tmp_path / "run", deterministic=True,
+                      progress=_quiet)
+    assert result.eval["sentence_order_accuracy"] > 0.9, result.eval
+
+
+def _weights(run: Path, cfg) -> dict:
+    """The model weights of the run's latest checkpoint, restored through TensorFlow's object
+    graph into a fresh model, by variable path."""
+    from albert_fast.model import build_pretraining_model
+
+    model = build_pretraining_model(cfg.model)
+    tf.train.Checkpoint(model=model).read(
+        tf.train.latest_checkpoint(str(run))).assert_existing_objects_matched().expect_partial()
+    return {v.path: np.asarray(v.numpy()) for v in model.weights}
+
+
+def test_resume_gives_the_same_weights_as_one_run(twain_data, tmp_path):
+    """N steps straight == N/2, stop, re-run the same command for the rest: same weights
+    (step, optimizer moments, schedule, input position and dropout RNG all restored)."""
+    kwargs = dict(num_train_steps=40, save_checkpoints_steps=20, iterations_per_loop=10,
+                  num_warmup_steps=10)
+    cfg = pdata.tiny_config(**kwargs)
+    cfg.model.hidden_dropout_prob = 0.1  # so the dropout RNG state matters too
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    pretrain(cfg, str(twain_data), straight, deterministic=True, do_eval=False, progress=_quiet)
+    first = pretrain(cfg, str(twain_data), split, deterministic=True, do_eval=False,
+                     num_train_steps=20, progress=_quiet)
+    assert first.step == 20
+    lines: list[str] = []
+    second = pretrain(cfg, str(twain_data), split, deterministic=True, do_eval=False,
+                      progress=lines.append)
+    assert second.step == 40 and any("resumed from" in line for line in lines)
+    a, b = _weights(straight, cfg), _weights(split, cfg)
+    assert a.keys() == b.keys() and len(a) > 20
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    # Keeping keep_checkpoint_max (3): ckpt-20 and ckpt-40 both present.
+    assert sorted(Path(p).name for p in glob.glob(str(split / "ckpt-*.index"))) == [
+        "ckpt-20.index", "ckpt-40.index"]
+    # Nothing left to do: a third run trains no step.
+    third = pretrain(cfg, str(twain_data), split, do_eval=False, progress=_quiet)
+    assert third.step == 40 and not third.history
+
+
+def test_warm_start_loads_weights_not_optimizer_state(twain_data, tmp_path):
+    cfg = pdata.tiny_config(num_train_steps=10, save_checkpoints_steps=10,
+                            iterations_per_loop=10)
+    pretrain(cfg, str(twain_data), tmp_path / "a", do_eval=False, progress=_quiet)
+    warm = pdata.tiny_config(num_train_steps=10, save_checkpoints_steps=10,
+                             iterations_per_loop=10, learning_rate=1e-9, num_warmup_steps=0,
+                             init_checkpoint=str(tmp_path / "a"))
+    lines: list[str] = []
+    result = pretrain(warm, str(twain_data), tmp_path / "b", do_eval=False,
+                      progress=lines.append)
+    assert any("warm-started" in line for line in lines)
+    assert result.step == 10  # the step starts over: only weights are taken
+    a, b = _weights(tmp_path / "a", cfg), _weights(tmp_path / "b", cfg)
+    for name in a:  # lr 1e-9: every weight (encoder groups included) as warm-started
+        np.testing.assert_allclose(a[name], b[name], atol=1e-5, err_msg=name)
+
+
+def test_gradient_accumulation_and_adamw_train(twain_data, tmp_path):
+    cfg = pdata.tiny_config(num_train_steps=20, save_checkpoints_steps=20,
+                            iterations_per_loop=10, gradient_accumulation_steps=2,
+                            optimizer="adamw")
+    result = pretrain(cfg, str(twain_data), tmp_path / "run", do_eval=False, progress=_quiet)
+    assert result.step == 20  # optimizer updates, each over 2 micro-batches of 16
+    assert np.isfinite(result.train["loss"])
+
+
+def test_data_config_mismatch_is_a_clear_error(twain_data, tmp_path):
+    cfg = pdata.tiny_config()
+    cfg.data.max_seq_length = 128
+    with pytest.raises(ValueError, match="max_seq_length"):
+        pretrain(cfg, str(twain_data), tmp_path / "a", progress=_quiet)
+    cfg = pdata.tiny_config()
+    cfg.data.max_predictions_per_seq = 20
+    with pytest.raises(ValueError, match="max_predictions_per_seq"):
+        pretrain(cfg, str(twain_data), tmp_path / "b", progress=_quiet)
+    cfg = pdata.tiny_config()
+    cfg.model.vocab_size = 1000
+    with pytest.raises(ValueError, match="vocab"):
+        pretrain(cfg, str(twain_data), tmp_path / "c", progress=_quiet)
+    with pytest.raises(ValueError, match="no TFRecord files"):
+        pretrain(pdata.tiny_config(), str(tmp_path), tmp_path / "d", progress=_quiet)
+
+
+def test_other_architecture_in_run_dir_is_refused(twain_data, tmp_path):
+    cfg = pdata.tiny_config(num_train_steps=2, save_checkpoints_steps=2, iterations_per_loop=2)
+    pretrain(cfg, str(twain_data), tmp_path / "run", do_eval=False, progress=_quiet)
+    cfg.model.hidden_size = 32
+    with pytest.raises(ValueError, match="different model architecture"):
+        pretrain(cfg, str(twain_data), tmp_path / "run", do_eval=False, progress=_quiet)
+
+
+def test_data_layouts(twain_data, tmp_path):
+    split = find_data_files(str(twain_data))
+    assert len(split.train) == 4 and len(split.eval) == 1 and not split.eval_is_train
+    glob_only = find_data_files(str(twain_data / "train-*"))
+    assert glob_only.eval_is_train and glob_only.eval == glob_only.train  # Q15 fallback
+    explicit = find_data_files(str(twain_data / "train-*"),
+                               eval_data=str(twain_data / "eval-00000-of-00001.tfrecord"))
+    assert explicit.eval == [str(twain_data / "eval-00000-of-00001.tfrecord")]
+
+
+def test_cli_pretrain(twain_data, tmp_path):
+    import yaml
+
+    cfg = pdata.tiny_config(num_train_steps=6, save_checkpoints_steps=3, iterations_per_loop=3,
+                            max_eval_steps=2)
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    env = {"PYTHONPATH": str(REPO / "python"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = run_cli("pretrain", "--config", str(cfg_path), "--data", str(twain_data),
+                   "-o", str(tmp_path / "run"), "--strategy", "cpu", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "step 6/6" in proc.stdout and "masked_lm_accuracy" in proc.stdout
+    assert json.loads((tmp_path / "run" / "eval_results.json").read_text())["global_step"] == 6
+    bad = run_cli("pretrain", "--config", str(cfg_path), "--data", str(tmp_path / "missing"),
+                  "-o", str(tmp_path / "run2"), env=env)
+    assert bad.returncode == 2 and "missing" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# --------------------------------------------------------------------------------------------
+
+WORKER = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[3])
+os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": sys.argv[1].split(",")},
+                                      "task": {"type": "worker", "index": int(sys.argv[2])}})
+import pretrain_data as pdata
+from albert_fast.train import pretrain
+cfg = pdata.tiny_config(num_train_steps=6, save_checkpoints_steps=3, iterations_per_loop=3,
+                        train_batch_size=16, eval_batch_size=16, max_eval_steps=2)
+r = pretrain(cfg, sys.argv[4], sys.argv[5], strategy="multi_worker")
+print("RESULT", json.dumps({"step": r.step, "eval": r.eval}))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_multi_worker_mirrored_two_processes(twain_data, tmp_path):
+    workers = ",".join(f"127.0.0.1:{_free_port()}" for _ in range(2))
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"), TF_CPP_MIN_LOG_LEVEL="3",
+               CUDA_VISIBLE_DEVICES="")
+    procs = [subprocess.Popen(
+        [sys.executable, "-c", WORKER, workers, str(i), str(Path(__file__).parent),
+         str(twain_data), str(tmp_path / "run")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = []
+    try:
+        for p in procs:
+            out, err = p.communicate(timeout=240)
+            outs.append((p.returncode, out, err))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for code, out, err in outs:
+        assert code == 0, err[-3000:]
+    results = [json.loads(out.split("RESULT", 1)[1]) for _, out, _ in outs]
+    assert all(r["step"] == 6 for r in results)
+    # Both workers computed the same all-reduced evaluation.
+    assert results[0]["eval"]["masked_lm_loss"] == pytest.approx(
+        results[1]["eval"]["masked_lm_loss"], rel=1e-5)
+    assert tf.train.latest_checkpoint(str(tmp_path / "run")).endswith("ckpt-6")
+    assert not list((tmp_path / "run").glob(".worker-*"))  # non-chief scratch removed
