@@ -46,43 +46,13 @@ def _literature() -> Path:
     raise SystemExit("shared corpora not found; set ALBERT_FAST_LITERATURE")
 
 
-def build_corpus(mb: float, langs: list[str], seed: int = 12345) -> Path:
-    """The bench corpus: `benches/make_corpus.py` (shared by all benches) when present, else the
-    same recipe here: paragraphs grouped into documents, shuffled with a fixed seed, repeated."""
-    try:
-        sys.path.insert(0, str(HERE))
-        from make_corpus import build  # type: ignore[import-not-found]
+def build_corpus(mb: float, langs: list[str]) -> Path:
+    """The bench corpus shared by all benches (`benches/make_corpus.py`): paragraphs grouped into
+    documents, shuffled with a fixed seed, repeated to size."""
+    sys.path.insert(0, str(HERE))
+    from make_corpus import build  # noqa: E402
 
-        return build(mb, langs, _literature())
-    except ImportError:
-        pass
-    import random
-
-    out = HERE / "data" / f"tokenizer-{'-'.join(langs)}-{mb:g}mb.txt"
-    if out.exists():
-        return out
-    rng = random.Random(seed)
-    docs: list[str] = []
-    for f in sorted(p for lang in langs for p in _literature().glob(f"{lang}-*.txt")):
-        paras = [p for p in f.read_text(encoding="utf-8").split("\n\n") if p.strip()]
-        i = 0
-        while i < len(paras):
-            n = rng.randint(1, 20)
-            docs.append("\n\n".join(paras[i:i + n]))
-            i += n
-    target, written = int(mb * 1024 * 1024), 0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        while written < target:
-            rng.shuffle(docs)
-            for d in docs:
-                fh.write(d + "\n\n")
-                written += len(d.encode("utf-8")) + 2
-                if written >= target:
-                    break
-    tmp.replace(out)
-    return out
+    return build(mb, langs, _literature())
 
 
 def bench_model(vocab_size: int) -> Path:

@@ -50,6 +50,12 @@ def build(mb: float, langs: list[str], literature: Path = LITERATURE, seed: int 
             n = rng.randint(1, 20)
             docs.append("\n".join(paras[i : i + n]))
             i += n
+    return write_repeated(docs, out, mb, rng)
+
+
+def write_repeated(docs: list[str], out: Path, mb: float, rng: random.Random) -> Path:
+    """Writes ``docs`` (a blank line after each), reshuffled with ``rng`` every round, until
+    ``mb`` MiB are written, atomically (temp file, then rename). Shared by the benches' corpora."""
     target = int(mb * 1024 * 1024)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")

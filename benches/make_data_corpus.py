@@ -19,6 +19,8 @@ import random
 import re
 from pathlib import Path
 
+from make_corpus import write_repeated  # benches/ is on sys.path: run as a script or imported
+
 HERE = Path(__file__).resolve().parent
 LITERATURE = Path(os.environ.get("ALBERT_FAST_LITERATURE", HERE.parent.parent / "shared" / "corpora" / "literature"))
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201c\u201d\u00bb\u00ab]?\s+(?=[\"'\u201e\u00bb\u00ab(]?[A-Z\u00c4\u00d6\u00dc])")
@@ -48,20 +50,7 @@ def build(mb: float, langs: list[str], literature: Path = LITERATURE, seed: int 
         raise SystemExit(f"no {langs} files in {literature}")
     rng = random.Random(seed)
     docs = [d for f in files for d in documents(f.read_text(encoding="utf-8"), rng)]
-    target = int(mb * 1024 * 1024)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    written = 0
-    with open(tmp, "w", encoding="utf-8") as fh:
-        while written < target:
-            rng.shuffle(docs)
-            for d in docs:
-                fh.write(d + "\n\n")
-                written += len(d.encode("utf-8")) + 2
-                if written >= target:
-                    break
-    tmp.replace(out)
-    return out
+    return write_repeated(docs, out, mb, rng)
 
 
 def main() -> None:
