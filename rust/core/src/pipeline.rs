@@ -34,7 +34,7 @@ use std::sync::{mpsc, Mutex};
 
 use crate::atomic::AtomicFile;
 use crate::corpus::open_reader;
-use crate::tfrecord::{Compression, RecordWriter};
+use crate::tfrecord::{encode_example, Compression, FeatureValues, RecordWriter};
 use crate::error::{Error, Result};
 use crate::instances::{Document, Instance, InstanceBuilder, InstanceConfig, InstanceStats};
 use crate::masking::{MaskingConfig, MaskingVocab, PieceClass};
@@ -366,110 +366,46 @@ fn read_documents(
 // ------------------------------------------------------------------------------------------
 // Serialization (tf.train.Example via `crate::tfrecord`)
 
-/// Reusable buffer for [`encode_instance`].
+/// Reusable buffers for [`encode_instance`].
 #[derive(Default)]
 pub struct ExampleBuffers {
-    ids: Vec<u8>,
+    input_mask: Vec<u8>,
+    segment_ids: Vec<u8>,
+    masked_lm_weights: Vec<f32>,
 }
 
-#[inline]
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-#[inline]
-fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
-
-/// Appends one `Features.feature` map entry whose Int64List/FloatList payload (packed values)
-/// is written by `payload`, which must write exactly `payload_len` bytes. `list_key` is 0x1a for
-/// `int64_list`, 0x12 for `float_list`.
-#[inline]
-fn put_entry(out: &mut Vec<u8>, name: &str, list_key: u8, payload_len: usize, payload: impl FnOnce(&mut Vec<u8>)) {
-    let list_len = 1 + varint_len(payload_len as u64) + payload_len;
-    let feature_len = 1 + varint_len(list_len as u64) + list_len;
-    let entry_len = 1 + varint_len(name.len() as u64) + name.len() + 1 + varint_len(feature_len as u64) + feature_len;
-    out.push(0x0a); // Features.feature (map entry)
-    put_varint(out, entry_len as u64);
-    out.push(0x0a); // key
-    put_varint(out, name.len() as u64);
-    out.extend_from_slice(name.as_bytes());
-    out.push(0x12); // value: Feature
-    put_varint(out, feature_len as u64);
-    out.push(list_key);
-    put_varint(out, list_len as u64);
-    out.push(0x0a); // packed `value`
-    put_varint(out, payload_len as u64);
-    let before = out.len();
-    payload(out);
-    debug_assert_eq!(out.len() - before, payload_len);
-}
-
-/// Appends `len` one-byte varints (values 0 or 1) given by `bit(i)`.
-#[inline]
-fn put_small(out: &mut Vec<u8>, len: usize, bit: impl Fn(usize) -> u8) {
-    out.extend((0..len).map(bit));
-}
-
-/// Serializes one instance as the reference's `tf.train.Example` (spec §7): the four sequence
-/// features padded with 0 to `max_seq_length`, `masked_lm_*` padded to `masked_len`, and the
-/// SOP label under its historical name `next_sentence_labels`. The hot-path twin of
-/// `tfrecord::encode_example` (same bytes for the same features, checked in the tests): 0/1
-/// features are one byte per value, so only the id features need a length pass.
+/// Serializes one instance as the reference's `tf.train.Example` (spec §7) with
+/// `tfrecord::encode_example`: the four sequence features padded with 0 to `max_seq_length`,
+/// `masked_lm_*` padded to `masked_len`, and the SOP label under its historical name
+/// `next_sentence_labels`. Ids and flags go in as they are held (`u32`/`u8`, padding implied),
+/// so nothing is widened or copied but the two 0/1 masks.
 pub fn encode_instance(inst: &Instance, max_seq_length: usize, masked_len: usize, b: &mut ExampleBuffers, out: &mut Vec<u8>) {
     let n = inst.input_ids.len();
-    let f = inst.first_segment_len as usize;
+    let first = (inst.first_segment_len as usize).min(n);
     let m = inst.masked_positions.len().min(masked_len);
-    let mut body = std::mem::take(&mut b.ids);
-    body.clear();
-    body.reserve(5 * max_seq_length + 12 * masked_len + 256);
-
-    let ids_len: usize = inst.input_ids.iter().map(|&x| varint_len(x as u64)).sum::<usize>() + (max_seq_length - n);
-    put_entry(&mut body, "input_ids", 0x1a, ids_len, |o| {
-        for &x in &inst.input_ids {
-            put_varint(o, x as u64);
-        }
-        o.resize(o.len() + (max_seq_length - n), 0);
-    });
-    put_entry(&mut body, "input_mask", 0x1a, max_seq_length, |o| put_small(o, max_seq_length, |i| (i < n) as u8));
-    put_entry(&mut body, "segment_ids", 0x1a, max_seq_length, |o| {
-        put_small(o, max_seq_length, |i| (i >= f && i < n) as u8)
-    });
-    put_entry(&mut body, "token_boundary", 0x1a, max_seq_length, |o| {
-        put_small(o, max_seq_length, |i| if i < n { inst.token_boundary[i] } else { 0 })
-    });
-    let pos_len: usize = inst.masked_positions[..m].iter().map(|&x| varint_len(x as u64)).sum::<usize>() + (masked_len - m);
-    put_entry(&mut body, "masked_lm_positions", 0x1a, pos_len, |o| {
-        for &x in &inst.masked_positions[..m] {
-            put_varint(o, x as u64);
-        }
-        o.resize(o.len() + (masked_len - m), 0);
-    });
-    let lab_len: usize = inst.masked_ids[..m].iter().map(|&x| varint_len(x as u64)).sum::<usize>() + (masked_len - m);
-    put_entry(&mut body, "masked_lm_ids", 0x1a, lab_len, |o| {
-        for &x in &inst.masked_ids[..m] {
-            put_varint(o, x as u64);
-        }
-        o.resize(o.len() + (masked_len - m), 0);
-    });
-    put_entry(&mut body, "masked_lm_weights", 0x12, 4 * masked_len, |o| {
-        for k in 0..masked_len {
-            o.extend_from_slice(&(if k < m { 1.0f32 } else { 0.0 }).to_le_bytes());
-        }
-    });
-    put_entry(&mut body, "next_sentence_labels", 0x1a, 1, |o| o.push(inst.label));
-
-    out.clear();
-    out.reserve(body.len() + 8);
-    out.push(0x0a); // Example.features
-    put_varint(out, body.len() as u64);
-    out.extend_from_slice(&body);
-    b.ids = body;
+    b.input_mask.clear();
+    b.input_mask.resize(n, 1);
+    b.segment_ids.clear();
+    b.segment_ids.resize(first, 0);
+    b.segment_ids.resize(n, 1);
+    b.masked_lm_weights.clear();
+    b.masked_lm_weights.resize(m, 1.0);
+    b.masked_lm_weights.resize(masked_len, 0.0);
+    let label = [inst.label];
+    let seq = |values| FeatureValues::UInt8 { values, len: max_seq_length };
+    encode_example(
+        &[
+            ("input_ids", FeatureValues::UInt32 { values: &inst.input_ids, len: max_seq_length }),
+            ("input_mask", seq(&b.input_mask)),
+            ("segment_ids", seq(&b.segment_ids)),
+            ("token_boundary", seq(&inst.token_boundary)),
+            ("masked_lm_positions", FeatureValues::UInt32 { values: &inst.masked_positions[..m], len: masked_len }),
+            ("masked_lm_ids", FeatureValues::UInt32 { values: &inst.masked_ids[..m.min(inst.masked_ids.len())], len: masked_len }),
+            ("masked_lm_weights", FeatureValues::Float(&b.masked_lm_weights)),
+            ("next_sentence_labels", FeatureValues::UInt8 { values: &label, len: 1 }),
+        ],
+        out,
+    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1047,8 +983,7 @@ mod tests {
     }
 
     #[test]
-    fn encode_instance_matches_the_generic_encoder() {
-        use crate::tfrecord::{encode_example, FeatureValues};
+    fn encode_instance_matches_padded_int64_features() {
         let mut rng = DataRng::from_seed(6);
         for _ in 0..200 {
             let n = 5 + rng.below(60) as usize;

@@ -383,6 +383,11 @@ pub enum FeatureValues<'a> {
     Int64(&'a [i64]),
     Float(&'a [f32]),
     Bytes(&'a [&'a [u8]]),
+    /// An int64 list: `values`, then zeros up to `len` values in all (none when `values` is
+    /// longer). Ids kept as `u32` are written without widening or padding copies.
+    UInt32 { values: &'a [u32], len: usize },
+    /// As [`FeatureValues::UInt32`] for `u8` values (0/1 masks, labels).
+    UInt8 { values: &'a [u8], len: usize },
 }
 
 // Field keys (field number << 3 | wire type); wire type 2 = length-delimited.
@@ -440,6 +445,23 @@ impl Enc<'_> {
         self.byte(v as u8);
     }
 
+    /// A varint, with the one-byte case (most ids, every 0/1 flag) first.
+    #[inline]
+    fn small_varint(&mut self, v: u64) {
+        if v < 0x80 {
+            self.byte(v as u8);
+        } else {
+            self.varint(v);
+        }
+    }
+
+    /// `n` zero bytes: the buffer is zero-filled before writing, so they are already there.
+    #[inline]
+    fn zeros(&mut self, n: usize) {
+        debug_assert!(self.buf[self.pos..self.pos + n].iter().all(|&b| b == 0));
+        self.pos += n;
+    }
+
     #[inline]
     fn bytes(&mut self, b: &[u8]) {
         self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
@@ -455,6 +477,13 @@ impl FeatureValues<'_> {
             FeatureValues::Int64(v) => v.iter().map(|&x| varint_len(x as u64)).sum(),
             FeatureValues::Float(v) => 4 * v.len(),
             FeatureValues::Bytes(v) => v.iter().map(|b| field_len(b.len())).sum(),
+            // Each padding zero is a one-byte varint.
+            FeatureValues::UInt32 { values, len } => {
+                values.iter().map(|&x| varint_len(u64::from(x))).sum::<usize>() + len.saturating_sub(values.len())
+            }
+            FeatureValues::UInt8 { values, len } => {
+                values.iter().map(|&x| 1 + usize::from(x >= 0x80)).sum::<usize>() + len.saturating_sub(values.len())
+            }
         }
     }
 
@@ -476,12 +505,7 @@ impl FeatureValues<'_> {
                 e.varint(payload as u64);
                 for &x in v {
                     // Negative int64 values are 10-byte two's-complement varints (not zigzag).
-                    let u = x as u64;
-                    if u < 0x80 {
-                        e.byte(u as u8);
-                    } else {
-                        e.varint(u);
-                    }
+                    e.small_varint(x as u64);
                 }
             }
             FeatureValues::Float(v) => {
@@ -498,12 +522,29 @@ impl FeatureValues<'_> {
                     e.bytes(b);
                 }
             }
+            _ if payload == 0 => {}
+            FeatureValues::UInt32 { values, len } => {
+                e.byte(KEY_VALUE_LEN);
+                e.varint(payload as u64);
+                for &x in values {
+                    e.small_varint(u64::from(x));
+                }
+                e.zeros(len.saturating_sub(values.len()));
+            }
+            FeatureValues::UInt8 { values, len } => {
+                e.byte(KEY_VALUE_LEN);
+                e.varint(payload as u64);
+                for &x in values {
+                    e.small_varint(u64::from(x));
+                }
+                e.zeros(len.saturating_sub(values.len()));
+            }
         }
     }
 
     fn kind_key(&self) -> u8 {
         match self {
-            FeatureValues::Int64(_) => KEY_INT64_LIST,
+            FeatureValues::Int64(_) | FeatureValues::UInt32 { .. } | FeatureValues::UInt8 { .. } => KEY_INT64_LIST,
             FeatureValues::Float(_) => KEY_FLOAT_LIST,
             FeatureValues::Bytes(_) => KEY_BYTES_LIST,
         }
@@ -1188,6 +1229,25 @@ mod tests {
             decoded,
             vec![("x".to_string(), Feature::Int64(vec![5, 300, 7])), ("y".to_string(), Feature::Float(vec![2.0]))]
         );
+    }
+
+    #[test]
+    fn narrow_padded_values_encode_as_the_padded_int64_list() {
+        let cases: &[(&[u32], usize)] = &[(&[], 0), (&[], 3), (&[0, 1, 127, 128, 30_000, u32::MAX], 6), (&[5, 300], 9), (&[7, 8, 9], 2)];
+        for &(values, len) in cases {
+            let mut wide: Vec<i64> = values.iter().map(|&x| i64::from(x)).collect();
+            wide.resize(len.max(values.len()), 0);
+            let bytes: Vec<u8> = values.iter().map(|&x| x as u8).collect();
+            let mut wide8: Vec<i64> = bytes.iter().map(|&x| i64::from(x)).collect();
+            wide8.resize(len.max(values.len()), 0);
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            encode_example(&[("a", FeatureValues::Int64(&wide)), ("b", FeatureValues::Int64(&wide8))], &mut want);
+            encode_example(
+                &[("a", FeatureValues::UInt32 { values, len }), ("b", FeatureValues::UInt8 { values: &bytes, len })],
+                &mut got,
+            );
+            assert_eq!(got, want, "{values:?} padded to {len}");
+        }
     }
 
     #[test]
