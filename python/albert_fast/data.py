@@ -11,13 +11,13 @@ import hashlib
 import json
 import os
 import re
-import threading
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from albert_fast import _core
+from albert_fast.cancellable import run_cancellable
 from albert_fast.config import Config, DataConfig, check_vocab_size, load_config
 from albert_fast.errors import ConfigError, ModelError
 from albert_fast.io_utils import atomic_write_text, ensure_output_dir
@@ -128,45 +128,32 @@ def _run_with_progress(kwargs: dict[str, Any], show: bool) -> dict[str, Any]:
     """Runs the Rust pipeline in a worker thread (it releases the GIL) while this thread draws
     the progress bar; Ctrl-C cancels the run cleanly (finished shards stay, nothing half-written)."""
     progress = _core.CreateDataProgress()
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["result"] = _core.create_data(**kwargs, progress=progress)
-        except BaseException as err:  # re-raised in the caller's thread
-            box["error"] = err
-
-    thread = threading.Thread(target=work, name="albert-fast-create-data", daemon=True)
     bar = None
-    thread.start()
+    if show:
+        from tqdm import tqdm
+        bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc="create-data", disable=None)
+
+    def draw() -> None:
+        if bar is None:
+            return
+        s = progress.snapshot()
+        if s["phase"] == "counting":
+            bar.set_description("create-data (counting shards)")
+            bar.total = max(s["bytes_read"], 1)
+            return
+        bar.set_description("create-data")
+        bar.total = s["total_bytes"]
+        bar.n = s["bytes_done"]
+        bar.set_postfix(docs=s["documents"], instances=s["instances"],
+                        shards=f"{s['shards_done']}/{s['shards_total']}", refresh=False)
+        bar.refresh()
+
     try:
-        if show:
-            from tqdm import tqdm
-            bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc="create-data", disable=None)
-        while thread.is_alive():
-            thread.join(0.25)
-            if bar is not None:
-                s = progress.snapshot()
-                if s["phase"] == "counting":
-                    bar.set_description("create-data (counting shards)")
-                    bar.total = max(s["bytes_read"], 1)
-                    continue
-                bar.set_description("create-data")
-                bar.total = s["total_bytes"]
-                bar.n = s["bytes_done"]
-                bar.set_postfix(docs=s["documents"], instances=s["instances"],
-                                shards=f"{s['shards_done']}/{s['shards_total']}", refresh=False)
-                bar.refresh()
-    except KeyboardInterrupt:
-        progress.cancel()
-        thread.join()
-        raise
+        return run_cancellable(lambda: _core.create_data(**kwargs, progress=progress), progress.cancel, draw,
+                               name="albert-fast-create-data", interval=0.25)
     finally:
         if bar is not None:
             bar.close()
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
 
 
 def create_pretraining_data(

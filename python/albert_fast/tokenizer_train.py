@@ -27,12 +27,12 @@ import os
 import re
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from albert_fast import _core
+from albert_fast.cancellable import run_cancellable
 from albert_fast.config import Config, config_from_dict, load_config
 from albert_fast.errors import ConfigError, ModelError
 from albert_fast.io_utils import atomic_path, atomic_write_json, atomic_write_text, ensure_output_dir
@@ -249,36 +249,22 @@ def _draw_sample(files: list, *, progress: bool, **options: Any):
     """Runs the Rust sampler on a worker thread (it releases the GIL) while this thread updates
     a progress bar and stays responsive to Ctrl-C, which cancels the sampler."""
     counters = _core.CorpusProgress()
-    result: dict[str, Any] = {}
+    paths = [os.fspath(f) for f in files]
+    bar = _progress_bar(progress, _core.total_size(paths), len(files))
 
-    def work() -> None:
-        try:
-            result["value"] = _core.sample_sentences([os.fspath(f) for f in files], progress=counters,
-                                                     **options)
-        except BaseException as err:  # re-raised on the calling thread
-            result["error"] = err
+    def draw() -> None:
+        if bar is not None:
+            bar.update(counters.bytes - bar.n)
+            bar.set_postfix(files=f"{counters.files_done}/{len(files)}", lines=f"{counters.lines:,}",
+                            refresh=False)
 
-    worker = threading.Thread(target=work, name="albert-fast-sampler", daemon=True)
-    bar = _progress_bar(progress, _core.total_size([os.fspath(f) for f in files]), len(files))
-    worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
-            if bar is not None:
-                bar.update(counters.bytes - bar.n)
-                bar.set_postfix(files=f"{counters.files_done}/{len(files)}", lines=f"{counters.lines:,}",
-                                refresh=False)
-    except KeyboardInterrupt:
-        counters.cancel()
-        worker.join()
-        raise
+        return run_cancellable(lambda: _core.sample_sentences(paths, progress=counters, **options),
+                               counters.cancel, draw, name="albert-fast-sampler")
     finally:
         if bar is not None:
             bar.update(counters.bytes - bar.n)
             bar.close()
-    if "error" in result:
-        raise result["error"]
-    return result["value"]
 
 
 def _progress_bar(enabled: bool, total: int, n_files: int):
