@@ -15,6 +15,7 @@ import argparse
 import os
 import random
 from pathlib import Path
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 LITERATURE = Path(os.environ.get("ALBERT_FAST_LITERATURE", HERE.parent.parent / "shared" / "corpora" / "literature"))
@@ -33,23 +34,37 @@ def paragraphs(text: str) -> list[str]:
     return out
 
 
-def build(mb: float, langs: list[str], literature: Path = LITERATURE, seed: int = 12345) -> Path:
-    """Writes (once) and returns the corpus file; the same arguments give the same bytes."""
-    out = HERE / "data" / f"literature-{'-'.join(langs)}-{mb:g}mb.txt"
+def paragraph_documents(text: str, rng: random.Random) -> list[str]:
+    """A book -> documents of 1-20 paragraphs each, paragraphs keeping their own lines."""
+    paras = paragraphs(text)
+    docs = []
+    i = 0
+    while i < len(paras):
+        n = rng.randint(1, 20)
+        docs.append("\n".join(paras[i : i + n]))
+        i += n
+    return docs
+
+
+def build(
+    mb: float,
+    langs: list[str],
+    literature: Path = LITERATURE,
+    seed: int = 12345,
+    *,
+    documents: Callable[[str, random.Random], list[str]] = paragraph_documents,
+    name: str = "literature",
+) -> Path:
+    """Writes (once) and returns the corpus file ``data/NAME-LANGS-MBmb.txt`` of the books cut
+    by ``documents``; the same arguments give the same bytes."""
+    out = HERE / "data" / f"{name}-{'-'.join(langs)}-{mb:g}mb.txt"
     if out.exists():
         return out
     files = sorted(f for lang in langs for f in literature.glob(f"{lang}-*.txt"))
     if not files:
         raise SystemExit(f"no {langs} files in {literature}")
     rng = random.Random(seed)
-    docs: list[str] = []
-    for f in files:
-        paras = paragraphs(f.read_text(encoding="utf-8"))
-        i = 0
-        while i < len(paras):
-            n = rng.randint(1, 20)
-            docs.append("\n".join(paras[i : i + n]))
-            i += n
+    docs = [d for f in files for d in documents(f.read_text(encoding="utf-8"), rng)]
     return write_repeated(docs, out, mb, rng)
 
 

@@ -19,7 +19,7 @@ import random
 import re
 from pathlib import Path
 
-from make_corpus import write_repeated  # benches/ is on sys.path: run as a script or imported
+import make_corpus  # benches/ is on sys.path: run as a script or imported
 
 HERE = Path(__file__).resolve().parent
 LITERATURE = Path(os.environ.get("ALBERT_FAST_LITERATURE", HERE.parent.parent / "shared" / "corpora" / "literature"))
@@ -42,15 +42,7 @@ def documents(text: str, rng: random.Random) -> list[str]:
 
 def build(mb: float, langs: list[str], literature: Path = LITERATURE, seed: int = 12345) -> Path:
     """Writes (once) and returns the corpus; the same arguments give the same bytes."""
-    out = HERE / "data" / f"sentences-{'-'.join(langs)}-{mb:g}mb.txt"
-    if out.exists():
-        return out
-    files = sorted(f for lang in langs for f in literature.glob(f"{lang}-*.txt"))
-    if not files:
-        raise SystemExit(f"no {langs} files in {literature}")
-    rng = random.Random(seed)
-    docs = [d for f in files for d in documents(f.read_text(encoding="utf-8"), rng)]
-    return write_repeated(docs, out, mb, rng)
+    return make_corpus.build(mb, langs, literature, seed, documents=documents, name="sentences")
 
 
 def main() -> None:

@@ -269,17 +269,23 @@ def test_do_permutation_doubles_the_masked_features_q14(corpus_dir, spm_dir, tmp
     assert s["masked_positions"] == int(counts.sum())
 
 
+def _six_copies(corpus_dir: Path, big: Path) -> Path:
+    """Six copies of the bundled corpus: enough shards at 0.1 MB that a run can be stopped
+    between them."""
+    big.mkdir()
+    text = "".join(p.read_text() + "\n" for p in sorted(corpus_dir.glob("*.txt")))
+    for i in range(6):
+        (big / f"part{i}.txt").write_text(text)
+    return big
+
+
 def test_real_kill_then_rerun_resumes_to_identical_output(corpus_dir, spm_dir, tmp_path):
     import signal
     import subprocess
     import sys
     import time
 
-    big = tmp_path / "big"
-    big.mkdir()
-    text = "".join(p.read_text() + "\n" for p in sorted(corpus_dir.glob("*.txt")))
-    for i in range(6):
-        (big / f"part{i}.txt").write_text(text)
+    big = _six_copies(corpus_dir, tmp_path / "big")
     args = [str(big), "--tokenizer", str(spm_dir), "--max_seq_length", "128", "--dupe_factor", "3",
             "--shard-size-mb", "0.1", "--threads", "1", "--no-progress"]
     env = dict(os.environ, PYTHONPATH=str(Path(albert_fast.__file__).parent.parent))
@@ -361,11 +367,7 @@ def test_ctrl_c_stops_cleanly_with_exit_130(corpus_dir, spm_dir, tmp_path):
     import sys
     import time
 
-    big = tmp_path / "big"
-    big.mkdir()
-    text = "".join(p.read_text() + "\n" for p in sorted(corpus_dir.glob("*.txt")))
-    for i in range(6):
-        (big / f"part{i}.txt").write_text(text)
+    big = _six_copies(corpus_dir, tmp_path / "big")
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(Path(albert_fast.__file__).parent.parent))
     proc = subprocess.Popen(

@@ -11,24 +11,10 @@ use albert_fast_core::pipeline::{encode_instance, ExampleBuffers};
 use albert_fast_core::rng::DataRng;
 use albert_fast_core::tfrecord::{encode_example, FeatureValues};
 use std::hint::black_box;
-use std::time::Instant;
 
-/// Seconds this thread has run on a CPU (Linux `/proc/thread-self/schedstat`), so the load of a
-/// shared machine does not count; wall-clock time elsewhere.
-fn cpu_seconds(wall: Instant) -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map_or_else(|| wall.elapsed().as_secs_f64(), |ns| ns as f64 * 1e-9)
-}
-
-/// CPU seconds `f` takes.
-fn timed(mut f: impl FnMut()) -> f64 {
-    let wall = Instant::now();
-    let start = cpu_seconds(wall);
-    f();
-    cpu_seconds(wall) - start
-}
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::timed;
 
 const L: usize = 512;
 const P: usize = 20;
