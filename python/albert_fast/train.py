@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from albert_fast.config import Config
+from albert_fast.records import feature_spec as records_feature_spec, tf_feature_spec
 
 log = logging.getLogger("albert_fast.train")
 
@@ -42,21 +43,9 @@ DEFAULT_SHUFFLE_BUFFER = 1000  # the reference's 100 barely mixes neighbouring i
 # Feature spec and input files
 
 def feature_spec(max_seq_length: int, max_predictions_per_seq: int) -> dict[str, tuple[str, int]]:
-    """The features ``run_pretraining.py`` parses (spec §7): name -> (dtype, length)."""
-    try:  # one home for the spec once the records module is there
-        from albert_fast.records import feature_spec as records_spec
-
-        return records_spec(max_seq_length, max_predictions_per_seq, token_boundary=False)
-    except ImportError:
-        return {
-            "input_ids": ("int64", max_seq_length),
-            "input_mask": ("int64", max_seq_length),
-            "segment_ids": ("int64", max_seq_length),
-            "masked_lm_positions": ("int64", max_predictions_per_seq),
-            "masked_lm_ids": ("int64", max_predictions_per_seq),
-            "masked_lm_weights": ("float32", max_predictions_per_seq),
-            "next_sentence_labels": ("int64", 1),
-        }
+    """The features ``run_pretraining.py`` parses (spec §7): name -> (dtype, length); the one
+    spec of :func:`albert_fast.records.feature_spec` without ``token_boundary``."""
+    return records_feature_spec(max_seq_length, max_predictions_per_seq, token_boundary=False)
 
 
 @dataclass
@@ -199,8 +188,7 @@ def _manifest_value(manifest: dict, key: str) -> Any:
 def _parser(spec: dict[str, tuple[str, int]]) -> Callable:
     import tensorflow as tf
 
-    features = {name: tf.io.FixedLenFeature([length], tf.as_dtype(dtype))
-                for name, (dtype, length) in spec.items()}
+    features = tf_feature_spec(spec)
 
     def parse(record: Any) -> dict:
         example = tf.io.parse_single_example(record, features)
