@@ -26,6 +26,7 @@ __all__ = [
     "decode_example",
     "encode_example",
     "feature_spec",
+    "is_record_file_name",
     "tf_feature_spec",
     "read_records",
     "read_examples",
@@ -131,7 +132,7 @@ def record_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and _looks_like_records(f.name))
+            found = sorted(f for f in p.iterdir() if f.is_file() and is_record_file_name(f.name))
             if not found:
                 raise InputError(f"{p}: no TFRecord files in this directory (looked for *.tfrecord, *.tfrecord.gz, *-of-*)")
             out.extend(found)
@@ -142,7 +143,10 @@ def record_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def _looks_like_records(name: str) -> bool:
+def is_record_file_name(name: str) -> bool:
+    """Whether a file in a data directory is read as TFRecords: not hidden (unfinished outputs
+    are ``.NAME.tmp-PID``), named ``*.tfrecord`` and the like, optionally ``.gz``, or a shard
+    name ``*-of-*``."""
     if name.startswith("."):  # hidden, including unfinished `.NAME.tmp-PID` outputs
         return False
     base = name

@@ -29,13 +29,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from albert_fast.config import Config
-from albert_fast.records import feature_spec as records_feature_spec, tf_feature_spec
+from albert_fast.records import feature_spec as records_feature_spec, is_record_file_name, tf_feature_spec
 
 log = logging.getLogger("albert_fast.train")
 
 STRATEGIES = ("auto", "cpu", "one_device", "mirrored", "multi_worker", "tpu")
 PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
-RECORD_SUFFIXES = (".tfrecord", ".tfrecords", ".tfrec", ".record", ".records")
 DEFAULT_SHUFFLE_BUFFER = 1000  # the reference's 100 barely mixes neighbouring instances.
 
 
@@ -58,19 +57,12 @@ class DataFiles:
     manifest: dict = field(default_factory=dict)
 
 
-def _is_record_file(name: str) -> bool:
-    if name.startswith("."):  # hidden, including unfinished temporary outputs
-        return False
-    base = name[:-3] if name.endswith(".gz") else name
-    return base.endswith(RECORD_SUFFIXES) or "-of-" in base
-
-
 def _expand(spec: str) -> list[str]:
     import glob
 
     path = Path(spec)
     if path.is_dir():
-        return sorted(str(p) for p in path.iterdir() if p.is_file() and _is_record_file(p.name))
+        return sorted(str(p) for p in path.iterdir() if p.is_file() and is_record_file_name(p.name))
     if any(ch in spec for ch in "*?["):
         return sorted(glob.glob(spec))
     if path.is_file():
