@@ -66,15 +66,11 @@ impl Drop for AtomicFile {
 mod tests {
     use super::*;
 
-    fn tempdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("albert-fast-atomic-{tag}-{}", std::process::id()));
-        fs::create_dir_all(&d).unwrap();
-        d
-    }
+    use crate::test_util::TempDir;
 
     #[test]
     fn final_name_appears_only_on_commit() {
-        let dir = tempdir("commit");
+        let dir = TempDir::new("commit");
         let path = dir.join("out.bin");
         let mut f = AtomicFile::create(&path).unwrap();
         f.write_all(b"hello").unwrap();
@@ -87,7 +83,7 @@ mod tests {
 
     #[test]
     fn dropped_file_leaves_nothing() {
-        let dir = tempdir("drop");
+        let dir = TempDir::new("drop");
         let path = dir.join("out.bin");
         {
             let mut f = AtomicFile::create(&path).unwrap();

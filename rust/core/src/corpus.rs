@@ -586,26 +586,7 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    struct TempDir(PathBuf);
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let d = std::env::temp_dir().join(format!("albert-fast-corpus-{tag}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&d);
-            fs::create_dir_all(&d).unwrap();
-            TempDir(d)
-        }
-        fn write(&self, name: &str, data: &[u8]) -> PathBuf {
-            let p = self.0.join(name);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(&p, data).unwrap();
-            p
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_util::TempDir;
 
     fn lines_of(path: &Path) -> Vec<String> {
         LineReader::open(path).unwrap().map(|l| l.unwrap()).collect()

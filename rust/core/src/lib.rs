@@ -17,5 +17,7 @@ pub mod text;
 pub mod record_stats;
 pub mod tfrecord;
 pub mod tokenizer;
+#[cfg(test)]
+mod test_util;
 
 pub use error::{Error, Result};

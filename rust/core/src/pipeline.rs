@@ -761,12 +761,7 @@ mod tests {
         MaskingVocab::new(pieces.iter().map(|(p, c)| (p.as_str(), *c)), 2, 3, 4)
     }
 
-    fn tempdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("albert-fast-pipeline-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        d
-    }
+    use crate::test_util::TempDir;
 
     fn write_corpus(dir: &Path, files: usize, docs: usize) -> Vec<PathBuf> {
         let mut rng = DataRng::from_seed(42);
@@ -820,7 +815,7 @@ mod tests {
 
     #[test]
     fn byte_identical_for_any_thread_count() {
-        let dir = tempdir("threads");
+        let dir = TempDir::new("threads");
         let inputs = write_corpus(&dir, 3, 60);
         let v = toy_vocab();
         let mut outputs = Vec::new();
@@ -839,7 +834,7 @@ mod tests {
 
     #[test]
     fn records_are_framed_and_counted() {
-        let dir = tempdir("framing");
+        let dir = TempDir::new("framing");
         let inputs = write_corpus(&dir, 1, 30);
         let out = dir.join("out");
         fs::create_dir_all(&out).unwrap();
@@ -863,7 +858,7 @@ mod tests {
 
     #[test]
     fn resume_skips_finished_shards_and_redoes_unfinished_ones() {
-        let dir = tempdir("resume");
+        let dir = TempDir::new("resume");
         let inputs = write_corpus(&dir, 2, 50);
         let out = dir.join("out");
         fs::create_dir_all(&out).unwrap();
@@ -887,7 +882,7 @@ mod tests {
 
     #[test]
     fn files_end_documents_unless_merging_q7() {
-        let dir = tempdir("q7");
+        let dir = TempDir::new("q7");
         let a = dir.join("a.txt");
         let b = dir.join("b.txt");
         fs::write(&a, "w1 w2\nw3 w4\n").unwrap();
@@ -907,7 +902,7 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_clear_errors_and_leave_nothing() {
-        let dir = tempdir("bad");
+        let dir = TempDir::new("bad");
         let out = dir.join("out");
         fs::create_dir_all(&out).unwrap();
         let v = toy_vocab();
@@ -932,7 +927,7 @@ mod tests {
 
     #[test]
     fn gzip_output_decompresses_to_the_plain_records() {
-        let dir = tempdir("gzip");
+        let dir = TempDir::new("gzip");
         let inputs = write_corpus(&dir, 1, 20);
         let (plain, gz) = (dir.join("plain"), dir.join("gz"));
         fs::create_dir_all(&plain).unwrap();

@@ -344,25 +344,7 @@ mod tests {
     use super::*;
     use std::fs;
 
-    struct TempDir(PathBuf);
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let d = std::env::temp_dir().join(format!("albert-fast-sampling-{tag}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&d);
-            fs::create_dir_all(&d).unwrap();
-            TempDir(d)
-        }
-        fn write(&self, name: &str, data: &str) -> PathBuf {
-            let p = self.0.join(name);
-            fs::write(&p, data).unwrap();
-            p
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_util::TempDir;
 
     fn corpus(d: &TempDir, files: usize, lines: usize) -> Vec<PathBuf> {
         (0..files)

@@ -951,11 +951,7 @@ fn decode_list(buf: &[u8], base: usize, feature: &mut Feature) -> DecodeResult<(
 mod tests {
     use super::*;
 
-    fn tempdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("albert-fast-tfrecord-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
+    use crate::test_util::TempDir;
 
     fn write_file(path: &Path, records: &[&[u8]], compression: Compression) {
         let mut w = RecordWriter::new(Vec::new(), compression);
@@ -1003,7 +999,7 @@ mod tests {
 
     #[test]
     fn framing_round_trip_plain_and_gzip() {
-        let dir = tempdir("rt");
+        let dir = TempDir::new("rt");
         let big = vec![7u8; 300_000];
         let records: Vec<&[u8]> = vec![b"", b"a", b"hello world", &big, b"\x1f\x8b"];
         for (name, comp) in [("plain.tfrecord", Compression::None), ("gz.tfrecord", Compression::Gzip)] {
@@ -1035,7 +1031,7 @@ mod tests {
     #[test]
     fn plain_record_starting_with_gzip_magic_is_not_mistaken_for_gzip() {
         // Length 0x8b1f = 35615 makes the file start with 1f 8b.
-        let dir = tempdir("magic");
+        let dir = TempDir::new("magic");
         let path = dir.join("magic.tfrecord");
         let data = vec![1u8; 0x8b1f];
         write_file(&path, &[&data], Compression::None);
@@ -1047,7 +1043,7 @@ mod tests {
 
     #[test]
     fn empty_file_has_no_records() {
-        let dir = tempdir("empty");
+        let dir = TempDir::new("empty");
         let path = dir.join("empty.tfrecord");
         std::fs::write(&path, b"").unwrap();
         assert!(read_all(&path).unwrap().is_empty());
@@ -1075,7 +1071,7 @@ mod tests {
 
     #[test]
     fn truncated_files_name_the_offset() {
-        let dir = tempdir("trunc");
+        let dir = TempDir::new("trunc");
         let path = dir.join("t.tfrecord");
         write_file(&path, &[b"first record", b"second record"], Compression::None);
         let full = std::fs::read(&path).unwrap();
@@ -1091,7 +1087,7 @@ mod tests {
 
     #[test]
     fn bad_crcs_are_detected() {
-        let dir = tempdir("crc");
+        let dir = TempDir::new("crc");
         let path = dir.join("c.tfrecord");
         write_file(&path, &[b"first record", b"second record"], Compression::None);
         let full = std::fs::read(&path).unwrap();
@@ -1120,7 +1116,7 @@ mod tests {
 
     #[test]
     fn damaged_gzip_is_a_corrupt_record() {
-        let dir = tempdir("gzbad");
+        let dir = TempDir::new("gzbad");
         let path = dir.join("g.tfrecord.gz");
         let payload: Vec<u8> = (0..100_000u32).flat_map(|i| (i * 2_654_435_761).to_le_bytes()).collect();
         write_file(&path, &[&payload, b"tail"], Compression::Gzip);
@@ -1141,7 +1137,7 @@ mod tests {
 
     #[test]
     fn missing_file_and_directory() {
-        let dir = tempdir("missing");
+        let dir = TempDir::new("missing");
         assert!(matches!(RecordReader::open(dir.join("nope.tfrecord")), Err(Error::NotFound(_))));
         let err = RecordReader::open(&dir).unwrap_err().to_string();
         assert!(err.contains("is a directory"), "{err}");
@@ -1289,7 +1285,7 @@ mod tests {
 
     #[test]
     fn concatenated_gzip_members_read_as_one_stream() {
-        let dir = tempdir("multigz");
+        let dir = TempDir::new("multigz");
         let path = dir.join("cat.tfrecord.gz");
         let mut bytes = Vec::new();
         for rec in [b"one".as_slice(), b"two"] {
