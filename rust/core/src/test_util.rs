@@ -20,12 +20,12 @@ impl TempDir {
     }
 
     /// Writes `data` to `name` (parent directories created) and returns its path.
-    pub(crate) fn write(&self, name: &str, data: impl AsRef<[u8]>) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, data: &(impl AsRef<[u8]> + ?Sized)) -> PathBuf {
         let p = self.0.join(name);
         if let Some(parent) = p.parent() {
             fs::create_dir_all(parent).expect("create a test directory");
         }
-        fs::write(&p, data).expect("write a test file");
+        fs::write(&p, data.as_ref()).expect("write a test file");
         p
     }
 }
