@@ -3,9 +3,8 @@ loss) side by side with Hugging Face transformers' ALBERT on the same batch, in 
 
     python benches/bench_pretrain.py [--steps 5] [--threads 2] [--cases tiny512,base128]
 
-The Hugging Face side is ``TFAlbertForPreTraining`` (transformers' own ALBERT on tf_keras,
-with its MLM+SOP loss and Adam): the PyTorch wheel on PyPI is the CUDA build and does not import
-on a machine without the CUDA libraries, and TensorFlow is what this trainer runs on anyway.
+The Hugging Face side is transformers' PyTorch ``AlbertForPreTraining`` (its MLM+SOP loss,
+``torch.optim.AdamW``; ``--hf tf`` uses ``TFAlbertForPreTraining`` on tf_keras instead).
 Each case reports steps/s, tokens/s (batch x seq / step time) and the ratio ours/HF. With a GPU
 (``--mfu``) it also prints the model FLOPs utilisation of our step (6 x parameters-used x
 tokens, plus attention) against the device's peak.
@@ -113,6 +112,35 @@ def hf_step(cfg):
     return step
 
 
+def hf_torch_step(cfg, threads: int):
+    import torch
+    import transformers
+
+    if threads:
+        torch.set_num_threads(threads)
+    hf = transformers.AlbertForPreTraining(transformers.AlbertConfig(
+        **{**cfg.model_dump(), "hidden_act": "gelu_new"})).train()
+    opt = torch.optim.AdamW(hf.parameters(), lr=1e-4)
+    cache: dict = {}
+
+    def step(f):
+        if "t" not in cache:
+            t = {k: torch.from_numpy(v) for k, v in f.items()}
+            labels = torch.full(t["input_ids"].shape, -100, dtype=torch.long)
+            labels.scatter_(1, t["masked_lm_positions"].long(), t["masked_lm_ids"].long())
+            cache["t"] = (t, labels)
+        t, labels = cache["t"]
+        out = hf(input_ids=t["input_ids"].long(), attention_mask=t["input_mask"].long(),
+                 token_type_ids=t["segment_ids"].long(), labels=labels,
+                 sentence_order_label=t["next_sentence_labels"].long())
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+        return out.loss.detach()
+
+    return step
+
+
 def flops_per_token(cfg, seq: int) -> float:
     """Training FLOPs per token: 6 x (parameters applied per token, with every shared layer
     counted each time it runs) + attention scores/context (12 x layers x seq x hidden)."""
@@ -130,6 +158,8 @@ def main() -> None:
     ap.add_argument("--cases", default="tiny512,base128")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--no-hf", action="store_true", help="skip the Hugging Face side")
+    ap.add_argument("--hf", choices=["torch", "tf"], default="torch",
+                    help="Hugging Face implementation to compare with (default: PyTorch)")
     ap.add_argument("--batch", type=int, help="override every case's batch size")
     ap.add_argument("--mfu-peak-tflops", type=float,
                     help="device peak TFLOP/s for the MFU column (e.g. 989 for H100 bf16)")
@@ -143,7 +173,8 @@ def main() -> None:
     from albert_fast.config import ModelConfig
 
     device = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-    print(f"device {device[0].name}; TF {tf.__version__}; precision {args.precision}")
+    print(f"device {device[0].name}; TF {tf.__version__}; precision {args.precision}; "
+          f"HF side: {'none' if args.no_hf else args.hf}")
     print(f"{'case':10} {'batch':>5} {'seq':>4} {'ours steps/s':>13} {'ours tok/s':>11} "
           f"{'HF steps/s':>11} {'HF tok/s':>10} {'ours/HF':>8}" +
           ("  MFU" if args.mfu_peak_tflops else ""))
@@ -159,7 +190,8 @@ def main() -> None:
             import keras
 
             keras.mixed_precision.set_global_policy("float32")
-            t_hf = time_steps(hf_step(cfg), features, args.steps)
+            hf = hf_torch_step(cfg, args.threads) if args.hf == "torch" else hf_step(cfg)
+            t_hf = time_steps(hf, features, args.steps)
         toks = batch * seq
         line = (f"{name:10} {batch:5d} {seq:4d} {1 / t_ours:13.3f} {toks / t_ours:11.0f} ")
         line += (f"{1 / t_hf:11.3f} {toks / t_hf:10.0f} {t_hf / t_ours:8.2f}" if t_hf

@@ -49,13 +49,6 @@ def twain_data(tmp_path_factory, literature_dir) -> Path:
                                [literature_dir / "en-twain4.txt"])
 
 
-@pytest.fixture(scope="session")
-def order_data(tmp_path_factory, literature_dir) -> Path:
-    out = tmp_path_factory.mktemp("order_data")
-    return pdata.build_language_order_dataset(out, [literature_dir / "en-twain3.txt"],
-                                              [literature_dir / "de-grimm2.txt"])
-
-
 def _masked_ids(pattern: str) -> tuple[np.ndarray, np.ndarray]:
     ids, weights = [], []
     for path in glob.glob(pattern):
@@ -112,14 +105,21 @@ def test_learns_masked_lm_beyond_unigram_on_held_out_text(twain_data, tmp_path):
             "examples_per_sec"} <= tags
 
 
-def test_sentence_order_head_learns_a_visible_order(order_data, tmp_path):
-    """SOP path check: when the order is visible in the text (English run first or German run
-    first), the pooled [CLS] + SOP head must learn it; chance is 0.5."""
-    cfg = pdata.tiny_config(num_train_steps=300, learning_rate=1e-2, num_warmup_steps=30,
-                            save_checkpoints_steps=300, iterations_per_loop=100)
-    result = pretrain(cfg, str(order_data), tmp_path / "run", deterministic=True,
-                      progress=_quiet)
-    assert result.eval["sentence_order_accuracy"] > 0.9, result.eval
+@pytest.mark.slow
+def test_sentence_order_is_learned_on_real_text(twain_data, tmp_path):
+    """SOP on real consecutive sentences: after a long plateau at chance (~1300 steps for this
+    tiny model) the training-window SOP accuracy rises; at step 2500 it is ~0.75. (Held-out SOP
+    accuracy does not follow on this small corpus: the tiny model memorizes the ~6000 training
+    pairs; see docs/pretraining.md.) A model with a broken SOP path stays at 0.5."""
+    cfg = pdata.tiny_config(num_train_steps=3000, learning_rate=1e-2, num_warmup_steps=300,
+                            save_checkpoints_steps=10000, iterations_per_loop=100)
+    result = pretrain(cfg, str(twain_data), tmp_path / "run", deterministic=True,
+                      do_eval=False, num_train_steps=2500, progress=_quiet)
+    early = [h["sentence_order_accuracy"] for h in result.history if h["step"] <= 1000]
+    late = result.history[-1]
+    assert max(early) < 0.56  # the plateau: chance while the representations form
+    assert late["sentence_order_accuracy"] > 0.65, late
+    assert late["sentence_order_loss"] < 0.65, late
 
 
 def _weights(run: Path, cfg) -> dict:

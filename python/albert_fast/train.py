@@ -42,21 +42,11 @@ DEFAULT_SHUFFLE_BUFFER = 1000  # the reference's 100 barely mixes neighbouring i
 # Feature spec and input files
 
 def feature_spec(max_seq_length: int, max_predictions_per_seq: int) -> dict[str, tuple[str, int]]:
-    """The features ``run_pretraining.py`` parses (spec §7): name -> (dtype, length)."""
-    try:  # one home for the spec once the records module is there
-        from albert_fast.records import feature_spec as records_spec
+    """The features ``run_pretraining.py`` parses (spec §7, without ``token_boundary``):
+    name -> (dtype, length), from the one definition in :mod:`albert_fast.records`."""
+    from albert_fast.records import feature_spec as records_spec
 
-        return records_spec(max_seq_length, max_predictions_per_seq, token_boundary=False)
-    except ImportError:
-        return {
-            "input_ids": ("int64", max_seq_length),
-            "input_mask": ("int64", max_seq_length),
-            "segment_ids": ("int64", max_seq_length),
-            "masked_lm_positions": ("int64", max_predictions_per_seq),
-            "masked_lm_ids": ("int64", max_predictions_per_seq),
-            "masked_lm_weights": ("float32", max_predictions_per_seq),
-            "next_sentence_labels": ("int64", 1),
-        }
+    return records_spec(max_seq_length, max_predictions_per_seq, token_boundary=False)
 
 
 @dataclass
