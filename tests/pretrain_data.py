@@ -151,6 +151,8 @@ def tiny_config(data_dir: Path | None = None, **pretraining):
                     train_batch_size=32, eval_batch_size=64, max_eval_steps=20,
                     save_checkpoints_steps=100, keep_checkpoint_max=3, iterations_per_loop=50)
     settings.update(pretraining)
+    if "num_warmup_steps" not in pretraining:  # the config refuses warm-up beyond the run
+        settings["num_warmup_steps"] = min(30, settings["num_train_steps"] // 10)
     return Config.model_validate({
         "model": dict(vocab_size=2000, embedding_size=32, hidden_size=64, num_hidden_layers=2,
                       num_attention_heads=2, intermediate_size=128, max_position_embeddings=64,
