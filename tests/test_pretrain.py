@@ -187,6 +187,20 @@ def test_gradient_accumulation_and_adamw_train(twain_data, tmp_path):
     assert np.isfinite(result.train["loss"])
 
 
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains(twain_data, tmp_path, precision):
+    """bf16 (Keras mixed_bfloat16) and fp16 (mixed_float16 + loss scaling) run, keep float32
+    variables, and the loss goes down from its start."""
+    cfg = pdata.tiny_config(num_train_steps=30, save_checkpoints_steps=30,
+                            iterations_per_loop=10, precision=precision)
+    result = pretrain(cfg, str(twain_data), tmp_path / "run", do_eval=False, progress=_quiet)
+    losses = [h["loss"] for h in result.history]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / "run")))
+    dtypes = set(reader.get_variable_to_dtype_map().values())
+    assert tf.float32 in dtypes and tf.float16 not in dtypes and tf.bfloat16 not in dtypes
+
+
 def test_data_config_mismatch_is_a_clear_error(twain_data, tmp_path):
     cfg = pdata.tiny_config()
     cfg.data.max_seq_length = 128
