@@ -303,3 +303,12 @@ def test_multi_worker_mirrored_two_processes(twain_data, tmp_path):
         results[1]["eval"]["masked_lm_loss"], rel=1e-5)
     assert tf.train.latest_checkpoint(str(tmp_path / "run")).endswith("ckpt-6")
     assert not list((tmp_path / "run").glob(".worker-*"))  # non-chief scratch removed
+
+
+def test_cli_help_does_not_import_tensorflow():
+    code = ("import sys; from albert_fast.cli import build_parser; build_parser(); "
+            "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
+            "print('IMPORTED', bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(REPO / "python")), timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
