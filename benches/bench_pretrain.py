@@ -19,10 +19,6 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# transformers would import jax (flax) when installed; jaxlib and TensorFlow each register
-# LLVM options and abort when both are loaded in one process.
-os.environ.setdefault("USE_FLAX", "0")
-os.environ.setdefault("USE_TORCH", "0")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
 
 CASES = {
@@ -89,6 +85,7 @@ HF_TORCH_SCRIPT = r"""
 import json, os, sys, time
 os.environ["USE_TF"] = "0"
 os.environ["USE_FLAX"] = "0"
+os.environ["USE_TORCH"] = "1"
 import numpy as np, torch, transformers
 cfg, batch_path, steps, threads = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 if threads:

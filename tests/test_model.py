@@ -11,7 +11,6 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("USE_FLAX", "0")  # jaxlib + TF LLVM options clash in one process
 
 import numpy as np
 import pytest
@@ -203,6 +202,7 @@ HF_TORCH_SCRIPT = r"""
 import json, os, sys
 os.environ["USE_TF"] = "0"
 os.environ["USE_FLAX"] = "0"
+os.environ["USE_TORCH"] = "1"
 import numpy as np, torch, transformers
 work = sys.argv[1]
 cfg = json.load(open(os.path.join(work, "config.json")))
