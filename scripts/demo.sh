@@ -18,38 +18,26 @@ head -n 16 "$OUT/tokenizer/spiece.vocab" | cut -f1 | paste -sd' ' -
 echo
 echo "== encode a few sentences with the trained tokenizer"
 "$PY" - "$OUT/tokenizer" <<'PYEOF'
-import json
 import sys
-from pathlib import Path
 
-tok_dir = Path(sys.argv[1])
-sentences = [
+from albert_fast import Tokenizer
+
+# Reads spiece.model and the normalization recorded in tokenizer_config.json.
+tok = Tokenizer(sys.argv[1])
+print(tok)
+for s in [
     "The quick brown fox jumps over the lazy dog.",
     "Tom Sawyer whitewashed the fence in 1876, didn't he?",
     "Es war einmal ein König, der hatte drei Töchter.",
     "Die Bäume flüsterten im Märchenwald (sagt man).",
-]
-try:
-    from albert_fast.tokenizer import Tokenizer  # the Rust encoder, when present
-    tok = Tokenizer(tok_dir)
-    encode, pieces = tok.encode, tok.tokenize
-    print(f"albert_fast.Tokenizer({tok_dir})")
-except ImportError:
-    # Fallback: the sentencepiece package, after the same text normalization the tokenizer was
-    # trained with (recorded in tokenizer_config.json).
-    import sentencepiece as spm
-    from albert_fast import _core
-
-    cfg = json.loads((tok_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
-    sp = spm.SentencePieceProcessor(model_file=str(tok_dir / cfg["model_file"]))
-
-    def norm(text):
-        return _core.normalize_text(text, lowercase=cfg["lowercase"],
-                                    strip_accents=cfg["strip_accents"], replace_quotes=True)
-
-    encode = lambda text: sp.encode(norm(text))
-    pieces = lambda text: sp.encode(norm(text), out_type=str)
-    print(f"sentencepiece on {tok_dir / cfg['model_file']}")
-for s in sentences:
-    print(f"\n  {s}\n    pieces: {' '.join(pieces(s))}\n    ids:    {encode(s)}")
+]:
+    print(f"\n  {s}\n    pieces: {' '.join(tok.tokenize(s))}\n    ids:    {tok.encode(s)}")
 PYEOF
+
+echo
+echo "== create-data: masked-LM + sentence-order instances -> TFRecords (configs/tiny.yaml)"
+# examples/corpus is raw text (hard-wrapped lines, blank lines between paragraphs): each
+# paragraph becomes a document, each line a "sentence". prepare-corpus makes proper input.
+"$PY" -m albert_fast create-data examples/corpus --tokenizer "$OUT/tokenizer" -o "$OUT/data" \
+    --config configs/tiny.yaml --eval-fraction 0.05 --no-progress
+"$PY" -m albert_fast inspect "$OUT"/data/train-00000-of-*.tfrecord -n 1

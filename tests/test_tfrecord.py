@@ -16,6 +16,7 @@ from conftest import EXAMPLES, run_cli
 from albert_fast import InputError, _core
 from albert_fast.records import (
     FEATURE_NAMES,
+    RecordReader,
     RecordWriter,
     dataset_stats,
     decode_example,
@@ -99,8 +100,11 @@ def test_our_records_parse_with_tensorflow_and_the_reference_spec(tf, tmp_path, 
     assert list(spec) == [n for n in FEATURE_NAMES if n != "token_boundary"]
     got = _tf_read(tf, path, spec, compression == "gzip")
     assert got == [{k: v for k, v in inst.items() if k != "token_boundary"} for inst in instances]
-    # Our reader agrees.
+    # Our reader agrees, as lists and as numpy arrays.
     assert list(read_examples(path)) == instances
+    arrays = list(read_examples(path, numpy=True))
+    assert arrays[0]["input_ids"].dtype == np.int64 and arrays[0]["masked_lm_weights"].dtype == np.float32
+    assert [{k: v.tolist() for k, v in a.items()} for a in arrays] == instances
 
 
 def test_permutation_doubles_masked_lm_lengths_q14(tf, tmp_path):
@@ -136,6 +140,9 @@ def test_negative_ints_floats_and_empty_lists_round_trip_through_tensorflow(tf):
         assert tf.train.Example.FromString(one).SerializeToString() == one, name
     back = decode_example(data)
     assert back["neg"] == feats["neg"] and back["empty_f"] == [] and back["b"] == feats["b"]
+    arr = decode_example(data, numpy=True)
+    assert arr["neg"].tolist() == feats["neg"] and arr["empty_f"].shape == (0,) and arr["b"] == feats["b"]
+    assert arr["f"].tolist() == back["f"]
     assert back["f"] == list(np.float32(feats["f"]).astype(float))
 
 
@@ -223,6 +230,24 @@ def test_corrupt_files_raise_clear_errors(good_file, tmp_path, variant):
     out = run_cli("inspect", str(bad), "--stats")
     assert out.returncode == 2
     assert str(bad) in out.stderr and needle in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_explicit_compression_and_bad_names(good_file, tmp_path):
+    from albert_fast import ConfigError
+
+    gz = tmp_path / "g.tfrecord.gz"
+    gz.write_bytes(gzip.compress(good_file.read_bytes()))
+    assert list(read_records(gz, "gzip")) == list(read_records(good_file)) == list(read_records(gz))
+    with pytest.raises(InputError, match="not a TFRecord file"):
+        list(read_records(gz, "none"))
+    with pytest.raises(ConfigError, match="compression"):
+        RecordReader(str(gz), "zstd")
+    with pytest.raises(ConfigError, match="compression"):
+        RecordWriter(str(tmp_path / "x.tfrecord"), "lz4")
+    # The CLI without --stats fails the same way on a file that is not TFRecords at all.
+    out = run_cli("inspect", str(EXAMPLES / "en-twain4.txt"))
+    assert out.returncode == 2 and "en-twain4.txt" in out.stderr and "not a TFRecord file" in out.stderr
     assert "Traceback" not in out.stderr
 
 
@@ -343,6 +368,16 @@ def test_inspect_prints_instances_across_files(hand_dir):
     assert run_cli("inspect", str(hand_dir), "-n", "0").stdout == ""
 
 
+def test_inspect_empty_file(tmp_path):
+    empty = tmp_path / "empty.tfrecord"
+    empty.write_bytes(b"")
+    out = run_cli("inspect", str(empty))
+    assert out.returncode == 0 and out.stdout == "" and "no records" in out.stderr
+    out = run_cli("inspect", str(empty), "--stats")
+    s = json.loads(out.stdout)
+    assert s["instances"] == 0 and s["length"] == {"count": 0} and s["mask_rate"] is None
+
+
 @pytest.fixture(scope="session")
 def spiece(tmp_path_factory) -> Path:
     """A small SentencePiece model with ALBERT's special ids (<pad>=0 <unk>=1 [CLS]=2 [SEP]=3 [MASK]=4)."""
@@ -376,6 +411,14 @@ def test_inspect_shows_pieces_from_the_manifest_tokenizer(hand_dir, spiece):
     out = run_cli("inspect", str(hand_dir), "-n", "1")
     assert out.returncode == 0 and out.stdout.splitlines()[1] == "tokens: 2 10 4 12 4 3 14 99 3"
     assert "has changed" in out.stderr
+    # create-data's form: {"tokenizer": {"model_file": NAME, "spiece_sha256": ...}}, NAME relative
+    # to the manifest's directory.
+    (hand_dir / "manifest.json").write_text(json.dumps({"tokenizer": {"model_file": "spiece.model", "spiece_sha256": sha}}))
+    out = run_cli("inspect", str(hand_dir), "-n", "1")
+    assert out.stdout.splitlines()[1] == "tokens: 2 10 4 12 4 3 14 99 3" and "not found" in out.stderr
+    (hand_dir / "spiece.model").write_bytes(spiece.read_bytes())
+    out = run_cli("inspect", str(hand_dir), "-n", "1")
+    assert out.stdout.splitlines()[1].startswith("tokens: [CLS] ") and out.stderr == ""
     # --tokenizer overrides the manifest.
     out = run_cli("inspect", str(hand_dir), "-n", "1", "--tokenizer", str(spiece.parent))
     assert out.stdout.splitlines()[1].startswith("tokens: [CLS] ")
@@ -413,6 +456,18 @@ def test_stats_of_a_hand_made_dataset(hand_dir):
     assert s["token_boundary_share"] == pytest.approx(29 / 34)
     assert s["segment_b_share"] == pytest.approx(13 / 34)
     assert s["positions_out_of_range"] == 0 and s["mask_id"] == 4
+
+
+def test_stats_take_the_mask_id_from_the_tokenizer(hand_dir, spiece):
+    from albert_fast import Tokenizer
+
+    tok = Tokenizer(spiece)
+    assert dataset_stats(hand_dir, tokenizer=tok)["replacement"]["mask"] == 8
+    # With another id for [MASK], the positions showing 4 are random replacements.
+    s = dataset_stats(hand_dir, mask_id=98)
+    assert (s["replacement"]["mask"], s["replacement"]["random"]) == (0, 9)
+    out = run_cli("inspect", str(hand_dir), "--stats", "--tokenizer", str(spiece))
+    assert json.loads(out.stdout)["mask_id"] == 4
 
 
 def _oracle_stats(examples: list[dict]) -> dict:

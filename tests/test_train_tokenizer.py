@@ -77,6 +77,13 @@ def test_user_defined_symbols_follow_the_specials(default_tok):
     sp = _load(default_tok[0])
     n = len(SPECIALS)
     assert _pieces(sp)[n:n + len(DEFAULT_USER_DEFINED_SYMBOLS)] == DEFAULT_USER_DEFINED_SYMBOLS
+    from albert_fast import Tokenizer
+
+    tok = Tokenizer(default_tok[0])  # checks spiece_sha256 against tokenizer_config.json
+    tok.check_albert_specials()
+    kinds = [tok.piece_kind(i) for i in range(n + len(DEFAULT_USER_DEFINED_SYMBOLS) + 1)]
+    assert kinds == ["unknown" if i == 1 else "control" for i in range(n)] \
+        + ["user_defined"] * len(DEFAULT_USER_DEFINED_SYMBOLS) + ["normal"]
     # A user-defined symbol is always one piece, even inside a word.
     assert "€" in sp.encode("preis: 5€.", out_type=str)
 
@@ -150,6 +157,25 @@ def test_no_unk_on_normalized_training_text_q1(stripped_tok, examples_dir):
             for t in text]
     ids = [i for line in sp.encode(norm) for i in line]
     assert ids and ids.count(sp.unk_id()) == 0
+
+
+def test_data_pipeline_tokenizer_reaches_the_vocab_q1(stripped_tok, default_tok, examples_dir):
+    """Through albert_fast.Tokenizer (the encoder create-data uses, reading the normalization
+    from tokenizer_config.json): raw German text encodes without <unk> and without an accented
+    piece. Counter-check, the tutorial's recipe: a vocabulary trained on unstripped text, used
+    with strip_accents, holds accented pieces that can never be produced."""
+    from albert_fast import Tokenizer
+
+    raw = (examples_dir / "de-HMann3.txt").read_text(encoding="utf-8").splitlines()[:400]
+    tok = Tokenizer(stripped_tok[0])
+    assert (tok.lowercase, tok.strip_accents) == (False, True)
+    ids = [i for line in tok.encode_batch(raw) for i in line]
+    assert ids and tok.unk_id not in ids
+
+    tutorial = Tokenizer(default_tok[0], strip_accents=True)
+    accented = {i for i, p in enumerate(tutorial.pieces()) if _has_accent(p)}
+    used = {i for line in tutorial.encode_batch(raw) for i in line}
+    assert accented and not accented & used
 
 
 def test_unreachable_user_defined_symbol_is_refused(tmp_path, examples_dir):
@@ -345,3 +371,37 @@ def test_python_api_errors_are_typed(tmp_path):
         train_tokenizer(tmp_path / "missing", tmp_path / "o", vocab_size=VOCAB, progress=False)
     with pytest.raises(ConfigError, match="threads"):
         train_tokenizer(tmp_path / "blank.txt", tmp_path / "o", threads=0, progress=False)
+
+
+# ------------------------------------------------------------------------------------------
+# The corpus bindings other stages use
+
+
+def test_open_lines_reads_compressed_text_with_stats(tmp_path):
+    import zstandard
+
+    text = b"eins\r\nzwei \xff\n\ndrei"
+    (tmp_path / "a.txt.zst").write_bytes(zstandard.ZstdCompressor().compress(text))
+    it = _core.open_lines(str(tmp_path / "a.txt.zst"))
+    assert list(it) == ["eins", "zwei \ufffd", "", "drei"]
+    stats = it.stats()
+    assert (stats["lines"], stats["invalid_utf8"], stats["files"]) == (4, 1, 1)
+
+
+def test_expand_inputs_binding(tmp_path):
+    (tmp_path / "b.txt").write_text("b", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("a", encoding="utf-8")
+    (tmp_path / ".hidden").write_text("h", encoding="utf-8")
+    files, skipped = _core.expand_inputs([str(tmp_path), str(tmp_path / "a.txt")])
+    assert [Path(f).name for f in files] == ["a.txt", "b.txt"] and skipped == 1
+    with pytest.raises(FileNotFoundError):
+        _core.expand_inputs([str(tmp_path / "missing")])
+
+
+def test_cancelled_sampling_raises_keyboard_interrupt(examples_dir):
+    progress = _core.CorpusProgress()
+    progress.cancel()
+    with pytest.raises(KeyboardInterrupt):
+        _core.sample_sentences([str(p) for p in sorted(examples_dir.iterdir())], lowercase=True,
+                               strip_accents=False, replace_quotes=True, max_sentences=10,
+                               progress=progress)

@@ -10,6 +10,7 @@ from albert_fast.errors import AlbertFastError, ConfigError, InputError, ModelEr
 from albert_fast.config import Config, load_config
 from albert_fast.tokenizer import Tokenizer
 from albert_fast.tokenizer_train import train_tokenizer
+from albert_fast.data import create_pretraining_data
 
 __all__ = [
     "__version__",
@@ -21,4 +22,5 @@ __all__ = [
     "load_config",
     "Tokenizer",
     "train_tokenizer",
+    "create_pretraining_data",
 ]

@@ -22,6 +22,7 @@ from albert_fast.errors import AlbertFastError
 COMMAND_MODULES: list[str] = [
     "albert_fast.commands.config_cmd",
     "albert_fast.commands.train_tokenizer",
+    "albert_fast.commands.create_data",
     "albert_fast.commands.inspect_cmd",
     "albert_fast.commands.pretrain",
 ]

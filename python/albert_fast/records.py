@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from albert_fast import _core
-from albert_fast.errors import InputError
+from albert_fast.errors import AlbertFastError, InputError
 
 __all__ = [
     "FEATURE_NAMES",
@@ -32,6 +32,7 @@ __all__ = [
     "record_files",
     "format_instance",
     "piece_lookup",
+    "load_tokenizer",
     "tokenizer_from_manifest",
     "dataset_stats",
 ]
@@ -39,7 +40,22 @@ __all__ = [
 RecordReader = _core.RecordReader
 RecordWriter = _core.RecordWriter
 encode_example = _core.encode_example
-decode_example = _core.decode_example
+
+_NUMPY_DTYPES = {"int64": "<i8", "float": "<f4"}
+
+
+def decode_example(data: bytes, numpy: bool = False) -> dict[str, Any]:
+    """Parses a serialized ``tf.train.Example``: dict name -> list of ints, floats or bytes, in
+    stored order; with ``numpy=True`` int64 and float lists are ``numpy`` arrays (int64,
+    float32) made without a Python object per value. Malformed input raises ``InputError``."""
+    if not numpy:
+        return _core.decode_example(data)
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    for name, (kind, value) in _core.decode_example_packed(data).items():
+        out[name] = np.frombuffer(value, dtype=_NUMPY_DTYPES[kind]) if kind in _NUMPY_DTYPES else value
+    return out
 
 # The features of one instance, in the order the original `write_instance_to_example_files`
 # writes (and logs) them (spec §7).
@@ -141,10 +157,11 @@ def read_records(path: str | Path, compression: str | None = None) -> Iterator[b
     yield from RecordReader(str(path), compression)
 
 
-def read_examples(path: str | Path, compression: str | None = None) -> Iterator[dict[str, list]]:
+def read_examples(path: str | Path, compression: str | None = None, numpy: bool = False) -> Iterator[dict[str, Any]]:
     """The records of one file decoded as ``tf.train.Example``: dicts name -> list of ints,
-    floats or bytes, in stored order. Malformed records raise ``InputError`` naming the file,
-    the record's index and its byte offset."""
+    floats or bytes (numpy arrays with ``numpy=True``, see :func:`decode_example`), in stored
+    order. Malformed records raise ``InputError`` naming the file, the record's index and its
+    byte offset."""
     reader = RecordReader(str(path), compression)
     while True:
         offset = reader.offset
@@ -153,7 +170,7 @@ def read_examples(path: str | Path, compression: str | None = None) -> Iterator[
         except StopIteration:
             return
         try:
-            yield decode_example(data)
+            yield decode_example(data, numpy=numpy)
         except InputError as err:
             raise InputError(f"{path}: record {reader.records_read - 1} at byte {offset}: {err}") from None
 
@@ -164,11 +181,12 @@ def read_examples(path: str | Path, compression: str | None = None) -> Iterator[
 
 def piece_lookup(tokenizer: Any) -> Callable[[int], str]:
     """A function id -> piece from: a sequence of pieces (the vocabulary), an object with
-    ``id_to_piece`` (``sentencepiece.SentencePieceProcessor``, ``albert_fast`` tokenizers), one
+    ``id_to_piece`` (``albert_fast.Tokenizer``, ``sentencepiece.SentencePieceProcessor``), one
     with ``convert_ids_to_tokens`` (Hugging Face), a path to a SentencePiece model (a
-    ``.model`` file or a directory holding ``spiece.model``), or such a function itself."""
+    ``.model`` file or a tokenizer directory, loaded as ``albert_fast.Tokenizer``), or such a
+    function itself."""
     if isinstance(tokenizer, (str, Path)):
-        tokenizer = _load_sentencepiece(Path(tokenizer))
+        tokenizer = load_tokenizer(tokenizer)
     if isinstance(tokenizer, Sequence):
         vocab = tokenizer
         return lambda i: vocab[i] if 0 <= i < len(vocab) else f"<id {i}>"
@@ -193,28 +211,20 @@ def _vocab_size(tokenizer: Any) -> int | None:
 
 
 def _model_file(path: Path) -> Path:
-    if path.is_dir():
-        candidates = [path / "spiece.model", *sorted(path.glob("*.model"))]
-        for c in candidates:
-            if c.is_file():
-                return c
-        raise FileNotFoundError(2, "no SentencePiece model (spiece.model or *.model) in directory", str(path))
-    if not path.exists():
-        raise FileNotFoundError(2, "No such file or directory", str(path))
-    return path
+    """The SentencePiece model a path names: a ``.model`` file, or a tokenizer directory's
+    (``tokenizer_config.json``'s ``model_file``, default ``spiece.model``)."""
+    from albert_fast.tokenizer import resolve_tokenizer_paths
+
+    return resolve_tokenizer_paths(path)[0]
 
 
-def _load_sentencepiece(path: Path) -> Any:
-    """Loads a SentencePiece model with the `sentencepiece` package (the reference's own)."""
-    import sentencepiece as spm
+def load_tokenizer(path: str | Path) -> Any:
+    """``albert_fast.Tokenizer`` for a ``.model`` file or a tokenizer directory (the one piece
+    table of the package; it checks the ``spiece_sha256`` its ``tokenizer_config.json``
+    records)."""
+    from albert_fast.tokenizer import Tokenizer
 
-    model = _model_file(path)
-    sp = spm.SentencePieceProcessor()
-    try:
-        sp.Load(str(model))
-    except (OSError, RuntimeError) as err:
-        raise InputError(f"{model}: not a usable SentencePiece model: {err}") from None
-    return sp
+    return Tokenizer(path)
 
 
 def tokenizer_from_manifest(record_file: str | Path) -> tuple[Path | None, str | None]:
@@ -241,7 +251,9 @@ def tokenizer_from_manifest(record_file: str | Path) -> tuple[Path | None, str |
     try:
         model = _model_file(model)
     except FileNotFoundError:
-        return None, f"{manifest}: tokenizer {entry} not found"
+        return None, f"{manifest}: tokenizer {entry} not found (relative paths are relative to the manifest's directory)"
+    except (OSError, ValueError, AlbertFastError) as err:
+        return None, f"{manifest}: tokenizer {entry} is not usable ({err})"
     if sha:
         actual = hashlib.sha256(model.read_bytes()).hexdigest()
         if actual != sha:
@@ -336,11 +348,14 @@ def _mask_id_of(tokenizer: Any) -> int:
     if tokenizer is None:
         return MASK_ID
     if isinstance(tokenizer, (str, Path)):
-        tokenizer = _load_sentencepiece(Path(tokenizer))
+        tokenizer = load_tokenizer(tokenizer)
+    found = None
     if hasattr(tokenizer, "piece_to_id"):
-        return int(tokenizer.piece_to_id("[MASK]"))
-    if hasattr(tokenizer, "convert_tokens_to_ids"):
-        return int(tokenizer.convert_tokens_to_ids("[MASK]"))
+        found = tokenizer.piece_to_id("[MASK]")
+    elif hasattr(tokenizer, "convert_tokens_to_ids"):
+        found = tokenizer.convert_tokens_to_ids("[MASK]")
+    if isinstance(found, int) and found >= 0:
+        return found
     if isinstance(tokenizer, Sequence) and "[MASK]" in tokenizer:
         return list(tokenizer).index("[MASK]")
     return MASK_ID

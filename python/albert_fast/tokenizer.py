@@ -231,6 +231,11 @@ class Tokenizer:
     def __len__(self) -> int:
         return self.vocab_size
 
+    def __reduce__(self):
+        # Pickled by reference to the model file (e.g. for multiprocessing or Dask workers that
+        # see the same file system); the checksum check runs again on load.
+        return (type(self), (str(self._path), self.lowercase, self.strip_accents, self.reference_compat))
+
     def __repr__(self) -> str:
         return (
             f"Tokenizer({str(self._path)!r}, vocab_size={self.vocab_size}, lowercase={self.lowercase}, "

@@ -105,6 +105,11 @@ def train_tokenizer(
         log.warning("albert-fast: note: training a vocabulary of %d pieces but model.vocab_size is "
                     "%d; set model.vocab_size to %d before pretraining (Q5: the embedding table and "
                     "the tokenizer must agree)", size, cfg.model.vocab_size, size)
+    if tok.model_type != "unigram":
+        log.warning("albert-fast: warning: tokenizer.model_type = %r: ALBERT uses unigram, and "
+                    "albert_fast's encoder (create-data, albert_fast.Tokenizer) reads unigram models "
+                    "only; the model will load in sentencepiece but not in the later stages",
+                    tok.model_type)
     symbols = check_user_defined_symbols(tok.user_defined_symbols, lowercase, strip_accents, replace_quotes)
     min_size = len(SPECIAL_TOKENS) + len(symbols) + 1
     if size < min_size:

@@ -43,14 +43,20 @@ def _note(message: str) -> None:
 
 
 def _tokenizer(args: argparse.Namespace, first_file: Path) -> Any:
-    from albert_fast.records import _load_sentencepiece, tokenizer_from_manifest
+    from albert_fast.errors import AlbertFastError
+    from albert_fast.records import load_tokenizer, tokenizer_from_manifest
 
     if args.tokenizer:
-        return _load_sentencepiece(Path(args.tokenizer))
+        return load_tokenizer(args.tokenizer)
     model, reason = tokenizer_from_manifest(first_file)
+    if model is not None:
+        try:
+            return load_tokenizer(model)
+        except (AlbertFastError, OSError, ValueError) as err:
+            reason = f"tokenizer {model} from manifest.json is not usable ({err})"
     if reason:
         _note(f"{reason}; showing ids")
-    return _load_sentencepiece(model) if model else None
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
                 sys.stdout.write(format_instance(example, tokenizer))
                 shown += 1
         sys.stdout.flush()
+        if shown == 0 and args.num > 0:
+            _note("no records in " + ", ".join(str(f) for f in files))
     except BrokenPipeError:
         # `albert-fast inspect ... | head`: the reader went away, which is not an error.
         devnull = os.open(os.devnull, os.O_WRONLY)

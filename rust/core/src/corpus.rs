@@ -434,7 +434,7 @@ impl LineReader {
                 return Some(Ok(self.split_long_line(next_byte)));
             }
             let take = available.len().min(self.max_line_bytes - self.buf.len());
-            match available[..take].iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', &available[..take]) {
                 Some(i) => {
                     self.buf.extend_from_slice(&available[..i]);
                     self.reader.consume(i + 1);

@@ -6,6 +6,10 @@
 pub mod atomic;
 pub mod corpus;
 pub mod error;
+pub mod instances;
+pub mod masking;
+pub mod pipeline;
+pub mod rng;
 pub mod sampling;
 pub mod text;
 pub mod record_stats;

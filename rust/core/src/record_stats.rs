@@ -27,7 +27,33 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::tfrecord::{decode_example, Feature, RecordReader};
+use crate::tfrecord::{decode_example_into, Feature, RecordReader};
+
+/// Records per chunk handed from the reader thread to the parallel counters.
+const CHUNK_RECORDS: usize = 1024;
+
+/// One verified record with its position, for error messages.
+struct Record {
+    index: u64,
+    offset: u64,
+    data: Vec<u8>,
+}
+
+/// Up to `CHUNK_RECORDS` records, and the read error that ended the file early, if any (the
+/// records before it are still counted, so errors are reported in file order).
+fn read_chunk(reader: &mut RecordReader) -> (Vec<Record>, Option<Error>) {
+    let mut chunk = Vec::with_capacity(CHUNK_RECORDS);
+    while chunk.len() < CHUNK_RECORDS {
+        let offset = reader.offset();
+        let mut data = Vec::new();
+        match reader.read_next(&mut data) {
+            Ok(true) => chunk.push(Record { index: reader.records_read() - 1, offset, data }),
+            Ok(false) => break,
+            Err(e) => return (chunk, Some(e)),
+        }
+    }
+    (chunk, None)
+}
 
 /// The id of `[MASK]` in ALBERT's SentencePiece vocabularies.
 pub const DEFAULT_MASK_ID: i64 = 4;
@@ -221,22 +247,49 @@ impl DatasetStats {
         self.segment_b_tokens += other.segment_b_tokens;
     }
 
-    /// Reads every record of one file.
+    /// Reads every record of one file. A reader thread reads and verifies chunks of records
+    /// while the previous chunk is decoded and counted in parallel; chunks are merged in file
+    /// order, so the result and the first error reported do not depend on the thread count.
     pub fn of_file(path: &Path, mask_id: i64) -> Result<DatasetStats> {
         let mut reader = RecordReader::open(path)?;
-        let mut stats = DatasetStats::default();
-        let mut buf = Vec::new();
-        loop {
-            let offset = reader.offset();
-            if !reader.read_next(&mut buf)? {
-                break;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<Record>, Option<Error>)>(2);
+        std::thread::scope(|scope| {
+            scope.spawn(move || loop {
+                let (chunk, err) = read_chunk(&mut reader);
+                let last = err.is_some() || chunk.len() < CHUNK_RECORDS;
+                if tx.send((chunk, err)).is_err() || last {
+                    break;
+                }
+            });
+            let mut stats = DatasetStats::default();
+            let mut records = 0u64;
+            // Leaving this closure early drops `rx`, which stops the reader thread.
+            for (chunk, read_error) in rx {
+                records += chunk.len() as u64;
+                let parts: Vec<Result<DatasetStats>> =
+                    chunk.par_chunks(64).map(|part| Self::of_records(path, part, mask_id)).collect();
+                for part in parts {
+                    stats.merge(&part?);
+                }
+                if let Some(e) = read_error {
+                    return Err(e);
+                }
             }
-            let index = reader.records_read() - 1;
-            let bad = |msg: String| Error::InvalidInput(format!("{}: record {index} at byte {offset}: {msg}", path.display()));
-            let features = decode_example(&buf).map_err(|e| bad(e.to_string()))?;
+            stats.files.push((path.to_path_buf(), records));
+            Ok(stats)
+        })
+    }
+
+    fn of_records(path: &Path, records: &[Record], mask_id: i64) -> Result<DatasetStats> {
+        let mut stats = DatasetStats::default();
+        let mut features = Vec::new();
+        for rec in records {
+            let bad = |msg: String| {
+                Error::InvalidInput(format!("{}: record {} at byte {}: {msg}", path.display(), rec.index, rec.offset))
+            };
+            decode_example_into(&rec.data, &mut features).map_err(|e| bad(e.to_string()))?;
             stats.add_example(&features, mask_id).map_err(|e| bad(format!("not an ALBERT pretraining instance: {e}")))?;
         }
-        stats.files.push((path.to_path_buf(), reader.records_read()));
         Ok(stats)
     }
 

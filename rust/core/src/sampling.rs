@@ -1,9 +1,9 @@
 //! Drawing the SentencePiece training sample (spec §4) with bounded memory, in parallel and
 //! deterministically.
 //!
-//! SentencePiece's own trainer loads every input sentence into memory before sampling
-//! `input_sentence_size` of them; on a multi-GB corpus that is the whole corpus in RAM. Here the
-//! corpus is streamed once and only the sample is kept:
+//! The training text must be normalized exactly as data creation normalizes it (quirk Q1), so
+//! SentencePiece cannot read the corpus files itself without a normalized copy of the corpus.
+//! Here the corpus is streamed once, normalized on the fly, and only the sample is kept:
 //!
 //! * every line gets a pseudo-random key `hash(seed, file index, line index)`; the sample is the
 //!   `max_sentences` usable lines with the smallest keys ("bottom-k" sampling, a uniform sample
@@ -30,7 +30,7 @@ use rayon::prelude::*;
 
 use crate::corpus::{InputStats, LineReader, LineReaderOptions, Progress, DEFAULT_MAX_LINE_BYTES};
 use crate::error::{Error, Result};
-use crate::text::{is_python_whitespace, Normalization};
+use crate::text::{is_python_whitespace, lowercase_chars, Normalization};
 
 /// Lines normalized together (in parallel) per file.
 const BATCH_LINES: usize = 8192;
@@ -313,6 +313,36 @@ fn sample_file(
     Ok(stats)
 }
 
+/// The text data creation hands to SentencePiece for `raw` (quirk Q1: train on exactly that).
+/// `tokenizer.rs` encodes in one of two pipelines: Hugging Face's (Q3 quote replacement on, i.e.
+/// not `reference_compat`) first lower-cases character by character — no final-sigma rule, so
+/// "ΟΔΟΣ" becomes "οδοσ" — and then applies the normalization; the original's lower-cases with
+/// the final-sigma rule inside the normalization ("οδος"). The same order is followed here.
+pub fn training_text(normalization: &Normalization, raw: &str) -> String {
+    if raw.is_ascii() {
+        // Fast path, same result: NFKD leaves ASCII alone, and ASCII lower-casing is both
+        // pipelines' lower-casing (the final-sigma rule needs a Σ).
+        let mut out = Normalization { lowercase: false, strip_accents: false, ..*normalization }.apply(raw);
+        if normalization.lowercase {
+            out.make_ascii_lowercase();
+        }
+        return out;
+    }
+    if normalization.lowercase && normalization.replace_quotes {
+        let lowered = lowercase_chars(raw);
+        if normalization.strip_accents {
+            // NFKD can turn a caseless compatibility character into an upper-case letter
+            // ("ℌ" -> "H"), which the normalization's own lower-casing then catches.
+            normalization.apply(&lowered)
+        } else {
+            // Lower-casing is idempotent, so lowering again would change nothing: skip it.
+            Normalization { lowercase: false, ..*normalization }.apply(&lowered)
+        }
+    } else {
+        normalization.apply(raw)
+    }
+}
+
 /// Normalizes a batch in parallel and offers the usable lines to the reservoir.
 fn flush(
     file_index: u32,
@@ -327,7 +357,7 @@ fn flush(
         .into_par_iter()
         .filter(|c| reservoir.may_enter(c.key))
         .map(|c| {
-            let text = options.normalization.apply(&c.raw);
+            let text = training_text(&options.normalization, &c.raw);
             (c, text)
         })
         .collect();
@@ -463,6 +493,33 @@ mod tests {
         let s = sample_sentences(&[p], &o, None).unwrap();
         assert_eq!(s.sentences, ["keep me", "also kept"]);
         assert_eq!((s.stats.too_long, s.stats.blank_lines), (1, 1));
+    }
+
+    #[test]
+    fn training_text_follows_the_data_pipelines_lowercasing() {
+        let hf = Normalization { lowercase: true, strip_accents: false, replace_quotes: true };
+        let original = Normalization { replace_quotes: false, ..hf };
+        assert_eq!(training_text(&hf, "  ΟΔΟΣ  ``Bäume''"), "οδοσ \"bäume\"");
+        assert_eq!(training_text(&original, "  ΟΔΟΣ  ``Bäume''"), "οδος ``bäume''");
+        let cased = Normalization { lowercase: false, strip_accents: true, replace_quotes: true };
+        assert_eq!(training_text(&cased, "ΟΔΟΣ Bäume"), "ΟΔΟΣ Baume");
+    }
+
+    #[test]
+    fn skipping_the_second_lowercasing_changes_nothing() {
+        let full = Normalization { lowercase: true, strip_accents: false, replace_quotes: true };
+        let text = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/corpus/de-grimm2.txt")).unwrap()
+            + "ΟΔΟΣ İstanbul ǅ ǈ ß ẞ ﬁ ℌ Ω K Å ΐ ᾈ ᾼ ῼ ﬀ Ⅻ ⓐ Ⓐ 𐐀 𞤀";
+        for line in text.lines() {
+            assert_eq!(training_text(&full, line), full.apply(&lowercase_chars(line)), "{line}");
+        }
+        // The ASCII fast path, for every combination of settings.
+        let ascii = "  Tom's ``Fence''\tIS\u{1c}WHITE, 1876.  ";
+        for bits in 0..8 {
+            let n = Normalization { lowercase: bits & 1 != 0, strip_accents: bits & 2 != 0, replace_quotes: bits & 4 != 0 };
+            let slow = if n.lowercase && n.replace_quotes { n.apply(&lowercase_chars(ascii)) } else { n.apply(ascii) };
+            assert_eq!(training_text(&n, ascii), slow, "{n:?}");
+        }
     }
 
     #[test]

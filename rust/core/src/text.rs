@@ -78,6 +78,11 @@ pub fn lowercase_chars(s: &str) -> Cow<'_, str> {
     if s.chars().all(unchanged) {
         return Cow::Borrowed(s);
     }
+    // `str::to_lowercase` maps every character on its own except capital sigma (final-sigma
+    // rule), and is much faster than collecting `char::to_lowercase` one by one.
+    if !s.contains('\u{3a3}') {
+        return Cow::Owned(s.to_lowercase());
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         out.extend(c.to_lowercase());

@@ -85,6 +85,8 @@ impl Compression {
     }
 }
 
+// One writer per output file, so the size of the GZIP variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Sink<W: Write> {
     Plain(W),
     Gzip(GzEncoder<W>),
@@ -395,11 +397,13 @@ const KEY_VALUE_LEN: u8 = 0x0a; // XxxList.value = 1, packed or bytes
 
 #[inline]
 fn varint_len(v: u64) -> usize {
-    // 7 payload bits per byte; `| 1` makes 0 take one byte.
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+    // 7 payload bits per byte: ceil(bits / 7) computed as (bits * 9 + 64) / 64, which is exact
+    // for 1..=64 bits and branch-free (so sums over lists vectorize); `| 1` makes 0 one byte.
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    (bits * 9 + 64) / 64
 }
 
-#[inline]
+#[cfg(test)]
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -414,45 +418,84 @@ fn field_len(len: usize) -> usize {
     1 + varint_len(len as u64) + len
 }
 
-impl FeatureValues<'_> {
-    /// Bytes of the packed int64 payload.
-    fn int64_payload(values: &[i64]) -> usize {
-        values.iter().map(|&v| varint_len(v as u64)).sum()
+/// Writes into a buffer already sized to the exact message length.
+struct Enc<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl Enc<'_> {
+    #[inline]
+    fn byte(&mut self, b: u8) {
+        self.buf[self.pos] = b;
+        self.pos += 1;
     }
 
-    /// Size of the XxxList message.
-    fn list_len(&self) -> usize {
+    #[inline]
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.byte((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.byte(v as u8);
+    }
+
+    #[inline]
+    fn bytes(&mut self, b: &[u8]) {
+        self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.pos += b.len();
+    }
+}
+
+impl FeatureValues<'_> {
+    /// Bytes inside the XxxList message before its own framing: the packed payload for int64
+    /// and float lists (0 when empty), the sum of the value fields for bytes lists.
+    fn payload_len(&self) -> usize {
         match *self {
-            FeatureValues::Int64([]) | FeatureValues::Float([]) => 0,
-            FeatureValues::Int64(v) => field_len(Self::int64_payload(v)),
-            FeatureValues::Float(v) => field_len(4 * v.len()),
+            FeatureValues::Int64(v) => v.iter().map(|&x| varint_len(x as u64)).sum(),
+            FeatureValues::Float(v) => 4 * v.len(),
             FeatureValues::Bytes(v) => v.iter().map(|b| field_len(b.len())).sum(),
         }
     }
 
-    fn write_list(&self, out: &mut Vec<u8>) {
+    /// Size of the XxxList message, given `payload_len()`. An empty int64/float list writes no
+    /// packed field at all, as protobuf does.
+    fn list_len(&self, payload: usize) -> usize {
+        match self {
+            FeatureValues::Bytes(_) => payload,
+            _ if payload == 0 => 0,
+            _ => field_len(payload),
+        }
+    }
+
+    fn write_list(&self, payload: usize, e: &mut Enc<'_>) {
         match *self {
             FeatureValues::Int64([]) | FeatureValues::Float([]) => {}
             FeatureValues::Int64(v) => {
-                out.push(KEY_VALUE_LEN);
-                put_varint(out, Self::int64_payload(v) as u64);
+                e.byte(KEY_VALUE_LEN);
+                e.varint(payload as u64);
                 for &x in v {
                     // Negative int64 values are 10-byte two's-complement varints (not zigzag).
-                    put_varint(out, x as u64);
+                    let u = x as u64;
+                    if u < 0x80 {
+                        e.byte(u as u8);
+                    } else {
+                        e.varint(u);
+                    }
                 }
             }
             FeatureValues::Float(v) => {
-                out.push(KEY_VALUE_LEN);
-                put_varint(out, (4 * v.len()) as u64);
+                e.byte(KEY_VALUE_LEN);
+                e.varint(payload as u64);
                 for &x in v {
-                    out.extend_from_slice(&x.to_le_bytes());
+                    e.bytes(&x.to_le_bytes());
                 }
             }
             FeatureValues::Bytes(v) => {
                 for b in v {
-                    out.push(KEY_VALUE_LEN);
-                    put_varint(out, b.len() as u64);
-                    out.extend_from_slice(b);
+                    e.byte(KEY_VALUE_LEN);
+                    e.varint(b.len() as u64);
+                    e.bytes(b);
                 }
             }
         }
@@ -467,35 +510,50 @@ impl FeatureValues<'_> {
     }
 }
 
+/// Payload sizes of up to this many features are kept on the stack between the sizing and the
+/// writing pass; more are recomputed.
+const CACHED_FEATURES: usize = 16;
+
 /// Serializes a `tf.train.Example` whose feature map holds `features` (written in the given
 /// order) into `out`, which is cleared first. The output parses with TensorFlow's
-/// `tf.train.Example.FromString` and `tf.io.parse_single_example`.
+/// `tf.train.Example.FromString` and `tf.io.parse_single_example`. Sizes are computed first,
+/// then the bytes are written into `out` in one pass with no allocation beyond `out`'s growth.
 pub fn encode_example(features: &[(&str, FeatureValues<'_>)], out: &mut Vec<u8>) {
-    out.clear();
+    let mut cached = [0usize; CACHED_FEATURES];
     let mut features_len = 0usize;
-    for (name, values) in features {
-        features_len += field_len(entry_len(name, values));
+    for (i, (name, values)) in features.iter().enumerate() {
+        let payload = values.payload_len();
+        if i < CACHED_FEATURES {
+            cached[i] = payload;
+        }
+        features_len += field_len(entry_len(name, values.list_len(payload)));
     }
-    out.reserve(field_len(features_len));
-    out.push(KEY_FEATURES);
-    put_varint(out, features_len as u64);
-    for (name, values) in features {
-        let list_len = values.list_len();
-        out.push(KEY_ENTRY);
-        put_varint(out, (field_len(name.len()) + field_len(field_len(list_len))) as u64);
-        out.push(KEY_MAP_KEY);
-        put_varint(out, name.len() as u64);
-        out.extend_from_slice(name.as_bytes());
-        out.push(KEY_MAP_VALUE);
-        put_varint(out, field_len(list_len) as u64);
-        out.push(values.kind_key());
-        put_varint(out, list_len as u64);
-        values.write_list(out);
+    let total = field_len(features_len);
+    out.clear();
+    out.resize(total, 0);
+    let mut e = Enc { buf: out.as_mut_slice(), pos: 0 };
+    e.byte(KEY_FEATURES);
+    e.varint(features_len as u64);
+    for (i, (name, values)) in features.iter().enumerate() {
+        let payload = if i < CACHED_FEATURES { cached[i] } else { values.payload_len() };
+        let list_len = values.list_len(payload);
+        e.byte(KEY_ENTRY);
+        e.varint(entry_len(name, list_len) as u64);
+        e.byte(KEY_MAP_KEY);
+        e.varint(name.len() as u64);
+        e.bytes(name.as_bytes());
+        e.byte(KEY_MAP_VALUE);
+        e.varint(field_len(list_len) as u64);
+        e.byte(values.kind_key());
+        e.varint(list_len as u64);
+        values.write_list(payload, &mut e);
     }
+    debug_assert_eq!(e.pos, total);
 }
 
-fn entry_len(name: &str, values: &FeatureValues<'_>) -> usize {
-    field_len(name.len()) + field_len(field_len(values.list_len()))
+/// Size of one map entry (key field + value field) whose Feature holds a list of `list_len`.
+fn entry_len(name: &str, list_len: usize) -> usize {
+    field_len(name.len()) + field_len(field_len(list_len))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -645,20 +703,30 @@ impl<'a> Cursor<'a> {
 /// Malformed input gives [`Error::InvalidInput`] naming the problem and its byte offset.
 pub fn decode_example(bytes: &[u8]) -> Result<Vec<(String, Feature)>> {
     let mut out: Vec<(String, Feature)> = Vec::new();
-    decode_into(bytes, &mut out).map_err(|(offset, msg)| {
-        Error::InvalidInput(format!("malformed tf.train.Example at byte {offset} of {}: {msg}", bytes.len()))
-    })?;
+    decode_example_into(bytes, &mut out)?;
     Ok(out)
 }
 
-fn decode_into(bytes: &[u8], out: &mut Vec<(String, Feature)>) -> DecodeResult<()> {
+/// Like [`decode_example`], into `out`, reusing the allocations of the features already in it
+/// (the names and lists of the previous record): decoding a stream of records with one schema
+/// allocates nothing after the first.
+pub fn decode_example_into(bytes: &[u8], out: &mut Vec<(String, Feature)>) -> Result<()> {
+    let mut spare = std::mem::take(out);
+    spare.reverse(); // popped from the end, so reused in their previous order
+    decode_into(bytes, out, &mut spare).map_err(|(offset, msg)| {
+        out.clear();
+        Error::InvalidInput(format!("malformed tf.train.Example at byte {offset} of {}: {msg}", bytes.len()))
+    })
+}
+
+fn decode_into(bytes: &[u8], out: &mut Vec<(String, Feature)>, spare: &mut Vec<(String, Feature)>) -> DecodeResult<()> {
     let mut ex = Cursor::new(bytes, 0);
     while !ex.at_end() {
         match ex.key()? {
             // Repeated occurrences of a message field merge, so each one adds entries.
             (1, WIRE_LEN) => {
                 let (features, base) = ex.bytes()?;
-                decode_features(features, base, out)?;
+                decode_features(features, base, out, spare)?;
             }
             (1, w) => return ex.err(format!("Example.features has wire type {w}, expected 2")),
             (_, w) => ex.skip(w)?,
@@ -667,13 +735,18 @@ fn decode_into(bytes: &[u8], out: &mut Vec<(String, Feature)>) -> DecodeResult<(
     Ok(())
 }
 
-fn decode_features(buf: &[u8], base: usize, out: &mut Vec<(String, Feature)>) -> DecodeResult<()> {
+fn decode_features(
+    buf: &[u8],
+    base: usize,
+    out: &mut Vec<(String, Feature)>,
+    spare: &mut Vec<(String, Feature)>,
+) -> DecodeResult<()> {
     let mut c = Cursor::new(buf, base);
     while !c.at_end() {
         match c.key()? {
             (1, WIRE_LEN) => {
                 let (entry, base) = c.bytes()?;
-                let (name, feature) = decode_entry(entry, base)?;
+                let (name, feature) = decode_entry(entry, base, spare.pop())?;
                 match out.iter_mut().find(|(n, _)| *n == name) {
                     Some(slot) => slot.1 = feature,
                     None => out.push((name, feature)),
@@ -686,22 +759,31 @@ fn decode_features(buf: &[u8], base: usize, out: &mut Vec<(String, Feature)>) ->
     Ok(())
 }
 
-fn decode_entry(buf: &[u8], base: usize) -> DecodeResult<(String, Feature)> {
+fn decode_entry(buf: &[u8], base: usize, recycled: Option<(String, Feature)>) -> DecodeResult<(String, Feature)> {
+    let (mut name, mut spare) = match recycled {
+        Some((mut n, f)) => {
+            n.clear();
+            (n, Some(f))
+        }
+        None => (String::new(), None),
+    };
     let mut c = Cursor::new(buf, base);
-    let mut name = String::new();
     let mut feature: Option<Feature> = None;
     while !c.at_end() {
         match c.key()? {
             (1, WIRE_LEN) => {
                 let (key, at) = c.bytes()?;
-                name = match std::str::from_utf8(key) {
-                    Ok(s) => s.to_owned(),
+                match std::str::from_utf8(key) {
+                    Ok(s) => {
+                        name.clear();
+                        name.push_str(s);
+                    }
                     Err(_) => return Err((at, format!("feature name is not UTF-8: {:?}", String::from_utf8_lossy(key)))),
-                };
+                }
             }
             (2, WIRE_LEN) => {
                 let (value, at) = c.bytes()?;
-                decode_feature(value, at, &mut feature)?;
+                decode_feature(value, at, &mut feature, &mut spare)?;
             }
             (1 | 2, w) => return c.err(format!("map entry field has wire type {w}, expected 2")),
             (_, w) => c.skip(w)?,
@@ -715,9 +797,36 @@ fn decode_entry(buf: &[u8], base: usize) -> DecodeResult<(String, Feature)> {
     }
 }
 
+/// An empty list of the kind `field` (1 bytes, 2 float, 3 int64), reusing `spare`'s
+/// allocation when it is of that kind.
+fn empty_list(field: u64, spare: &mut Option<Feature>) -> Feature {
+    match (field, spare.take()) {
+        (1, Some(Feature::Bytes(mut v))) => {
+            v.clear();
+            Feature::Bytes(v)
+        }
+        (2, Some(Feature::Float(mut v))) => {
+            v.clear();
+            Feature::Float(v)
+        }
+        (3, Some(Feature::Int64(mut v))) => {
+            v.clear();
+            Feature::Int64(v)
+        }
+        (field, other) => {
+            *spare = other;
+            match field {
+                1 => Feature::Bytes(Vec::new()),
+                2 => Feature::Float(Vec::new()),
+                _ => Feature::Int64(Vec::new()),
+            }
+        }
+    }
+}
+
 /// Decodes a `Feature` message, merging into `slot` as protobuf does: a list of the same kind
 /// extends the previous one, a different kind replaces it (oneof).
-fn decode_feature(buf: &[u8], base: usize, slot: &mut Option<Feature>) -> DecodeResult<()> {
+fn decode_feature(buf: &[u8], base: usize, slot: &mut Option<Feature>, spare: &mut Option<Feature>) -> DecodeResult<()> {
     let mut c = Cursor::new(buf, base);
     while !c.at_end() {
         match c.key()? {
@@ -727,9 +836,7 @@ fn decode_feature(buf: &[u8], base: usize, slot: &mut Option<Feature>) -> Decode
                     (1, Some(Feature::Bytes(v))) => Feature::Bytes(v),
                     (2, Some(Feature::Float(v))) => Feature::Float(v),
                     (3, Some(Feature::Int64(v))) => Feature::Int64(v),
-                    (1, _) => Feature::Bytes(Vec::new()),
-                    (2, _) => Feature::Float(Vec::new()),
-                    _ => Feature::Int64(Vec::new()),
+                    (field, _) => empty_list(field, spare),
                 };
                 decode_list(list, at, &mut cur)?;
                 *slot = Some(cur);
@@ -737,6 +844,33 @@ fn decode_feature(buf: &[u8], base: usize, slot: &mut Option<Feature>) -> Decode
             (1..=3, w) => return c.err(format!("Feature list has wire type {w}, expected 2")),
             (_, w) => c.skip(w)?,
         }
+    }
+    Ok(())
+}
+
+/// Appends the varints of a packed field to `v`.
+fn decode_packed_varints(packed: &[u8], at: usize, v: &mut Vec<i64>) -> DecodeResult<()> {
+    // Every varint ends in exactly one byte < 0x80, so this counts the values.
+    v.reserve(packed.iter().filter(|&&b| b < 0x80).count());
+    let mut i = 0;
+    while i < packed.len() {
+        let start = i;
+        let mut b = packed[i];
+        let mut value = u64::from(b & 0x7f);
+        let mut shift = 0;
+        i += 1;
+        while b >= 0x80 {
+            shift += 7;
+            match packed.get(i) {
+                // The 10th byte may only hold the top bit of a u64.
+                Some(&next) if shift < 63 || (shift == 63 && next <= 1) => b = next,
+                Some(_) => return Err((at + start, "varint longer than 64 bits in a packed int64 list".into())),
+                None => return Err((at + start, "truncated varint at the end of a packed int64 list".into())),
+            }
+            value |= u64::from(b & 0x7f) << shift;
+            i += 1;
+        }
+        v.push(value as i64);
     }
     Ok(())
 }
@@ -752,11 +886,7 @@ fn decode_list(buf: &[u8], base: usize, feature: &mut Feature) -> DecodeResult<(
         match (feature as &mut Feature, wire) {
             (Feature::Int64(v), WIRE_LEN) => {
                 let (packed, at) = c.bytes()?;
-                let mut p = Cursor::new(packed, at);
-                v.reserve(packed.len().min(1 << 20));
-                while !p.at_end() {
-                    v.push(p.varint()? as i64);
-                }
+                decode_packed_varints(packed, at, v)?;
             }
             (Feature::Int64(v), WIRE_VARINT) => v.push(c.varint()? as i64),
             (Feature::Float(v), WIRE_LEN) => {
@@ -799,6 +929,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::manual_rotate)] // spelled as the spec (and TensorFlow) write the mask
     fn crc32c_known_answers() {
         // RFC 3720 B.4 and the classic check value.
         assert_eq!(crc32c::crc32c(b"123456789"), 0xe306_9283);
@@ -1078,8 +1209,72 @@ mod tests {
     }
 
     #[test]
+    fn decode_into_reuses_and_resets() {
+        let mut a = Vec::new();
+        encode_example(&[("x", FeatureValues::Int64(&[1, 2, 3])), ("y", FeatureValues::Float(&[1.5]))], &mut a);
+        let mut b = Vec::new();
+        encode_example(&[("y", FeatureValues::Int64(&[-7])), ("z", FeatureValues::Bytes(&[b"q"]))], &mut b);
+        let mut out = Vec::new();
+        for bytes in [&a, &b, &a, &b] {
+            decode_example_into(bytes, &mut out).unwrap();
+            assert_eq!(out, decode_example(bytes).unwrap());
+        }
+        assert!(decode_example_into(&b[..b.len() - 1], &mut out).is_err());
+        assert!(out.is_empty());
+        // Packed varints of every length, including the 10-byte ones of negative values.
+        let vals = [0i64, 1, 127, 128, 300, 1 << 40, -1, i64::MIN, i64::MAX];
+        encode_example(&[("v", FeatureValues::Int64(&vals))], &mut a);
+        assert_eq!(decode_example(&a).unwrap()[0].1, Feature::Int64(vals.to_vec()));
+    }
+
+    #[test]
+    fn concatenated_gzip_members_read_as_one_stream() {
+        let dir = tempdir("multigz");
+        let path = dir.join("cat.tfrecord.gz");
+        let mut bytes = Vec::new();
+        for rec in [b"one".as_slice(), b"two"] {
+            let mut w = RecordWriter::new(Vec::new(), Compression::Gzip);
+            w.write_record(rec).unwrap();
+            bytes.extend(w.finish().unwrap());
+        }
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(read_all(&path).unwrap(), vec![b"one".to_vec(), b"two".to_vec()]);
+    }
+
+    #[test]
+    fn repeated_map_key_keeps_the_last_value() {
+        let mut a = Vec::new();
+        encode_example(&[("k", FeatureValues::Int64(&[1])), ("j", FeatureValues::Int64(&[2]))], &mut a);
+        let mut b = Vec::new();
+        encode_example(&[("k", FeatureValues::Float(&[3.0]))], &mut b);
+        // Two Example.features fields merge; "k" appears twice.
+        a.extend_from_slice(&b);
+        assert_eq!(
+            decode_example(&a).unwrap(),
+            vec![("k".to_string(), Feature::Float(vec![3.0])), ("j".to_string(), Feature::Int64(vec![2]))]
+        );
+    }
+
+    #[test]
+    fn many_features_round_trip() {
+        let names: Vec<String> = (0..40).map(|i| format!("f{i}")).collect();
+        let vals: Vec<Vec<i64>> = (0..40).map(|i| (0..i).map(|x| x * 1000 - 7).collect()).collect();
+        let features: Vec<(&str, FeatureValues)> =
+            names.iter().zip(&vals).map(|(n, v)| (n.as_str(), FeatureValues::Int64(v))).collect();
+        let mut out = Vec::new();
+        encode_example(&features, &mut out);
+        let back = decode_example(&out).unwrap();
+        assert_eq!(back.len(), 40);
+        for ((n, f), (en, ev)) in back.iter().zip(names.iter().zip(&vals)) {
+            assert_eq!((n, f), (en, &Feature::Int64(ev.clone())));
+        }
+    }
+
+    #[test]
     fn varint_lengths() {
-        for v in [0u64, 1, 127, 128, 16383, 16384, u64::MAX, (-1i64) as u64] {
+        let mut all = vec![0u64, 1, 127, 128, 16383, 16384, u64::MAX, (-1i64) as u64];
+        all.extend((0..64).flat_map(|b| [1u64 << b, (1u64 << b) - 1, (1u64 << b) + 1]));
+        for v in all {
             let mut out = Vec::new();
             put_varint(&mut out, v);
             assert_eq!(out.len(), varint_len(v), "{v}");

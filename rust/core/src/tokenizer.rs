@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::text::{lowercase_chars, Normalization};
+use crate::text::{collapse_whitespace, lowercase_chars, strip_accents, Normalization};
 pub use normalizer::SPACE_SYMBOL;
 use normalizer::SpmNormalizer;
 pub use pydigit::is_python_digit;
@@ -221,8 +221,8 @@ impl Tokenizer {
         }
 
         let n = raw.pieces.len();
-        if n > i32::MAX as usize {
-            return Err(bad_model(path, "too many pieces"));
+        if n > trie::MAX_VALUE as usize {
+            return Err(bad_model(path, format!("{n} pieces; at most {} are supported", trie::MAX_VALUE)));
         }
         let mut pieces = Vec::with_capacity(n);
         let mut scores = Vec::with_capacity(n);
@@ -457,12 +457,14 @@ impl Tokenizer {
 
     /// The whole pipeline, calling `emit(id, piece)` for every output piece.
     fn encode_with(&self, text: &str, scratch: &mut Scratch, emit: &mut dyn FnMut(u32, &str)) {
-        if self.options.reference_compat || self.specials.is_empty() && !self.options.normalization.lowercase {
+        // Special tokens start with '[' or '<', and lower-casing never creates either.
+        if self.options.reference_compat || self.specials.is_empty() || !text.bytes().any(|b| b == b'[' || b == b'<') {
             return self.encode_chunk(text, scratch, emit);
         }
         // Hugging Face's `PreTrainedTokenizer.tokenize`: with do_lower_case it first lower-cases
-        // every character outside special tokens one at a time (so no final-sigma rule), then
-        // splits the text at special tokens and tokenizes the pieces in between separately.
+        // every character outside special tokens one at a time, then splits the text at special
+        // tokens ("<PAD>" lowered to "<pad>" counts) and tokenizes the pieces in between
+        // separately.
         let lowered: Cow<'_, str> =
             if self.options.normalization.lowercase { self.lowercase_outside_specials(text) } else { Cow::Borrowed(text) };
         let mut rest: &str = &lowered;
@@ -472,6 +474,36 @@ impl Tokenizer {
             rest = &rest[at + piece.len()..];
         }
         self.encode_chunk(rest, scratch, emit);
+    }
+
+    /// The text preprocessing before SentencePiece (spec §2 steps 1–3).
+    ///
+    /// Reference: `preprocess_text` — whitespace, accents, `str.lower()`. Hugging Face:
+    /// `tokenize`'s per-character lower-casing, then `preprocess_text` — whitespace, quotes (Q3),
+    /// accents, `str.lower()`. Lower-casing commutes with whitespace collapsing and quote
+    /// replacement, and a second `str.lower()` after per-character lower-casing changes nothing
+    /// unless accent stripping (NFKD) produced new characters, so each step runs once.
+    fn preprocess(&self, text: &str) -> String {
+        let n = &self.options.normalization;
+        if self.options.reference_compat {
+            return n.apply(text);
+        }
+        let mut out = collapse_whitespace(text).into_owned();
+        if n.replace_quotes && (out.contains("``") || out.contains("''")) {
+            out = out.replace("``", "\"").replace("''", "\"");
+        }
+        if n.lowercase {
+            if let Cow::Owned(lower) = lowercase_chars(&out) {
+                out = lower;
+            }
+        }
+        if n.strip_accents {
+            out = strip_accents(&out);
+            if n.lowercase {
+                out = out.to_lowercase();
+            }
+        }
+        out
     }
 
     /// The first special token in `text`: (byte offset, token, id).
@@ -513,7 +545,7 @@ impl Tokenizer {
         if text.is_empty() {
             return;
         }
-        let pre = self.options.normalization.apply(text);
+        let pre = self.preprocess(text);
         let mut normalized = std::mem::take(&mut scratch.normalized);
         self.normalizer.normalize(&pre, &mut normalized);
         self.spm_encode(&normalized, scratch);

@@ -151,11 +151,13 @@ fn sample_sentences<'py>(
     Ok((PySample { remaining: Mutex::new(sample.sentences.into_iter()) }, stats))
 }
 
-/// Applies the text normalization (`albert_fast_core::text`) to one string.
+/// The text the data pipeline hands to SentencePiece for `text` (`sampling::training_text`:
+/// the normalization of `albert_fast_core::text`, with Hugging Face's per-character lower-casing
+/// first when `replace_quotes`, i.e. outside reference_compat).
 #[pyfunction]
 #[pyo3(signature = (text, *, lowercase, strip_accents, replace_quotes))]
 fn normalize_text(text: &str, lowercase: bool, strip_accents: bool, replace_quotes: bool) -> String {
-    Normalization { lowercase, strip_accents, replace_quotes }.apply(text)
+    sampling::training_text(&Normalization { lowercase, strip_accents, replace_quotes }, text)
 }
 
 fn input_stats_dict<'py>(py: Python<'py>, s: &InputStats) -> PyResult<Bound<'py, PyDict>> {

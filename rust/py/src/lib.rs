@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod corpus;
+mod data;
 mod errors;
 mod tfrecord;
 mod tokenizer;
@@ -12,6 +13,7 @@ mod tokenizer;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    data::register(m)?;
     tfrecord::register(m)?;
     tokenizer::register(m)?;
     corpus::register(m)?;

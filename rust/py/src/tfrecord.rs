@@ -291,6 +291,39 @@ fn decode_example_typed<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py
     Ok(d)
 }
 
+/// Like `decode_example`, with int64 and float lists as little-endian `bytes` (8 and 4 bytes per
+/// value) for zero-copy `numpy.frombuffer`: dict name -> (kind, bytes | list of bytes).
+#[pyfunction]
+fn decode_example_packed<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    let features = core::decode_example(data).map_err(to_py)?;
+    let d = PyDict::new(py);
+    for (name, f) in &features {
+        let value: Bound<'py, PyAny> = match f {
+            Feature::Int64(v) => {
+                PyBytes::new_with(py, v.len() * 8, |buf| {
+                    for (chunk, x) in buf.chunks_exact_mut(8).zip(v) {
+                        chunk.copy_from_slice(&x.to_le_bytes());
+                    }
+                    Ok(())
+                })?
+                .into_any()
+            }
+            Feature::Float(v) => {
+                PyBytes::new_with(py, v.len() * 4, |buf| {
+                    for (chunk, x) in buf.chunks_exact_mut(4).zip(v) {
+                        chunk.copy_from_slice(&x.to_le_bytes());
+                    }
+                    Ok(())
+                })?
+                .into_any()
+            }
+            Feature::Bytes(_) => feature_to_py(py, f)?.into_any(),
+        };
+        d.set_item(name, (f.kind_name(), value))?;
+    }
+    Ok(d)
+}
+
 /// TensorFlow's masked CRC32C of `data`.
 #[pyfunction]
 fn masked_crc32c(data: &[u8]) -> u32 {
@@ -358,6 +391,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode_example, m)?)?;
     m.add_function(wrap_pyfunction!(decode_example, m)?)?;
     m.add_function(wrap_pyfunction!(decode_example_typed, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_example_packed, m)?)?;
     m.add_function(wrap_pyfunction!(masked_crc32c, m)?)?;
     m.add_function(wrap_pyfunction!(frame_record, m)?)?;
     m.add_function(wrap_pyfunction!(dataset_stats_raw, m)?)?;

@@ -5,12 +5,29 @@
 //! [`DoubleArray`] reads the darts-clone double array that SentencePiece stores inside
 //! `precompiled_charsmap`; we only need its common-prefix search.
 
-/// A trie over byte strings with an `i32` value per key (`-1` = no key ends here), stored as a
-/// double array: the child of node `n` for byte `b` is slot `base[n] + b` when that slot's
-/// `check` is `n`, so each step of a search is one array access.
+/// A trie over byte strings with a non-negative `i32` value per key, stored as a double array:
+/// the child of node `n` for byte `b` is slot `base(n) + b` when that slot is occupied and
+/// labelled `b`. Bases are unique, so the label identifies the parent; each step of a search is
+/// one 8-byte load (base, label, occupied bit and value packed in a `u64`).
 #[derive(Debug, Clone)]
 pub struct PieceTrie {
-    units: Vec<Unit>,
+    units: Vec<u64>,
+}
+
+const LABEL_SHIFT: u32 = 32;
+const OCCUPIED: u64 = 1 << 40;
+const VALUE_SHIFT: u32 = 41;
+/// Values are stored plus one in the top 23 bits (0 = no key ends here).
+pub const MAX_VALUE: i32 = (1 << 23) - 2;
+
+#[inline]
+fn unit_base(u: u64) -> usize {
+    (u & 0xffff_ffff) as usize
+}
+
+#[inline]
+fn unit_label(u: u64) -> u8 {
+    (u >> LABEL_SHIFT) as u8
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -21,9 +38,67 @@ struct Unit {
 }
 
 const FREE: u32 = u32::MAX;
+const NIL: u32 = u32::MAX;
+
+/// The free slots of a double array under construction, as a doubly linked list in slot order.
+#[derive(Default)]
+struct FreeList {
+    next: Vec<u32>,
+    prev: Vec<u32>,
+    head: u32,
+    tail: u32,
+    initialized: bool,
+}
+
+impl FreeList {
+    fn first(&self) -> u32 {
+        if self.initialized {
+            self.head
+        } else {
+            NIL
+        }
+    }
+
+    /// Appends the new slots `from..to` (all free) at the end of the list.
+    fn grow(&mut self, from: usize, to: usize) {
+        if !self.initialized {
+            self.head = NIL;
+            self.tail = NIL;
+            self.initialized = true;
+        }
+        self.next.resize(to, NIL);
+        self.prev.resize(to, NIL);
+        for s in from..to {
+            let s32 = s as u32;
+            self.prev[s] = self.tail;
+            self.next[s] = NIL;
+            if self.tail == NIL {
+                self.head = s32;
+            } else {
+                self.next[self.tail as usize] = s32;
+            }
+            self.tail = s32;
+        }
+    }
+
+    fn remove(&mut self, s: usize) {
+        let (p, n) = (self.prev[s], self.next[s]);
+        if p == NIL {
+            self.head = n;
+        } else {
+            self.next[p as usize] = n;
+        }
+        if n == NIL {
+            self.tail = p;
+        } else {
+            self.prev[n as usize] = p;
+        }
+    }
+}
 
 impl PieceTrie {
-    /// Builds the trie from `(key, value)` pairs; a later duplicate key overwrites an earlier one.
+    /// Builds the trie from `(key, value)` pairs with `0 <= value <= MAX_VALUE`; a later duplicate
+    /// key overwrites an earlier one.
     pub fn build<'a>(entries: impl IntoIterator<Item = (&'a [u8], i32)>) -> PieceTrie {
         // A pointer trie first (children sorted by label), then placed into the double array
         // breadth-first, each node at the lowest base where all its children's slots are free.
@@ -45,52 +120,87 @@ impl PieceTrie {
             }
             values[node] = value;
         }
-        let mut units = vec![Unit { base: 0, check: FREE, value: -1 }; 256];
-        units[0] = Unit { base: 0, check: 0, value: values[0] };
-        let mut first_free = 1usize;
+        let mut units = vec![Unit { base: 0, check: 0, value: values[0] }];
+        let mut used_base: Vec<bool> = Vec::new();
+        let mut free = FreeList::default();
         let mut queue = std::collections::VecDeque::from([(0usize, 0usize)]);
         while let Some((node, slot)) = queue.pop_front() {
             let kids = &children[node];
             if kids.is_empty() {
                 continue;
             }
-            while first_free < units.len() && units[first_free].check != FREE {
-                first_free += 1;
-            }
             let lo = kids[0].0 as usize;
-            let mut base = first_free.saturating_sub(lo).max(1);
-            loop {
-                let top = base + kids[kids.len() - 1].0 as usize;
-                if top >= units.len() {
-                    units.resize(top + 256, Unit { base: 0, check: FREE, value: -1 });
+            let hi = kids[kids.len() - 1].0 as usize;
+            // Candidate bases come from free slots only (the slot of the first child must be
+            // free), walked in increasing order through the free list.
+            let mut pos = free.first();
+            let base = loop {
+                if pos == NIL {
+                    // Nothing fits below the end: grow and place right after the used area.
+                    let mut base = units.len().saturating_sub(lo).max(1);
+                    while used_base.get(base).copied().unwrap_or(false) {
+                        base += 1;
+                    }
+                    break base;
                 }
-                if kids.iter().all(|&(l, _)| units[base + l as usize].check == FREE) {
-                    break;
+                let p = pos as usize;
+                if p > lo && !used_base.get(p - lo).copied().unwrap_or(false) {
+                    let base = p - lo;
+                    if kids.iter().all(|&(l, _)| {
+                        let s = base + l as usize;
+                        s >= units.len() || units[s].check == FREE
+                    }) {
+                        break base;
+                    }
                 }
-                base += 1;
+                pos = free.next[p];
+            };
+            if base + hi >= units.len() {
+                let old = units.len();
+                units.resize(base + hi + 1, Unit { base: 0, check: FREE, value: -1 });
+                free.grow(old, units.len());
             }
             units[slot].base = base as u32;
+            if used_base.len() <= base {
+                used_base.resize(base + 1, false);
+            }
+            used_base[base] = true;
             for &(l, child) in kids {
                 let s = base + l as usize;
                 units[s] = Unit { base: 0, check: slot as u32, value: values[child] };
+                free.remove(s);
                 queue.push_back((child, s));
             }
         }
-        PieceTrie { units }
+        let packed = units
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                if u.check == FREE && i != 0 {
+                    return 0;
+                }
+                // The label of a slot is its offset from the parent's base.
+                let label = if i == 0 { 0 } else { (i - units[u.check as usize].base as usize) as u64 };
+                let value = if u.value >= 0 { (u.value.min(MAX_VALUE) as u64 + 1) << VALUE_SHIFT } else { 0 };
+                u.base as u64 | label << LABEL_SHIFT | OCCUPIED | value
+            })
+            .collect();
+        PieceTrie { units: packed }
     }
 
     /// Calls `f(length, value)` for every key that is a prefix of `text`, shortest first.
     #[inline]
     pub fn common_prefix_search(&self, text: &[u8], mut f: impl FnMut(usize, i32)) {
         let units = &self.units[..];
-        let mut node = 0usize;
+        let Some(&root) = units.first() else { return };
+        let mut base = unit_base(root);
         for (i, &b) in text.iter().enumerate() {
-            let next = units[node].base as usize + b as usize;
-            match units.get(next) {
-                Some(u) if u.check == node as u32 && next != 0 => {
-                    node = next;
-                    if u.value >= 0 {
-                        f(i + 1, u.value);
+            match units.get(base + b as usize) {
+                Some(&u) if u & OCCUPIED != 0 && unit_label(u) == b && base != 0 => {
+                    base = unit_base(u);
+                    let value = u >> VALUE_SHIFT;
+                    if value != 0 {
+                        f(i + 1, value as i32 - 1);
                     }
                 }
                 _ => return,
@@ -107,12 +217,13 @@ impl PieceTrie {
 
     /// Whether some key starts with byte `b`.
     pub fn has_first_byte(&self, b: u8) -> bool {
-        let next = self.units[0].base as usize + b as usize;
-        next != 0 && self.units.get(next).is_some_and(|u| u.check == 0)
+        let Some(&root) = self.units.first() else { return false };
+        let base = unit_base(root);
+        base != 0 && self.units.get(base + b as usize).is_some_and(|&u| u & OCCUPIED != 0 && unit_label(u) == b)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.units.first().is_none_or(|u| u.base == 0)
+        self.units.first().is_none_or(|&u| unit_base(u) == 0)
     }
 }
 
@@ -126,7 +237,7 @@ pub struct DoubleArray {
 impl DoubleArray {
     /// Reads little-endian 32-bit units; `None` if the length is not a multiple of 4 or empty.
     pub fn from_bytes(bytes: &[u8]) -> Option<DoubleArray> {
-        if bytes.is_empty() || bytes.len() % 4 != 0 {
+        if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
             return None;
         }
         let units = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
@@ -196,7 +307,49 @@ mod tests {
     }
 
     #[test]
-    fn many_children_use_binary_search() {
+    fn leaves_and_zero_bytes_do_not_alias_other_slots() {
+        let keys: Vec<(&[u8], i32)> = vec![(b"a", 0), (b"\0", 1), (b"b\0c", 2), (b"zz", 3)];
+        let trie = PieceTrie::build(keys);
+        let mut found = Vec::new();
+        trie.common_prefix_search(b"a\0\0", |l, v| found.push((l, v)));
+        assert_eq!(found, vec![(1, 0)]);
+        assert_eq!(trie.longest_prefix(b"\0a"), Some((1, 1)));
+        assert_eq!(trie.longest_prefix(b"b\0c"), Some((3, 2)));
+        assert_eq!(trie.longest_prefix(b"zza"), Some((2, 3)));
+        assert!(trie.has_first_byte(b'z') && !trie.has_first_byte(b'y'));
+    }
+
+    #[test]
+    fn random_keys_match_a_naive_search() {
+        // A deterministic pseudo-random key set; every prefix query is checked against a scan.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let keys: Vec<Vec<u8>> = (0..3000).map(|_| (0..1 + next() % 6).map(|_| b"abc\xe2\x96\x81xyz"[(next() % 9) as usize]).collect()).collect();
+        let mut dedup: Vec<(Vec<u8>, i32)> = Vec::new();
+        for k in keys {
+            if !dedup.iter().any(|(d, _)| *d == k) {
+                let id = dedup.len() as i32;
+                dedup.push((k, id));
+            }
+        }
+        let trie = PieceTrie::build(dedup.iter().map(|(k, v)| (k.as_slice(), *v)));
+        for probe in dedup.iter().map(|(k, _)| k.repeat(2)) {
+            let mut got = Vec::new();
+            trie.common_prefix_search(&probe, |l, v| got.push((l, v)));
+            let mut want: Vec<(usize, i32)> =
+                dedup.iter().filter(|(k, _)| probe.starts_with(k)).map(|(k, v)| (k.len(), *v)).collect();
+            want.sort();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn a_node_with_256_children() {
         let keys: Vec<Vec<u8>> = (0u8..=255).map(|b| vec![b'q', b]).collect();
         let trie = PieceTrie::build(keys.iter().enumerate().map(|(i, k)| (k.as_slice(), i as i32)));
         for (i, k) in keys.iter().enumerate() {

@@ -1,0 +1,321 @@
+"""Masked-LM + sentence-order pretraining data: the Python face of the Rust pipeline.
+
+:func:`create_pretraining_data` does what the original ``create_pretraining_data.py`` does —
+same flags, same feature names, dtypes and lengths — but streaming, in parallel and seeded, with
+the reference's defects fixed unless ``reference_compat`` is set. See ``docs/create-data.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence, Union
+
+from albert_fast import _core
+from albert_fast.config import Config, DataConfig, check_vocab_size, load_config
+from albert_fast.errors import ConfigError, ModelError
+from albert_fast.io_utils import atomic_write_text, ensure_output_dir
+from albert_fast.records import feature_spec
+from albert_fast.tokenizer import TOKENIZER_CONFIG as _TOKENIZER_CONFIG, resolve_tokenizer_paths
+
+__all__ = ["create_pretraining_data", "MANIFEST", "default_shard_size"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: The manifest written (last, atomically) into the output directory.
+MANIFEST = "manifest.json"
+_SHARD_RE = re.compile(r"^(train|eval)-\d{5}-of-\d{5}\.tfrecord(\.gz)?$")
+# Temporary files a killed run leaves behind (AtomicFile's ".NAME.tmp-PID").
+_TEMP_RE = re.compile(r"^\.(train|eval)-\d{5}-of-\d{5}\.tfrecord(\.gz)?(\.done)?\.tmp-\d+$")
+
+
+def default_shard_size(dupe_factor: int) -> int:
+    """Raw input bytes per shard: 16 MiB of (input x dupe_factor), between 64 KiB and 4 MiB, so
+    one shard's instances stay around 50 MB in memory whatever the dupe factor."""
+    return max(64 << 10, min(4 << 20, (16 << 20) // max(1, dupe_factor)))
+
+
+def _resolve_tokenizer(path: PathLike) -> tuple[Path, dict[str, Any]]:
+    """The model file and the recorded tokenizer settings (empty when none are recorded)."""
+    model, recorded = resolve_tokenizer_paths(path)
+    return model, recorded or {}
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _build_config(config: Union[Config, PathLike, Mapping[str, Any], None], overrides: Mapping[str, Any]) -> Config:
+    dotted = {(k if "." in k else f"data.{k}"): v for k, v in overrides.items()}
+    if isinstance(config, Config):
+        if not dotted:
+            return config
+        raw = config.to_dict() if hasattr(config, "to_dict") else config.model_dump()
+        for key, value in dotted.items():
+            section, field = key.split(".", 1)
+            raw.setdefault(section, {})[field] = value
+        return Config.model_validate(raw)
+    if isinstance(config, Mapping):
+        from albert_fast.config import config_from_dict
+        return config_from_dict(dict(config), overrides=dotted)
+    return load_config(config, overrides=dotted)
+
+
+def _normalization(cfg: Config, explicit: bool, recorded: Mapping[str, Any], model: Path) -> tuple[bool, bool]:
+    """Lower-casing and accent stripping: the tokenizer's recorded ones, which an explicit config
+    must agree with (Q1: one normalization everywhere)."""
+    lowercase, strip = cfg.text.lowercase, cfg.text.strip_accents
+    problems = []
+    for key, ours in (("lowercase", lowercase), ("strip_accents", strip)):
+        if key in recorded:
+            theirs = recorded[key]
+            if not isinstance(theirs, bool):
+                raise ConfigError(f"{model.parent / _TOKENIZER_CONFIG}: invalid value for {key}: {theirs!r}")
+            if explicit and theirs != ours:
+                problems.append(f"text.{key} is {ours} in the config but the tokenizer was trained with {key}={theirs}")
+            if key == "lowercase":
+                lowercase = theirs
+            else:
+                strip = theirs
+    if problems:
+        raise ModelError(f"{model}: normalization mismatch: {'; '.join(problems)}. The data must be "
+                         "normalized as the tokenizer's training text was (Q1)")
+    return lowercase, strip
+
+
+def _remove_stale_shards(out: Path, keep: set[str]) -> None:
+    """Shard files of an earlier run with other settings (other counts) would be read with these."""
+    for entry in out.iterdir():
+        if _SHARD_RE.match(entry.name) and entry.name not in keep:
+            entry.unlink()
+            marker = out / ".progress" / f"{entry.name}.done"
+            if marker.exists():
+                marker.unlink()
+
+
+def _remove_temp_files(out: Path) -> None:
+    """Half-written files of a killed run: never complete, never read, safe to delete."""
+    for d in (out, out / ".progress"):
+        if d.is_dir():
+            for entry in d.iterdir():
+                if _TEMP_RE.match(entry.name):
+                    entry.unlink()
+
+
+def _run_with_progress(kwargs: dict[str, Any], show: bool) -> dict[str, Any]:
+    """Runs the Rust pipeline in a worker thread (it releases the GIL) while this thread draws
+    the progress bar; Ctrl-C cancels the run cleanly (finished shards stay, nothing half-written)."""
+    progress = _core.CreateDataProgress()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = _core.create_data(**kwargs, progress=progress)
+        except BaseException as err:  # re-raised in the caller's thread
+            box["error"] = err
+
+    thread = threading.Thread(target=work, name="albert-fast-create-data", daemon=True)
+    bar = None
+    thread.start()
+    try:
+        if show:
+            from tqdm import tqdm
+            bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc="create-data", disable=None)
+        while thread.is_alive():
+            thread.join(0.25)
+            if bar is not None:
+                s = progress.snapshot()
+                if s["phase"] == "counting":
+                    bar.set_description("create-data (counting shards)")
+                    bar.total = max(s["bytes_read"], 1)
+                    continue
+                bar.set_description("create-data")
+                bar.total = s["total_bytes"]
+                bar.n = s["bytes_done"]
+                bar.set_postfix(docs=s["documents"], instances=s["instances"],
+                                shards=f"{s['shards_done']}/{s['shards_total']}", refresh=False)
+                bar.refresh()
+    except KeyboardInterrupt:
+        progress.cancel()
+        thread.join()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def create_pretraining_data(
+    inputs: Union[PathLike, Sequence[PathLike]],
+    tokenizer: PathLike,
+    output_dir: PathLike,
+    config: Union[Config, PathLike, Mapping[str, Any], None] = None,
+    threads: Optional[int] = None,
+    *,
+    eval_fraction: float = 0.0,
+    compression: str = "none",
+    shard_size_bytes: Optional[int] = None,
+    max_line_tokens: Optional[int] = None,
+    progress: bool = False,
+    strict_normalization: Optional[bool] = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Builds MLM + SOP pretraining instances from text and writes sharded TFRecords.
+
+    Args:
+        inputs: files, directories or glob patterns (plain, ``.gz``, ``.zst`` or ``.bz2``) in
+            the reference format: one sentence per line, a blank line between documents.
+        tokenizer: a tokenizer directory (``spiece.model`` + ``tokenizer_config.json``) or a
+            ``.model`` file with ALBERT's special symbols.
+        output_dir: where ``train-XXXXX-of-YYYYY.tfrecord`` (and ``eval-...``) and
+            ``manifest.json`` go; created if missing. Re-running resumes: finished shards of the
+            same run are kept.
+        config: a :class:`~albert_fast.config.Config`, a config file path or a dict; ``None``
+            for the defaults (``data`` section: the original tool's flags).
+        threads: worker threads (default: all CPUs). The output does not depend on it.
+        eval_fraction: share of documents held out into ``eval-*`` files (by a hash of each
+            document's text: deterministic).
+        compression: ``"none"`` or ``"gzip"`` (files end in ``.tfrecord.gz``).
+        shard_size_bytes: raw input bytes per shard (default :func:`default_shard_size`).
+        max_line_tokens: a line with more tokens is an error (default 16 x max_seq_length; 0
+            disables the check).
+        progress: draw a progress bar on stderr.
+        strict_normalization: whether the config's ``text`` settings must equal those recorded
+            with the tokenizer (error otherwise); when false the tokenizer's recorded settings
+            win. Default: strict when a ``config`` is given.
+        **overrides: any ``data`` field under its original name (``max_seq_length=128``,
+            ``dupe_factor=2``, ``reference_compat=True``, ...), or ``"section.field"`` keys.
+
+    Returns:
+        A summary: ``instances``, ``tokens`` (real tokens in instances), ``input_tokens``,
+        ``masked_positions``, ``label_balance`` (share of SOP label 1), ``documents``,
+        ``files``, ``seconds`` and ``manifest`` (its path).
+    """
+    start = time.monotonic()
+    explicit = config is not None if strict_normalization is None else bool(strict_normalization)
+    cfg = _build_config(config, overrides)
+    data: DataConfig = cfg.data
+    if not 0.0 <= float(eval_fraction) < 1.0:
+        raise ConfigError(f"invalid value for eval_fraction: {eval_fraction} (expected 0 <= F < 1)")
+    model, recorded = _resolve_tokenizer(tokenizer)
+    lowercase, strip_accents = _normalization(cfg, explicit, recorded, model)
+    model_sha = _file_sha256(model)
+    if recorded.get("spiece_sha256") and str(recorded["spiece_sha256"]).lower() != model_sha:
+        raise ModelError(f"{model}: SHA-256 {model_sha} does not match spiece_sha256 recorded in "
+                         f"{model.parent / _TOKENIZER_CONFIG}; the model was replaced after training")
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    input_specs = [os.fspath(p) for p in inputs]
+    out = ensure_output_dir(output_dir)
+    _remove_temp_files(out)
+    threads = int(threads) if threads else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    if threads < 1:
+        raise ConfigError(f"invalid value for threads: {threads} (expected at least 1)")
+    if not -(2**63) <= data.random_seed < 2**63:
+        raise ConfigError(f"invalid value for random_seed: {data.random_seed} (must fit in 64 bits)")
+    if shard_size_bytes is not None and int(shard_size_bytes) < 1:
+        raise ConfigError(f"invalid value for shard_size_bytes: {shard_size_bytes} (expected at least 1)")
+    if max_line_tokens is not None and int(max_line_tokens) < 0:
+        raise ConfigError(f"invalid value for max_line_tokens: {max_line_tokens} (expected 0 or more)")
+    shard_size = int(shard_size_bytes) if shard_size_bytes else default_shard_size(data.dupe_factor)
+    line_limit = 16 * data.max_seq_length if max_line_tokens is None else int(max_line_tokens)
+    compression = (compression or "none").lower()
+    if compression not in ("none", "gzip"):
+        raise ConfigError(f"invalid value for compression: {compression!r} (expected none or gzip)")
+    if data.do_permutation:
+        warnings.warn("do_permutation: masked_lm_* features hold 2 x max_predictions_per_seq entries; "
+                      "the original run_pretraining.py cannot read them (Q14); albert-fast pretrain "
+                      "reads the length from manifest.json", stacklevel=2)
+
+    settings = {
+        "data": data.model_dump(mode="json"),
+        "text": {"lowercase": lowercase, "strip_accents": strip_accents},
+        "eval_fraction": float(eval_fraction),
+        "shard_size_bytes": shard_size,
+        "compression": compression,
+        "max_line_tokens": line_limit,
+    }
+    fingerprint = json.dumps({"settings": settings, "spiece_sha256": model_sha, "version": _core.__version__}, sort_keys=True)
+    result = _run_with_progress(dict(
+        inputs=input_specs, model_path=str(model), output_dir=str(out),
+        lowercase=lowercase, strip_accents=strip_accents, reference_compat=data.reference_compat,
+        max_seq_length=data.max_seq_length, max_predictions_per_seq=data.max_predictions_per_seq,
+        random_seed=data.random_seed, dupe_factor=data.dupe_factor, masked_lm_prob=data.masked_lm_prob,
+        short_seq_prob=data.short_seq_prob, do_permutation=data.do_permutation,
+        random_next_sentence=data.random_next_sentence, do_whole_word_mask=data.do_whole_word_mask,
+        favor_shorter_ngram=data.favor_shorter_ngram, ngram=data.ngram,
+        eval_fraction=float(eval_fraction), shard_size_bytes=shard_size, threads=threads,
+        compression=compression, max_line_tokens=line_limit, fingerprint=fingerprint,
+    ), progress)
+
+    shards = result["shards"]
+    _remove_stale_shards(out, {s["file"] for s in shards})
+    totals = {k: sum(s[k] for s in shards) for k in (
+        "records", "documents", "sentences", "single_sentence_documents", "input_tokens", "instances",
+        "real_tokens", "masked_positions", "label_ones", "random_document_pairs", "skipped_chunks")}
+    if totals["documents"] and totals["single_sentence_documents"] == totals["documents"]:
+        warnings.warn("every document has a single sentence: sentence-order pairs are made by splitting "
+                      "sentences at a word start (is the input one sentence per line, with blank lines "
+                      "between documents?)", stacklevel=2)
+    try:
+        check_vocab_size(cfg, result["vocab_size"])
+    except ConfigError as err:
+        if explicit:
+            warnings.warn(str(err), stacklevel=2)
+
+    manifest = {
+        "format": "albert_fast.pretraining_data",
+        "version": _core.__version__,
+        "config": settings["data"],
+        "random_seed": data.random_seed,
+        "reference_compat": data.reference_compat,
+        "text": settings["text"],
+        # `path` relative to the output directory, so data and tokenizer can move together.
+        "tokenizer": {"path": os.path.relpath(model.resolve(), out.resolve()), "model_file": model.name,
+                      "spiece_sha256": model_sha, "vocab_size": result["vocab_size"]},
+        "eval_fraction": settings["eval_fraction"],
+        "shard_size_bytes": shard_size,
+        "compression": compression,
+        "max_line_tokens": line_limit,
+        "masked_lm_length": data.max_predictions_per_seq * (1 + int(data.do_permutation)),
+        "feature_spec": {name: {"dtype": dtype, "length": length} for name, (dtype, length) in
+                         feature_spec(data.max_seq_length, data.max_predictions_per_seq, data.do_permutation).items()},
+        "inputs": [{"path": p, "bytes": os.path.getsize(p)} for p in result["inputs"]],
+        "input_bytes": result["input_bytes"],
+        "files": {
+            split: [{"file": s["file"], "records": s["records"], "documents": s["documents"]}
+                    for s in shards if s["split"] == split]
+            for split in ("train", "eval")
+        },
+        "totals": totals,
+    }
+    manifest_path = out / MANIFEST
+    atomic_write_text(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+
+    return {
+        "instances": totals["instances"],
+        "train_instances": sum(s["records"] for s in shards if s["split"] == "train"),
+        "eval_instances": sum(s["records"] for s in shards if s["split"] == "eval"),
+        "tokens": totals["real_tokens"],
+        "input_tokens": totals["input_tokens"],
+        "masked_positions": totals["masked_positions"],
+        "label_balance": totals["label_ones"] / totals["instances"] if totals["instances"] else 0.0,
+        "documents": totals["documents"],
+        "input_bytes": result["input_bytes"],
+        "files": [s["file"] for s in shards],
+        "resumed_files": sum(1 for s in shards if s["resumed"]),
+        "seconds": time.monotonic() - start,
+        "manifest": str(manifest_path),
+    }
