@@ -312,3 +312,36 @@ def test_cli_help_does_not_import_tensorflow():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(REPO / "python")), timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+
+
+def test_trains_on_create_data_output(tmp_path, literature_dir):
+    """The whole chain through the CLI: train-tokenizer -> create-data (with a held-out split)
+    -> pretrain reads its shards and manifest, checks them against the config and trains."""
+    import yaml
+
+    corpus = tmp_path / "corpus.txt"
+    sents = pdata.sentences_of(literature_dir / "en-twain4.txt")
+    # One sentence per line, a blank line between documents of 20 sentences.
+    corpus.write_text("".join(s + "\n" + ("\n" if i % 20 == 19 else "")
+                              for i, s in enumerate(sents)), encoding="utf-8")
+    cfg = pdata.tiny_config(num_train_steps=6, save_checkpoints_steps=6, iterations_per_loop=3,
+                            max_eval_steps=2, eval_batch_size=16)
+    cfg.model.vocab_size = 1000
+    cfg.data.dupe_factor = 2
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    env = {"PYTHONPATH": str(REPO / "python"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    steps = [
+        ("train-tokenizer", str(corpus), "-o", str(tmp_path / "tok"), "--config", str(cfg_path),
+         "--no-progress"),
+        ("create-data", str(corpus), "--tokenizer", str(tmp_path / "tok"), "-o",
+         str(tmp_path / "data"), "--config", str(cfg_path), "--eval-fraction", "0.1"),
+        ("pretrain", "--config", str(cfg_path), "--data", str(tmp_path / "data"), "-o",
+         str(tmp_path / "run")),
+    ]
+    for args in steps:
+        proc = run_cli(*args, env=env)
+        assert proc.returncode == 0, (args[0], proc.stdout[-2000:], proc.stderr[-3000:])
+    assert "step 6/6" in proc.stdout and "note: no held-out split" not in proc.stdout
+    result = json.loads((tmp_path / "run" / "eval_results.json").read_text())
+    assert result["global_step"] == 6 and 0 <= result["masked_lm_accuracy"] <= 1
