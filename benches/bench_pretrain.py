@@ -3,9 +3,8 @@ loss) side by side with Hugging Face transformers' ALBERT on the same batch, in 
 
     python benches/bench_pretrain.py [--steps 5] [--threads 2] [--cases tiny512,base128]
 
-The Hugging Face side is ``TFAlbertForPreTraining`` (transformers' own ALBERT on tf_keras,
-with its MLM+SOP loss and Adam): the PyTorch wheel on PyPI is the CUDA build and does not import
-on a machine without the CUDA libraries, and TensorFlow is what this trainer runs on anyway.
+The Hugging Face side is transformers' PyTorch ``AlbertForPreTraining`` (its MLM+SOP loss,
+``torch.optim.AdamW``), run in a subprocess on the same batch (saved to .npz).
 Each case reports steps/s, tokens/s (batch x seq / step time) and the ratio ours/HF. With a GPU
 (``--mfu``) it also prints the model FLOPs utilisation of our step (6 x parameters-used x
 tokens, plus attention) against the device's peak.
@@ -20,10 +19,6 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# transformers would import jax (flax) when installed; jaxlib and TensorFlow each register
-# LLVM options and abort when both are loaded in one process.
-os.environ.setdefault("USE_FLAX", "0")
-os.environ.setdefault("USE_TORCH", "0")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python"))
 
 CASES = {
@@ -86,31 +81,56 @@ def ours_step(cfg, precision: str = "fp32"):
     return step, model
 
 
-def hf_step(cfg):
-    import tensorflow as tf
-    import tf_keras
-    import transformers
+HF_TORCH_SCRIPT = r"""
+import json, os, sys, time
+os.environ["USE_TF"] = "0"
+os.environ["USE_FLAX"] = "0"
+os.environ["USE_TORCH"] = "1"
+import numpy as np, torch, transformers
+cfg, batch_path, steps, threads = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+if threads:
+    torch.set_num_threads(threads)
+t = {k: torch.from_numpy(v) for k, v in np.load(batch_path).items()}
+labels = torch.full(t["input_ids"].shape, -100, dtype=torch.long)
+labels.scatter_(1, t["masked_lm_positions"].long(), t["masked_lm_ids"].long())
+hf = transformers.AlbertForPreTraining(transformers.AlbertConfig(**cfg)).train()
+opt = torch.optim.AdamW(hf.parameters(), lr=1e-4)
+def step():
+    out = hf(input_ids=t["input_ids"].long(), attention_mask=t["input_mask"].long(),
+             token_type_ids=t["segment_ids"].long(), labels=labels,
+             sentence_order_label=t["next_sentence_labels"].long())
+    opt.zero_grad()
+    out.loss.backward()
+    opt.step()
+    return out.loss.item()
+step(); step()
+start = time.perf_counter()
+for _ in range(steps):
+    step()
+print("SECONDS_PER_STEP", (time.perf_counter() - start) / steps)
+"""
 
-    hf = transformers.TFAlbertForPreTraining(transformers.AlbertConfig(
-        **{**cfg.model_dump(), "hidden_act": "gelu_new"}))
-    opt = tf_keras.optimizers.Adam(1e-4)
 
-    @tf.function
-    def step(f):
-        labels = tf.fill(tf.shape(f["input_ids"]), -100)
-        rows = tf.repeat(tf.range(tf.shape(f["input_ids"])[0]), tf.shape(f["masked_lm_ids"])[1])
-        idx = tf.stack([rows, tf.reshape(f["masked_lm_positions"], [-1])], 1)
-        labels = tf.tensor_scatter_nd_update(labels, idx, tf.reshape(f["masked_lm_ids"], [-1]))
-        with tf.GradientTape() as tape:
-            out = hf(input_ids=f["input_ids"], attention_mask=f["input_mask"],
-                     token_type_ids=f["segment_ids"], labels=labels,
-                     sentence_order_label=f["next_sentence_labels"], training=True)
-            loss = tf.reduce_mean(out.loss)
-        grads = tape.gradient(loss, hf.trainable_variables)
-        opt.apply_gradients(zip(grads, hf.trainable_variables))
-        return loss
+def hf_torch_seconds(cfg, features: dict, steps: int, threads: int) -> float:
+    """transformers' PyTorch AlbertForPreTraining (its MLM+SOP loss, AdamW) on the same batch,
+    in a subprocess: triton (shipped with torch) and TensorFlow abort when loaded together."""
+    import json
+    import subprocess
+    import tempfile
 
-    return step
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "batch.npz")
+        np.savez(path, **features)
+        hf_cfg = {**cfg.model_dump(), "hidden_act": "gelu_new"}
+        proc = subprocess.run(
+            [sys.executable, "-c", HF_TORCH_SCRIPT, json.dumps(hf_cfg), path, str(steps),
+             str(threads)], capture_output=True, text=True,
+            env=dict(os.environ, CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", "")))
+        if proc.returncode:
+            raise RuntimeError(f"Hugging Face side failed:\n{proc.stderr[-2000:]}")
+        return float(proc.stdout.split("SECONDS_PER_STEP", 1)[1])
 
 
 def flops_per_token(cfg, seq: int) -> float:
@@ -143,7 +163,8 @@ def main() -> None:
     from albert_fast.config import ModelConfig
 
     device = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-    print(f"device {device[0].name}; TF {tf.__version__}; precision {args.precision}")
+    print(f"device {device[0].name}; TF {tf.__version__}; precision {args.precision}; "
+          f"HF side: {'none' if args.no_hf else 'transformers PyTorch (CPU)'}")
     print(f"{'case':10} {'batch':>5} {'seq':>4} {'ours steps/s':>13} {'ours tok/s':>11} "
           f"{'HF steps/s':>11} {'HF tok/s':>10} {'ours/HF':>8}" +
           ("  MFU" if args.mfu_peak_tflops else ""))
@@ -156,10 +177,7 @@ def main() -> None:
         t_ours = time_steps(step, features, args.steps)
         t_hf = None
         if not args.no_hf:
-            import keras
-
-            keras.mixed_precision.set_global_policy("float32")
-            t_hf = time_steps(hf_step(cfg), features, args.steps)
+            t_hf = hf_torch_seconds(cfg, features, args.steps, args.threads)
         toks = batch * seq
         line = (f"{name:10} {batch:5d} {seq:4d} {1 / t_ours:13.3f} {toks / t_ours:11.0f} ")
         line += (f"{1 / t_hf:11.3f} {toks / t_hf:10.0f} {t_hf / t_ours:8.2f}" if t_hf

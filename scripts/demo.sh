@@ -1,60 +1,36 @@
 #!/usr/bin/env bash
-# The README's demo: albert_fast's stages on the bundled corpus (examples/corpus: Twain in
-# English, Grimm and Heinrich Mann in German). Outputs go to demo_out/ (git-ignored).
-# Later stages (create-data, pretrain, export-hf) append their steps here.
+# The README's demo: the bundled corpus (examples/corpus: Twain in English, Grimm and Heinrich
+# Mann in German) through every stage — prepare-corpus, train-tokenizer, create-data, pretrain
+# (a tiny ALBERT on CPU), export-hf — driven by one config (configs/demo.yaml), ending with a
+# fill-mask prediction through Hugging Face Transformers. Outputs go to demo_out/ (git-ignored).
+# A second run skips every stage that is up to date (docs/run.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 PY=.venv/bin/python
-OUT=demo_out
-mkdir -p "$OUT"
+RUN=demo_out/run
+
+echo "== albert-fast run configs/demo.yaml"
+"$PY" -m albert_fast run configs/demo.yaml
 
 echo
-echo "== prepare-corpus: raw books -> one sentence per line, a blank line between documents"
-"$PY" -m albert_fast prepare-corpus examples/corpus -o "$OUT/corpus" --no-progress
-echo "first lines of $OUT/corpus/corpus-00000.txt:"
-head -n 8 "$OUT/corpus/corpus-00000.txt"
-
-echo
-echo "== train-tokenizer: SentencePiece unigram with ALBERT's specials (configs/tiny.yaml: 2000 pieces)"
-"$PY" -m albert_fast train-tokenizer examples/corpus -o "$OUT/tokenizer" --config configs/tiny.yaml
-echo "first pieces of $OUT/tokenizer/spiece.vocab:"
-head -n 16 "$OUT/tokenizer/spiece.vocab" | cut -f1 | paste -sd' ' -
-
-echo
-echo "== encode a few sentences with the trained tokenizer"
-"$PY" - "$OUT/tokenizer" <<'PYEOF'
+echo "== the trained tokenizer on a few sentences (albert_fast.Tokenizer, Rust)"
+"$PY" - "$RUN/tokenizer" <<'PYEOF'
 import sys
 
 from albert_fast import Tokenizer
 
-# Reads spiece.model and the normalization recorded in tokenizer_config.json.
-tok = Tokenizer(sys.argv[1])
-print(tok)
+tok = Tokenizer(sys.argv[1])  # spiece.model + the normalization in tokenizer_config.json
 for s in [
-    "The quick brown fox jumps over the lazy dog.",
     "Tom Sawyer whitewashed the fence in 1876, didn't he?",
     "Es war einmal ein König, der hatte drei Töchter.",
-    "Die Bäume flüsterten im Märchenwald (sagt man).",
 ]:
-    print(f"\n  {s}\n    pieces: {' '.join(tok.tokenize(s))}\n    ids:    {tok.encode(s)}")
+    print(f"  {s}\n    pieces: {' '.join(tok.tokenize(s))}\n    ids:    {tok.encode(s)}")
 PYEOF
 
 echo
-echo "== create-data: masked-LM + sentence-order instances -> TFRecords (configs/tiny.yaml)"
-# examples/corpus is raw text (hard-wrapped lines, blank lines between paragraphs): each
-# paragraph becomes a document, each line a "sentence". prepare-corpus makes proper input.
-"$PY" -m albert_fast create-data examples/corpus --tokenizer "$OUT/tokenizer" -o "$OUT/data" \
-    --config configs/tiny.yaml --eval-fraction 0.05 --no-progress
-"$PY" -m albert_fast inspect "$OUT"/data/train-00000-of-*.tfrecord -n 1
-
+echo "== one pretraining instance, as the original create_pretraining_data.py logs it"
+"$PY" -m albert_fast inspect "$RUN/data" -n 1
 echo
-echo "== the whole pipeline from one config: raw text -> Hugging Face model (configs/demo.yaml)"
-# Every stage through its Python API, skipping what is up to date (docs/run.md). Stages whose API
-# this build lacks are named, and the run stops there.
-if "$PY" -c "import albert_fast.corpus, albert_fast.data" 2>/dev/null; then
-    "$PY" -m albert_fast run configs/demo.yaml
-else
-    echo "(skipped: this build has no prepare-corpus/create-data Python API yet;" \
-         "see docs/run.md)"
-fi
+echo "== dataset statistics"
+"$PY" -m albert_fast inspect "$RUN/data" --stats

@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+# transformers imports PyTorch whenever it is installed, and PyTorch (triton) and TensorFlow abort
+# when their LLVM copies meet in one process. The test process uses transformers' tokenizers and
+# TF classes only; the PyTorch side of the export check runs in its own process (export.py).
+os.environ.setdefault("USE_TORCH", "0")
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "corpus"
 # ../shared/corpora sits beside the checkout on developer machines and in CI.

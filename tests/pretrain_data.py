@@ -151,6 +151,8 @@ def tiny_config(data_dir: Path | None = None, **pretraining):
                     train_batch_size=32, eval_batch_size=64, max_eval_steps=20,
                     save_checkpoints_steps=100, keep_checkpoint_max=3, iterations_per_loop=50)
     settings.update(pretraining)
+    if "num_warmup_steps" not in pretraining:  # the config refuses warm-up beyond the run
+        settings["num_warmup_steps"] = min(30, settings["num_train_steps"] // 10)
     return Config.model_validate({
         "model": dict(vocab_size=2000, embedding_size=32, hidden_size=64, num_hidden_layers=2,
                       num_attention_heads=2, intermediate_size=128, max_position_embeddings=64,
@@ -159,45 +161,3 @@ def tiny_config(data_dir: Path | None = None, **pretraining):
         "pretraining": settings,
     })
 
-
-def build_language_order_dataset(out: Path, first_texts: Sequence[Path],
-                                 second_texts: Sequence[Path], *, vocab_size: int = 2000,
-                                 max_seq_length: int = 64, max_predictions: int = 10,
-                                 num_instances: int = 3000, num_eval: int = 400,
-                                 seed: int = 7) -> Path:
-    """Sentence-order pairs whose order is visible from the text itself: segment "first" is a
-    run of real sentences from ``first_texts`` (e.g. English), "second" one from
-    ``second_texts`` (e.g. German); label 0 keeps that order, label 1 swaps it. A model whose
-    SOP path works (pooler over [CLS], segment embeddings, head, loss, gradients) learns this in
-    a few hundred steps; one with a broken path stays at chance. (Order on ordinary text needs
-    far longer training than a CPU test has.)"""
-    import sentencepiece as spm
-
-    out.mkdir(parents=True, exist_ok=True)
-    model = train_spm([*first_texts, *second_texts], out / "spiece", vocab_size)
-    sp = spm.SentencePieceProcessor(model_file=str(model))
-    rng = random.Random(seed)
-    first = [ids for p in first_texts for ids in sp.encode([s.lower() for s in sentences_of(p)])
-             if ids]
-    second = [ids for p in second_texts
-              for ids in sp.encode([s.lower() for s in sentences_of(p)]) if ids]
-    half = (max_seq_length - 3) // 2
-
-    def run_of(sents):
-        start = rng.randrange(len(sents))
-        toks: list[int] = []
-        for s in sents[start:]:
-            toks.extend(s)
-            if len(toks) >= half:
-                break
-        return toks[:half]
-
-    instances = []
-    for _ in range(num_instances + num_eval):
-        a, b, label = run_of(first), run_of(second), 0
-        if rng.random() < 0.5:
-            a, b, label = b, a, 1
-        instances.append(_mask(a, b, label, rng, max_seq_length, max_predictions, vocab_size))
-    write_records(instances[:num_instances], out / "train-00000-of-00001.tfrecord")
-    write_records(instances[num_instances:], out / "eval-00000-of-00001.tfrecord")
-    return out

@@ -49,13 +49,6 @@ def twain_data(tmp_path_factory, literature_dir) -> Path:
                                [literature_dir / "en-twain4.txt"])
 
 
-@pytest.fixture(scope="session")
-def order_data(tmp_path_factory, literature_dir) -> Path:
-    out = tmp_path_factory.mktemp("order_data")
-    return pdata.build_language_order_dataset(out, [literature_dir / "en-twain3.txt"],
-                                              [literature_dir / "de-grimm2.txt"])
-
-
 def _masked_ids(pattern: str) -> tuple[np.ndarray, np.ndarray]:
     ids, weights = [], []
     for path in glob.glob(pattern):
@@ -112,14 +105,21 @@ def test_learns_masked_lm_beyond_unigram_on_held_out_text(twain_data, tmp_path):
             "examples_per_sec"} <= tags
 
 
-def test_sentence_order_head_learns_a_visible_order(order_data, tmp_path):
-    """SOP path check: when the order is visible in the text (English run first or German run
-    first), the pooled [CLS] + SOP head must learn it; chance is 0.5."""
-    cfg = pdata.tiny_config(num_train_steps=300, learning_rate=1e-2, num_warmup_steps=30,
-                            save_checkpoints_steps=300, iterations_per_loop=100)
-    result = pretrain(cfg, str(order_data), tmp_path / "run", deterministic=True,
-                      progress=_quiet)
-    assert result.eval["sentence_order_accuracy"] > 0.9, result.eval
+@pytest.mark.slow
+def test_sentence_order_is_learned_on_real_text(twain_data, tmp_path):
+    """SOP on real consecutive sentences: after a long plateau at chance (~1300 steps for this
+    tiny model) the training-window SOP accuracy rises; at step 2500 it is ~0.75. (Held-out SOP
+    accuracy does not follow on this small corpus: the tiny model memorizes the ~6000 training
+    pairs; see docs/pretraining.md.) A model with a broken SOP path stays at 0.5."""
+    cfg = pdata.tiny_config(num_train_steps=3000, learning_rate=1e-2, num_warmup_steps=300,
+                            save_checkpoints_steps=10000, iterations_per_loop=100)
+    result = pretrain(cfg, str(twain_data), tmp_path / "run", deterministic=True,
+                      do_eval=False, num_train_steps=2500, progress=_quiet)
+    early = [h["sentence_order_accuracy"] for h in result.history if h["step"] <= 1000]
+    late = result.history[-1]
+    assert max(early) < 0.56  # the plateau: chance while the representations form
+    assert late["sentence_order_accuracy"] > 0.65, late
+    assert late["sentence_order_loss"] < 0.65, late
 
 
 def _weights(run: Path, cfg) -> dict:
@@ -185,6 +185,20 @@ def test_gradient_accumulation_and_adamw_train(twain_data, tmp_path):
     result = pretrain(cfg, str(twain_data), tmp_path / "run", do_eval=False, progress=_quiet)
     assert result.step == 20  # optimizer updates, each over 2 micro-batches of 16
     assert np.isfinite(result.train["loss"])
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains(twain_data, tmp_path, precision):
+    """bf16 (Keras mixed_bfloat16) and fp16 (mixed_float16 + loss scaling) run, keep float32
+    variables, and the loss goes down from its start."""
+    cfg = pdata.tiny_config(num_train_steps=30, save_checkpoints_steps=30,
+                            iterations_per_loop=10, precision=precision)
+    result = pretrain(cfg, str(twain_data), tmp_path / "run", do_eval=False, progress=_quiet)
+    losses = [h["loss"] for h in result.history]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / "run")))
+    dtypes = set(reader.get_variable_to_dtype_map().values())
+    assert tf.float32 in dtypes and tf.float16 not in dtypes and tf.bfloat16 not in dtypes
 
 
 def test_data_config_mismatch_is_a_clear_error(twain_data, tmp_path):
@@ -289,3 +303,45 @@ def test_multi_worker_mirrored_two_processes(twain_data, tmp_path):
         results[1]["eval"]["masked_lm_loss"], rel=1e-5)
     assert tf.train.latest_checkpoint(str(tmp_path / "run")).endswith("ckpt-6")
     assert not list((tmp_path / "run").glob(".worker-*"))  # non-chief scratch removed
+
+
+def test_cli_help_does_not_import_tensorflow():
+    code = ("import sys; from albert_fast.cli import build_parser; build_parser(); "
+            "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
+            "print('IMPORTED', bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(REPO / "python")), timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+
+
+def test_trains_on_create_data_output(tmp_path, literature_dir):
+    """The whole chain through the CLI: train-tokenizer -> create-data (with a held-out split)
+    -> pretrain reads its shards and manifest, checks them against the config and trains."""
+    import yaml
+
+    corpus = tmp_path / "corpus.txt"
+    sents = pdata.sentences_of(literature_dir / "en-twain4.txt")
+    # One sentence per line, a blank line between documents of 20 sentences.
+    corpus.write_text("".join(s + "\n" + ("\n" if i % 20 == 19 else "")
+                              for i, s in enumerate(sents)), encoding="utf-8")
+    cfg = pdata.tiny_config(num_train_steps=6, save_checkpoints_steps=6, iterations_per_loop=3,
+                            max_eval_steps=2, eval_batch_size=16)
+    cfg.model.vocab_size = 1000
+    cfg.data.dupe_factor = 2
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    env = {"PYTHONPATH": str(REPO / "python"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    steps = [
+        ("train-tokenizer", str(corpus), "-o", str(tmp_path / "tok"), "--config", str(cfg_path),
+         "--no-progress"),
+        ("create-data", str(corpus), "--tokenizer", str(tmp_path / "tok"), "-o",
+         str(tmp_path / "data"), "--config", str(cfg_path), "--eval-fraction", "0.1"),
+        ("pretrain", "--config", str(cfg_path), "--data", str(tmp_path / "data"), "-o",
+         str(tmp_path / "run")),
+    ]
+    for args in steps:
+        proc = run_cli(*args, env=env)
+        assert proc.returncode == 0, (args[0], proc.stdout[-2000:], proc.stderr[-3000:])
+    assert "step 6/6" in proc.stdout and "note: no held-out split" not in proc.stdout
+    result = json.loads((tmp_path / "run" / "eval_results.json").read_text())
+    assert result["global_step"] == 6 and 0 <= result["masked_lm_accuracy"] <= 1

@@ -1012,7 +1012,8 @@ def run_hf_worker(task: dict) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([package_root] + [p for p in env.get(
         "PYTHONPATH", "").split(os.pathsep) if p])
-    env.setdefault("USE_TF", "0")  # transformers need not load TensorFlow there
+    env["USE_TF"] = "0"  # transformers need not load TensorFlow there...
+    env["USE_TORCH"] = "1"  # ...but must load PyTorch, whatever the caller's process chose
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     with tempfile.TemporaryDirectory(prefix="albert-fast-hf-") as tmp:
         task_file, result_file = Path(tmp) / "task.json", Path(tmp) / "result.json"

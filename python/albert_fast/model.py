@@ -209,8 +209,12 @@ class AlbertAttentionFfnBlock(keras.layers.Layer):
         x = ops.reshape(x, (batch, seq, self.num_heads, self.head_size))
         return ops.transpose(x, (0, 2, 1, 3))
 
-    def call(self, x: Any, attention_adder: Any, training: bool = False) -> Any:
+    def call(self, x: Any, input_mask: Any, training: bool = False) -> Any:
         batch, seq = ops.shape(x)[0], ops.shape(x)[1]
+        # Built here from the integer mask, in float32: Keras would autocast a float adder
+        # passed in to the compute dtype (bfloat16 cannot hold -10000 exactly).
+        mask = ops.cast(input_mask, "float32")
+        attention_adder = (1.0 - mask[:, None, None, :]) * ATTENTION_MASK_ADDER
         q = self._split_heads(self.query(x), batch, seq)
         k = self._split_heads(self.key(x), batch, seq)
         v = self._split_heads(self.value(x), batch, seq)
@@ -243,9 +247,9 @@ class AlbertGroup(keras.layers.Layer):
         for block in self.inner_groups:
             block.build((None, None, self.hidden_size))
 
-    def call(self, x: Any, attention_adder: Any, training: bool = False) -> Any:
+    def call(self, x: Any, input_mask: Any, training: bool = False) -> Any:
         for block in self.inner_groups:
-            x = block(x, attention_adder, training=training)
+            x = block(x, input_mask, training=training)
         return x
 
 
@@ -270,14 +274,14 @@ class AlbertEncoder(keras.layers.Layer):
         for group in self.groups:
             _build_in_scope("transformer", group, (None, None, self.config.hidden_size))
 
-    def call(self, x: Any, attention_adder: Any, training: bool = False) -> Any:
+    def call(self, x: Any, input_mask: Any, training: bool = False) -> Any:
         if self.embedding_hidden_mapping_in is not None:
             x = self.embedding_hidden_mapping_in(x)
         c = self.config
         for layer_idx in range(c.num_hidden_layers):
             group = self.groups[group_of_layer(layer_idx, c.num_hidden_layers,
                                                c.num_hidden_groups)]
-            x = group(x, attention_adder, training=training)
+            x = group(x, input_mask, training=training)
         return x
 
 
@@ -301,9 +305,7 @@ class AlbertBackbone(keras.layers.Layer):
     def call(self, input_ids: Any, input_mask: Any, segment_ids: Any,
              training: bool = False) -> tuple[Any, Any]:
         x = self.embeddings(input_ids, segment_ids, training=training)
-        mask = ops.cast(input_mask, "float32")
-        attention_adder = (1.0 - mask[:, None, None, :]) * ATTENTION_MASK_ADDER
-        sequence_output = self.encoder(x, attention_adder, training=training)
+        sequence_output = self.encoder(x, input_mask, training=training)
         pooled_output = self.pooler(sequence_output[:, 0])
         return sequence_output, pooled_output
 

@@ -18,7 +18,6 @@ One call, :func:`pretrain`, runs or resumes a run in an output directory:
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import shutil
@@ -29,9 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from albert_fast.config import Config
-from albert_fast.records import feature_spec as records_feature_spec, is_record_file_name, tf_feature_spec
 
-log = logging.getLogger("albert_fast.train")
 
 STRATEGIES = ("auto", "cpu", "one_device", "mirrored", "multi_worker", "tpu")
 PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
@@ -42,9 +39,11 @@ DEFAULT_SHUFFLE_BUFFER = 1000  # the reference's 100 barely mixes neighbouring i
 # Feature spec and input files
 
 def feature_spec(max_seq_length: int, max_predictions_per_seq: int) -> dict[str, tuple[str, int]]:
-    """The features ``run_pretraining.py`` parses (spec §7): name -> (dtype, length); the one
-    spec of :func:`albert_fast.records.feature_spec` without ``token_boundary``."""
-    return records_feature_spec(max_seq_length, max_predictions_per_seq, token_boundary=False)
+    """The features ``run_pretraining.py`` parses (spec §7, without ``token_boundary``):
+    name -> (dtype, length), from the one definition in :mod:`albert_fast.records`."""
+    from albert_fast.records import feature_spec as records_spec
+
+    return records_spec(max_seq_length, max_predictions_per_seq, token_boundary=False)
 
 
 @dataclass
@@ -59,6 +58,8 @@ class DataFiles:
 
 def _expand(spec: str) -> list[str]:
     import glob
+
+    from albert_fast.records import is_record_file_name
 
     path = Path(spec)
     if path.is_dir():
@@ -179,6 +180,8 @@ def _manifest_value(manifest: dict, key: str) -> Any:
 
 def _parser(spec: dict[str, tuple[str, int]]) -> Callable:
     import tensorflow as tf
+
+    from albert_fast.records import tf_feature_spec
 
     features = tf_feature_spec(spec)
 
@@ -378,17 +381,14 @@ def pretrain(config: Config, data: str | Sequence[str], output_dir: str | Path, 
     """Trains (or resumes) ALBERT with the config's ``model``/``pretraining``/``data`` sections
     on the TFRecords in ``data``; see the module docstring for what lands in ``output_dir``.
 
-    ``num_train_steps`` overrides the config (the schedule still uses the config's value when
-    stopping early is wanted, pass a smaller number here to stop at that step: the learning
-    rate schedule always follows ``pretraining.num_train_steps``).
+    ``num_train_steps`` stops the run at that step (``--stop-at``); the learning-rate schedule
+    always spans ``pretraining.num_train_steps``, so a later run continues it unchanged.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import tensorflow as tf
 
     from albert_fast.io_utils import ensure_output_dir
-    from albert_fast.model import build_pretraining_model
-    from albert_fast.optimization import create_optimizer
 
     if keras.backend.backend() != "tensorflow":
         raise ValueError(f"pretraining runs on the TensorFlow backend of Keras; KERAS_BACKEND is "
@@ -397,14 +397,18 @@ def pretrain(config: Config, data: str | Sequence[str], output_dir: str | Path, 
     emit = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     out = ensure_output_dir(output_dir)
     files = find_data_files(data, eval_data)
-    check_data_matches_config(files, config)
-    if files.eval_is_train and do_eval:
-        emit("note: no held-out split (eval-* shards or --eval-data); evaluating on the training "
-             "files as the reference does (Q15)")
     stop_step = min(num_train_steps or pc.num_train_steps, pc.num_train_steps)
     precision = precision or pc.precision
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    # The strategy comes before any other TensorFlow op: multi-worker collectives must be
+    # configured before the eager context starts.
+    strat = make_strategy(strategy, tpu)
+    chief = _is_chief(strat)
+    check_data_matches_config(files, config)
+    if files.eval_is_train and do_eval:
+        emit("note: no held-out split (eval-* shards or --eval-data); evaluating on the training "
+             "files as the reference does (Q15)")
     seed = pc.random_seed if seed is None else seed
     if seed is not None:
         keras.utils.set_random_seed(seed)
@@ -413,8 +417,6 @@ def pretrain(config: Config, data: str | Sequence[str], output_dir: str | Path, 
     previous_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(PRECISIONS[precision])
     try:
-        strat = make_strategy(strategy, tpu)
-        chief = _is_chief(strat)
         if chief:
             _save_config(config, out)
         return _run(config, files, out, strat, chief, stop_step, precision, seed, deterministic,
