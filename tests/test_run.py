@@ -150,18 +150,6 @@ def test_bad_run_configs(tmp_path):
         _run(bad_field, fake)
 
 
-def test_missing_stage_api_is_a_clear_error(tmp_path):
-    corpus = tmp_path / "raw.txt"
-    corpus.write_text("Text.\n")
-    cfg = _write_config(tmp_path / "run.yaml", tmp_path / "out", [corpus])
-    import importlib.util
-
-    if importlib.util.find_spec("albert_fast.corpus") is not None:
-        pytest.skip("prepare-corpus is available in this build")
-    with pytest.raises(ConfigError, match="stage prepare-corpus: this build"):
-        run_pipeline(cfg, emit=lambda line: None, until="prepare-corpus")
-
-
 def test_cli_run_bad_config_exit_code(tmp_path):
     from conftest import run_cli
 

@@ -21,13 +21,13 @@ import json
 import os
 import shutil
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from albert_fast import _core
+from albert_fast.cancellable import run_cancellable
 from albert_fast.config import Config, CorpusConfig, config_from_dict, load_config
 from albert_fast.errors import ConfigError, InputError
 from albert_fast.io_utils import atomic_write_json, ensure_output_dir
@@ -154,40 +154,25 @@ def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig) -> tuple[Pa
 
 
 def _run_with_progress(fn: Any, total: int, show: bool, progress: "_core.PrepareProgress") -> Any:
-    """Runs ``fn`` (which releases the GIL) in a thread while this one draws a progress bar and
-    turns Ctrl-C into a cancellation the Rust side honours."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["result"] = fn()
-        except BaseException as err:  # handed to the caller's thread below
-            box["error"] = err
-
-    thread = threading.Thread(target=target, name="albert-fast-prepare", daemon=True)
+    """Runs ``fn`` (which releases the GIL) while a progress bar follows the bytes read;
+    Ctrl-C becomes a cancellation the Rust side honours."""
     bar = None
     if show:
         from tqdm import tqdm
 
         bar = tqdm(total=total, unit="B", unit_scale=True, desc="prepare-corpus", file=sys.stderr)
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.2)
-            if bar is not None:
-                bar.n = min(progress.bytes(), total)
-                bar.refresh()
-    except KeyboardInterrupt:
-        progress.cancel()
-        thread.join()
-        raise
-    finally:
+
+    def draw() -> None:
         if bar is not None:
             bar.n = min(progress.bytes(), total)
+            bar.refresh()
+
+    try:
+        return run_cancellable(fn, progress.cancel, draw, name="albert-fast-prepare")
+    finally:
+        if bar is not None:
+            draw()
             bar.close()
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
 
 
 def prepare_corpus(

@@ -147,17 +147,6 @@ def config_hash(cfg: Config, stage: str, extra: Optional[dict] = None) -> str:
 # --------------------------------------------------------------------------------------------
 # Stage implementations (the Python APIs of the stages)
 
-def _api(stage: str, module: str, name: str) -> Callable:
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        raise ConfigError(
-            f"stage {stage}: this build of albert_fast has no {module}.{name}; run the stage "
-            f"with its own command and continue with --from the next stage") from None
-
-
 @dataclass
 class StageContext:
     settings: RunSettings
@@ -174,22 +163,25 @@ def _corpus_files(ctx: StageContext) -> str:
 
 
 def _stage_prepare(ctx: StageContext) -> dict:
-    prepare_corpus = _api("prepare-corpus", "albert_fast.corpus", "prepare_corpus")
+    from albert_fast.corpus import prepare_corpus
+
     return _jsonable(prepare_corpus(ctx.settings.input, ctx.dir("prepare-corpus"), config=ctx.cfg,
                                     progress=False, **ctx.settings.prepare))
 
 
 def _stage_tokenizer(ctx: StageContext) -> dict:
-    train_tokenizer = _api("train-tokenizer", "albert_fast.tokenizer_train", "train_tokenizer")
+    from albert_fast.tokenizer_train import train_tokenizer
+
     return _jsonable(train_tokenizer(_corpus_files(ctx), ctx.dir("train-tokenizer"),
                                      config=ctx.cfg, progress=False))
 
 
 def _stage_data(ctx: StageContext) -> dict:
-    create = _api("create-data", "albert_fast.data", "create_pretraining_data")
-    return _jsonable(create(_corpus_files(ctx), ctx.dir("train-tokenizer"),
-                            ctx.dir("create-data"), config=ctx.cfg, progress=False,
-                            **ctx.settings.create_data))
+    from albert_fast.data import create_pretraining_data
+
+    return _jsonable(create_pretraining_data(_corpus_files(ctx), ctx.dir("train-tokenizer"),
+                                             ctx.dir("create-data"), config=ctx.cfg,
+                                             progress=False, **ctx.settings.create_data))
 
 
 def _stage_pretrain(ctx: StageContext) -> dict:
