@@ -142,6 +142,15 @@ def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig) -> tuple[Pa
     text = _core.sample_text(
         inputs,
         int(cfg.punkt_sample_mb * 1024 * 1024),
+        **_reading_settings(cfg),
+    )
+    return d, train_punkt(text, d, {"sample_settings": sample_settings})
+
+
+def _reading_settings(cfg: CorpusConfig) -> dict[str, Any]:
+    """How inputs are cut into documents and cleaned: the same for the Punkt training sample and
+    for the corpus itself."""
+    return dict(
         doc_boundary=cfg.doc_boundary,
         jsonl_field=cfg.jsonl_field,
         clean=cfg.clean,
@@ -150,7 +159,6 @@ def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig) -> tuple[Pa
         collapse_whitespace=cfg.collapse_whitespace,
         min_line_chars=cfg.min_line_chars,
     )
-    return d, train_punkt(text, d, {"sample_settings": sample_settings})
 
 
 def _run_with_progress(fn: Any, total: int, show: bool, progress: "_core.PrepareProgress") -> Any:
@@ -223,13 +231,7 @@ def prepare_corpus(
             input_list,
             str(out),
             str(params_dir),
-            doc_boundary=cfg.doc_boundary,
-            jsonl_field=cfg.jsonl_field,
-            clean=cfg.clean,
-            nfc=cfg.nfc,
-            remove_control=cfg.remove_control,
-            collapse_whitespace=cfg.collapse_whitespace,
-            min_line_chars=cfg.min_line_chars,
+            **_reading_settings(cfg),
             dedup=cfg.dedup,
             shard_size_mb=cfg.shard_size_mb,
             max_document_mb=cfg.max_document_mb,
