@@ -8,6 +8,7 @@ pub mod corpus;
 pub mod error;
 pub mod instances;
 pub mod masking;
+pub mod parallel;
 pub mod pipeline;
 pub mod rng;
 pub mod sampling;

@@ -673,10 +673,7 @@ pub fn run<E: LineEncoder>(cfg: &PipelineConfig, encoder: &E, vocab: &MaskingVoc
             }
         }
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Error::invalid_arg("threads", e.to_string()))?;
+    let pool = crate::parallel::thread_pool(threads)?;
     pool.in_place_scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|_| loop {

@@ -185,10 +185,7 @@ pub fn sample_sentences(files: &[PathBuf], options: &SampleOptions, progress: Op
     if files.len() > u32::MAX as usize {
         return Err(Error::InvalidInput(format!("too many input files ({})", files.len())));
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads)
-        .build()
-        .map_err(|e| Error::invalid_arg("threads", e.to_string()))?;
+    let pool = crate::parallel::thread_pool(options.threads)?;
     let reservoir = Reservoir::new(options.max_sentences);
     let abort = AtomicBool::new(false);
     let results: Vec<Result<SampleStats>> = pool.install(|| {

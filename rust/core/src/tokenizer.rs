@@ -447,11 +447,7 @@ impl Tokenizer {
         match threads {
             None => Ok(run()),
             Some(0) => Err(Error::invalid_arg("threads", "must be at least 1")),
-            Some(n) => rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .map(|pool| pool.install(run))
-                .map_err(|e| Error::invalid_arg("threads", format!("cannot start {n} threads: {e}"))),
+            Some(n) => crate::parallel::thread_pool(n).map(|pool| pool.install(run)),
         }
     }
 

@@ -68,10 +68,7 @@ fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> PyResu
     if threads == 0 {
         return Ok(f());
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| errors::to_py(Error::invalid_arg("threads", e.to_string())))?;
+    let pool = albert_fast_core::parallel::thread_pool(threads).map_err(errors::to_py)?;
     Ok(pool.install(f))
 }
 
