@@ -48,6 +48,16 @@ class _AlbertUpdateMixin:
             else self.exclude_from_weight_decay_patterns)
         self.clip_norm = clip_norm
 
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        # Keras' Lamb and Adam both keep their moments in _momentums / _velocities.
+        self._albert_update(gradient, variable, learning_rate, self._momentums,
+                            self._velocities)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(_mixin_config(self))
+        return config
+
     def uses_weight_decay(self, variable: Any) -> bool:
         """Whether the reference decays this variable (matched against its full path)."""
         return self.weight_decay_rate > 0 and not _matches(
@@ -131,15 +141,6 @@ class AlbertLamb(_AlbertUpdateMixin, keras.optimizers.Lamb):
         self._init_albert(weight_decay_rate, exclude_from_weight_decay,
                           exclude_from_layer_adaptation, clip_norm)
 
-    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
-        self._albert_update(gradient, variable, learning_rate, self._momentums,
-                            self._velocities)
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(_mixin_config(self))
-        return config
-
 
 class AlbertAdamW(_AlbertUpdateMixin, keras.optimizers.Adam):
     """``AdamWeightDecayOptimizer`` of ALBERT's ``optimization.py``: Adam moments without bias
@@ -159,15 +160,6 @@ class AlbertAdamW(_AlbertUpdateMixin, keras.optimizers.Adam):
         super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
                          epsilon=epsilon, name=name, **kwargs)
         self._init_albert(weight_decay_rate, exclude_from_weight_decay, (), clip_norm)
-
-    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
-        self._albert_update(gradient, variable, learning_rate, self._momentums,
-                            self._velocities)
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(_mixin_config(self))
-        return config
 
 
 def _mixin_config(opt: _AlbertUpdateMixin) -> dict:
