@@ -87,13 +87,14 @@ def write_repeated(docs: list[str], out: Path, mb: float, rng: random.Random) ->
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(build_corpus=None, doc: str | None = None) -> None:
+    """The command line of this script and of make_data_corpus.py (which passes its own build)."""
+    ap = argparse.ArgumentParser(description=(doc or __doc__).split("\n\n")[0])
     ap.add_argument("--mb", type=float, default=40)
     ap.add_argument("--lang", default="en,de")
     ap.add_argument("--literature", type=Path, default=LITERATURE)
     args = ap.parse_args()
-    print(build(args.mb, args.lang.split(","), args.literature))
+    print((build_corpus or build)(args.mb, args.lang.split(","), args.literature))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ is reported.
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import re
@@ -46,12 +45,7 @@ def build(mb: float, langs: list[str], literature: Path = LITERATURE, seed: int 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--mb", type=float, default=40)
-    ap.add_argument("--lang", default="en,de")
-    ap.add_argument("--literature", type=Path, default=LITERATURE)
-    args = ap.parse_args()
-    print(build(args.mb, args.lang.split(","), args.literature))
+    make_corpus.main(build, __doc__)
 
 
 if __name__ == "__main__":
