@@ -183,6 +183,9 @@ class PretrainingConfig(_Section):
         None, description="Checkpoint to warm-start the weights from (not the optimizer state).")
     init_from_group0: bool = Field(
         False, description="Copy layer group 0's weights from init_checkpoint into every group.")
+    masked_lm_budget: float = Field(
+        0.0, ge=0.0, lt=1.0, description="> 0: mask each training batch afresh at this rate from "
+        "token_boundary (Q16), with the data section's ngram settings; 0: create-data's masks.")
     # albert_fast's trainer beyond run_pretraining.py's flags.
     weight_decay_rate: float = Field(
         0.01, ge=0.0, description="Weight decay of LAMB/AdamW (LayerNorm and bias excluded).")
@@ -250,8 +253,6 @@ TOOL_ONLY_KEYS: dict[str, str] = {
     "gcp_project": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
     "master": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
     "num_tpu_cores": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
-    "masked_lm_budget": "the original never implemented on-the-fly masking (Q16); masks are "
-    "made by create-data",
 }
 
 

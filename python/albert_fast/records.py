@@ -92,7 +92,7 @@ def feature_spec(
     ``do_permutation`` doubles the ``masked_lm_*`` lengths, as the original writer does; the
     original ``run_pretraining.py`` parses them with length ``max_predictions_per_seq`` and so
     cannot read such data (Q14). ``token_boundary=False`` leaves out ``token_boundary``, giving
-    exactly the spec ``run_pretraining.py`` parses (without ``--masked_lm_budget``).
+    exactly the spec ``run_pretraining.py`` parses (without ``--masked_lm_budget``, Q16).
     """
     if max_seq_length < 1 or max_predictions_per_seq < 0:
         raise ValueError(

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from albert_fast.config import Config
+from albert_fast.dynamic_masking import DynamicMasking
 
 
 STRATEGIES = ("auto", "cpu", "one_device", "mirrored", "multi_worker", "tpu")
@@ -38,12 +39,13 @@ DEFAULT_SHUFFLE_BUFFER = 1000  # the reference's 100 barely mixes neighbouring i
 # --------------------------------------------------------------------------------------------
 # Feature spec and input files
 
-def feature_spec(max_seq_length: int, max_predictions_per_seq: int) -> dict[str, tuple[str, int]]:
-    """The features ``run_pretraining.py`` parses (spec §7, without ``token_boundary``):
-    name -> (dtype, length), from the one definition in :mod:`albert_fast.records`."""
+def feature_spec(max_seq_length: int, max_predictions_per_seq: int,
+                 token_boundary: bool = False) -> dict[str, tuple[str, int]]:
+    """The features ``run_pretraining.py`` parses (spec §7; ``token_boundary`` only for dynamic
+    masking): name -> (dtype, length), from the one definition in :mod:`albert_fast.records`."""
     from albert_fast.records import feature_spec as records_spec
 
-    return records_spec(max_seq_length, max_predictions_per_seq, token_boundary=False)
+    return records_spec(max_seq_length, max_predictions_per_seq, token_boundary=token_boundary)
 
 
 @dataclass
@@ -133,10 +135,13 @@ def check_data_matches_config(files: DataFiles, config: Config, sample: int = 51
     for path in {files.train[0], files.eval[0]}:
         example = tf.train.Example.FromString(_first_record(path))
         feats = example.features.feature
-        for name, (_, length) in feature_spec(d.max_seq_length, d.max_predictions_per_seq).items():
+        dynamic = config.pretraining.masked_lm_budget > 0
+        for name, (_, length) in feature_spec(d.max_seq_length, d.max_predictions_per_seq,
+                                              token_boundary=dynamic).items():
             if name not in feats:
                 raise ValueError(f"{path}: records have no feature {name!r}; not ALBERT "
-                                 "pretraining data?")
+                                 "pretraining data?" + (" (dynamic masking, masked_lm_budget > "
+                                 "0, needs token_boundary)" if name == "token_boundary" else ""))
             values = feats[name].int64_list.value or feats[name].float_list.value
             if len(values) != length:
                 what = "max_seq_length" if length == d.max_seq_length and not name.startswith(
@@ -198,11 +203,12 @@ def _parser(spec: dict[str, tuple[str, int]]) -> Callable:
 def make_dataset(files: Sequence[str], spec: dict, batch_size: int, is_training: bool,
                  seed: Optional[int] = None, shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
                  drop_remainder: bool = True, input_context: Any = None,
-                 deterministic: bool = False) -> Any:
+                 deterministic: bool = False, masking: Optional[Callable] = None) -> Any:
     """tf.data over the shards as the reference reads them: the file list repeated and
     shuffled, records interleaved from ``min(4, files)`` files in parallel, shuffled, parsed
     with the exact feature spec, batched and prefetched. Evaluation reads each file once, in
-    order."""
+    order. ``masking`` (a :class:`~albert_fast.dynamic_masking.DynamicMasking`) re-masks every
+    batch, seeded by (seed, input pipeline, batch number)."""
     import tensorflow as tf
 
     auto = tf.data.AUTOTUNE
@@ -229,6 +235,11 @@ def make_dataset(files: Sequence[str], spec: dict, batch_size: int, is_training:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
     ds = ds.map(_parser(spec), num_parallel_calls=auto, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if masking is not None:
+        fold_in = tf.random.experimental.stateless_fold_in
+        base = fold_in(tf.constant([seed or 0, 0], tf.int64), pipeline_id)
+        ds = ds.enumerate().map(lambda i, f: masking(f, fold_in(base, i)),
+                                num_parallel_calls=auto, deterministic=True)
     return ds.prefetch(auto)
 
 
@@ -443,6 +454,9 @@ def _run(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bool
                          f"by replicas ({replicas}) x gradient_accumulation_steps ({accum})")
     micro_batch = pc.train_batch_size // accum  # global batch of one forward/backward pass
     spec = feature_spec(dc.max_seq_length, dc.max_predictions_per_seq)
+    masking = DynamicMasking.from_config(config)
+    train_spec = feature_spec(dc.max_seq_length, dc.max_predictions_per_seq,
+                              token_boundary=masking is not None)
     is_tpu = isinstance(strategy, tf.distribute.TPUStrategy)
 
     with strategy.scope():
@@ -457,9 +471,10 @@ def _run(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bool
 
     def train_iterator(data_seed: Optional[int]) -> Any:
         def train_input(ctx: Any) -> Any:
-            return make_dataset(files.train, spec, ctx.get_per_replica_batch_size(micro_batch),
-                                True, seed=data_seed, input_context=ctx,
-                                deterministic=deterministic)
+            return make_dataset(files.train, train_spec,
+                                ctx.get_per_replica_batch_size(micro_batch), True,
+                                seed=data_seed, input_context=ctx, deterministic=deterministic,
+                                masking=masking)
 
         return iter(strategy.distribute_datasets_from_function(train_input))
 
