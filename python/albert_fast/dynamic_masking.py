@@ -128,7 +128,7 @@ def mask_batch(features: dict, seed: Any, m: DynamicMasking) -> dict:
 
     original = restore_original_ids(features)
     batch, length = tf.shape(original)[0], tf.shape(original)[1]
-    candidate, group, sizes, n_groups, n_groups_a = _groups(
+    candidate, group, group_sizes, n_groups, n_groups_a = _groups(
         original, features["input_mask"], features["token_boundary"], m)
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 5)
 
@@ -147,33 +147,41 @@ def mask_batch(features: dict, seed: Any, m: DynamicMasking) -> dict:
         limit = tf.broadcast_to(n_groups[:, None], [batch, length])
     else:
         limit = tf.where(g_index < n_groups_a[:, None], n_groups_a[:, None], n_groups[:, None])
-    size_prefix = tf.pad(tf.cumsum(sizes, axis=1), [[0, 0], [1, 0]])  # [B, G+1]
+    size_prefix = tf.pad(tf.cumsum(group_sizes, axis=1), [[0, 0], [1, 0]])  # [B, G+1]
+
+    # Everything that does not depend on earlier picks, for all k at once: candidate k of
+    # each row starts at group order[:, k]; its n-gram of n groups ends at stops[n-1][:, k]
+    # and holds sizes[n-1][:, k] pieces.
+    first = tf.gather(size_prefix, order, batch_dims=1)
+    lim = tf.gather(limit, order, batch_dims=1)
+    stops = [tf.minimum(order + n, lim) for n in range(1, m.ngram + 1)]
+    sizes = [tf.gather(size_prefix, stop, batch_dims=1) - first for stop in stops]
+    rows = tf.range(batch)
 
     def visit(k, covered, picked):
         g = order[:, k]
-        start = tf.gather(size_prefix, g[:, None], batch_dims=1)[:, 0]
-        lim = tf.gather(limit, g[:, None], batch_dims=1)[:, 0]
-        end = g  # the longest n-gram up to the drawn n that fits the budget
+        end, size = g, tf.zeros_like(g)  # the longest n-gram up to the drawn n that fits
         for n in range(1, m.ngram + 1):
-            stop = tf.minimum(g + n, lim)
-            size = tf.gather(size_prefix, stop[:, None], batch_dims=1)[:, 0] - start
-            fits = (n <= drawn_n[:, k]) & (picked + size <= budget)
-            end = tf.where(fits, stop, end)
-        covered_prefix = tf.pad(tf.cumsum(tf.cast(covered, tf.int32), axis=1), [[0, 0], [1, 0]])
-        overlap = (tf.gather(covered_prefix, end[:, None], batch_dims=1)[:, 0] -
-                   tf.gather(covered_prefix, g[:, None], batch_dims=1)[:, 0]) > 0
-        take = (k < n_groups) & (picked < budget) & (end > g) & ~overlap
-        span = take[:, None] & (g_index >= g[:, None]) & (g_index < end[:, None])
-        span_size = tf.gather(size_prefix, end[:, None], batch_dims=1)[:, 0] - start
-        return k + 1, covered | span, picked + tf.where(take, span_size, 0)
+            fits = (n <= drawn_n[:, k]) & (picked + sizes[n - 1][:, k] <= budget)
+            end = tf.where(fits, stops[n - 1][:, k], end)
+            size = tf.where(fits, sizes[n - 1][:, k], size)
+        # Per step only O(batch x ngram) work: the n-gram's own groups are read and written.
+        cells = tf.stack([tf.stack([rows, g + n], axis=1) for n in range(m.ngram)], axis=1)
+        inside = (g[:, None] + tf.range(m.ngram)[None, :]) < end[:, None]
+        was = tf.gather_nd(covered, cells)
+        take = (k < n_groups) & (picked < budget) & (end > g) & ~tf.reduce_any(was & inside, 1)
+        now = was | (inside & take[:, None])
+        covered = tf.tensor_scatter_nd_update(covered, tf.reshape(cells, [-1, 2]),
+                                              tf.reshape(now, [-1]))
+        return k + 1, covered, picked + tf.where(take, size, 0)
 
     def more(k, covered, picked):
         return (k < length) & tf.reduce_any((k < n_groups) & (picked < budget))
 
-    _, covered, _ = tf.while_loop(
-        more, visit, (tf.constant(0), tf.zeros([batch, length], tf.bool), tf.zeros([batch], tf.int32)))
+    _, covered, _ = tf.while_loop(more, visit, (
+        tf.constant(0), tf.zeros([batch, length + m.ngram], tf.bool), tf.zeros([batch], tf.int32)))
 
-    covered = tf.pad(covered, [[0, 0], [0, 1]])  # column G: non-candidates, never covered
+    covered = tf.concat([covered[:, :length], tf.zeros([batch, 1], tf.bool)], axis=1)  # G: non-candidates
     chosen = tf.gather(covered, group, batch_dims=1) & candidate
 
     low = 0 if m.reference_compat else FIRST_ORDINARY_ID  # Q13
