@@ -105,21 +105,56 @@ def test_learns_masked_lm_beyond_unigram_on_held_out_text(twain_data, tmp_path):
             "examples_per_sec"} <= tags
 
 
+@pytest.fixture(scope="session")
+def literature_data(tmp_path_factory, literature_dir) -> Path:
+    """All of shared/corpora/literature (English, German, French; 7.9 MB) through albert_fast's
+    own pipeline: prepare-corpus (paragraphs as documents) -> train-tokenizer (4000 pieces) ->
+    create-data (max_seq_length 64, dupe_factor 3, 5% of the documents held out into eval-*)."""
+    from albert_fast.corpus import prepare_corpus
+    from albert_fast.data import create_pretraining_data
+    from albert_fast.tokenizer_train import train_tokenizer
+
+    root = tmp_path_factory.mktemp("literature_data")
+    prepare_corpus([literature_dir], root / "corpus", doc_boundary="blank-line")
+    train_tokenizer([root / "corpus"], root / "tok", vocab_size=4000, progress=False)
+    create_pretraining_data([root / "corpus"], root / "tok" / "spiece.model", root / "data",
+                            config={"model": {"vocab_size": 4000},
+                                    "data": {"max_seq_length": 64, "max_predictions_per_seq": 10,
+                                             "dupe_factor": 3}},
+                            eval_fraction=0.05)
+    return root / "data"
+
+
 @pytest.mark.slow
-def test_sentence_order_is_learned_on_real_text(twain_data, tmp_path):
-    """SOP on real consecutive sentences: after a long plateau at chance (~1300 steps for this
-    tiny model) the training-window SOP accuracy rises; at step 2500 it is ~0.75. (Held-out SOP
-    accuracy does not follow on this small corpus: the tiny model memorizes the ~6000 training
-    pairs; see docs/pretraining.md.) A model with a broken SOP path stays at 0.5."""
-    cfg = pdata.tiny_config(num_train_steps=3000, learning_rate=1e-2, num_warmup_steps=300,
-                            save_checkpoints_steps=10000, iterations_per_loop=100)
-    result = pretrain(cfg, str(twain_data), tmp_path / "run", deterministic=True,
-                      do_eval=False, num_train_steps=2500, progress=_quiet)
-    early = [h["sentence_order_accuracy"] for h in result.history if h["step"] <= 1000]
-    late = result.history[-1]
-    assert max(early) < 0.56  # the plateau: chance while the representations form
-    assert late["sentence_order_accuracy"] > 0.65, late
-    assert late["sentence_order_loss"] < 0.65, late
+def test_sentence_order_generalizes_to_held_out_text(literature_data, tmp_path):
+    """SOP is learned, not memorized: after 2000 steps (AdamW), sentence-order accuracy on the
+    held-out documents (never trained on; ~11,000 pairs from ~800 documents, three dupes each)
+    is above 0.53. For a model at chance (0.50) the standard error is 0.005 at that size and
+    under 0.009 even counting only one pair in three, so an untrained model, one with a broken
+    SOP path and one that only memorized its training pairs all fail. Measured here: 0.552
+    (deterministic ops; the plateau's end varies with seed and data order, docs/pretraining.md).
+    Dynamic masking (Q16) keeps MLM from overfitting the static masks."""
+    from albert_fast.config import Config
+
+    n_eval = sum(1 for f in glob.glob(str(literature_data / "eval-*"))
+                 for _ in tf.data.TFRecordDataset(f))
+    assert n_eval > 8000
+    cfg = Config.model_validate({
+        "model": dict(vocab_size=4000, embedding_size=64, hidden_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, intermediate_size=512, max_position_embeddings=64,
+                      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0),
+        "data": dict(max_seq_length=64, max_predictions_per_seq=10),
+        "pretraining": dict(optimizer="adamw", learning_rate=1e-3, num_train_steps=2000,
+                            num_warmup_steps=200, train_batch_size=64, masked_lm_budget=0.15,
+                            eval_batch_size=512, max_eval_steps=1000,
+                            save_checkpoints_steps=2000, iterations_per_loop=500,
+                            random_seed=1)})
+    result = pretrain(cfg, str(literature_data), tmp_path / "run", deterministic=True,
+                      progress=_quiet)
+    ev = result.eval
+    print("held-out", ev)
+    assert ev["sentence_order_accuracy"] > 0.53, ev
+    assert ev["masked_lm_loss"] < math.log(4000) - 1.5, ev
 
 
 def _weights(run: Path, cfg) -> dict:
