@@ -132,10 +132,10 @@ def check_data_matches_config(files: DataFiles, config: Config, sample: int = 51
     if vocab is not None and int(vocab) > m.vocab_size:
         raise ValueError(f"the data's tokenizer has {vocab} pieces but model.vocab_size is "
                          f"{m.vocab_size} (Q5: they must agree)")
+    dynamic = config.pretraining.masked_lm_budget > 0
     for path in {files.train[0], files.eval[0]}:
         example = tf.train.Example.FromString(_first_record(path))
         feats = example.features.feature
-        dynamic = config.pretraining.masked_lm_budget > 0
         for name, (_, length) in feature_spec(d.max_seq_length, d.max_predictions_per_seq,
                                               token_boundary=dynamic).items():
             if name not in feats:
