@@ -146,6 +146,22 @@ def test_every_mask_keeps_the_invariants(static_data):
         np.testing.assert_array_equal(out[k], batch[k])
 
 
+def test_without_whole_word_masking_pieces_are_masked_alone(static_data):
+    """do_whole_word_mask=false: every piece is its own candidate, so words get partly masked
+    (never with whole-word masking, checked above)."""
+    compat, batch = static_data
+    out = _remask(batch, _masking(compat, do_whole_word_mask=False), (4, 0))
+    original = restore_original_ids({k: tf.constant(v) for k, v in batch.items()}).numpy()
+    partial = 0
+    for i in range(len(original)):
+        n = int(batch["input_mask"][i].sum())
+        chosen = set(out["masked_lm_positions"][i, :int(out["masked_lm_weights"][i].sum())].tolist())
+        for group in _groups_of(batch["token_boundary"][i], original[i], n, compat):
+            hit = [p in chosen for p in group]
+            partial += any(hit) and not all(hit)
+    assert partial > 100, partial
+
+
 def test_masks_are_a_function_of_the_seed(static_data):
     compat, batch = static_data
     small = {k: v[:64] for k, v in batch.items()}
