@@ -7,7 +7,6 @@ the reference's defects fixed unless ``reference_compat`` is set. See ``docs/cre
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -20,7 +19,7 @@ from albert_fast import _core
 from albert_fast.cancellable import run_cancellable
 from albert_fast.config import Config, DataConfig, check_vocab_size, load_config
 from albert_fast.errors import ConfigError, ModelError
-from albert_fast.io_utils import atomic_write_text, ensure_output_dir
+from albert_fast.io_utils import atomic_write_text, ensure_output_dir, file_sha256
 from albert_fast.records import feature_spec
 from albert_fast.tokenizer import TOKENIZER_CONFIG as _TOKENIZER_CONFIG, resolve_tokenizer_paths
 
@@ -57,14 +56,6 @@ def _tokenizer_path_for_manifest(model: Path, out: Path) -> str:
         return model.relative_to(out).as_posix()
     except ValueError:
         return str(model)
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _build_config(config: Union[Config, PathLike, Mapping[str, Any], None], overrides: Mapping[str, Any]) -> Config:
@@ -210,7 +201,7 @@ def create_pretraining_data(
         raise ConfigError(f"invalid value for eval_fraction: {eval_fraction} (expected 0 <= F < 1)")
     model, recorded = _resolve_tokenizer(tokenizer)
     lowercase, strip_accents = _normalization(cfg, explicit, recorded, model)
-    model_sha = _file_sha256(model)
+    model_sha = file_sha256(model)
     if recorded.get("spiece_sha256") and str(recorded["spiece_sha256"]).lower() != model_sha:
         raise ModelError(f"{model}: SHA-256 {model_sha} does not match spiece_sha256 recorded in "
                          f"{model.parent / _TOKENIZER_CONFIG}; the model was replaced after training")

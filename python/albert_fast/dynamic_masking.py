@@ -91,11 +91,11 @@ def _groups(ids: Any, input_mask: Any, token_boundary: Any, m: DynamicMasking) -
     special = (ids == CLS_ID) | (ids == SEP_ID)
     candidate = (input_mask > 0) & ~special
     if m.do_whole_word_mask:
-        after_special = tf.pad(special[:, :-1], [[0, 0], [1, 0]], constant_values=True)
-        # Q11 fixed: the first piece after [CLS]/[SEP] always opens a group.
-        opens = (token_boundary > 0) | after_special if not m.reference_compat else (
-            (token_boundary > 0) | (tf.cumsum(tf.cast(candidate, tf.int32), axis=1) == 1))
-        start = candidate & opens
+        if m.reference_compat:  # Q11: a non-start piece after [SEP] joins A's last word
+            opens = tf.cumsum(tf.cast(candidate, tf.int32), axis=1) == 1
+        else:  # the first piece after [CLS]/[SEP] always opens a group
+            opens = tf.pad(special[:, :-1], [[0, 0], [1, 0]], constant_values=True)
+        start = candidate & ((token_boundary > 0) | opens)
     else:
         start = candidate
     n_groups = tf.reduce_sum(tf.cast(start, tf.int32), axis=1)

@@ -4,6 +4,7 @@ complete (write to a temporary sibling, fsync, rename)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -46,3 +47,12 @@ def ensure_output_dir(path: str | Path) -> Path:
     if not os.access(out, os.W_OK | os.X_OK):
         raise PermissionError(13, "output directory is not writable", str(out))
     return out
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -34,6 +34,7 @@ import yaml
 
 from albert_fast.config import Config, config_from_dict, read_config_file
 from albert_fast.errors import ConfigError
+from albert_fast.io_utils import file_sha256
 
 STAGES = ("prepare-corpus", "train-tokenizer", "create-data", "pretrain", "export-hf")
 #: Output directory of each stage below ``run.output``.
@@ -91,14 +92,6 @@ def load_run_config(path: str | os.PathLike) -> tuple[RunSettings, Config, dict]
 # --------------------------------------------------------------------------------------------
 # Fingerprints
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _files_of(paths: Sequence[str | os.PathLike]) -> list[Path]:
     import glob
 
@@ -124,7 +117,7 @@ def input_checksum(paths: Sequence[str | os.PathLike]) -> str:
     if not files:
         raise ConfigError(f"run.input {', '.join(map(str, paths))}: no files")
     for f in files:
-        h.update(f"{f}\0{f.stat().st_size}\0{_sha256_file(f)}\n".encode())
+        h.update(f"{f}\0{f.stat().st_size}\0{file_sha256(f)}\n".encode())
     return h.hexdigest()
 
 
