@@ -538,3 +538,23 @@ def test_docs_list_every_field_with_its_default():
             shown = ("null" if default is None else str(default).lower() if isinstance(default, bool)
                      else " ".join(default) if isinstance(default, list) else str(default))
             assert f"| `{name}`" in table and f"| `{shown}` |" in table, f"{section}.{name}"
+
+
+def test_as_config_accepts_every_form_and_applies_overrides(tmp_path):
+    from albert_fast.config import as_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  dupe_factor: 3\n", encoding="utf-8")
+    from_file = as_config(path)
+    assert from_file.data.dupe_factor == 3 and from_file.source == str(path)
+    assert as_config({"data": {"dupe_factor": 3}}) == from_file
+    assert as_config(None) == Config()
+    same = as_config(from_file)
+    assert same is from_file
+    changed = as_config(from_file, {"data.max_seq_length": 128})
+    assert (changed.data.max_seq_length, changed.data.dupe_factor) == (128, 3)
+    assert from_file.data.max_seq_length == 512, "the given config is not modified"
+    with pytest.raises(ConfigError, match="did you mean 'data.max_seq_length'"):
+        as_config(from_file, {"data.max_seq_lenght": 128})
+    with pytest.raises(TypeError, match="not int"):
+        as_config(5)

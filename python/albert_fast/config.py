@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Optional
@@ -699,6 +700,22 @@ def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] 
     if cfg is None:
         raise _problems_error(source, problems)
     return cfg
+
+
+def as_config(config: "Config | str | Path | Mapping[str, Any] | None",
+              overrides: Mapping[str, Any] | None = None) -> Config:
+    """The one way every stage accepts its ``config`` argument: a :class:`Config`, a config file
+    path, an already-parsed dict (any layout) or ``None`` (the defaults), with ``overrides``
+    (``{"data.max_seq_length": 128}``) applied and validated. Raises :class:`ConfigError`."""
+    if isinstance(config, Config):
+        if not overrides:
+            return config
+        return config_from_dict(config.to_dict(), source=config.source, overrides=overrides)
+    if config is None or isinstance(config, (str, os.PathLike)):
+        return load_config(config, overrides=overrides)
+    if isinstance(config, Mapping):
+        return config_from_dict(dict(config), overrides=overrides)
+    raise TypeError(f"config must be a Config, a config file path or a dict, not {type(config).__name__}")
 
 
 def dump_config(cfg: Config, fmt: Literal["yaml", "json"] = "yaml") -> str:
