@@ -22,9 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-CLS_ID, SEP_ID, MASK_ID = 2, 3, 4
-# <pad> <unk> [CLS] [SEP] [MASK]: a random replacement never draws these (Q13 fixed).
-FIRST_ORDINARY_ID = 5
+from albert_fast.tokenizer import ALBERT_SPECIAL_IDS
+
+CLS_ID, SEP_ID, MASK_ID = (ALBERT_SPECIAL_IDS[p] for p in ("[CLS]", "[SEP]", "[MASK]"))
+# A random replacement never draws a special symbol (Q13 fixed).
+FIRST_ORDINARY_ID = max(ALBERT_SPECIAL_IDS.values()) + 1
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from albert_fast.errors import ConfigError, ModelError
 __all__ = [
     "MODEL_FILE",
     "TOKENIZER_CONFIG",
+    "ALBERT_SPECIAL_IDS",
     "ALBERT_SPECIAL_TOKENS",
     "Tokenizer",
     "load_tokenizer_config",
@@ -38,8 +39,10 @@ __all__ = [
 TOKENIZER_CONFIG = "tokenizer_config.json"
 #: The SentencePiece model inside a tokenizer directory (Hugging Face's name for it too).
 MODEL_FILE = "spiece.model"
-#: ALBERT's special symbols and the ids they must have (spec section 4).
-ALBERT_SPECIAL_TOKENS = {"pad": "<pad>", "unk": "<unk>", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
+#: ALBERT's special symbols and the ids they must have (docs/tokenizer.md); ordinary pieces follow.
+ALBERT_SPECIAL_IDS = {"<pad>": 0, "<unk>": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4}
+#: The same symbols by role, as SentencePiece's trainer flags name them (``pad_piece``, ...).
+ALBERT_SPECIAL_TOKENS = dict(zip(("pad", "unk", "cls", "sep", "mask"), ALBERT_SPECIAL_IDS))
 
 PathLike = Union[str, "os.PathLike[str]"]
 Text = Union[str, bytes]
