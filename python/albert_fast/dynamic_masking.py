@@ -22,11 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from albert_fast.tokenizer import ALBERT_SPECIAL_IDS
+from albert_fast.tokenizer import ALBERT_SPECIAL_IDS, FIRST_ORDINARY_ID
 
 CLS_ID, SEP_ID, MASK_ID = (ALBERT_SPECIAL_IDS[p] for p in ("[CLS]", "[SEP]", "[MASK]"))
-# A random replacement never draws a special symbol (Q13 fixed).
-FIRST_ORDINARY_ID = max(ALBERT_SPECIAL_IDS.values()) + 1
 
 
 @dataclass(frozen=True)
@@ -186,7 +184,7 @@ def mask_batch(features: dict, seed: Any, m: DynamicMasking) -> dict:
     covered = tf.concat([covered[:, :length], tf.zeros([batch, 1], tf.bool)], axis=1)  # G: non-candidates
     chosen = tf.gather(covered, group, batch_dims=1) & candidate
 
-    low = 0 if m.reference_compat else FIRST_ORDINARY_ID  # Q13
+    low = 0 if m.reference_compat else FIRST_ORDINARY_ID  # Q13: never a special symbol
     random_ids = tf.random.stateless_uniform([batch, length], seeds[2], low, m.vocab_size,
                                              dtype=tf.int32)
     to_mask = tf.random.stateless_uniform([batch, length], seeds[3]) < 0.8

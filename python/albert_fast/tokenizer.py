@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Iterable, Optional, Union
 
 from albert_fast._core import Tokenizer as _CoreTokenizer
 from albert_fast.config import TextConfig
@@ -30,6 +30,7 @@ __all__ = [
     "TOKENIZER_CONFIG",
     "ALBERT_SPECIAL_IDS",
     "ALBERT_SPECIAL_TOKENS",
+    "FIRST_ORDINARY_ID",
     "Tokenizer",
     "load_tokenizer_config",
     "resolve_tokenizer_paths",
@@ -43,6 +44,8 @@ MODEL_FILE = "spiece.model"
 ALBERT_SPECIAL_IDS = {"<pad>": 0, "<unk>": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4}
 #: The same symbols by role, as SentencePiece's trainer flags name them (``pad_piece``, ...).
 ALBERT_SPECIAL_TOKENS = dict(zip(("pad", "unk", "cls", "sep", "mask"), ALBERT_SPECIAL_IDS))
+#: The first id after them.
+FIRST_ORDINARY_ID = max(ALBERT_SPECIAL_IDS.values()) + 1
 
 PathLike = Union[str, "os.PathLike[str]"]
 Text = Union[str, bytes]
