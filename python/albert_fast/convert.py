@@ -17,7 +17,8 @@ import yaml
 
 from albert_fast.checkpoints import (RUN_CONFIG, WEIGHTS_NAME, check_same_architecture,
                                      checkpoint_prefix, load_model, run_tokenizer, save_weights)
-from albert_fast.config import Config, ModelConfig, config_from_dict, format_validation_error
+from albert_fast.config import (Config, ModelConfig, as_config, config_from_dict,
+                                format_validation_error)
 from albert_fast.errors import ConfigError, ModelError
 from albert_fast.io_utils import atomic_dir
 from albert_fast.runtime import quiet_tensorflow
@@ -372,14 +373,16 @@ def warm_start(model: Any, init_checkpoint: str, init_from_group0: bool,
 
 
 def import_weights(source: str | os.PathLike, output: str | os.PathLike,
-                   config: Optional[Config] = None, init_from_group0: bool = False,
-                   emit: Callable[[str], None] = print) -> Path:
+                   config: Config | str | os.PathLike | dict | None = None,
+                   init_from_group0: bool = False, emit: Callable[[str], None] = print) -> Path:
     """``albert-fast import``: converts an HF ALBERT directory, an original TF1 checkpoint or one
     of our checkpoints into our format: ``OUT/config.yaml`` and the checkpoint ``OUT/model``
     (usable as ``init_checkpoint``, by ``export-hf`` and ``pretrain``'s warm start), plus the
-    tokenizer (``spiece.model``, ``tokenizer_config.json``) when the source has one."""
+    tokenizer (``spiece.model``, ``tokenizer_config.json``) when the source has one. ``config``
+    (a Config, config file or dict) gives a TF1 checkpoint's architecture."""
     from albert_fast.model import build_pretraining_model
 
+    config = None if config is None else as_config(config)
     weights = read_weights(source, config)
     model_config = weights.model_config
     if config is not None and model_config is not None and weights.kind != "tf1":

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 from albert_fast.checkpoints import load_model, run_tokenizer
-from albert_fast.config import Config, check_vocab_size
+from albert_fast.config import Config, as_config, check_vocab_size
 from albert_fast.convert import hf_config_dict, hf_state_dict
 from albert_fast.dataset import find_data_files, first_batch
 from albert_fast.errors import ConfigError, InputError, ModelError
@@ -59,7 +59,7 @@ class ExportReport:
 
 def export_hf(source: str | os.PathLike, output_dir: str | os.PathLike, *,
               tokenizer: Optional[str | os.PathLike] = None,
-              config: Optional[Config] = None,
+              config: Config | str | os.PathLike | dict | None = None,
               data: Optional[str | os.PathLike] = None,
               texts: Optional[Iterable[str | os.PathLike]] = None,
               verify: bool = True, batch_size: int = 8,
@@ -71,7 +71,8 @@ def export_hf(source: str | os.PathLike, output_dir: str | os.PathLike, *,
     Args:
         tokenizer: the ``spiece.model`` (or its directory) the data was made with; default: the
             one recorded with the run (see :func:`albert_fast.checkpoints.run_tokenizer`).
-        config: must agree with the run's recorded config (otherwise ConfigError).
+        config: a Config, config file or dict; must agree with the run's recorded config
+            (otherwise ConfigError).
         data: create-data output (directory or TFRecord files) whose first instances are the
             logits check's batch; without it a random batch of valid ids is used.
         texts: text files whose lines (up to 2 000) join :data:`PROBE_TEXTS` in the tokenizer
@@ -83,7 +84,7 @@ def export_hf(source: str | os.PathLike, output_dir: str | os.PathLike, *,
 
     if verify:
         _require_hf("export-hf's verification")
-    model, ckpt = load_model(source, config)
+    model, ckpt = load_model(source, None if config is None else as_config(config))
     cfg = ckpt.config
     tok_dir = Path(tokenizer) if tokenizer else run_tokenizer(ckpt.run_dir)
     if tok_dir is None:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from albert_fast.checkpoints import (BEST_DIR, CHECKPOINT_NAME, WEIGHTS_NAME, save_run_config,
                                      save_weights)
-from albert_fast.config import Config
+from albert_fast.config import Config, as_config
 from albert_fast.convert import warm_start
 from albert_fast.dataset import DataFiles, check_data_matches_config, find_data_files, make_dataset
 from albert_fast.dynamic_masking import DynamicMasking
@@ -42,7 +42,8 @@ class PretrainResult:
     history: list = field(default_factory=list)
 
 
-def pretrain(config: Config, data: str | Sequence[str], output_dir: str | Path, *,
+def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
+             output_dir: str | Path, *,
              eval_data: Optional[str | Sequence[str]] = None, strategy: str = "auto",
              tpu: Optional[str] = None, precision: Optional[str] = None,
              num_train_steps: Optional[int] = None, do_eval: bool = True,
@@ -51,10 +52,12 @@ def pretrain(config: Config, data: str | Sequence[str], output_dir: str | Path, 
              progress: Optional[Callable[[str], None]] = None) -> PretrainResult:
     """Trains (or resumes) ALBERT with the config's ``model``/``pretraining``/``data`` sections
     on the TFRecords in ``data``; see the module docstring for what lands in ``output_dir``.
+    ``config`` is a Config, a config file or a dict (:func:`albert_fast.config.as_config`).
 
     ``num_train_steps`` stops the run at that step (``--stop-at``); the learning-rate schedule
     always spans ``pretraining.num_train_steps``, so a later run continues it unchanged.
     """
+    config = as_config(config)
     quiet_tensorflow()
     import keras
     import tensorflow as tf
