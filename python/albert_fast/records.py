@@ -59,7 +59,7 @@ def decode_example(data: bytes, numpy: bool = False) -> dict[str, Any]:
     return out
 
 # The features of one instance, in the order the original `write_instance_to_example_files`
-# writes (and logs) them (spec §7).
+# writes (and logs) them (docs/data-format.md).
 FEATURE_NAMES: tuple[str, ...] = (
     "input_ids",
     "input_mask",
@@ -84,7 +84,7 @@ def feature_spec(
     token_boundary: bool = True,
 ) -> dict[str, tuple[str, int]]:
     """The fixed-length features of one instance: name -> (dtype, length), dtype "int64" or
-    "float32", in the order they are written (spec §7).
+    "float32", in the order they are written (docs/data-format.md).
 
     ``do_permutation`` doubles the ``masked_lm_*`` lengths, as the original writer does; the
     original ``run_pretraining.py`` parses them with length ``max_predictions_per_seq`` and so

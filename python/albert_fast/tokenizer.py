@@ -1,18 +1,8 @@
-"""SentencePiece-compatible tokenization with ALBERT's text pipeline, implemented in Rust.
-
-``Tokenizer(path)`` loads a ``.model`` file or a tokenizer directory (``spiece.model`` plus
-``tokenizer_config.json``) and encodes text exactly like one of two references:
-
-* default: Hugging Face ``transformers``' ``AlbertTokenizer`` (the sentencepiece-based one) with
-  ``do_lower_case=lowercase, keep_accents=not strip_accents`` -- so a model exported to Hugging
-  Face tokenizes exactly as it was trained. It replaces "``" and "''" by '"' (quirk Q3) and
-  applies the digit-comma rule as intended.
-* ``reference_compat=True``: the original ALBERT ``FullTokenizer`` + ``preprocess_text`` of
-  ``create_pretraining_data.py`` under Python 3, including quirk Q2 ("x19," inside a word
-  becomes "x", "▁19", ",": an extra word start).
-
-See ``docs/tokenizer.md`` for the details of both pipelines.
-"""
+"""``Tokenizer``: SentencePiece-compatible encoding with ALBERT's text pipeline, in Rust, exactly
+like Hugging Face's ``AlbertTokenizer`` (default, so an exported model tokenizes as it was
+trained) or the original ``FullTokenizer`` (``reference_compat``, quirk Q2); docs/tokenizer.md.
+Also the one home of the tokenizer files' names, ALBERT's special symbols and the resolution of
+a tokenizer path (a ``.model`` file or a tokenizer directory)."""
 
 from __future__ import annotations
 
