@@ -41,7 +41,8 @@ def make_shards(out: Path, seq: int) -> Path:
 
 
 def examples_per_sec(files: list[str], seq: int, batch: int, batches: int, masking) -> float:
-    from albert_fast.train import feature_spec, make_dataset
+    from albert_fast.dataset import make_dataset
+    from albert_fast.records import feature_spec
 
     spec = feature_spec(seq, round(seq * 0.15), token_boundary=True)
     ds = make_dataset(files, spec, batch, True, seed=1, masking=masking, deterministic=True)

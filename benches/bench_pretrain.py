@@ -63,7 +63,7 @@ def ours_step(cfg, precision: str = "fp32"):
 
     from albert_fast.model import build_pretraining_model
     from albert_fast.optimization import create_optimizer
-    from albert_fast.train import pretraining_losses
+    from albert_fast.losses import pretraining_losses
 
     keras.mixed_precision.set_global_policy(
         {"fp32": "float32", "bf16": "mixed_bfloat16"}[precision])

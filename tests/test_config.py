@@ -79,9 +79,9 @@ def test_default_model_is_albert_base_v2():
 
 
 def test_every_field_has_a_description():
-    from albert_fast.config import _SECTION_MODELS
+    from albert_fast.config import SECTION_MODELS
 
-    for section, cls in _SECTION_MODELS.items():
+    for section, cls in SECTION_MODELS.items():
         for name, info in cls.model_fields.items():
             assert info.description, f"{section}.{name} has no description"
 
@@ -528,10 +528,10 @@ def test_every_shipped_config_loads(path):
 
 def test_docs_list_every_field_with_its_default():
     """docs/config.md's tables are generated from the model; keep them in step."""
-    from albert_fast.config import _SECTION_MODELS
+    from albert_fast.config import SECTION_MODELS
 
     text = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
-    for section, cls in _SECTION_MODELS.items():
+    for section, cls in SECTION_MODELS.items():
         table = text.split(f"### `{section}`", 1)[1].split("###", 1)[0]
         for name, info in cls.model_fields.items():
             default = info.get_default(call_default_factory=True)

@@ -22,8 +22,9 @@ from oracle import statistics  # noqa: E402
 
 from albert_fast.config import Config, config_from_dict  # noqa: E402
 from albert_fast.data import create_pretraining_data  # noqa: E402
+from albert_fast.dataset import make_dataset  # noqa: E402
 from albert_fast.dynamic_masking import DynamicMasking, mask_batch, restore_original_ids  # noqa: E402
-from albert_fast.train import feature_spec, make_dataset  # noqa: E402
+from albert_fast.records import feature_spec  # noqa: E402
 
 SEQ, PREDS, VOCAB = 128, 20, 4000
 FLAGS = dict(max_seq_length=SEQ, max_predictions_per_seq=PREDS, dupe_factor=3, masked_lm_prob=0.15,

@@ -29,7 +29,7 @@ def trained(tmp_path_factory, examples_dir):
     """A create-data-layout dataset from the bundled corpus and a tiny model trained on it."""
     from pretrain_data import build_dataset, tiny_config
 
-    from albert_fast.train import pretrain
+    from albert_fast.pretrain import pretrain
 
     root = tmp_path_factory.mktemp("export")
     data = build_dataset(root / "data", [examples_dir / "en-twain4.txt",
@@ -43,7 +43,7 @@ def trained(tmp_path_factory, examples_dir):
 
 @pytest.fixture(scope="session")
 def exported(trained, examples_dir):
-    from albert_fast.export import export_hf
+    from albert_fast.export_hf import export_hf
 
     root, data, _ = trained
     texts = [examples_dir / n for n in ("en-twain4.txt", "de-grimm2.txt", "de-HMann3.txt")]
@@ -83,8 +83,8 @@ def test_export_config_and_tokenizer_settings(exported, trained):
 def test_safetensors_holds_every_pretraining_weight(exported, trained):
     from safetensors.numpy import load_file
 
-    from albert_fast.export import load_model, model_weights
-    from albert_fast.model import hf_parameter_name
+    from albert_fast.checkpoints import load_model
+    from albert_fast.convert import hf_parameter_name, model_weights
 
     hf, _ = exported
     state = load_file(str(hf / "model.safetensors"))
@@ -99,7 +99,8 @@ def test_safetensors_holds_every_pretraining_weight(exported, trained):
 
 
 def test_hf_round_trip_gives_identical_weights(exported, trained, tmp_path):
-    from albert_fast.export import import_weights, load_model, model_weights
+    from albert_fast.checkpoints import load_model
+    from albert_fast.convert import import_weights, model_weights
 
     hf, _ = exported
     out = import_weights(hf, tmp_path / "imported", emit=lambda line: None)
@@ -133,8 +134,9 @@ def _write_tf1_checkpoint(weights: dict, prefix: Path, albert_config: dict) -> N
 
 
 def test_tf1_checkpoint_import_and_init_from_group0(trained, tmp_path):
+    from albert_fast.checkpoints import load_model
     from albert_fast.config import config_from_dict
-    from albert_fast.export import import_weights, load_model, model_weights
+    from albert_fast.convert import import_weights, model_weights
 
     original, ckpt = load_model(trained[0] / "run")
     weights = model_weights(original)
@@ -160,7 +162,8 @@ def test_tf1_checkpoint_import_and_init_from_group0(trained, tmp_path):
 
 
 def test_warm_start_accepts_hf_directory(exported, trained):
-    from albert_fast.export import load_model, model_weights, warm_start
+    from albert_fast.checkpoints import load_model
+    from albert_fast.convert import model_weights, warm_start
     from albert_fast.model import build_pretraining_model
 
     hf, _ = exported
@@ -176,7 +179,7 @@ def test_warm_start_accepts_hf_directory(exported, trained):
 def test_logits_mismatch_is_an_error(exported, tmp_path):
     """The HF check process fails the export when the logits differ beyond 1e-4."""
     from albert_fast.errors import ModelError
-    from albert_fast.export import run_hf_worker
+    from albert_fast.hf_worker import run_hf_worker
 
     hf, _ = exported
     copy = tmp_path / "hf"
@@ -198,7 +201,7 @@ def test_logits_mismatch_is_an_error(exported, tmp_path):
 def test_bad_inputs(trained, tmp_path):
     from albert_fast.config import config_from_dict
     from albert_fast.errors import ConfigError, ModelError
-    from albert_fast.export import export_hf
+    from albert_fast.export_hf import export_hf
 
     root, data, cfg = trained
     with pytest.raises(FileNotFoundError):
@@ -235,7 +238,8 @@ def test_cli_export_errors_are_clear(tmp_path):
 def test_tokenizer_parity_with_user_defined_symbols(tmp_path, examples_dir):
     """A tokenizer from train-tokenizer (the tutorial's user_defined_symbols "(", ")", '"', "-",
     ".", ...): the slow and fast HF tokenizers written by export give our ids on the corpora."""
-    from albert_fast.export import PROBE_TEXTS, _text_lines, our_encoder, run_hf_worker
+    from albert_fast.export_hf import PROBE_TEXTS, _text_lines, our_encoder
+    from albert_fast.hf_worker import run_hf_worker
     from albert_fast.tokenizer_train import train_tokenizer
 
     tok = tmp_path / "tok"

@@ -18,9 +18,9 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from albert_fast.config import ModelConfig  # noqa: E402
+from albert_fast.convert import hf_parameter_map, reference_variable_map  # noqa: E402
 from albert_fast.model import (  # noqa: E402
-    build_pretraining_model, count_backbone_parameters, count_parameters, group_of_layer,
-    hf_parameter_map, reference_variable_map)
+    build_pretraining_model, count_backbone_parameters, count_parameters, group_of_layer)
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pretrain_data as pdata  # noqa: E402
 from conftest import SHARED_LITERATURE, run_cli  # noqa: E402
 
-from albert_fast.train import find_data_files, pretrain  # noqa: E402
+from albert_fast.dataset import find_data_files  # noqa: E402
+from albert_fast.pretrain import pretrain  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -335,7 +336,7 @@ sys.path.insert(0, sys.argv[3])
 os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": sys.argv[1].split(",")},
                                       "task": {"type": "worker", "index": int(sys.argv[2])}})
 import pretrain_data as pdata
-from albert_fast.train import pretrain
+from albert_fast.pretrain import pretrain
 cfg = pdata.tiny_config(num_train_steps=6, save_checkpoints_steps=3, iterations_per_loop=3,
                         train_batch_size=16, eval_batch_size=16, max_eval_steps=2)
 r = pretrain(cfg, sys.argv[4], sys.argv[5], strategy="multi_worker")

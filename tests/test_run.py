@@ -18,7 +18,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 
 from albert_fast.errors import ConfigError  # noqa: E402
-from albert_fast.pipeline_run import STAGE_DIRS, STAGES, run_pipeline  # noqa: E402
+from albert_fast.run import STAGE_DIRS, STAGES, run_pipeline  # noqa: E402
 
 
 def _write_config(path: Path, out: Path, inputs: list, **sections) -> Path:

@@ -1,18 +1,9 @@
-"""One validated config for every stage: architecture, text normalization, tokenizer, data
-creation and pretraining.
-
-Field names are those of the original google-research/albert tools (``albert_config`` fields,
-``create_pretraining_data.py`` and ``run_pretraining.py`` flags) so that users can carry their
-settings over unchanged. Three file layouts load, detected automatically (see ``docs/config.md``):
-
-* **sections** (ours): ``model``, ``text``, ``tokenizer``, ``data``, ``pretraining``;
-* **tutorial**: an ``albert_config`` block plus the original tools' flat flags
-  (``do_lower_case``, ``dupe_factor``, ``ngram``, ``optimizer``, ...);
-* **albert_config.json**: a bare original architecture file.
-
-Every problem is reported as :class:`albert_fast.errors.ConfigError` naming the file, the field
-path (and the key as the user wrote it) and the offending value.
-"""
+"""One validated config for every stage: architecture, text normalization, tokenizer, corpus
+preparation, data creation and pretraining. Field names are those of the original
+google-research/albert tools so settings carry over unchanged; three file layouts load
+(sections, the tutorial's ``albert_config`` + flat flags, a bare ``albert_config.json``;
+docs/config.md). Every problem is a :class:`~albert_fast.errors.ConfigError` naming the file,
+the field path and the offending value."""
 
 from __future__ import annotations
 
@@ -220,7 +211,7 @@ class CorpusConfig(_Section):
     punkt_sample_mb: float = Field(10.0, gt=0.0, description="MB of input to train Punkt on (NLTK PunktTrainer).")
 
 
-_SECTION_MODELS: dict[str, type[_Section]] = {
+SECTION_MODELS: dict[str, type[_Section]] = {
     "model": ModelConfig,
     "text": TextConfig,
     "tokenizer": TokenizerConfig,
@@ -261,7 +252,7 @@ def _flat_names() -> dict[str, tuple[str, str]]:
     """Top-level key of the flat layout -> (section, field). A name in several sections goes to
     the first of SECTIONS (``vocab_size`` -> model: a bare albert_config.json has it)."""
     names: dict[str, tuple[str, str]] = {}
-    for section, cls in _SECTION_MODELS.items():
+    for section, cls in SECTION_MODELS.items():
         for name in cls.model_fields:
             names.setdefault(name, (section, name))
     for target, aliases in FIELD_ALIASES.items():
@@ -505,7 +496,7 @@ def _did_you_mean(key: str, candidates: Iterable[str]) -> str:
 
 def _section_home(key: str) -> str:
     """A hint when a key belongs to another section."""
-    homes = [s for s, cls in _SECTION_MODELS.items() if key in cls.model_fields]
+    homes = [s for s, cls in SECTION_MODELS.items() if key in cls.model_fields]
     if key in FLAT_NAMES and not homes:
         homes = [FLAT_NAMES[key][0]]
     return f" (it belongs in section {' or '.join(repr(h) for h in homes)})" if homes else ""
@@ -517,7 +508,7 @@ def _put_section(res: _Resolved, section: str, block: Any, prefix: str) -> None:
     if not isinstance(block, Mapping):
         res.problems.append(f"{prefix} must be a mapping of settings, not {_fmt(block)}")
         return
-    fields = _SECTION_MODELS[section].model_fields
+    fields = SECTION_MODELS[section].model_fields
     for key, value in block.items():
         name = str(key)
         if name in fields:
@@ -657,8 +648,8 @@ def diagnose(raw: Any, *, source: str = "<dict>", base_dir: Path | None = None,
     res = resolve_layout(raw, base_dir)
     for key, value in (overrides or {}).items():
         section, _, name = key.partition(".")
-        if section not in _SECTION_MODELS or name not in _SECTION_MODELS[section].model_fields:
-            all_paths = [f"{s}.{f}" for s, c in _SECTION_MODELS.items() for f in c.model_fields]
+        if section not in SECTION_MODELS or name not in SECTION_MODELS[section].model_fields:
+            all_paths = [f"{s}.{f}" for s, c in SECTION_MODELS.items() for f in c.model_fields]
             res.problems.append(f"{key}: unknown setting{_did_you_mean(key, all_paths)}")
             continue
         res.sections[section][name] = value

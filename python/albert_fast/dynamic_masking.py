@@ -1,30 +1,18 @@
-"""Dynamic masking: every batch is masked afresh as it is read, from ``token_boundary`` — the
-``masked_lm_budget`` path of the original ``run_pretraining.py``, which parses
-``token_boundary`` for it but never masks anything (Q16).
-
-The selection is create-data's (spec §6): pieces form whole-word groups at ``token_boundary``;
-candidate n-grams of 1..``ngram`` groups (p(n) ∝ 1/n with ``favor_shorter_ngram``) are visited
-in random order; each takes the longest n-gram up to its drawn n that still fits the budget,
-and is skipped where it overlaps one already taken; every chosen piece becomes ``[MASK]`` (80%),
-stays (10%) or becomes a random ordinary piece (10%). The budget per sequence is
-``min(max_predictions_per_seq, max(1, round(len(tokens) * masked_lm_budget)))``.
-
-Why batched: a per-example loop over candidates costs ~100 small ops per example; walking the
-k-th candidate of *every* example at once costs them per batch, so masking stays far below a
-training step even on a CPU host. Only TensorFlow ops, so it also runs in a TPU host's input
-pipeline. Stateless random ops seeded by (seed, input pipeline, batch index): the same run
-masks the same batch the same way, whatever the thread count, and a resumed run (whose
-iterator, batch counter included, is in the checkpoint) continues the same stream.
-"""
+"""Dynamic masking: every training batch is masked afresh as it is read, from
+``token_boundary`` -- the ``masked_lm_budget`` path of the original ``run_pretraining.py``,
+which parses ``token_boundary`` for it but never masks anything (Q16). Batched TensorFlow ops
+only (per-example loops cost ~100 small ops per example; this also runs in a TPU host's input
+pipeline), stateless random ops seeded by (seed, input pipeline, batch index) so a run and its
+resume mask alike (docs/pretraining.md, "Q16")."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-CLS_ID, SEP_ID, MASK_ID = 2, 3, 4
-# <pad> <unk> [CLS] [SEP] [MASK]: a random replacement never draws these (Q13 fixed).
-FIRST_ORDINARY_ID = 5
+from albert_fast.tokenizer import ALBERT_SPECIAL_IDS, FIRST_ORDINARY_ID
+
+CLS_ID, SEP_ID, MASK_ID = (ALBERT_SPECIAL_IDS[p] for p in ("[CLS]", "[SEP]", "[MASK]"))
 
 
 @dataclass(frozen=True)
@@ -122,8 +110,14 @@ def _ngram_logits(m: DynamicMasking) -> list[float]:
 
 
 def mask_batch(features: dict, seed: Any, m: DynamicMasking) -> dict:
-    """See the module docstring; returns ``features`` with new ``input_ids`` and
-    ``masked_lm_*`` (same shapes and dtypes)."""
+    """Returns ``features`` with new ``input_ids`` and ``masked_lm_*`` (same shapes and dtypes),
+    selected as create-data selects them (docs/create-data.md): pieces form whole-word groups
+    at ``token_boundary``; candidate n-grams of 1..``ngram`` groups (p(n) ∝ 1/n with
+    ``favor_shorter_ngram``) are visited in random order; each takes the longest n-gram up to
+    its drawn n that still fits the budget ``min(max_predictions_per_seq, max(1,
+    round(len(tokens) * masked_lm_budget)))`` and is skipped where it overlaps one already
+    taken; every chosen piece becomes ``[MASK]`` (80%), stays (10%) or becomes a random
+    ordinary piece (10%)."""
     import tensorflow as tf
 
     original = restore_original_ids(features)
@@ -184,7 +178,7 @@ def mask_batch(features: dict, seed: Any, m: DynamicMasking) -> dict:
     covered = tf.concat([covered[:, :length], tf.zeros([batch, 1], tf.bool)], axis=1)  # G: non-candidates
     chosen = tf.gather(covered, group, batch_dims=1) & candidate
 
-    low = 0 if m.reference_compat else FIRST_ORDINARY_ID  # Q13
+    low = 0 if m.reference_compat else FIRST_ORDINARY_ID  # Q13: never a special symbol
     random_ids = tf.random.stateless_uniform([batch, length], seeds[2], low, m.vocab_size,
                                              dtype=tf.int32)
     to_mask = tf.random.stateless_uniform([batch, length], seeds[3]) < 0.8

@@ -1,25 +1,9 @@
-"""ALBERT in Keras 3, written with ``keras.ops`` only so that the same layers run on the
-TensorFlow, JAX and PyTorch backends.
-
-The structure follows ``modeling.py`` and ``run_pretraining.py`` of google-research/albert
-(spec §8) and every ``albert_config`` field is honoured the way the reference honours it:
-
-* factorized embeddings: word/token-type/position tables of width ``embedding_size``, summed,
-  LayerNorm (epsilon 1e-12), dropout, then ``embedding_hidden_mapping_in`` projects to
-  ``hidden_size`` (only when the two differ, as in the reference);
-* ``num_hidden_layers`` post-LN transformer layers; layer ``l`` uses the parameters of group
-  ``int(l / num_hidden_layers * num_hidden_groups)``; inside a layer ``inner_group_num`` blocks
-  run in sequence;
-* pooler (first token -> dense -> tanh), MLM head (dense to ``embedding_size`` with
-  ``hidden_act`` -> LayerNorm -> logits against the tied word embeddings + output bias) and the
-  SOP head (``[2, hidden_size]`` weights on the pooled output).
-
-Variable paths equal the reference's TF variable names below a top-level ``albert`` scope
-(``albert/bert/embeddings/word_embeddings``, ``albert/bert/encoder/transformer/group_0/
-inner_group_0/attention_1/self/query/kernel``, ``albert/cls/predictions/output_bias``, ...);
-:func:`reference_variable_map` and :func:`hf_parameter_map` give the exact correspondence to the
-original checkpoint names and to Hugging Face ``AlbertForPreTraining`` parameter names.
-"""
+"""ALBERT in Keras 3, built as ``modeling.py`` of google-research/albert builds it with every
+``albert_config`` field honoured (docs/pretraining.md, "Model"). Written with ``keras.ops`` only,
+so the same layers run on the TensorFlow, JAX and PyTorch backends. Variable paths are the
+reference's TF variable names below one top-level ``albert/`` scope
+(``albert/bert/embeddings/word_embeddings``, ...), so weights convert by name
+(:mod:`albert_fast.convert`)."""
 
 from __future__ import annotations
 
@@ -429,63 +413,6 @@ def reference_name(path: str) -> str:
     """Our variable path -> the reference's TF variable name (drops the top ``albert/``)."""
     prefix = MODEL_SCOPE + "/"
     return path[len(prefix):] if path.startswith(prefix) else path
-
-
-def reference_variable_map(model: AlbertPretrainingModel) -> dict[str, Any]:
-    """{original TF checkpoint name: variable} for every weight, in creation order."""
-    names = {}
-    for var in model.weights:
-        name = reference_name(var.path)
-        if name in names:
-            raise RuntimeError(f"two variables map to the reference name {name}")
-        names[name] = var
-    return names
-
-
-def hf_parameter_name(reference: str) -> tuple[str, bool]:
-    """A reference TF variable name -> (Hugging Face ``AlbertForPreTraining`` parameter name,
-    whether the weight must be transposed). Mirrors the mapping of transformers'
-    ``load_tf_weights_in_albert`` (convert_albert_original_tf_checkpoint_to_pytorch)."""
-    name = reference
-    transpose = name.endswith("/kernel")
-    # Most specific first: the head and pooler scopes, then the encoder's pieces.
-    replacements = [
-        ("cls/predictions/transform/dense/", "predictions.dense."),
-        ("cls/predictions/transform/LayerNorm/", "predictions.LayerNorm."),
-        ("cls/predictions/output_bias", "predictions.bias"),
-        ("cls/seq_relationship/output_weights", "sop_classifier.classifier.weight"),
-        ("cls/seq_relationship/output_bias", "sop_classifier.classifier.bias"),
-        ("bert/pooler/dense/", "albert.pooler."),
-        ("bert/encoder/embedding_hidden_mapping_in/", "albert.encoder.embedding_hidden_mapping_in."),
-        ("bert/encoder/transformer/group_", "albert.encoder.albert_layer_groups."),
-        ("/inner_group_", ".albert_layers."),
-        ("attention_1/self/", "attention."),
-        ("attention_1/output/dense/", "attention.dense."),
-        ("ffn_1/intermediate/output/dense/", "ffn_output."),
-        ("ffn_1/intermediate/dense/", "ffn."),
-        ("/LayerNorm_1/", "/full_layer_layer_norm."),
-        ("/LayerNorm/", "/attention.LayerNorm."),
-    ]
-    if name.startswith("bert/embeddings/LayerNorm/"):
-        name = name.replace("bert/embeddings/LayerNorm/", "albert.embeddings.LayerNorm.")
-    elif name.startswith("bert/embeddings/"):
-        name = name.replace("bert/embeddings/", "albert.embeddings.") + ".weight"
-    else:
-        for old, new in replacements:
-            name = name.replace(old, new)
-    name = name.replace("/", ".")
-    name = (name.replace(".kernel", ".weight").replace(".gamma", ".weight")
-            .replace(".beta", ".bias"))
-    return name, transpose
-
-
-def hf_parameter_map(model: AlbertPretrainingModel) -> dict[str, tuple[Any, bool]]:
-    """{HF parameter name: (our variable, transpose?)}. The tied MLM decoder
-    (``predictions.decoder.weight``/``.bias``) is the word-embedding table and
-    ``predictions.bias`` in HF, so it has no entry of its own."""
-    return {hf: (var, t) for hf, (var, t) in
-            ((hf_parameter_name(n)[0], (v, hf_parameter_name(n)[1]))
-             for n, v in reference_variable_map(model).items())}
 
 
 def count_parameters(config: ModelConfig) -> int:

@@ -1,18 +1,9 @@
-"""ALBERT's optimizers and learning-rate schedule (spec §8; ``optimization.py`` and
-``lamb_optimizer.py`` of google-research/albert).
-
-Both optimizers of the reference use Adam moments **without bias correction**, add the weight
-decay (0.01) to the update itself, and exclude every parameter whose name contains
-``LayerNorm``, ``layer_norm`` or ``bias`` from weight decay; LAMB also skips the trust ratio
-for those parameters. Keras' own ``keras.optimizers.Lamb`` bias-corrects the moments, applies
-weight decay decoupled (outside the trust ratio) and the trust ratio to every variable, so
-:class:`AlbertLamb` subclasses it and replaces only ``update_step``; :class:`AlbertAdamW`
-does the same on ``keras.optimizers.Adam``.
-
-Gradients are clipped by global norm 1.0 *after* they are summed over replicas, so a run on N
-replicas takes the same step as one device on the same global batch (the reference clipped
-per TPU shard before the cross-shard sum; on one device both agree).
-"""
+"""ALBERT's LAMB and AdamW and its learning-rate schedule, as ``optimization.py`` and
+``lamb_optimizer.py`` of google-research/albert compute them (docs/pretraining.md, "Optimizer").
+Keras' own ``Lamb`` bias-corrects the moments, decays weights outside the trust ratio and applies
+the trust ratio to every variable, so :class:`AlbertLamb` (and :class:`AlbertAdamW`, on
+``Adam``) replace only ``update_step``. Gradients are clipped by global norm after the sum over
+replicas, so N replicas take the step one device takes on the same global batch."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """TFRecord files of ALBERT pretraining instances: reading, the reference feature spec, the
-original tool's log format and dataset statistics.
+tokenizer a data directory's manifest names, the original tool's log format and dataset
+statistics.
 
 The reading, checksum verification, decompression and per-record statistics run in Rust
 (``albert_fast._core``); this module holds what is easier to read in Python. It does not import
@@ -9,7 +10,6 @@ TensorFlow twice, and ``albert-fast inspect`` runs without it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -17,10 +17,11 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from albert_fast import _core
 from albert_fast.errors import AlbertFastError, InputError
+from albert_fast.io_utils import file_sha256
+from albert_fast.tokenizer import ALBERT_SPECIAL_IDS, Tokenizer, resolve_tokenizer_paths
 
 __all__ = [
     "FEATURE_NAMES",
-    "MASK_ID",
     "RecordReader",
     "RecordWriter",
     "decode_example",
@@ -33,7 +34,6 @@ __all__ = [
     "record_files",
     "format_instance",
     "piece_lookup",
-    "load_tokenizer",
     "tokenizer_from_manifest",
     "dataset_stats",
 ]
@@ -59,7 +59,7 @@ def decode_example(data: bytes, numpy: bool = False) -> dict[str, Any]:
     return out
 
 # The features of one instance, in the order the original `write_instance_to_example_files`
-# writes (and logs) them (spec §7).
+# writes (and logs) them (docs/data-format.md).
 FEATURE_NAMES: tuple[str, ...] = (
     "input_ids",
     "input_mask",
@@ -70,9 +70,6 @@ FEATURE_NAMES: tuple[str, ...] = (
     "masked_lm_weights",
     "next_sentence_labels",
 )
-
-# `[MASK]` in every ALBERT SentencePiece vocabulary: <pad>=0, <unk>=1, [CLS]=2, [SEP]=3, [MASK]=4.
-MASK_ID = 4
 
 # Suffixes `record_files` treats as TFRecord files when given a directory.
 _RECORD_SUFFIXES = (".tfrecord", ".tfrecords", ".tfrec", ".record", ".records")
@@ -87,7 +84,7 @@ def feature_spec(
     token_boundary: bool = True,
 ) -> dict[str, tuple[str, int]]:
     """The fixed-length features of one instance: name -> (dtype, length), dtype "int64" or
-    "float32", in the order they are written (spec §7).
+    "float32", in the order they are written (docs/data-format.md).
 
     ``do_permutation`` doubles the ``masked_lm_*`` lengths, as the original writer does; the
     original ``run_pretraining.py`` parses them with length ``max_predictions_per_seq`` and so
@@ -190,7 +187,7 @@ def piece_lookup(tokenizer: Any) -> Callable[[int], str]:
     ``.model`` file or a tokenizer directory, loaded as ``albert_fast.Tokenizer``), or such a
     function itself."""
     if isinstance(tokenizer, (str, Path)):
-        tokenizer = load_tokenizer(tokenizer)
+        tokenizer = Tokenizer(tokenizer)
     if isinstance(tokenizer, Sequence):
         vocab = tokenizer
         return lambda i: vocab[i] if 0 <= i < len(vocab) else f"<id {i}>"
@@ -212,23 +209,6 @@ def _vocab_size(tokenizer: Any) -> int | None:
             if isinstance(value, int):
                 return value
     return None
-
-
-def _model_file(path: Path) -> Path:
-    """The SentencePiece model a path names: a ``.model`` file, or a tokenizer directory's
-    (``tokenizer_config.json``'s ``model_file``, default ``spiece.model``)."""
-    from albert_fast.tokenizer import resolve_tokenizer_paths
-
-    return resolve_tokenizer_paths(path)[0]
-
-
-def load_tokenizer(path: str | Path) -> Any:
-    """``albert_fast.Tokenizer`` for a ``.model`` file or a tokenizer directory (the one piece
-    table of the package; it checks the ``spiece_sha256`` its ``tokenizer_config.json``
-    records)."""
-    from albert_fast.tokenizer import Tokenizer
-
-    return Tokenizer(path)
 
 
 def tokenizer_from_manifest(record_file: str | Path) -> tuple[Path | None, str | None]:
@@ -253,13 +233,13 @@ def tokenizer_from_manifest(record_file: str | Path) -> tuple[Path | None, str |
     if not model.is_absolute():
         model = manifest.parent / model
     try:
-        model = _model_file(model)
+        model = resolve_tokenizer_paths(model)[0]
     except FileNotFoundError:
         return None, f"{manifest}: tokenizer {entry} not found (relative paths are relative to the manifest's directory)"
     except (OSError, ValueError, AlbertFastError) as err:
         return None, f"{manifest}: tokenizer {entry} is not usable ({err})"
     if sha:
-        actual = hashlib.sha256(model.read_bytes()).hexdigest()
+        actual = file_sha256(model)
         if actual != sha:
             return None, f"{manifest}: tokenizer {model} has changed since the data was made (sha256 {actual[:12]}…, manifest says {str(sha)[:12]}…)"
     return model, None
@@ -350,9 +330,9 @@ def _single_or_all(hist: Mapping[int, int]) -> int | list[int] | None:
 
 def _mask_id_of(tokenizer: Any) -> int:
     if tokenizer is None:
-        return MASK_ID
+        return ALBERT_SPECIAL_IDS["[MASK]"]
     if isinstance(tokenizer, (str, Path)):
-        tokenizer = load_tokenizer(tokenizer)
+        tokenizer = Tokenizer(tokenizer)
     found = None
     if hasattr(tokenizer, "piece_to_id"):
         found = tokenizer.piece_to_id("[MASK]")
@@ -362,7 +342,7 @@ def _mask_id_of(tokenizer: Any) -> int:
         return found
     if isinstance(tokenizer, Sequence) and "[MASK]" in tokenizer:
         return list(tokenizer).index("[MASK]")
-    return MASK_ID
+    return ALBERT_SPECIAL_IDS["[MASK]"]
 
 
 def dataset_stats(paths: str | Path | Iterable[str | Path], tokenizer: Any = None, mask_id: int | None = None) -> dict[str, Any]:

@@ -1,25 +1,15 @@
-"""SentencePiece-compatible tokenization with ALBERT's text pipeline, implemented in Rust.
-
-``Tokenizer(path)`` loads a ``.model`` file or a tokenizer directory (``spiece.model`` plus
-``tokenizer_config.json``) and encodes text exactly like one of two references:
-
-* default: Hugging Face ``transformers``' ``AlbertTokenizer`` (the sentencepiece-based one) with
-  ``do_lower_case=lowercase, keep_accents=not strip_accents`` -- so a model exported to Hugging
-  Face tokenizes exactly as it was trained. It replaces "``" and "''" by '"' (quirk Q3) and
-  applies the digit-comma rule as intended.
-* ``reference_compat=True``: the original ALBERT ``FullTokenizer`` + ``preprocess_text`` of
-  ``create_pretraining_data.py`` under Python 3, including quirk Q2 ("x19," inside a word
-  becomes "x", "▁19", ",": an extra word start).
-
-See ``docs/tokenizer.md`` for the details of both pipelines.
-"""
+"""``Tokenizer``: SentencePiece-compatible encoding with ALBERT's text pipeline, in Rust, exactly
+like Hugging Face's ``AlbertTokenizer`` (default, so an exported model tokenizes as it was
+trained) or the original ``FullTokenizer`` (``reference_compat``, quirk Q2); docs/tokenizer.md.
+Also the one home of the tokenizer files' names, ALBERT's special symbols and the resolution of
+a tokenizer path (a ``.model`` file or a tokenizer directory)."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Iterable, Optional, Union
 
 from albert_fast._core import Tokenizer as _CoreTokenizer
 from albert_fast.config import TextConfig
@@ -28,7 +18,9 @@ from albert_fast.errors import ConfigError, ModelError
 __all__ = [
     "MODEL_FILE",
     "TOKENIZER_CONFIG",
+    "ALBERT_SPECIAL_IDS",
     "ALBERT_SPECIAL_TOKENS",
+    "FIRST_ORDINARY_ID",
     "Tokenizer",
     "load_tokenizer_config",
     "resolve_tokenizer_paths",
@@ -38,8 +30,12 @@ __all__ = [
 TOKENIZER_CONFIG = "tokenizer_config.json"
 #: The SentencePiece model inside a tokenizer directory (Hugging Face's name for it too).
 MODEL_FILE = "spiece.model"
-#: ALBERT's special symbols and the ids they must have (spec section 4).
-ALBERT_SPECIAL_TOKENS = {"pad": "<pad>", "unk": "<unk>", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
+#: ALBERT's special symbols and the ids they must have (docs/tokenizer.md); ordinary pieces follow.
+ALBERT_SPECIAL_IDS = {"<pad>": 0, "<unk>": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4}
+#: The same symbols by role, as SentencePiece's trainer flags name them (``pad_piece``, ...).
+ALBERT_SPECIAL_TOKENS = dict(zip(("pad", "unk", "cls", "sep", "mask"), ALBERT_SPECIAL_IDS))
+#: The first id after them.
+FIRST_ORDINARY_ID = max(ALBERT_SPECIAL_IDS.values()) + 1
 
 PathLike = Union[str, "os.PathLike[str]"]
 Text = Union[str, bytes]

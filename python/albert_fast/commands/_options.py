@@ -1,23 +1,8 @@
-"""Config overrides on the command line, shared by every verb.
-
-A verb calls :func:`add_config_arguments` in its ``add_parser`` and :func:`config_from_args` in
-its ``run``::
-
-    def add_parser(subparsers):
-        p = subparsers.add_parser("create-data", help=...)
-        p.add_argument("inputs", nargs="+")
-        add_config_arguments(p, sections=("text", "data"))
-        p.set_defaults(run=run)
-
-    def run(args):
-        cfg = config_from_args(args)   # file (or defaults) + the flags the user gave, validated
-
-Every field of the named sections becomes a flag under its original name and a dashed one
-(``--max_seq_length`` / ``--max-seq-length``; ``--do_lower_case`` for ``text.lowercase``).
-Booleans take ``--flag``, ``--no-flag`` (also ``--no_flag``, absl's ``--noflag``) and
-``--flag=true|false``. ``--set section.field=value`` overrides any field. Only flags the user
-actually gave are applied: the rest come from the file (or the defaults).
-"""
+"""Config overrides on the command line, shared by every verb: :func:`add_config_arguments` in a
+verb's ``add_parser`` makes every field of the named sections a flag under its original and its
+dashed name (``--max_seq_length`` / ``--max-seq-length``, booleans also ``--no-flag`` and
+``--flag=true|false``) plus ``--set SECTION.FIELD=VALUE``; :func:`config_from_args` in its
+``run`` applies only the flags the user gave over the file or the defaults (docs/config.md)."""
 
 from __future__ import annotations
 
@@ -28,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 import yaml
 
-from albert_fast.config import FIELD_ALIASES, SECTIONS, Config, _SECTION_MODELS, load_config
+from albert_fast.config import FIELD_ALIASES, SECTIONS, Config, SECTION_MODELS, load_config
 from albert_fast.errors import ConfigError
 
 _DEST_PREFIX = "cfg:"
@@ -141,7 +126,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, sections: Iterable[str
         group = parser.add_argument_group(
             _SECTION_TITLES[section],
             f"override the config's {section!r} section; unset flags keep the config's value")
-        for name, info in _SECTION_MODELS[section].model_fields.items():
+        for name, info in SECTION_MODELS[section].model_fields.items():
             names = [name, *FIELD_ALIASES.get((section, name), ())]
             taken = parser._option_string_actions
             if any(f"--{s}" in taken or f"--no-{s}" in taken for n in names for s in _spellings(n)):

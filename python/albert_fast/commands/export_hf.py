@@ -37,13 +37,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from albert_fast.config import load_config
-    from albert_fast.export import export_hf, print_fill_mask
+    from albert_fast.export_hf import export_hf, fill_mask_lines
 
-    cfg = load_config(args.config) if args.config else None
-    report = export_hf(args.source, args.output, tokenizer=args.tokenizer, config=cfg,
+    report = export_hf(args.source, args.output, tokenizer=args.tokenizer, config=args.config,
                        data=args.data, texts=args.text, verify=not args.no_verify,
                        fill_mask_text=args.fill_mask)
     if report.fill_mask:
-        print_fill_mask(report.fill_mask, report.fill_mask_text)
+        print("\n".join(fill_mask_lines(report.fill_mask, report.fill_mask_text)))
     return 0

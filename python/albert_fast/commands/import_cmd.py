@@ -28,9 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from albert_fast.config import load_config
-    from albert_fast.export import import_weights
+    from albert_fast.convert import import_weights
 
-    cfg = load_config(args.config) if args.config else None
-    import_weights(args.source, args.output, config=cfg, init_from_group0=args.init_from_group0)
+    import_weights(args.source, args.output, config=args.config,
+                   init_from_group0=args.init_from_group0)
     return 0

@@ -44,14 +44,15 @@ def _note(message: str) -> None:
 
 def _tokenizer(args: argparse.Namespace, first_file: Path) -> Any:
     from albert_fast.errors import AlbertFastError
-    from albert_fast.records import load_tokenizer, tokenizer_from_manifest
+    from albert_fast.records import tokenizer_from_manifest
+    from albert_fast.tokenizer import Tokenizer
 
     if args.tokenizer:
-        return load_tokenizer(args.tokenizer)
+        return Tokenizer(args.tokenizer)
     model, reason = tokenizer_from_manifest(first_file)
     if model is not None:
         try:
-            return load_tokenizer(model)
+            return Tokenizer(model)
         except (AlbertFastError, OSError, ValueError) as err:
             reason = f"tokenizer {model} from manifest.json is not usable ({err})"
     if reason:

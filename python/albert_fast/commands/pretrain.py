@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import argparse
 
+from albert_fast.commands._options import add_config_arguments, config_from_args
+from albert_fast.runtime import STRATEGIES
+
 STRATEGY_HELP = ("tf.distribute strategy: auto (TPU with --tpu, multi-worker when TF_CONFIG names "
                  "several tasks, mirrored over several GPUs, else one device), cpu, one_device, "
                  "mirrored, multi_worker, tpu")
@@ -29,9 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-data", metavar="DIR|GLOB",
                    help="held-out TFRecords (default: the eval-* shards of --data; without "
                    "any, evaluation uses the training files as the reference does, Q15)")
-    p.add_argument("--strategy", default="auto",
-                   choices=["auto", "cpu", "one_device", "mirrored", "multi_worker", "tpu"],
-                   help=STRATEGY_HELP)
+    p.add_argument("--strategy", default="auto", choices=STRATEGIES, help=STRATEGY_HELP)
     p.add_argument("--tpu", metavar="NAME", help="TPU name or address (implies --strategy tpu)")
     p.add_argument("--stop-at", type=int, metavar="STEP",
                    help="stop at this step (the schedule still spans num_train_steps); run "
@@ -41,34 +42,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-eval", action="store_true", help="skip evaluation")
     p.add_argument("--deterministic", action="store_true",
                    help="deterministic TF ops and input order (slower; for reproducible runs)")
-    try:
-        from albert_fast.commands._options import add_config_arguments
-    except ImportError:  # before the shared config flags exist
-        p.add_argument("--config", metavar="CFG", help="YAML or JSON config")
-        p.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
-                       help="compute precision (default: the config's)")
-    else:
-        add_config_arguments(p, sections=("model", "data", "pretraining"))
+    add_config_arguments(p, sections=("model", "data", "pretraining"))
     p.set_defaults(run=run)
 
 
-def _config(args: argparse.Namespace):  # noqa: ANN202
-    try:
-        from albert_fast.commands._options import config_from_args
-    except ImportError:
-        from albert_fast.config import Config, load_config
-
-        cfg = load_config(args.config) if args.config else Config()
-        if getattr(args, "precision", None):
-            cfg.pretraining = cfg.pretraining.model_copy(update={"precision": args.precision})
-        return cfg
-    return config_from_args(args)
-
-
 def run(args: argparse.Namespace) -> int:
-    from albert_fast.train import pretrain
+    from albert_fast.pretrain import pretrain
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
     result = pretrain(
         cfg, args.data, args.output, eval_data=args.eval_data, strategy=args.strategy,
         tpu=args.tpu, num_train_steps=args.stop_at, do_eval=not args.no_eval,

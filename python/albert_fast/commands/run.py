@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-STAGES = ("prepare-corpus", "train-tokenizer", "create-data", "pretrain", "export-hf")
+from albert_fast.run import STAGES, run_pipeline
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +28,5 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from albert_fast.pipeline_run import run_pipeline
-
     run_pipeline(args.config, from_stage=args.from_stage, until=args.until)
     return 0

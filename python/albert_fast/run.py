@@ -1,22 +1,8 @@
-"""``albert-fast run CONFIG``: raw text to a Hugging Face model in one command.
-
-One YAML holds a ``run`` section (paths of the raw input and of the output tree, stage options)
-next to the usual config sections. The stages run in order, each writing one directory under
-``run.output``::
-
-    prepare-corpus   -> OUT/corpus      one sentence per line, blank line between documents
-    train-tokenizer  -> OUT/tokenizer   spiece.model + tokenizer_config.json
-    create-data      -> OUT/data        sharded TFRecords + manifest.json
-    pretrain         -> OUT/model       checkpoints, config.yaml, eval results
-    export-hf        -> OUT/hf          the verified Hugging Face directory
-
-Each finished stage leaves ``OUT/.stages/STAGE.json``: the hash of the config it depends on, the
-checksum of its inputs (the raw files, or the record of the stage before), the albert_fast
-version and a fingerprint of its output. A stage whose record still matches is skipped; one
-whose record does not match starts over (its output directory is removed first); a stage with
-no record (interrupted) runs again in place, so it resumes where it can (pretrain resumes from
-its latest checkpoint). ``--from``/``--until`` pick a slice of the stages.
-"""
+"""``albert-fast run CONFIG``: raw text to a verified Hugging Face model in one command. The
+stages run in order, each into its own directory under ``run.output``; a finished stage records
+what it was made from (config hash, input checksums, version, output fingerprint) in
+``OUT/.stages/STAGE.json`` and is skipped while that still matches, an interrupted one resumes in
+place, a changed one starts over (docs/run.md)."""
 
 from __future__ import annotations
 
@@ -24,17 +10,20 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-import yaml
-
+from albert_fast.checkpoints import record_run_inputs
 from albert_fast.config import Config, config_from_dict, read_config_file
+from albert_fast.corpus import prepare_corpus
+from albert_fast.data import create_pretraining_data
 from albert_fast.errors import ConfigError
-from albert_fast.io_utils import file_sha256
+from albert_fast.export_hf import export_hf, fill_mask_lines
+from albert_fast.io_utils import atomic_write_json, ensure_output_dir, file_sha256
+from albert_fast.pretrain import pretrain
+from albert_fast.tokenizer_train import train_tokenizer
 
 STAGES = ("prepare-corpus", "train-tokenizer", "create-data", "pretrain", "export-hf")
 #: Output directory of each stage below ``run.output``.
@@ -155,47 +144,33 @@ def _corpus_files(ctx: StageContext) -> str:
     return str(ctx.dir("prepare-corpus") / "corpus-*.txt")
 
 
-def _stage_prepare(ctx: StageContext) -> dict:
-    from albert_fast.corpus import prepare_corpus
-
+def _stage_prepare_corpus(ctx: StageContext) -> dict:
     return _jsonable(prepare_corpus(ctx.settings.input, ctx.dir("prepare-corpus"), config=ctx.cfg,
                                     progress=False, **ctx.settings.prepare))
 
 
-def _stage_tokenizer(ctx: StageContext) -> dict:
-    from albert_fast.tokenizer_train import train_tokenizer
-
+def _stage_train_tokenizer(ctx: StageContext) -> dict:
     return _jsonable(train_tokenizer(_corpus_files(ctx), ctx.dir("train-tokenizer"),
                                      config=ctx.cfg, progress=False))
 
 
-def _stage_data(ctx: StageContext) -> dict:
-    from albert_fast.data import create_pretraining_data
-
+def _stage_create_data(ctx: StageContext) -> dict:
     return _jsonable(create_pretraining_data(_corpus_files(ctx), ctx.dir("train-tokenizer"),
                                              ctx.dir("create-data"), config=ctx.cfg,
                                              progress=False, **ctx.settings.create_data))
 
 
 def _stage_pretrain(ctx: StageContext) -> dict:
-    from albert_fast.train import pretrain
-
     opts = dict(ctx.settings.pretrain)
     out = ctx.dir("pretrain")
     out.mkdir(parents=True, exist_ok=True)
-    # export-hf and warm starts find the tokenizer of the run through this record.
-    from albert_fast.io_utils import atomic_write_json
-
-    atomic_write_json(out / "inputs.json", {"data": str(ctx.dir("create-data").resolve()),
-                                            "tokenizer": str(ctx.dir("train-tokenizer").resolve())})
+    record_run_inputs(out, ctx.dir("create-data"), ctx.dir("train-tokenizer"))
     result = pretrain(ctx.cfg, str(ctx.dir("create-data")), out, progress=ctx.emit, **opts)
     return {"step": result.step, "train": _jsonable(result.train),
             "eval": _jsonable(result.eval)}
 
 
-def _stage_export(ctx: StageContext) -> dict:
-    from albert_fast.export import export_hf
-
+def _stage_export_hf(ctx: StageContext) -> dict:
     texts = [str(f) for f in _files_of([_corpus_files(ctx)])][:4]
     report = export_hf(ctx.dir("pretrain"), ctx.dir("export-hf"),
                        tokenizer=ctx.dir("train-tokenizer"), data=ctx.dir("create-data"),
@@ -204,8 +179,8 @@ def _stage_export(ctx: StageContext) -> dict:
 
 
 STAGE_FUNCS: dict[str, Callable[[StageContext], dict]] = {
-    "prepare-corpus": _stage_prepare, "train-tokenizer": _stage_tokenizer,
-    "create-data": _stage_data, "pretrain": _stage_pretrain, "export-hf": _stage_export}
+    "prepare-corpus": _stage_prepare_corpus, "train-tokenizer": _stage_train_tokenizer,
+    "create-data": _stage_create_data, "pretrain": _stage_pretrain, "export-hf": _stage_export_hf}
 
 
 def _jsonable(value: Any) -> Any:
@@ -260,8 +235,6 @@ def run_pipeline(config_path: str | os.PathLike, *, from_stage: Optional[str] = 
                  until: Optional[str] = None, emit: Callable[[str], None] = None,
                  stage_funcs: Optional[dict] = None) -> list[StageOutcome]:
     """Runs the stages of a run config (see the module docstring); returns what each did."""
-    from albert_fast.io_utils import atomic_write_json, ensure_output_dir
-
     emit = emit or (lambda line: print(line, flush=True))
     funcs = dict(STAGE_FUNCS, **(stage_funcs or {}))
     for name, value in (("--from", from_stage), ("--until", until)):
@@ -353,6 +326,6 @@ def summary(outcomes: list[StageOutcome], settings: RunSettings) -> str:
         lines.append(f"  Hugging Face model: {hf}  (AutoModelForMaskedLM.from_pretrained("
                      f"{str(hf)!r}))")
         if exp.get("fill_mask"):
-            lines.append(f"  fill-mask: {exp.get('fill_mask_text')}")
-            lines.extend(f"    {p['score']:.4f}  {p['token_str']}" for p in exp["fill_mask"])
+            lines.extend("  " + line for line in fill_mask_lines(exp["fill_mask"],
+                                                                 exp.get("fill_mask_text")))
     return "\n".join(lines)

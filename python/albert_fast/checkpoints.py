@@ -1,0 +1,234 @@
+"""Our run directories and checkpoints: what a run directory holds, finding the checkpoint and
+config of a run, ``best`` or import directory, and saving and restoring every weight of the
+model (Keras 3 hides Dense kernels from a checkpoint of the model alone; see _WEIGHT_LISTS)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from albert_fast.config import Config, ModelConfig, load_config
+from albert_fast.errors import ConfigError, ModelError
+from albert_fast.io_utils import atomic_write_json, atomic_write_text
+from albert_fast.runtime import quiet_tensorflow
+from albert_fast.tokenizer import MODEL_FILE
+
+#: The resolved config of a run (``RUN/config.yaml``), also beside ``best/`` and import outputs.
+RUN_CONFIG = "config.yaml"
+#: The data and tokenizer a run was trained from, as ``albert-fast run`` records them.
+RUN_INPUTS = "inputs.json"
+#: Training checkpoints are ``RUN/ckpt-STEP``.
+CHECKPOINT_NAME = "ckpt"
+#: Weights-only checkpoints: ``RUN/best/model``, ``IMPORT_DIR/model``.
+WEIGHTS_NAME = "model"
+#: Where the weights with the best ``masked_lm_accuracy`` so far are kept.
+BEST_DIR = "best"
+
+
+# --------------------------------------------------------------------------------------------
+# The run directory
+
+def save_run_config(config: Config, run_dir: Path) -> None:
+    """Writes ``RUN/config.yaml``; refuses a run directory that holds another architecture."""
+    path = run_dir / RUN_CONFIG
+    resolved = config.model_dump(mode="json")
+    if path.is_file():
+        previous = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if previous.get("model") != resolved["model"]:
+            raise ValueError(
+                f"{path}: this run directory holds a run with a different model architecture; "
+                "use another output directory (or the same config to resume)")
+    atomic_write_text(path, yaml.safe_dump(resolved, sort_keys=False))
+
+
+def record_run_inputs(run_dir: Path, data: Path, tokenizer: Path) -> None:
+    """Records the data and tokenizer of a run, so export-hf and warm starts find its
+    tokenizer (:func:`run_tokenizer`)."""
+    atomic_write_json(run_dir / RUN_INPUTS, {"data": str(data.resolve()),
+                                             "tokenizer": str(tokenizer.resolve())})
+
+
+def run_tokenizer(run_dir: Path) -> Optional[Path]:
+    """The tokenizer directory of a run: one holding ``spiece.model`` (the run directory, its
+    ``tokenizer/`` subdirectory or its parent), else the one :func:`record_run_inputs` noted."""
+    for d in (run_dir, run_dir / "tokenizer", run_dir.parent):
+        if (d / MODEL_FILE).is_file():
+            return d
+    rec = run_dir / RUN_INPUTS
+    if rec.is_file():
+        tok = json.loads(rec.read_text(encoding="utf-8")).get("tokenizer")
+        if tok:
+            p = Path(tok)
+            return p if p.is_dir() else p.parent
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Finding a checkpoint
+
+@dataclass
+class CheckpointSource:
+    """One of our checkpoints: the TF checkpoint prefix and the config it was trained with."""
+
+    prefix: str
+    config: Config
+    config_path: Optional[Path]
+    run_dir: Path
+    step: Optional[int] = None
+
+
+def checkpoint_prefix(directory: Path) -> Optional[str]:
+    """The checkpoint in one of our directories: a run's latest ``ckpt-N``, else a weights-only
+    ``model`` (``RUN/best``, an import output); None when there is neither."""
+    import tensorflow as tf
+
+    prefix = tf.train.latest_checkpoint(str(directory))
+    if prefix is None and (directory / f"{WEIGHTS_NAME}.index").is_file():
+        prefix = str(directory / WEIGHTS_NAME)
+    return prefix
+
+
+def resolve_checkpoint(source: str | os.PathLike, config: Optional[Config] = None
+                       ) -> CheckpointSource:
+    """Finds the checkpoint and its config for ``source``: a run directory (its latest
+    ``ckpt-N``), a directory with a ``model`` checkpoint (``RUN/best``, an ``albert-fast import``
+    output), or a checkpoint prefix (``RUN/ckpt-500``). ``config`` (when given) must agree with
+    the recorded one on every ``model`` field."""
+    path = Path(source)
+    if not path.exists() and not Path(str(path) + ".index").is_file():
+        raise FileNotFoundError(2, "no such run directory or checkpoint", str(path))
+    if path.is_dir():
+        prefix = checkpoint_prefix(path)
+        if prefix is None:
+            raise ModelError(f"{path}: no checkpoint in this directory (a run that has not saved "
+                             "a checkpoint yet, or not a run directory)")
+        run_dir = path
+    else:
+        if not Path(str(path) + ".index").is_file():
+            raise ModelError(f"{path}: not a checkpoint (expected {path}.index)")
+        prefix = str(path)
+        run_dir = path.parent
+    config_path = next((p / RUN_CONFIG for p in (run_dir, run_dir.parent)
+                        if (p / RUN_CONFIG).is_file()), None)
+    recorded = load_config(config_path) if config_path else None
+    if recorded is None and config is None:
+        raise ConfigError(f"{run_dir}: no {RUN_CONFIG} beside the checkpoint; give the config "
+                          "it was trained with (--config)")
+    if recorded is not None and config is not None:
+        check_same_architecture(config.model, recorded.model, str(config.source),
+                                str(config_path))
+    cfg = recorded if recorded is not None else config
+    assert cfg is not None
+    return CheckpointSource(prefix, cfg, config_path, run_dir, _step_of(prefix))
+
+
+def _step_of(prefix: str) -> Optional[int]:
+    tail = prefix.rsplit("-", 1)
+    return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else None
+
+
+def check_same_architecture(given: ModelConfig, recorded: ModelConfig, given_src: str,
+                            recorded_src: str) -> None:
+    """Raises ConfigError naming every ``model`` field on which two configs disagree."""
+    diffs = [f"model.{k} = {v!r} in {given_src} but {recorded.model_dump()[k]!r} in "
+             f"{recorded_src}" for k, v in given.model_dump().items()
+             if recorded.model_dump()[k] != v]
+    if diffs:
+        raise ConfigError("the config disagrees with the checkpoint: " + "; ".join(diffs))
+
+
+# --------------------------------------------------------------------------------------------
+# Every weight in, every weight out
+
+def load_model(source: str | os.PathLike, config: Optional[Config] = None
+               ) -> tuple[Any, CheckpointSource]:
+    """Builds our Keras model and restores the weights of one of our checkpoints into it."""
+    quiet_tensorflow()
+    from albert_fast.model import build_pretraining_model
+
+    ckpt = resolve_checkpoint(source, config)
+    model = build_pretraining_model(ckpt.config.model)
+    restore_weights(model, ckpt.prefix, str(ckpt.config_path or "the config"))
+    return model, ckpt
+
+
+#: Lists of the model's trainable variables (in ``model.trainable_variables`` order) inside
+#: our checkpoints. Keras 3 layers do not expose Dense kernels to ``tf.train.Checkpoint``'s
+#: object graph under the model, so a checkpoint of ``model`` alone misses them; the
+#: optimizer's variable list (training checkpoints) and an explicit ``weights`` list
+#: (``best/``, import outputs) hold every weight.
+_WEIGHT_LISTS = (("optimizer", "_trainable_variables"),
+                 ("optimizer", "inner_optimizer", "_trainable_variables"),
+                 ("weights",))
+
+
+def _checkpoint_weight_keys(reader: Any) -> Optional[list[str]]:
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+
+    def child(node: int, name: str) -> Optional[int]:
+        return next((c.node_id for c in graph.nodes[node].children if c.local_name == name),
+                    None)
+
+    for path in _WEIGHT_LISTS:
+        node: Optional[int] = 0
+        for name in path:
+            node = child(node, name) if node is not None else None
+        if node is None:
+            continue
+        keys = []
+        for i in range(len(graph.nodes[node].children)):
+            item = child(node, str(i))
+            attrs = graph.nodes[item].attributes if item is not None else []
+            key = next((a.checkpoint_key for a in attrs if a.name == "VARIABLE_VALUE"), None)
+            if key is None:
+                break
+            keys.append(key)
+        else:
+            return keys
+    return None
+
+
+def restore_weights(model: Any, prefix: str, config_src: str) -> None:
+    """Restores every weight of our model from one of our checkpoints; ModelError when the
+    checkpoint does not fit the architecture."""
+    import tensorflow as tf
+
+    from albert_fast.model import reference_name
+
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        keys = _checkpoint_weight_keys(reader)
+    except (tf.errors.OpError, ValueError) as err:
+        raise ModelError(f"{prefix}: cannot read the checkpoint: {str(err).splitlines()[0]}"
+                         ) from None
+    variables = model.trainable_variables
+    if keys is None:
+        raise ModelError(f"{prefix}: the checkpoint has no list of the model's weights (not a "
+                         "checkpoint of albert_fast's trainer or import)")
+    if len(keys) != len(variables):
+        raise ModelError(f"{prefix}: the checkpoint holds {len(keys)} weights but the model of "
+                         f"{config_src} has {len(variables)}; it was trained with another "
+                         "architecture")
+    for key, var in zip(keys, variables):
+        value = reader.get_tensor(key)
+        if tuple(value.shape) != tuple(var.shape):
+            raise ModelError(f"{prefix}: {reference_name(var.path)} has shape "
+                             f"{tuple(value.shape)} in the checkpoint but {tuple(var.shape)} in "
+                             f"the model of {config_src}; it was trained with another "
+                             "architecture")
+        var.assign(value)
+
+
+def save_weights(model: Any, prefix: str | os.PathLike) -> None:
+    """Writes a weights-only checkpoint that :func:`restore_weights` reads completely."""
+    import tensorflow as tf
+
+    tf.train.Checkpoint(model=model, weights=list(model.trainable_variables)).write(str(prefix))
