@@ -12,6 +12,7 @@ import typing
 from typing import Any, Iterable, Sequence
 
 import yaml
+from pydantic import BaseModel
 
 from albert_fast.config import FIELD_ALIASES, SECTIONS, Config, SECTION_MODELS, load_config
 from albert_fast.errors import ConfigError
@@ -88,6 +89,13 @@ def _field_kind(annotation: Any) -> tuple[str, Any]:
     return "scalar", annotation
 
 
+def _is_structured(annotation: Any) -> bool:
+    """A list of settings blocks, which no single flag can spell."""
+    args = typing.get_args(annotation)
+    return (typing.get_origin(annotation) is list and bool(args) and isinstance(args[0], type)
+            and issubclass(args[0], BaseModel))
+
+
 def _metavar(annotation: Any) -> str:
     text = str(annotation)
     for kind, label in (("list", "A,B,..."), ("int", "INT"), ("float", "FLOAT")):
@@ -127,6 +135,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, sections: Iterable[str
             _SECTION_TITLES[section],
             f"override the config's {section!r} section; unset flags keep the config's value")
         for name, info in SECTION_MODELS[section].model_fields.items():
+            if _is_structured(info.annotation):
+                continue  # lists of settings (pretraining.phases): the config file or --set
             names = [name, *FIELD_ALIASES.get((section, name), ())]
             taken = parser._option_string_actions
             if any(f"--{s}" in taken or f"--no-{s}" in taken for n in names for s in _spellings(n)):
