@@ -17,7 +17,7 @@ from conftest import run_cli
 from data_fixtures import corpus_dir, spm_dir, train_albert_spm  # noqa: F401 (fixtures)
 
 import albert_fast
-from albert_fast.data import create_pretraining_data
+from albert_fast.create_data import create_pretraining_data
 
 SMALL = dict(max_seq_length=128, max_predictions_per_seq=20, dupe_factor=2)
 

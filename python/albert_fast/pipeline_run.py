@@ -156,21 +156,21 @@ def _corpus_files(ctx: StageContext) -> str:
 
 
 def _stage_prepare(ctx: StageContext) -> dict:
-    from albert_fast.corpus import prepare_corpus
+    from albert_fast.prepare_corpus import prepare_corpus
 
     return _jsonable(prepare_corpus(ctx.settings.input, ctx.dir("prepare-corpus"), config=ctx.cfg,
                                     progress=False, **ctx.settings.prepare))
 
 
 def _stage_tokenizer(ctx: StageContext) -> dict:
-    from albert_fast.tokenizer_train import train_tokenizer
+    from albert_fast.train_tokenizer import train_tokenizer
 
     return _jsonable(train_tokenizer(_corpus_files(ctx), ctx.dir("train-tokenizer"),
                                      config=ctx.cfg, progress=False))
 
 
 def _stage_data(ctx: StageContext) -> dict:
-    from albert_fast.data import create_pretraining_data
+    from albert_fast.create_data import create_pretraining_data
 
     return _jsonable(create_pretraining_data(_corpus_files(ctx), ctx.dir("train-tokenizer"),
                                              ctx.dir("create-data"), config=ctx.cfg,

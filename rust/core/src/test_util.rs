@@ -28,6 +28,11 @@ impl TempDir {
         fs::write(&p, data.as_ref()).expect("write a test file");
         p
     }
+
+    /// [`TempDir::write`] returning the path as a string (how the stages take their inputs).
+    pub(crate) fn write_string(&self, name: &str, data: &str) -> String {
+        self.write(name, data).to_string_lossy().into_owned()
+    }
 }
 
 impl Deref for TempDir {
