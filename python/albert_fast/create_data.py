@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -114,7 +115,7 @@ def create_pretraining_data(
         shard_size_bytes: raw input bytes per shard (default :func:`default_shard_size`).
         max_line_tokens: a line with more tokens is an error (default 16 x max_seq_length; 0
             disables the check).
-        progress: draw a progress bar on stderr.
+        progress: draw a progress bar on stderr (when it is a terminal).
         strict_normalization: whether the config's ``text`` settings must equal those recorded
             with the tokenizer (error otherwise); when false the tokenizer's recorded settings
             win. Default: strict when a ``config`` is given.
@@ -181,8 +182,8 @@ def create_pretraining_data(
         eval_fraction=float(eval_fraction), shard_size_bytes=shard_size, threads=threads,
         compression=compression, max_line_tokens=line_limit,
     )
-    result = run_with_progress(lambda p: _core.create_data(progress=p, **options), _bar, show=progress,
-                               name="albert-fast-create-data")
+    result = run_with_progress(lambda p: _core.create_data(progress=p, **options), _bar,
+                               show=progress and sys.stderr.isatty(), name="albert-fast-create-data")
 
     shards = result["shards"]
     totals = {k: sum(s[k] for s in shards) for k in (

@@ -39,8 +39,7 @@ def run_with_progress(
     """Returns ``call(progress)``, run on a worker thread named ``name``.
 
     With ``show``, every ``interval`` seconds ``view(progress.snapshot())`` says what the bar on
-    stderr shows (tqdm; hidden when stderr is not a terminal). An exception raised by ``call`` is
-    re-raised here.
+    stderr shows (tqdm). An exception raised by ``call`` is re-raised here.
     """
     progress = _core.Progress()
     box: dict[str, Any] = {}
@@ -55,8 +54,7 @@ def run_with_progress(
     if show:
         from tqdm import tqdm
 
-        bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, dynamic_ncols=True,
-                   disable=None)
+        bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, dynamic_ncols=True)
 
     def draw() -> None:
         if not show:

@@ -317,13 +317,10 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
                 }
             };
         }
-        loop {
-            let Some((at, line, after)) = (match head.next() {
-                Some(item) => Some(item),
-                None => self.next_line()?,
-            }) else {
-                break;
-            };
+        while let Some((at, line, after)) = match head.next() {
+            Some(item) => Some(item),
+            None => self.next_line()?,
+        } {
             let blank = is_blank(&line);
             match mode {
                 DocBoundary::Auto | DocBoundary::BlankLine => {

@@ -151,6 +151,18 @@ pub fn total_size(files: &[PathBuf]) -> u64 {
     files.iter().filter_map(|f| fs::metadata(f).ok()).map(|m| m.len()).sum()
 }
 
+/// `path<TAB>size<TAB>mtime_ns` of a file (zeros when it cannot be read): what a resume
+/// fingerprint records of each input, so that a changed input is never resumed.
+pub fn file_stamp(path: &Path) -> String {
+    let meta = fs::metadata(path).ok();
+    let mtime = meta
+        .as_ref()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{}\t{}\t{mtime}", path.display(), meta.map_or(0, |m| m.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

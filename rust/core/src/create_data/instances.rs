@@ -361,7 +361,7 @@ mod tests {
                 assert_eq!(st.instances as usize, insts.len());
                 for inst in &insts {
                     let n = inst.input_ids.len();
-                    assert!(n <= 64 && n >= 5);
+                    assert!((5..=64).contains(&n));
                     assert_eq!(inst.input_ids[0], 2);
                     let f = inst.first_segment_len as usize;
                     assert_eq!(inst.input_ids[f - 1], 3, "first segment ends with [SEP]");

@@ -1,19 +1,18 @@
 //! What create-data is asked to do ([`CreateDataOptions`], the flags of the original tool as the
 //! Python face passes them) and the resolved configuration a run works from ([`RunConfig`]).
 
-use std::fs;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::instances::InstanceConfig;
 use super::masking::MaskingConfig;
-use crate::corpus::{DocBoundary, DocumentOptions, LineReaderOptions, TextPolicy};
+use crate::corpus::{file_stamp, DocBoundary, DocumentOptions, LineReaderOptions, TextPolicy};
 use crate::error::{Error, Result};
 use crate::hashing::sha256_hex;
 use crate::progress::Progress;
 use crate::tfrecord::Compression;
-use std::sync::Arc;
 
 /// The options of `albert_fast._core.create_data` (one field per keyword argument).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,15 +66,7 @@ impl CreateDataOptions {
             serde_json::to_string(&shaping).unwrap_or_default(),
             model_sha256.to_string(),
         ];
-        for p in files {
-            let meta = fs::metadata(p).ok();
-            let size = meta.as_ref().map_or(0, |m| m.len());
-            let mtime = meta
-                .and_then(|m| m.modified().ok())
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
-            parts.push(format!("{}\t{size}\t{mtime}", p.display()));
-        }
+        parts.extend(files.iter().map(|f| file_stamp(f)));
         sha256_hex(parts.iter().flat_map(|p| [p.as_bytes(), b"\n"]))
     }
 

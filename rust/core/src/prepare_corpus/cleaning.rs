@@ -174,13 +174,7 @@ pub fn render_document(doc: &CleanDoc, splitter: &PunktSentenceTokenizer, clean:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sentences::PunktParameters;
-
-    fn splitter() -> PunktSentenceTokenizer {
-        let mut p = PunktParameters::default();
-        p.abbrev_types.insert("dr".into());
-        PunktSentenceTokenizer::new(p)
-    }
+    use crate::test_util::splitter;
 
     fn s(x: &str) -> Option<String> {
         Some(x.to_string())

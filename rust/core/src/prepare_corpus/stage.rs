@@ -26,7 +26,7 @@ use super::stats::{Changed, Dropped, InputSummary, PrepareStats, Settings};
 use crate::atomic::{self, AtomicFile};
 use crate::corpus::prepared::{is_shard_file, shard_name, STATE_FILE, STATS_FILE};
 use crate::corpus::{
-    expand_inputs_detailed, read_documents, total_size, DocBoundary, DocumentOptions, Flow, LineReader, LineReaderOptions,
+    expand_inputs_detailed, file_stamp, read_documents, total_size, DocBoundary, DocumentOptions, Flow, LineReader, LineReaderOptions,
     RawDocument, ReaderStats, DEFAULT_MAX_LINE_BYTES,
 };
 use crate::error::{Error, Result};
@@ -134,15 +134,7 @@ impl PrepareOptions {
 /// Identifies (inputs, settings, Punkt parameters): a re-run resumes only a run with the same.
 fn fingerprint(files: &[PathBuf], opts: &PrepareOptions, splitter: &PunktSentenceTokenizer) -> String {
     let mut parts = vec![env!("CARGO_PKG_VERSION").to_string()];
-    for f in files {
-        let meta = fs::metadata(f).ok();
-        let mtime = meta
-            .as_ref()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        parts.push(format!("{}\t{}\t{mtime}", f.display(), meta.map_or(0, |m| m.len())));
-    }
+    parts.extend(files.iter().map(|f| file_stamp(f)));
     let settings = serde_json::to_string(&opts.settings()).unwrap_or_default();
     parts.push(format!("{settings}\t{}", opts.max_document_bytes));
     let p = splitter.params();
@@ -210,113 +202,104 @@ pub fn prepare_corpus(
     extra_stats: Map<String, Value>,
 ) -> Result<Value> {
     opts.validate()?;
-    crate::parallel::thread_pool(opts.threads)?.install(|| run(inputs, out_dir, splitter, opts, progress, extra_stats))
-}
-
-fn run(
-    inputs: &[String],
-    out_dir: &Path,
-    splitter: &PunktSentenceTokenizer,
-    opts: &PrepareOptions,
-    progress: Option<Arc<Progress>>,
-    extra_stats: Map<String, Value>,
-) -> Result<Value> {
-    let input_set = expand_inputs_detailed(inputs)?;
-    let files = input_set.files;
-    precheck(&files, opts)?;
-    fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let fp = fingerprint(&files, opts, splitter);
-    let finished = match resume_point(out_dir, &fp)? {
-        Resume::Complete(prev) => return Ok(prev),
-        Resume::After(finished) => finished,
-    };
-    // Temp files of an interrupted run (other pids) are garbage now.
-    atomic::remove_temp_files(out_dir, |name| is_shard_file(Path::new(name)))?;
-    if let Some(p) = &progress {
-        Progress::set(&p.bytes_total, total_size(&files));
-        Progress::set(&p.files_total, files.len() as u64);
-    }
-
-    let (reader, batches) = spawn_reader(files.clone(), opts.clone(), progress.clone());
-    let mut writer = ShardWriter { out_dir, fingerprint: &fp, shards: finished, current: None };
-    let resumed_shards = writer.shards.len();
-    let mut work = Assigner { seen: HashSet::new(), counts: Counts::default(), shard_index: 0, shard_fill: 0 };
-    let result = (|| -> Result<()> {
-        for batch in batches.iter() {
-            let batch = batch?;
-            if let Some(p) = &progress {
-                p.check()?;
-            }
-            let assigned = work.assign(batch, opts);
-            // Shards the journal lists as finished are not split or written again.
-            let rendered: Vec<(usize, String, u64)> = assigned
-                .par_iter()
-                .filter(|(s, _)| *s >= resumed_shards)
-                .map(|(s, d)| {
-                    let (text, n) = render_document(d, splitter, &opts.clean);
-                    (*s, text, n)
-                })
-                .collect();
-            for (s, text, n) in rendered {
-                writer.write(s, &text, n)?;
-            }
+    crate::parallel::thread_pool(opts.threads)?.install(|| {
+        let input_set = expand_inputs_detailed(inputs)?;
+        let files = input_set.files;
+        precheck(&files, opts)?;
+        fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+        let fp = fingerprint(&files, opts, splitter);
+        let finished = match resume_point(out_dir, &fp)? {
+            Resume::Complete(prev) => return Ok(prev),
+            Resume::After(finished) => finished,
+        };
+        // Temp files of an interrupted run (other pids) are garbage now.
+        atomic::remove_temp_files(out_dir, |name| is_shard_file(Path::new(name)))?;
+        if let Some(p) = &progress {
+            Progress::set(&p.bytes_total, total_size(&files));
+            Progress::set(&p.files_total, files.len() as u64);
         }
-        Ok(())
-    })();
-    drop(batches);
-    let rstats = reader.join().map_err(|_| Error::InvalidInput("reader thread panicked".into()))?;
-    result?;
-    writer.commit()?;
 
-    let shards = writer.shards;
-    let docs_written: u64 = shards.iter().map(|r| r.documents).sum();
-    if docs_written == 0 {
-        return Err(Error::InvalidInput(format!(
-            "no text to write: the {} input file(s) hold no document with a sentence after cleaning",
-            files.len()
-        )));
-    }
-    let c = work.counts;
-    let stats = PrepareStats {
-        fingerprint: fp.clone(),
-        output: out_dir.display().to_string(),
-        documents: docs_written,
-        sentences: shards.iter().map(|r| r.sentences).sum(),
-        bytes: shards.iter().map(|r| r.bytes).sum(),
-        shards,
-        input: InputSummary {
-            files: files.len(),
-            bytes: rstats.input.bytes,
-            lines: rstats.input.lines,
-            files_by_mode: rstats.files_by_mode.clone(),
-            hidden_files_skipped: input_set.skipped_hidden,
-            invalid_utf8_sequences: rstats.input.invalid_utf8,
-            long_lines_split: rstats.input.split_lines,
-            documents_read: rstats.documents_read,
-            long_documents_split: rstats.split_documents,
-        },
-        dropped: Dropped {
-            duplicate_documents: c.duplicates,
-            empty_documents: c.empty,
-            documents_without_sentences: rstats.documents_read.saturating_sub(c.duplicates + c.empty + docs_written),
-            short_lines: c.clean.lines_too_short,
-            control_chars: c.clean.control_chars_removed,
-            json_invalid_lines: rstats.json_errors,
-            json_missing_field: rstats.json_missing_field,
-            lines_outside_doc_elements: rstats.lines_outside_docs,
-        },
-        changed: Changed { lines_normalized_nfc: c.clean.lines_normalized_nfc, unclosed_doc_elements: rstats.unclosed_docs },
-        warnings: rstats.examples,
-        settings: opts.settings(),
-        resumed_shards,
-    };
-    let mut value = serde_json::to_value(&stats).map_err(|e| Error::InvalidInput(e.to_string()))?;
-    if let Value::Object(obj) = &mut value {
-        obj.extend(extra_stats);
-    }
-    // The journal stays: should stats.json be lost, a re-run finds every shard finished.
-    write_json_atomic(&out_dir.join(STATS_FILE), &value)?;
-    Ok(value)
+        let (reader, batches) = spawn_reader(files.clone(), opts.clone(), progress.clone());
+        let mut writer = ShardWriter { out_dir, fingerprint: &fp, shards: finished, current: None };
+        let resumed_shards = writer.shards.len();
+        let mut work = Assigner { seen: HashSet::new(), counts: Counts::default(), shard_index: 0, shard_fill: 0 };
+        let result = (|| -> Result<()> {
+            for batch in batches.iter() {
+                let batch = batch?;
+                if let Some(p) = &progress {
+                    p.check()?;
+                }
+                let assigned = work.assign(batch, opts);
+                // Shards the journal lists as finished are not split or written again.
+                let rendered: Vec<(usize, String, u64)> = assigned
+                    .par_iter()
+                    .filter(|(s, _)| *s >= resumed_shards)
+                    .map(|(s, d)| {
+                        let (text, n) = render_document(d, splitter, &opts.clean);
+                        (*s, text, n)
+                    })
+                    .collect();
+                for (s, text, n) in rendered {
+                    writer.write(s, &text, n)?;
+                }
+            }
+            Ok(())
+        })();
+        drop(batches);
+        let rstats = reader.join().map_err(|_| Error::InvalidInput("reader thread panicked".into()))?;
+        result?;
+        writer.commit()?;
+
+        let shards = writer.shards;
+        let docs_written: u64 = shards.iter().map(|r| r.documents).sum();
+        if docs_written == 0 {
+            return Err(Error::InvalidInput(format!(
+                "no text to write: the {} input file(s) hold no document with a sentence after cleaning",
+                files.len()
+            )));
+        }
+        let c = work.counts;
+        let stats = PrepareStats {
+            fingerprint: fp.clone(),
+            output: out_dir.display().to_string(),
+            documents: docs_written,
+            sentences: shards.iter().map(|r| r.sentences).sum(),
+            bytes: shards.iter().map(|r| r.bytes).sum(),
+            shards,
+            input: InputSummary {
+                files: files.len(),
+                bytes: rstats.input.bytes,
+                lines: rstats.input.lines,
+                files_by_mode: rstats.files_by_mode.clone(),
+                hidden_files_skipped: input_set.skipped_hidden,
+                invalid_utf8_sequences: rstats.input.invalid_utf8,
+                long_lines_split: rstats.input.split_lines,
+                documents_read: rstats.documents_read,
+                long_documents_split: rstats.split_documents,
+            },
+            dropped: Dropped {
+                duplicate_documents: c.duplicates,
+                empty_documents: c.empty,
+                documents_without_sentences: rstats.documents_read.saturating_sub(c.duplicates + c.empty + docs_written),
+                short_lines: c.clean.lines_too_short,
+                control_chars: c.clean.control_chars_removed,
+                json_invalid_lines: rstats.json_errors,
+                json_missing_field: rstats.json_missing_field,
+                lines_outside_doc_elements: rstats.lines_outside_docs,
+            },
+            changed: Changed { lines_normalized_nfc: c.clean.lines_normalized_nfc, unclosed_doc_elements: rstats.unclosed_docs },
+            warnings: rstats.examples,
+            settings: opts.settings(),
+            resumed_shards,
+        };
+        let mut value = serde_json::to_value(&stats).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        if let Value::Object(obj) = &mut value {
+            obj.extend(extra_stats);
+        }
+        // The journal stays: should stats.json be lost, a re-run finds every shard finished.
+        write_json_atomic(&out_dir.join(STATS_FILE), &value)?;
+        Ok(value)
+    })
 }
 
 enum Resume {
@@ -485,14 +468,7 @@ impl ShardWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sentences::PunktParameters;
-    use crate::test_util::TempDir;
-
-    fn splitter() -> PunktSentenceTokenizer {
-        let mut p = PunktParameters::default();
-        p.abbrev_types.insert("dr".into());
-        PunktSentenceTokenizer::new(p)
-    }
+    use crate::test_util::{splitter, TempDir};
 
     #[test]
     fn run_dedups_shards_and_resumes() {
@@ -500,14 +476,14 @@ mod tests {
         let input = d.write_string("in.txt", "Alpha beta. Gamma delta.\n\nAlpha beta. Gamma delta.\n\nSecond doc here.\n\nThird one.\n");
         let out = d.0.join("out");
         let opts = PrepareOptions { shard_bytes: 12, ..Default::default() };
-        let stats = prepare_corpus(&[input.clone()], &out, &splitter(), &opts, None, Map::new()).unwrap();
+        let stats = prepare_corpus(std::slice::from_ref(&input), &out, &splitter(), &opts, None, Map::new()).unwrap();
         assert_eq!(stats["documents"], 3);
         assert_eq!(stats["dropped"]["duplicate_documents"], 1);
         assert_eq!(stats["sentences"], 4);
         assert_eq!(fs::read_to_string(out.join("corpus-00000.txt")).unwrap(), "Alpha beta.\nGamma delta.\n\n");
         assert_eq!(fs::read_to_string(out.join("corpus-00002.txt")).unwrap(), "Third one.\n\n");
         // Re-run: already complete.
-        let again = prepare_corpus(&[input.clone()], &out, &splitter(), &opts, None, Map::new()).unwrap();
+        let again = prepare_corpus(std::slice::from_ref(&input), &out, &splitter(), &opts, None, Map::new()).unwrap();
         assert_eq!(again["resumed"], "already complete");
         // Interrupted run: journal lists shard 0, stats missing -> shard 0 is kept, the rest redone.
         let first = fs::read_to_string(out.join("corpus-00000.txt")).unwrap();
@@ -515,7 +491,7 @@ mod tests {
         fs::remove_file(out.join("corpus-00002.txt")).unwrap();
         write_json_atomic(&out.join(STATE_FILE), &serde_json::json!({"fingerprint": stats["fingerprint"], "shards": [stats["shards"][0]]}))
             .unwrap();
-        let resumed = prepare_corpus(&[input.clone()], &out, &splitter(), &opts, None, Map::new()).unwrap();
+        let resumed = prepare_corpus(std::slice::from_ref(&input), &out, &splitter(), &opts, None, Map::new()).unwrap();
         assert_eq!(resumed["resumed_shards"], 1);
         assert_eq!(resumed["sentences"], 4);
         assert_eq!(fs::read_to_string(out.join("corpus-00000.txt")).unwrap(), first);
