@@ -47,14 +47,31 @@ pub fn collapse_whitespace(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// True when `b` has no byte that may be whitespace or a control character but single inner
-/// spaces (a conservative check: a false negative only costs the full pass).
+/// True when `b` has no whitespace but single inner spaces: nothing for [`collapse_whitespace`]
+/// to change.
 #[inline]
 fn is_collapsed(b: &[u8]) -> bool {
-    if b.is_empty() {
-        return true;
+    let mut prev_space = true; // a leading space is not collapsed
+    for (i, &c) in b.iter().enumerate() {
+        if c == b' ' {
+            if prev_space {
+                return false;
+            }
+            prev_space = true;
+        } else if matches!(c, b'\t'..=b'\r' | 0x1c..=0x1f) || (matches!(c, 0xC2 | 0xE1 | 0xE2 | 0xE3) && ws_len_at(b, i) > 0) {
+            return false;
+        } else {
+            prev_space = false;
+        }
     }
-    if b[0] == b' ' || b[b.len() - 1] == b' ' {
+    !prev_space || b.is_empty()
+}
+
+/// True when `b` has no byte [`clean_pass`] may change (whitespace, controls, U+FEFF) but single
+/// inner spaces (conservative: a false negative only costs the full pass).
+#[inline]
+fn is_clean(b: &[u8]) -> bool {
+    if b.is_empty() || b[0] == b' ' || b[b.len() - 1] == b' ' {
         return false;
     }
     let mut prev_space = false;
@@ -126,7 +143,7 @@ fn control_len_at(b: &[u8], i: usize) -> usize {
 pub fn clean_pass(s: &str, remove_control: bool, collapse: bool) -> (String, u64) {
     let b = s.as_bytes();
     // Most lines are already clean: copy them whole.
-    if collapse && is_collapsed(b) {
+    if collapse && is_clean(b) {
         return (s.to_string(), 0);
     }
     let mut out = String::with_capacity(s.len());
@@ -327,6 +344,7 @@ mod tests {
         assert_eq!(collapse_whitespace("a\u{a0}\u{3000}b"), "a b");
         assert_eq!(collapse_whitespace("a\u{200b}b"), "a\u{200b}b"); // ZWSP is not whitespace
         assert!(matches!(collapse_whitespace("already clean"), Cow::Borrowed(_)));
+        assert!(matches!(collapse_whitespace("„Ja“ – sagte er… «non» ½"), Cow::Borrowed(_)), "typography is not whitespace");
         assert_eq!(collapse_whitespace(""), "");
         assert_eq!(collapse_whitespace(" \t "), "");
     }
