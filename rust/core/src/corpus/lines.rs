@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::open::open_reader_with_progress;
+use super::open::open_reader;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 
@@ -137,7 +137,7 @@ impl LineReader {
                 format!("{} is too small (at least {MIN_MAX_LINE_BYTES})", options.max_line_bytes),
             ));
         }
-        let mut reader = open_reader_with_progress(path, options.progress.clone(), offset)?;
+        let mut reader = open_reader(path, options.progress.clone(), offset)?;
         let mut start_offset = offset;
         if options.policy == TextPolicy::Lenient && offset == 0 {
             let mut head = Vec::with_capacity(BINARY_SNIFF_BYTES);

@@ -72,14 +72,9 @@ impl<R: Seek> Seek for CountingReader<R> {
 
 /// Opens a file for reading, decompressing `.gz` (multi-member, as `gzip` writes concatenated
 /// files), `.zst` and `.bz2` by extension, and gzip/zstd/bzip2 by magic bytes as a fallback.
-pub fn open_reader(path: &Path) -> Result<Box<dyn BufRead + Send>> {
-    open_reader_with_progress(path, None, 0)
-}
-
-/// [`open_reader`] that adds the bytes read from disk to `progress` and starts `offset` bytes
-/// into the (decompressed) text: a seek for plain files, decompressing and dropping the bytes
-/// before it for compressed ones.
-pub fn open_reader_with_progress(path: &Path, progress: Option<Arc<Progress>>, offset: u64) -> Result<Box<dyn BufRead + Send>> {
+/// Adds the bytes read from disk to `progress`; starts `offset` bytes into the (decompressed)
+/// text: a seek for plain files, decompressing and dropping the bytes before it otherwise.
+pub fn open_reader(path: &Path, progress: Option<Arc<Progress>>, offset: u64) -> Result<Box<dyn BufRead + Send>> {
     let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         return Err(Error::InvalidInput(format!("{}: is a directory, expected a file", path.display())));

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rayon::prelude::*;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::cleaning::{clean_document, render_document, CleanDoc, CleanOptions, CleanStats};
@@ -36,7 +36,7 @@ use crate::sentences::PunktSentenceTokenizer;
 
 /// Everything that shapes the output of [`prepare_corpus`] (deserialized from the Python
 /// keyword arguments: sizes in MB there).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct PrepareOptions {
     pub doc_boundary: DocBoundary,
@@ -78,10 +78,6 @@ impl Default for PrepareOptions {
 /// Sizes given in MB (positive, fractions allowed), held in bytes.
 mod megabytes {
     use super::*;
-
-    pub fn serialize<S: Serializer>(bytes: &u64, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_f64(*bytes as f64 / 1048576.0)
-    }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
         let mb = f64::deserialize(d)?;
