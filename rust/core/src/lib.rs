@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod rng;
 pub mod sampling;
 pub mod prepare;
+mod protobuf;
 pub mod sentences;
 pub mod text;
 pub mod record_stats;
