@@ -5,7 +5,6 @@
 //! is prost's ([`super::example_proto`]): packed and unpacked lists, unknown fields and repeated
 //! (merged) fields are accepted, as the protobuf rules and TensorFlow's parser do.
 
-use prost::bytes::BufMut;
 use prost::encoding::{encode_varint, encoded_len_varint};
 
 use super::example_proto as proto;
@@ -40,42 +39,54 @@ fn field_len(len: usize) -> usize {
     1 + encoded_len_varint(len as u64) + len
 }
 
-/// Writes into a buffer already sized to the exact message length: `rest` is the unwritten part.
+/// Writes into a buffer already sized to the exact message length (and zero-filled).
 struct Enc<'a> {
-    rest: &'a mut [u8],
+    buf: &'a mut [u8],
+    pos: usize,
 }
 
 impl Enc<'_> {
     #[inline]
     fn byte(&mut self, b: u8) {
-        self.rest.put_u8(b);
+        self.buf[self.pos] = b;
+        self.pos += 1;
     }
 
     #[inline]
     fn varint(&mut self, v: u64) {
-        encode_varint(v, &mut self.rest);
+        let mut rest = &mut self.buf[self.pos..];
+        let room = rest.len();
+        encode_varint(v, &mut rest);
+        self.pos += room - rest.len();
     }
 
-    /// A varint, with the one-byte case (most ids, every 0/1 flag) first.
-    #[inline]
+    /// A varint of a list value. Ids and flags are below 2^21, so up to three bytes are written
+    /// here, inline (prost's `encode_varint` is a call per value: 1.2x slower create-data
+    /// encoding); prost writes the longer ones.
+    #[inline(always)]
     fn small_varint(&mut self, v: u64) {
-        if v < 0x80 {
+        if v < 1 << 7 {
             self.byte(v as u8);
+        } else if v < 1 << 14 {
+            self.bytes(&[v as u8 | 0x80, (v >> 7) as u8]);
+        } else if v < 1 << 21 {
+            self.bytes(&[v as u8 | 0x80, (v >> 7) as u8 | 0x80, (v >> 14) as u8]);
         } else {
             self.varint(v);
         }
     }
 
-    /// `n` zero bytes: the buffer is zero-filled before writing, so they are already there.
+    /// `n` one-byte zero varints: the buffer is zero-filled, so they are already there.
     #[inline]
     fn zeros(&mut self, n: usize) {
-        debug_assert!(self.rest[..n].iter().all(|&b| b == 0));
-        self.rest = &mut std::mem::take(&mut self.rest)[n..];
+        debug_assert!(self.buf[self.pos..self.pos + n].iter().all(|&b| b == 0));
+        self.pos += n;
     }
 
     #[inline]
     fn bytes(&mut self, b: &[u8]) {
-        self.rest.put_slice(b);
+        self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.pos += b.len();
     }
 }
 
@@ -182,7 +193,7 @@ pub fn encode_example(features: &[(&str, FeatureValues<'_>)], out: &mut Vec<u8>)
     let total = field_len(features_len);
     out.clear();
     out.resize(total, 0);
-    let mut e = Enc { rest: out.as_mut_slice() };
+    let mut e = Enc { buf: out.as_mut_slice(), pos: 0 };
     e.byte(KEY_FEATURES);
     e.varint(features_len as u64);
     for (i, (name, values)) in features.iter().enumerate() {
@@ -199,7 +210,7 @@ pub fn encode_example(features: &[(&str, FeatureValues<'_>)], out: &mut Vec<u8>)
         e.varint(list_len as u64);
         values.write_list(payload, &mut e);
     }
-    debug_assert!(e.rest.is_empty());
+    debug_assert_eq!(e.pos, total);
 }
 
 /// Size of one map entry (key field + value field) whose Feature holds a list of `list_len`.
