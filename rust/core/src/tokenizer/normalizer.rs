@@ -4,7 +4,7 @@
 //! `nmt_nfkc`: NFKC plus a few extra folds), runs of spaces collapse, a dummy "▁" prefix is added
 //! and spaces become "▁".
 
-use super::proto::RawNormalizerSpec;
+use super::model_proto::NormalizerSpec;
 use super::trie::{DoubleArray, PieceTrie};
 
 /// "▁" (U+2581), SentencePiece's visible space.
@@ -74,9 +74,9 @@ pub struct SpmNormalizer {
 }
 
 impl SpmNormalizer {
-    pub fn new(spec: &RawNormalizerSpec, user_defined: PieceTrie) -> Result<SpmNormalizer, String> {
-        let charsmap =
-            if spec.precompiled_charsmap.is_empty() { None } else { Some(CharsMap::parse(&spec.precompiled_charsmap)?) };
+    pub fn new(spec: &NormalizerSpec, user_defined: PieceTrie) -> Result<SpmNormalizer, String> {
+        let blob = spec.precompiled_charsmap();
+        let charsmap = if blob.is_empty() { None } else { Some(CharsMap::parse(blob)?) };
         let mut passthrough = [false; 128];
         for (b, slot) in passthrough.iter_mut().enumerate() {
             let b = b as u8;
@@ -90,9 +90,9 @@ impl SpmNormalizer {
             plain_space,
             charsmap,
             user_defined,
-            add_dummy_prefix: spec.add_dummy_prefix,
-            remove_extra_whitespaces: spec.remove_extra_whitespaces,
-            escape_whitespaces: spec.escape_whitespaces,
+            add_dummy_prefix: spec.add_dummy_prefix(),
+            remove_extra_whitespaces: spec.remove_extra_whitespaces(),
+            escape_whitespaces: spec.escape_whitespaces(),
         })
     }
 
