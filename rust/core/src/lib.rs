@@ -5,6 +5,7 @@
 
 pub mod atomic;
 pub mod corpus;
+pub mod dataset_stats;
 pub mod error;
 pub mod instances;
 pub mod masking;
@@ -16,7 +17,6 @@ pub mod prepare;
 mod protobuf;
 pub mod sentences;
 pub mod text;
-pub mod record_stats;
 pub mod tfrecord;
 pub mod tokenizer;
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Python face of `albert_fast_core::tfrecord` and `record_stats`: a record reader that Python
+//! Python face of `albert_fast_core::tfrecord` and `dataset_stats`: a record reader that Python
 //! iterates (GIL released while reading and decompressing), an atomic record writer, and
 //! `tf.train.Example` encode/decode.
 
@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use albert_fast_core::atomic::AtomicFile;
-use albert_fast_core::record_stats::{DatasetStats, Histogram, DEFAULT_MASK_ID};
+use albert_fast_core::dataset_stats::{DatasetStats, Histogram, DEFAULT_MASK_ID};
 use albert_fast_core::tfrecord::{self as core, Compression, Feature, FeatureValues};
 use albert_fast_core::Error;
 use pyo3::exceptions::{PyTypeError, PyValueError};

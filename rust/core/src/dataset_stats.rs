@@ -1,25 +1,8 @@
-//! Statistics over ALBERT pretraining TFRecords (`albert-fast inspect --stats`): the numbers that
-//! tell whether created data looks like the reference's (spec §10) — sequence lengths, masked
-//! positions per instance, the 80/10/10 split, masked span lengths in words, SOP label balance.
-//!
-//! All statistics are integer counts and histograms, so merging per-file results (files are
-//! read in parallel) gives the same answer for any thread count.
-//!
-//! Definitions (also in docs/data-format.md):
-//! * **length** of an instance = real tokens = `sum(input_mask)`.
-//! * **prediction** = a slot `j` of `masked_lm_*` with `masked_lm_weights[j] > 0`.
-//! * **[MASK]/kept/random**: at a prediction's position `p`, `input_ids[p] == mask_id` counts as
-//!   [MASK], else `input_ids[p] == masked_lm_ids[j]` as kept, else random. (A random draw that
-//!   happens to pick the original piece or `[MASK]` — Q13 — is counted as kept/[MASK]; that
-//!   is what the data shows.)
-//! * **word**: a real position with `token_boundary == 1` starts a word; a position with `0`
-//!   continues the word before it (a sequence's first position always starts one).
-//! * **masked span**: a maximal run of consecutive predicted positions. Its length in words is
-//!   the number of words it touches. Two masked n-grams that happen to be adjacent form one
-//!   span, so the histogram is what a reader of the data observes, not the sampler's n.
-//!   A span *starts mid-word* when its first position continues a word, and *ends mid-word*
-//!   when the position after it continues a word — with whole-word masking both stay 0 except
-//!   where a word spans `[SEP]` (Q11).
+//! The counts behind `albert-fast inspect --stats` (Python face:
+//! `albert_fast.records.dataset_stats`): sequence lengths, masked positions, the 80/10/10 split,
+//! masked spans in words, SOP labels, as defined in docs/data-format.md ("Statistics"). All are
+//! integer counts and histograms, so merging per-file results (read in parallel) gives the same
+//! answer for any thread count.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
