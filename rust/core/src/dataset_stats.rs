@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
 use crate::tfrecord::{decode_example_into, Feature, RecordReader};
@@ -45,9 +46,10 @@ pub const DEFAULT_MASK_ID: i64 = 4;
 pub type Histogram = BTreeMap<i64, u64>;
 
 /// Counts over a set of TFRecord files of ALBERT instances.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DatasetStats {
     /// Records per file, in the order the files were given.
+    #[serde(serialize_with = "paths_as_text")]
     pub files: Vec<(PathBuf, u64)>,
     pub instances: u64,
     /// `len(input_ids)` (the padded max_seq_length) -> instances.
@@ -79,6 +81,11 @@ pub struct DatasetStats {
     pub without_token_boundary: u64,
     /// Real tokens with `segment_ids == 1` (segment B, including its closing [SEP]).
     pub segment_b_tokens: u64,
+}
+
+/// Paths as they are displayed (serde refuses paths that are not UTF-8).
+fn paths_as_text<S: Serializer>(files: &[(PathBuf, u64)], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(files.iter().map(|(p, n)| (p.display().to_string(), n)))
 }
 
 fn bump(h: &mut Histogram, k: i64) {

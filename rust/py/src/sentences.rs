@@ -2,7 +2,6 @@
 
 use albert_fast_core::sentences::{PunktParameters, PunktSentenceTokenizer};
 use pyo3::prelude::*;
-use rayon::prelude::*;
 
 use crate::errors;
 
@@ -28,32 +27,14 @@ impl PyPunktSplitter {
 
     /// Character-offset spans of the sentences (NLTK's `span_tokenize`).
     fn span_tokenize(&self, py: Python<'_>, text: &str) -> Vec<(usize, usize)> {
-        py.detach(|| {
-            let spans = self.inner.span_tokenize(text);
-            // Byte offsets -> code-point offsets, walking the text once.
-            let mut out = Vec::with_capacity(spans.len());
-            let (mut byte, mut chars) = (0usize, 0usize);
-            let mut to_chars = |target: usize| {
-                chars += text[byte..target].chars().count();
-                byte = target;
-                chars
-            };
-            for (a, b) in spans {
-                let ca = to_chars(a);
-                let cb = to_chars(b);
-                out.push((ca, cb));
-            }
-            out
-        })
+        py.detach(|| self.inner.span_tokenize_chars(text))
     }
 
     /// Splits many texts in parallel (all cores, GIL released); one list of sentences per text.
     fn tokenize_many(&self, py: Python<'_>, texts: Vec<String>) -> Vec<Vec<String>> {
         py.detach(|| {
-            texts
-                .par_iter()
-                .map(|t| self.inner.tokenize(t).into_iter().map(str::to_string).collect())
-                .collect()
+            let split = self.inner.tokenize_many(&texts);
+            split.into_iter().map(|sents| sents.into_iter().map(str::to_string).collect()).collect()
         })
     }
 

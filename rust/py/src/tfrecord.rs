@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use albert_fast_core::atomic::AtomicFile;
-use albert_fast_core::dataset_stats::{DatasetStats, Histogram, DEFAULT_MASK_ID};
+use albert_fast_core::dataset_stats::{DatasetStats, DEFAULT_MASK_ID};
 use albert_fast_core::tfrecord::{self as core, Compression, Feature, FeatureValues};
 use albert_fast_core::Error;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -18,14 +18,6 @@ use crate::errors::to_py;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn parse_compression(name: Option<&str>) -> PyResult<Option<Compression>> {
-    match name {
-        None => Ok(None),
-        Some(s) if s.eq_ignore_ascii_case("auto") => Ok(None),
-        Some(s) => Compression::parse(s).map(Some).map_err(to_py),
-    }
 }
 
 /// Iterates over the records (as `bytes`) of one TFRecord file, verifying both checksums of
@@ -42,7 +34,7 @@ impl PyRecordReader {
     #[new]
     #[pyo3(signature = (path, compression = None))]
     fn new(py: Python<'_>, path: PathBuf, compression: Option<&str>) -> PyResult<Self> {
-        let compression = parse_compression(compression)?;
+        let compression = compression.map(Compression::parse_or_auto).transpose().map_err(to_py)?.flatten();
         let reader = py.detach(|| core::RecordReader::open_with(&path, compression)).map_err(to_py)?;
         Ok(PyRecordReader { reader: Mutex::new(reader), path })
     }
@@ -338,51 +330,13 @@ fn frame_record<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
     PyBytes::new(py, &out)
 }
 
-fn hist_to_py<'py>(py: Python<'py>, h: &Histogram) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    for (k, v) in h {
-        d.set_item(k, v)?;
-    }
-    Ok(d)
-}
-
 /// Raw counts and histograms over TFRecord files of ALBERT instances (files read in parallel,
 /// GIL released); `albert_fast.records.dataset_stats` turns them into the summary.
 #[pyfunction]
 #[pyo3(signature = (paths, mask_id = DEFAULT_MASK_ID))]
-fn dataset_stats_raw<'py>(py: Python<'py>, paths: Vec<PathBuf>, mask_id: i64) -> PyResult<Bound<'py, PyDict>> {
-    let s = py.detach(|| DatasetStats::of_files(&paths, mask_id)).map_err(to_py)?;
-    let d = PyDict::new(py);
-    let files: Vec<(String, u64)> = s.files.iter().map(|(p, n)| (p.display().to_string(), *n)).collect();
-    d.set_item("files", files)?;
-    d.set_item("instances", s.instances)?;
-    for (name, h) in [
-        ("padded_lengths", &s.padded_lengths),
-        ("prediction_slots", &s.prediction_slots),
-        ("lengths", &s.lengths),
-        ("masked_per_instance", &s.masked_per_instance),
-        ("span_words", &s.span_words),
-        ("span_pieces", &s.span_pieces),
-        ("sop_labels", &s.sop_labels),
-    ] {
-        d.set_item(name, hist_to_py(py, h)?)?;
-    }
-    for (name, v) in [
-        ("real_tokens", s.real_tokens),
-        ("predictions", s.predictions),
-        ("replaced_mask", s.replaced_mask),
-        ("kept", s.kept),
-        ("random", s.random),
-        ("positions_out_of_range", s.positions_out_of_range),
-        ("spans_starting_mid_word", s.spans_starting_mid_word),
-        ("spans_ending_mid_word", s.spans_ending_mid_word),
-        ("boundary_tokens", s.boundary_tokens),
-        ("without_token_boundary", s.without_token_boundary),
-        ("segment_b_tokens", s.segment_b_tokens),
-    ] {
-        d.set_item(name, v)?;
-    }
-    Ok(d)
+fn dataset_stats_raw<'py>(py: Python<'py>, paths: Vec<PathBuf>, mask_id: i64) -> PyResult<Bound<'py, PyAny>> {
+    let stats = py.detach(|| DatasetStats::of_files(&paths, mask_id)).map_err(to_py)?;
+    Ok(pythonize::pythonize(py, &stats)?)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -4,19 +4,18 @@
 
 use std::borrow::Cow;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use albert_fast_core::tokenizer::{EncodeOptions, Tokenizer};
+use albert_fast_core::tokenizer::{EncodeOptions, Tokenizer, ALBERT_SPECIALS, MODEL_FILE};
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use crate::errors::{to_py, InputError};
 
 /// A loaded SentencePiece unigram model with ALBERT's text pipeline.
 #[pyclass(name = "Tokenizer", module = "albert_fast._core", frozen)]
 pub struct PyTokenizer {
-    inner: Arc<Tokenizer>,
+    inner: Tokenizer,
 }
 
 /// Text as `str`, or `bytes` that must be valid UTF-8.
@@ -42,7 +41,7 @@ impl PyTokenizer {
     fn new(py: Python<'_>, path: PathBuf, lowercase: bool, strip_accents: bool, reference_compat: bool) -> PyResult<Self> {
         let options = EncodeOptions::new(lowercase, strip_accents, reference_compat);
         let inner = py.detach(|| Tokenizer::from_file(&path, options)).map_err(to_py)?;
-        Ok(PyTokenizer { inner: Arc::new(inner) })
+        Ok(PyTokenizer { inner })
     }
 
     /// Builds a tokenizer from the bytes of a `.model` file.
@@ -51,7 +50,7 @@ impl PyTokenizer {
     fn from_bytes(data: &[u8], lowercase: bool, strip_accents: bool, reference_compat: bool) -> PyResult<Self> {
         let options = EncodeOptions::new(lowercase, strip_accents, reference_compat);
         let inner = Tokenizer::from_bytes(data, options).map_err(to_py)?;
-        Ok(PyTokenizer { inner: Arc::new(inner) })
+        Ok(PyTokenizer { inner })
     }
 
     fn encode(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
@@ -153,14 +152,11 @@ impl PyTokenizer {
         }
         Ok(id as u32)
     }
-
-    /// The shared core tokenizer, for other bindings that take a `Tokenizer` argument.
-    #[allow(dead_code)]
-    pub fn core(&self) -> Arc<Tokenizer> {
-        Arc::clone(&self.inner)
-    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyTokenizer>()
+    m.add_class::<PyTokenizer>()?;
+    // ((piece, id), ...) in id order, and the model file's name in a tokenizer directory.
+    m.add("ALBERT_SPECIALS", PyTuple::new(m.py(), ALBERT_SPECIALS)?)?;
+    m.add("MODEL_FILE", MODEL_FILE)
 }

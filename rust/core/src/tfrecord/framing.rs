@@ -63,6 +63,16 @@ impl Compression {
             other => Err(Error::invalid_arg("compression", format!("{other:?} (expected \"none\" or \"gzip\")"))),
         }
     }
+
+    /// As [`Compression::parse`], and `"auto"` (any case) for `None`: detect it from the
+    /// content, as [`RecordReader::open_with`] does.
+    pub fn parse_or_auto(name: &str) -> Result<Option<Self>> {
+        if name.eq_ignore_ascii_case("auto") {
+            Ok(None)
+        } else {
+            Self::parse(name).map(Some)
+        }
+    }
 }
 
 // One writer per output file, so the size of the GZIP variant does not matter.
