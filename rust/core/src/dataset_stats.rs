@@ -79,7 +79,7 @@ pub struct DatasetStats {
     pub boundary_tokens: u64,
     /// Instances without a `token_boundary` feature (BERT-style data): every piece counts as a word.
     pub without_token_boundary: u64,
-    /// Real tokens with `segment_ids == 1` (segment B, including its closing [SEP]).
+    /// Real tokens with `segment_ids == 1` (segment B, including its closing `[SEP]`).
     pub segment_b_tokens: u64,
 }
 

@@ -22,7 +22,6 @@ enum Ortho {
     Unknown,
 }
 
-
 /// A potential sentence end found by `period_context_re`.
 #[derive(Clone, Copy, Debug)]
 struct Candidate {

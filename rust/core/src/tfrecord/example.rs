@@ -447,7 +447,6 @@ mod tests {
         assert_eq!(decode_example(&a).unwrap()[0].1, Feature::Int64(vals.to_vec()));
     }
 
-
     #[test]
     fn repeated_map_key_keeps_the_last_value() {
         let mut a = Vec::new();
@@ -476,7 +475,6 @@ mod tests {
             assert_eq!((n, f), (en, &Feature::Int64(ev.clone())));
         }
     }
-
 
     #[test]
     fn varint_lengths() {

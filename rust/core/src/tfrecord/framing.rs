@@ -364,7 +364,6 @@ fn detect_compression(path: &Path, head: &[u8]) -> Compression {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

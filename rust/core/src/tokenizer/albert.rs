@@ -1,5 +1,5 @@
 //! The two ALBERT text pipelines around SentencePiece, selected by
-//! [`EncodeOptions::reference_compat`] (docs/tokenizer.md):
+//! [`EncodeOptions::reference_compat`](super::EncodeOptions) (docs/tokenizer.md):
 //! - **default**: Hugging Face `AlbertTokenizer` (slow) — special tokens (`[CLS]`, `[SEP]`,
 //!   `[MASK]`, `<pad>`, `<unk>`) in the text are kept whole, lower-casing runs per character
 //!   first, "``"/"''" become '"' (Q3), and the digit-comma rule drops the "▁" that re-encoding
@@ -17,36 +17,6 @@ use super::model::Tokenizer;
 use super::normalizer::SPACE_SYMBOL;
 use super::pydigit::is_python_digit;
 use super::viterbi::{Scratch, Span};
-use crate::text::Normalization;
-
-
-/// How text is turned into ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct EncodeOptions {
-    /// Lower-casing, accent stripping and (Q3) quote replacement before SentencePiece.
-    pub normalization: Normalization,
-    /// Reproduce the original `FullTokenizer` exactly (Q2, no Q3, no special-token splitting)
-    /// instead of Hugging Face's `AlbertTokenizer`.
-    pub reference_compat: bool,
-}
-
-impl EncodeOptions {
-    /// The options for one of the two pipelines: quote replacement (Q3) belongs to the Hugging
-    /// Face pipeline only.
-    pub fn new(lowercase: bool, strip_accents: bool, reference_compat: bool) -> EncodeOptions {
-        EncodeOptions {
-            normalization: Normalization { lowercase, strip_accents, replace_quotes: !reference_compat },
-            reference_compat,
-        }
-    }
-}
-
-impl Default for EncodeOptions {
-    fn default() -> Self {
-        let n = Normalization::default();
-        EncodeOptions::new(n.lowercase, n.strip_accents, false)
-    }
-}
 
 impl Tokenizer {
     /// Token ids of one text (a line or a paragraph): preprocessing, SentencePiece and the
@@ -71,8 +41,7 @@ impl Tokenizer {
 
     /// The whole pipeline, calling `emit(id, piece)` for every output piece.
     fn encode_with(&self, text: &str, scratch: &mut Scratch, emit: &mut dyn FnMut(u32, &str)) {
-        // Special tokens start with '[' or '<', and lower-casing never creates either.
-        if self.options.reference_compat || self.specials.is_empty() || !text.bytes().any(|b| b == b'[' || b == b'<') {
+        if self.options.reference_compat || !self.specials.may_occur_in(text) {
             return self.encode_chunk(text, scratch, emit);
         }
         // Hugging Face's `PreTrainedTokenizer.tokenize`: with do_lower_case it first lower-cases
@@ -80,9 +49,9 @@ impl Tokenizer {
         // tokens ("<PAD>" lowered to "<pad>" counts) and tokenizes the pieces in between
         // separately.
         let lowered: Cow<'_, str> =
-            if self.options.normalization.lowercase { self.lowercase_outside_specials(text) } else { Cow::Borrowed(text) };
+            if self.options.normalization.lowercase { self.specials.lowercase_outside(text) } else { Cow::Borrowed(text) };
         let mut rest: &str = &lowered;
-        while let Some((at, piece, id)) = self.find_special(rest) {
+        while let Some((at, piece, id)) = self.specials.find(rest) {
             self.encode_chunk(&rest[..at], scratch, emit);
             emit(id, piece);
             rest = &rest[at + piece.len()..];
@@ -91,7 +60,7 @@ impl Tokenizer {
     }
 
     /// The text preprocessing before SentencePiece (docs/tokenizer.md): the one in
-    /// `crate::text` ([`Normalization::preprocess`]), whose `replace_quotes` (set from
+    /// `crate::text` ([`crate::text::Normalization::preprocess`]), whose `replace_quotes` (set from
     /// `!reference_compat` by [`EncodeOptions::new`]) selects Hugging Face's pipeline or the
     /// original's.
     fn preprocess(&self, text: &str) -> String {

@@ -15,8 +15,7 @@ mod trie;
 mod viterbi;
 mod vocab;
 
-pub use albert::EncodeOptions;
-pub use model::{resolve_model_path, Tokenizer, MODEL_FILE};
+pub use model::{resolve_model_path, EncodeOptions, Tokenizer, MODEL_FILE};
 pub use normalizer::SPACE_SYMBOL;
 pub use specials::ALBERT_SPECIALS;
 pub use viterbi::Scratch;

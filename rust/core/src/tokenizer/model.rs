@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::albert::EncodeOptions;
 use super::model_proto::ModelProto;
 use super::normalizer::SpmNormalizer;
-use super::specials;
+use super::specials::{self, Specials};
 use super::vocab::{PieceKind, Vocab};
 use crate::error::{Error, Result};
+use crate::text::Normalization;
 
 /// The name of the model file inside a tokenizer directory.
 pub const MODEL_FILE: &str = "spiece.model";
@@ -24,6 +24,34 @@ pub fn resolve_model_path(path: &Path) -> PathBuf {
     }
 }
 
+/// How text is turned into ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EncodeOptions {
+    /// Lower-casing, accent stripping and (Q3) quote replacement before SentencePiece.
+    pub normalization: Normalization,
+    /// Reproduce the original `FullTokenizer` exactly (Q2, no Q3, no special-token splitting)
+    /// instead of Hugging Face's `AlbertTokenizer`.
+    pub reference_compat: bool,
+}
+
+impl EncodeOptions {
+    /// The options for one of the two pipelines: quote replacement (Q3) belongs to the Hugging
+    /// Face pipeline only.
+    pub fn new(lowercase: bool, strip_accents: bool, reference_compat: bool) -> EncodeOptions {
+        EncodeOptions {
+            normalization: Normalization { lowercase, strip_accents, replace_quotes: !reference_compat },
+            reference_compat,
+        }
+    }
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        let n = Normalization::default();
+        EncodeOptions::new(n.lowercase, n.strip_accents, false)
+    }
+}
+
 /// A loaded SentencePiece unigram model plus the ALBERT text pipeline. Immutable after loading:
 /// `Send + Sync`, shared by reference across rayon threads.
 #[derive(Debug, Clone)]
@@ -31,13 +59,13 @@ pub struct Tokenizer {
     pub(super) vocab: Vocab,
     pub(super) normalizer: SpmNormalizer,
     /// ALBERT special tokens present in the vocabulary, kept whole in the Hugging Face pipeline.
-    pub(super) specials: Vec<(String, u32)>,
+    pub(super) specials: Specials,
     pub(super) options: EncodeOptions,
     sha256: String,
     source: PathBuf,
 }
 
-pub(super) fn bad_model(path: &Path, message: impl Into<String>) -> Error {
+fn bad_model(path: &Path, message: impl Into<String>) -> Error {
     Error::BadModel { path: path.to_path_buf(), message: message.into() }
 }
 
@@ -84,7 +112,7 @@ impl Tokenizer {
         let normalizer = SpmNormalizer::new(&model.normalizer_spec.unwrap_or_default(), vocab.user_defined_trie())
             .map_err(|m| bad_model(path, m))?;
         Ok(Tokenizer {
-            specials: specials::present(&vocab),
+            specials: Specials::of(&vocab),
             vocab,
             normalizer,
             options,
@@ -136,5 +164,15 @@ impl Tokenizer {
     /// Where the model was loaded from (`<model bytes>` for `from_bytes`).
     pub fn source(&self) -> &Path {
         &self.source
+    }
+
+    /// Checks the ALBERT special symbols ([`super::ALBERT_SPECIALS`]), naming every problem.
+    pub fn check_albert_specials(&self) -> Result<()> {
+        specials::check(&self.vocab).map_err(|m| bad_model(&self.source, m))
+    }
+
+    /// The ids of `[CLS]`, `[SEP]`, `[MASK]`, `<pad>`, `<unk>` that exist in this vocabulary.
+    pub fn special_ids(&self) -> Vec<(String, u32)> {
+        self.specials.list().to_vec()
     }
 }

@@ -6,8 +6,8 @@
 //! byte (longest match over the char map with user-defined symbols protected, its whitespace
 //! rules).
 
-use super::model_proto::NormalizerSpec;
 use super::charsmap::CharsMap;
+use super::model_proto::NormalizerSpec;
 use super::trie::PieceTrie;
 
 /// "▁" (U+2581), SentencePiece's visible space.
