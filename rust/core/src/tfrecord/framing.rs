@@ -383,7 +383,7 @@ mod tests {
     }
 
     #[test]
-    #[allow(clippy::manual_rotate)] // spelled as the spec (and TensorFlow) write the mask
+    #[allow(clippy::manual_rotate)] // spelled as TensorFlow writes the mask
     fn crc32c_known_answers() {
         // RFC 3720 B.4 and the classic check value.
         assert_eq!(crc32c::crc32c(b"123456789"), 0xe306_9283);
