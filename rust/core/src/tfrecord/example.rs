@@ -276,11 +276,9 @@ pub fn decode_example(bytes: &[u8]) -> Result<Vec<(String, Feature)>> {
 /// Like [`decode_example`], into `out` (cleared first; left empty on error).
 pub fn decode_example_into(bytes: &[u8], out: &mut Vec<(String, Feature)>) -> Result<()> {
     out.clear();
-    let malformed = |at: String, msg: &str| {
-        Error::InvalidInput(format!("malformed tf.train.Example {at}of {}: {msg}", bytes.len()))
-    };
-    let example: proto::Example =
-        crate::protobuf::decode(bytes).map_err(|(offset, msg)| malformed(format!("at byte {offset} "), &msg))?;
+    let example: proto::Example = crate::protobuf::decode(bytes).map_err(|(offset, msg)| {
+        Error::InvalidInput(format!("malformed tf.train.Example at byte {offset} of {}: {msg}", bytes.len()))
+    })?;
     for proto::FeatureEntry { key, value } in example.features.into_iter().flat_map(|f| f.feature) {
         let feature = match value.and_then(|f| f.kind) {
             Some(proto::Kind::Int64List(l)) => Feature::Int64(l.value),
@@ -290,7 +288,10 @@ pub fn decode_example_into(bytes: &[u8], out: &mut Vec<(String, Feature)>) -> Re
             // type, so say so rather than guess.
             None => {
                 out.clear();
-                return Err(malformed(String::new(), &format!("feature {key:?} has no value list (Feature.kind is not set)")));
+                return Err(Error::InvalidInput(format!(
+                    "malformed tf.train.Example of {} bytes: feature {key:?} has no value list (Feature.kind is not set)",
+                    bytes.len()
+                )));
             }
         };
         match out.iter_mut().find(|(n, _)| *n == key) {
