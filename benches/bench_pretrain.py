@@ -68,8 +68,8 @@ def bench_data(mb: float = 4.0) -> Path:
     import make_tech_corpus
 
     from albert_fast.config import load_config
-    from albert_fast.data import create_pretraining_data
-    from albert_fast.tokenizer_train import train_tokenizer
+    from albert_fast.create_data import create_pretraining_data
+    from albert_fast.train_tokenizer import train_tokenizer
 
     out = DATA / f"tech-lit-{mb:g}mb"
     if (out / "data" / "manifest.json").is_file():
@@ -369,6 +369,8 @@ def main() -> None:
     ap.add_argument("--peak-tflops", type=float, help="device dense peak for MFU (H200 bf16: 989)")
     ap.add_argument("--workload", type=Path, help="a saved workload (.npz); default: build one")
     ap.add_argument("--save-workload", type=Path, help="build the workload, save it and stop")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds over every configuration; each reports its fastest")
     ap.add_argument("--quality-steps", type=int, default=0)
     ap.add_argument("--json", type=Path, help="also write the rows here")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -403,39 +405,53 @@ def main() -> None:
     print(f"device {args.device}; precision {args.precision}; {n_ex} instances, "
           f"{real:.0f} real tokens ({real / (n_ex * max_len):.1%} of {max_len}-padded)",
           flush=True)
-    header = (f"{'model':6} {'impl':12} {'layout':10} {'s/step':>8} {'ex/s':>8} {'tok/s':>9} "
-              f"{'real tok/s':>10} {'x padded':>8} {'compile s':>9}"
+    header = (f"{'model':6} {'impl':12} {'layout':7} {'s/step':>8} {'ex/s':>7} {'tok/s':>8} "
+              f"{'real tok/s':>10} {'x padded':>8} {'x HF':>6} {'compile s':>9}"
               + ("  MFU" if args.peak_tflops else ""))
-    print(header, flush=True)
     rows = []
     for name in args.models.split(","):
         model = MODELS[name]
-        base_real: dict = {}
-        for impl in impls:
-            for layout, path, shapes in (("padded", padded_path, padded),
-                                         ("bins", workload, batches)):
-                wargs = {"model": model, "workload": str(path), "precision": args.precision,
-                         "jit": impl.endswith("xla"), "device": args.device,
-                         "attn": args.hf_attn, "threads": args.threads}
-                res = run_worker(impl, wargs)
-                total = sum(res["seconds"])
-                tokens = sum(b["input_ids"].size for b in shapes)
-                flops = sum(train_flops(model, b["input_ids"].shape[0], b["input_ids"].shape[1],
-                                        preds) for b in shapes)
-                row = {"model": name, "impl": impl, "layout": layout,
-                       "s_per_step": total / len(shapes), "examples_per_s": n_ex / total,
-                       "tokens_per_s": tokens / total, "real_tokens_per_s": real / total,
-                       "compile_s": res["warmup_s"], "tflops": flops / total / 1e12}
-                base_real.setdefault(impl, row["real_tokens_per_s"])
-                row["x_padded"] = row["real_tokens_per_s"] / base_real[impl]
-                rows.append(row)
-                line = (f"{name:6} {impl:12} {layout:10} {row['s_per_step']:8.3f} "
-                        f"{row['examples_per_s']:8.1f} {row['tokens_per_s']:9.0f} "
-                        f"{row['real_tokens_per_s']:10.0f} {row['x_padded']:8.2f} "
-                        f"{row['compile_s']:9.1f}")
-                if args.peak_tflops:
-                    line += f"  {row['tflops'] / args.peak_tflops:.1%} ({row['tflops']:.0f} TFLOP/s)"
-                print(line, flush=True)
+        # Rounds alternate every configuration; each keeps its fastest round (the machine
+        # may be shared: interference only ever slows a round down).
+        best: dict = {}
+        for _ in range(args.repeat):
+            for impl in impls:
+                for layout, path in (("padded", padded_path), ("bins", workload)):
+                    wargs = {"model": model, "workload": str(path),
+                             "precision": args.precision, "jit": impl.endswith("xla"),
+                             "device": args.device, "attn": args.hf_attn,
+                             "threads": args.threads}
+                    res = run_worker(impl, wargs)
+                    key = (impl, layout)
+                    if key not in best or sum(res["seconds"]) < sum(best[key]["seconds"]):
+                        best[key] = res
+        print(header, flush=True)
+        for (impl, layout), res in best.items():
+            shapes = padded if layout == "padded" else batches
+            total = sum(res["seconds"])
+            tokens = sum(b["input_ids"].size for b in shapes)
+            flops = sum(train_flops(model, b["input_ids"].shape[0], b["input_ids"].shape[1],
+                                    preds) for b in shapes)
+            row = {"model": name, "impl": impl, "layout": layout, "rounds": args.repeat,
+                   "s_per_step": total / len(shapes), "examples_per_s": n_ex / total,
+                   "tokens_per_s": tokens / total, "real_tokens_per_s": real / total,
+                   "compile_s": res["warmup_s"], "tflops": flops / total / 1e12}
+            rows.append(row)
+        for row in rows:
+            if row["model"] != name:
+                continue
+            same = {(r["impl"], r["layout"]): r["real_tokens_per_s"] for r in rows
+                    if r["model"] == name}
+            row["x_padded"] = row["real_tokens_per_s"] / same[(row["impl"], "padded")]
+            hf = same.get(("hf", row["layout"]))
+            row["x_hf"] = row["real_tokens_per_s"] / hf if hf else None
+            line = (f"{name:6} {row['impl']:12} {row['layout']:7} {row['s_per_step']:8.3f} "
+                    f"{row['examples_per_s']:7.1f} {row['tokens_per_s']:8.0f} "
+                    f"{row['real_tokens_per_s']:10.0f} {row['x_padded']:8.2f} "
+                    f"{row['x_hf'] or 0:6.2f} {row['compile_s']:9.1f}")
+            if args.peak_tflops:
+                line += f"  {row['tflops'] / args.peak_tflops:.1%} ({row['tflops']:.3g} TFLOP/s)"
+            print(line, flush=True)
     if args.quality_steps:
         data = bench_data()
         for name in args.models.split(","):

@@ -25,7 +25,7 @@ tf = pytest.importorskip("tensorflow")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pretrain_data as pdata  # noqa: E402
-from conftest import SHARED_LITERATURE, run_cli  # noqa: E402
+from conftest import run_cli  # noqa: E402
 
 from albert_fast.config import Config, phase_ranges  # noqa: E402
 from albert_fast.dataset import (SequenceBins, bin_lengths, count_bins, cut_to_length,  # noqa: E402
@@ -42,14 +42,6 @@ BINS = [32, 48]  # + max_seq_length 64
 
 def _quiet(_line: str) -> None:
     pass
-
-
-@pytest.fixture(scope="session")
-def literature_dir() -> Path:
-    for candidate in (SHARED_LITERATURE, os.environ.get("ALBERT_FAST_LITERATURE")):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    pytest.fail(f"shared corpora not found at {SHARED_LITERATURE} (or $ALBERT_FAST_LITERATURE)")
 
 
 @pytest.fixture(scope="session")
@@ -337,6 +329,24 @@ def test_xla_step_gives_the_same_losses(varied_data, tmp_path):
         np.testing.assert_allclose(a[name], b[name], rtol=1e-3, atol=1e-4, err_msg=name)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_composes_with_xla_and_bins(varied_data, tmp_path, precision):
+    """bf16, and fp16 with loss scaling, in XLA-compiled steps over two bins: finite losses
+    that fall, float32 variables."""
+    cfg = pdata.tiny_config(num_train_steps=6, save_checkpoints_steps=6, iterations_per_loop=2,
+                            num_warmup_steps=1, sequence_bins=[48], jit_compile="true",
+                            precision=precision)
+    result = pretrain(cfg, str(varied_data), tmp_path / "run", deterministic=True,
+                      do_eval=False, progress=_quiet)
+    losses = [h["loss"] for h in result.history]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+    per_instance = [h["tokens_per_sec"] / h["examples_per_sec"] for h in result.history]
+    assert min(per_instance) < 64  # the 48 bin ran
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / "run")))
+    assert tf.float32 in set(reader.get_variable_to_dtype_map().values())
+
+
 def test_two_phases_resume_across_the_boundary(varied_data, short_data, tmp_path):
     """6 steps on 32-token data, then 6 on 64-token data with bins: one run straight equals
     the same run stopped inside phase one, again at the boundary, and finished."""
@@ -360,6 +370,28 @@ def test_two_phases_resume_across_the_boundary(varied_data, short_data, tmp_path
         pretrain(cfg, str(varied_data), split, deterministic=True, do_eval=False,
                  num_train_steps=stop, progress=lines.append)
     _assert_same_weights(_weights(tmp_path / "straight", cfg), _weights(split, cfg))
+
+
+def test_data_in_a_bucket(varied_data, tmp_path):
+    """--data as a URL of TensorFlow's file systems (gs:// on a Cloud TPU; here its in-memory
+    ram://): files and manifest found, bins counted by TensorFlow as the Rust pass counts
+    local files, and the trainer reads them."""
+    from albert_fast.dataset import find_data_files, lengths_of
+
+    remote = "ram://bucket/data"
+    tf.io.gfile.makedirs(remote)
+    for f in varied_data.iterdir():
+        tf.io.gfile.copy(str(f), f"{remote}/{f.name}", overwrite=True)
+    files = find_data_files(remote)
+    assert [Path(f).name for f in files.train] == [Path(f).name for f in
+                                                    _train_files(varied_data)]
+    assert files.eval == [f"{remote}/eval-00000-of-00001.tfrecord"]
+    assert files.manifest["data"]["max_seq_length"] == 64
+    assert lengths_of(files.train) == length_histogram(_train_files(varied_data))
+    cfg = pdata.tiny_config(num_train_steps=2, save_checkpoints_steps=2, iterations_per_loop=2,
+                            num_warmup_steps=1, sequence_bins=BINS)
+    result = pretrain(cfg, remote, tmp_path / "run", do_eval=False, progress=_quiet)
+    assert result.step == 2 and math.isfinite(result.train["loss"])
 
 
 def test_tpu_requirements_without_a_tpu(varied_data):

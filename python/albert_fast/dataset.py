@@ -30,7 +30,45 @@ class DataFiles:
     manifest: dict = field(default_factory=dict)
 
 
+def is_remote(path: str) -> bool:
+    """A URL of one of TensorFlow's file systems (``gs://``, ``s3://``, ``hdfs://``), not a
+    local path."""
+    return "://" in str(path)
+
+
+def _expand_remote(spec: str) -> list[str]:
+    """:func:`_expand` through ``tf.io.gfile`` (data in a bucket, e.g. for a Cloud TPU)."""
+    import tensorflow as tf
+
+    gfile = tf.io.gfile
+    if gfile.isdir(spec):
+        base = spec.rstrip("/")
+        return sorted(f"{base}/{name}" for name in gfile.listdir(spec)
+                      if is_record_file_name(name.rstrip("/")) and not name.endswith("/"))
+    if any(ch in spec for ch in "*?["):
+        return sorted(gfile.glob(spec))
+    if gfile.exists(spec):
+        return [spec]
+    raise FileNotFoundError(2, "No such file or directory", spec)
+
+
+def _read_manifest(spec: str) -> Optional[dict]:
+    """``SPEC/manifest.json`` of a data directory (local or remote), if there is one."""
+    if is_remote(spec):
+        import tensorflow as tf
+
+        path = f"{spec.rstrip('/')}/manifest.json"
+        if not tf.io.gfile.exists(path):
+            return None
+        with tf.io.gfile.GFile(path, "r") as f:
+            return json.loads(f.read())
+    m = Path(spec) / "manifest.json"
+    return json.loads(m.read_text(encoding="utf-8")) if Path(spec).is_dir() and m.is_file() else None
+
+
 def _expand(spec: str) -> list[str]:
+    if is_remote(spec):
+        return _expand_remote(spec)
     path = Path(spec)
     if path.is_dir():
         return sorted(str(p) for p in path.iterdir() if p.is_file() and is_record_file_name(p.name))
@@ -52,9 +90,7 @@ def find_data_files(data: str | Sequence[str], eval_data: Optional[str | Sequenc
     manifest: dict = {}
     for spec in specs:
         files.extend(_expand(spec))
-        m = Path(spec) / "manifest.json"
-        if Path(spec).is_dir() and m.is_file():
-            manifest = json.loads(m.read_text(encoding="utf-8"))
+        manifest = _read_manifest(spec) or manifest
     if not files:
         raise ValueError(f"--data {','.join(specs)}: no TFRecord files found")
     train = [f for f in files if Path(f).name.startswith("train-")]
@@ -74,6 +110,11 @@ def find_data_files(data: str | Sequence[str], eval_data: Optional[str | Sequenc
 def compression(path: str) -> str:
     """tf.data's ``compression_type`` for one file."""
     return "GZIP" if path.endswith(".gz") else ""
+
+
+def compression_of(files: Sequence[str]) -> str:
+    """tf.data's ``compression_type`` for a list of files read by one dataset."""
+    return "GZIP" if all(f.endswith(".gz") for f in files) else ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,7 +245,7 @@ def make_dataset(files: Sequence[str], spec: dict, batch_size: int, is_training:
     if by_file:
         ds = ds.shard(pipelines, pipeline_id)
     n_files = len(files) // pipelines if by_file else len(files)
-    gzip = "GZIP" if all(f.endswith(".gz") for f in files) else ""
+    gzip = compression_of(files)
     if is_training:
         ds = ds.repeat().shuffle(max(1, n_files), seed=seed)
         ds = ds.interleave(lambda f: tf.data.TFRecordDataset(f, compression_type=gzip),
@@ -278,8 +319,8 @@ def count_bins(files: Sequence[str], lengths: Sequence[int], pipelines: int = 1,
     bins and a note per merge."""
     by_file = pipelines > 1 and len(files) >= pipelines
     # Each input pipeline reads files[i::pipelines] (make_dataset's file sharding).
-    parts = ([length_histogram(files[i::pipelines]) for i in range(pipelines)] if by_file
-             else [histogram if histogram is not None else length_histogram(files)])
+    parts = ([lengths_of(files[i::pipelines]) for i in range(pipelines)] if by_file
+             else [histogram if histogram is not None else lengths_of(files)])
 
     def counts_of(hist: dict[int, int]) -> list[int]:
         out = [0] * len(lengths)
@@ -307,6 +348,26 @@ def count_bins(files: Sequence[str], lengths: Sequence[int], pipelines: int = 1,
     if not sum(kept_counts):
         raise ValueError(f"{files[0]}...: no training instances to bin")
     return SequenceBins(tuple(kept_lengths), tuple(kept_counts)), notes
+
+
+def lengths_of(files: Sequence[str]) -> dict[int, int]:
+    """Real length -> instances over ``files``: one Rust pass for local files, a tf.data pass
+    (``input_mask`` parsed alone) for files in a bucket."""
+    if not any(is_remote(f) for f in files):
+        return length_histogram(files)
+    import numpy as np
+    import tensorflow as tf
+
+    first = tf.train.Example.FromString(_first_record(files[0]))
+    width = len(first.features.feature["input_mask"].int64_list.value)
+    spec = {"input_mask": tf.io.FixedLenFeature([width], tf.int64)}
+    ds = tf.data.Dataset.from_tensor_slices(list(files)).flat_map(
+        lambda f: tf.data.TFRecordDataset(f, compression_type=compression_of(files)))
+    ds = ds.batch(1024).map(lambda r: tf.reduce_sum(tf.cast(
+        tf.io.parse_example(r, spec)["input_mask"] > 0, tf.int32), axis=1),
+        num_parallel_calls=tf.data.AUTOTUNE)
+    counts = np.bincount(np.concatenate(list(ds.as_numpy_iterator())))
+    return {int(n): int(c) for n, c in enumerate(counts) if c}
 
 
 def cut_to_length(features: dict, length: int) -> dict:

@@ -255,11 +255,13 @@ def sequence_bins_for(phase: Phase, pipelines: int, out: Path, chief: bool,
     """The phase's bins with their instance counts, or None without ``sequence_bins``. The
     counts (one pass over the training files) are kept in ``RUN/sequence_bins.json`` and
     reused while the files are unchanged, so a resumed run draws the same bins."""
+    import tensorflow as tf
+
     bins = phase.config.pretraining.sequence_bins
     if not bins:
         return None
     lengths = bin_lengths(bins, phase.config.data.max_seq_length)
-    key = {"files": [[f, Path(f).stat().st_size] for f in phase.files], "lengths": lengths,
+    key = {"files": [[f, tf.io.gfile.stat(f).length] for f in phase.files], "lengths": lengths,
            "pipelines": pipelines}
     cache = out / SEQUENCE_BINS_FILE
     entries = json.loads(cache.read_text(encoding="utf-8")) if cache.is_file() else {}

@@ -98,6 +98,11 @@ def _tpu_strategy(tpu: Optional[str]) -> Any:
 def input_pipelines(strategy: Any) -> tuple[int, int, int]:
     """``(pipelines, pipeline_id, local_replicas)``: how many input pipelines a strategy reads
     with (one per worker), which one this process is, and how many replicas it feeds."""
+    import tensorflow as tf
+
+    if isinstance(strategy, tf.distribute.TPUStrategy):  # one input pipeline per TPU host
+        hosts = max(1, int(getattr(strategy.extended, "num_hosts", 1)))
+        return hosts, 0, strategy.num_replicas_in_sync // hosts
     try:
         local = len(strategy.extended.worker_devices)
     except RuntimeError:  # the default strategy: one device
