@@ -167,11 +167,12 @@ def _timed(run_one, batches: list) -> dict:
             run_one(b)
     warmup = time.perf_counter() - start
     seconds = []
+    cpu = time.process_time()  # all threads of the process: steadier on a shared machine
     for b in batches:
         start = time.perf_counter()
         run_one(b)
         seconds.append(time.perf_counter() - start)
-    return {"warmup_s": warmup, "seconds": seconds}
+    return {"warmup_s": warmup, "seconds": seconds, "cpu_s": time.process_time() - cpu}
 
 
 def worker_tf(model: dict, batches: list, precision: str, jit: bool, device: str) -> dict:
@@ -406,7 +407,8 @@ def main() -> None:
           f"{real:.0f} real tokens ({real / (n_ex * max_len):.1%} of {max_len}-padded)",
           flush=True)
     header = (f"{'model':6} {'impl':12} {'layout':7} {'s/step':>8} {'ex/s':>7} {'tok/s':>8} "
-              f"{'real tok/s':>10} {'x padded':>8} {'x HF':>6} {'compile s':>9}"
+              f"{'real tok/s':>10} {'x padded':>8} {'x HF':>6} {'real tok/CPU-s':>14} "
+              f"{'compile s':>9}"
               + ("  MFU" if args.peak_tflops else ""))
     rows = []
     for name in args.models.split(","):
@@ -421,7 +423,13 @@ def main() -> None:
                              "precision": args.precision, "jit": impl.endswith("xla"),
                              "device": args.device, "attn": args.hf_attn,
                              "threads": args.threads}
-                    res = run_worker(impl, wargs)
+                    try:
+                        res = run_worker(impl, wargs)
+                    except RuntimeError as err:  # one side failing leaves the others' rows
+                        print(f"{name} {impl} {layout}: {err}", flush=True)
+                        continue
+                    print(f"  round: {name} {impl} {layout} {sum(res['seconds']):.2f} s "
+                          f"(compile {res['warmup_s']:.1f} s)", flush=True)
                     key = (impl, layout)
                     if key not in best or sum(res["seconds"]) < sum(best[key]["seconds"]):
                         best[key] = res
@@ -435,20 +443,23 @@ def main() -> None:
             row = {"model": name, "impl": impl, "layout": layout, "rounds": args.repeat,
                    "s_per_step": total / len(shapes), "examples_per_s": n_ex / total,
                    "tokens_per_s": tokens / total, "real_tokens_per_s": real / total,
-                   "compile_s": res["warmup_s"], "tflops": flops / total / 1e12}
+                   "compile_s": res["warmup_s"], "tflops": flops / total / 1e12,
+                   "real_tokens_per_cpu_s": real / res["cpu_s"] if res.get("cpu_s") else None}
             rows.append(row)
         for row in rows:
             if row["model"] != name:
                 continue
             same = {(r["impl"], r["layout"]): r["real_tokens_per_s"] for r in rows
                     if r["model"] == name}
-            row["x_padded"] = row["real_tokens_per_s"] / same[(row["impl"], "padded")]
+            padded_rate = same.get((row["impl"], "padded"))
+            row["x_padded"] = row["real_tokens_per_s"] / padded_rate if padded_rate else 0.0
             hf = same.get(("hf", row["layout"]))
             row["x_hf"] = row["real_tokens_per_s"] / hf if hf else None
             line = (f"{name:6} {row['impl']:12} {row['layout']:7} {row['s_per_step']:8.3f} "
                     f"{row['examples_per_s']:7.1f} {row['tokens_per_s']:8.0f} "
                     f"{row['real_tokens_per_s']:10.0f} {row['x_padded']:8.2f} "
-                    f"{row['x_hf'] or 0:6.2f} {row['compile_s']:9.1f}")
+                    f"{row['x_hf'] or 0:6.2f} {row['real_tokens_per_cpu_s'] or 0:14.0f} "
+                    f"{row['compile_s']:9.1f}")
             if args.peak_tflops:
                 line += f"  {row['tflops'] / args.peak_tflops:.1%} ({row['tflops']:.3g} TFLOP/s)"
             print(line, flush=True)
