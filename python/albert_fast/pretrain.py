@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from albert_fast.checkpoints import (BEST_DIR, CHECKPOINT_NAME, WEIGHTS_NAME, save_run_config,
-                                     save_weights)
+from albert_fast.checkpoints import (BEST_DIR, CHECKPOINT_NAME, WEIGHTS_NAME, record_run_inputs,
+                                     save_run_config, save_weights)
 from albert_fast.config import Config, as_config
 from albert_fast.convert import warm_start
 from albert_fast.dataset import DataFiles, check_data_matches_config, find_data_files, make_dataset
 from albert_fast.dynamic_masking import DynamicMasking
 from albert_fast.io_utils import atomic_write_json, ensure_output_dir
 from albert_fast.losses import metric_sums, metrics_from_sums, pretraining_losses
-from albert_fast.records import feature_spec
+from albert_fast.records import feature_spec, tokenizer_from_manifest
 from albert_fast.runtime import is_chief, make_strategy, precision_policy, quiet_tensorflow, task_id
 
 #: What one training step sums over replicas and steps (``loss`` is averaged instead).
@@ -87,9 +87,22 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
             tf.config.experimental.enable_op_determinism()
         if chief:
             save_run_config(config, out)
+            _record_tokenizer(out, data, files, emit)
         return _train(config, files, out, strat, chief, stop_step, precision, seed,
                       deterministic, do_eval, eval_every, log_every or pc.iterations_per_loop,
                       emit)
+
+
+def _record_tokenizer(out: Path, data: str | Sequence[str], files: DataFiles,
+                      emit: Callable[[str], None]) -> None:
+    """Notes in the run the tokenizer the data's ``manifest.json`` names (checked against its
+    SHA-256 there), so export-hf finds it."""
+    model, reason = tokenizer_from_manifest(files.train[0])
+    if model is not None:
+        spec = data if isinstance(data, str) else ",".join(str(d) for d in data)
+        record_run_inputs(out, spec, model)
+    elif reason:
+        emit(f"note: {reason}; export-hf will need --tokenizer")
 
 
 def _train(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bool,
