@@ -133,7 +133,7 @@ def export_hf(source: str | os.PathLike, output_dir: str | os.PathLike, *,
             emit(f"logits parity on {report.batch_source}: MLM max |diff| "
                  f"{report.mlm_max_abs_diff:.2e}, SOP {report.sop_max_abs_diff:.2e} "
                  f"(tolerance {LOGITS_TOLERANCE:g})")
-            emit(f"tokenizer parity: slow and fast AutoTokenizer give our ids on "
+            emit(f"tokenizer parity: AutoTokenizer (tokenizer.json) gives our ids on "
                  f"{report.tokenizer_texts} texts" + (
                      f" (fast: {report.tokenizer_ties} exact Viterbi tie(s) broken the other "
                      "way)" if report.tokenizer_ties else ""))
@@ -156,7 +156,7 @@ def fill_mask_command(hf_dir: str | os.PathLike, text: str = DEFAULT_FILL_MASK_T
     import shlex
 
     code = (f"from transformers import pipeline; "
-            f"print(pipeline('fill-mask', model={json.dumps(os.fspath(hf_dir))})({json.dumps(text)}))")
+            f'print(pipeline("fill-mask", model={json.dumps(os.fspath(hf_dir))})({json.dumps(text)}))')
     command = f"python -c {shlex.quote(code)}"
     try:
         major = int(importlib.metadata.version("transformers").split(".", 1)[0])

@@ -53,7 +53,7 @@ def run_hf_worker(task: dict) -> dict:
 
 def hf_worker(task: dict) -> dict:
     """The HF side of an export: writes the tokenizer files, then (``verify``) compares HF's
-    logits with ours, HF's slow and fast tokenizers with our ids, and runs fill-mask."""
+    logits with ours, HF's tokenizers with our ids (:func:`check_tokenizer`), and runs fill-mask."""
     hf_dir, model_file = Path(task["dir"]), Path(task["model_file"])
     write_hf_tokenizer(model_file, hf_dir, task["lowercase"], task["strip_accents"],
                        task["max_length"])
