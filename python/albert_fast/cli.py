@@ -13,7 +13,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from albert_fast import __version__
 from albert_fast.errors import AlbertFastError
@@ -56,6 +56,15 @@ overriding the file. Set ALBERT_FAST_DEBUG=1 to see tracebacks.
 """
 
 
+class _VerbParser(argparse.ArgumentParser):
+    """A verb's parser: no abbreviated flags (absl, whose flag names every verb takes, has none,
+    and an abbreviation would silently pick one of several settings)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="albert-fast",
@@ -63,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"albert-fast {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                       parser_class=_VerbParser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_parser(subparsers)
     return parser
@@ -74,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # progress output; its errors still surface as Python exceptions. Users can override this.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        return _reject_unknown(parser, args, extra)
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
@@ -85,6 +97,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"albert-fast {args.command}: error: {_describe(err)}", file=sys.stderr)
         return 2
+
+
+def _verbs(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def _reject_unknown(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                    extra: list[str]) -> int:
+    """Exit status 2, naming the first argument the verb does not take: a flag of another verb ("has
+    no effect on pretrain") or a near miss ("did you mean"), as config files are checked."""
+    from albert_fast.commands._options import unknown_flag_message
+
+    verbs = _verbs(parser)
+    verb, sub = args.command, verbs[args.command]
+    if getattr(args, "action", None) and verb == "config":
+        sub = _verbs(sub)[args.action]
+        verb = f"config {args.action}"
+    flags = [t for t in extra if t.startswith("-")] or extra
+    print(f"albert-fast {verb}: error: {unknown_flag_message(sub, verb, flags[0], verbs)}",
+          file=sys.stderr)
+    return 2
 
 
 def _describe(err: BaseException) -> str:

@@ -231,20 +231,21 @@ FIELD_ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
 # Flags of the original tools with no field here: accepted in a tutorial-layout file, with a note
 # saying where the setting went. (albert_config_file is handled separately: it is loaded.)
 TOOL_ONLY_KEYS: dict[str, str] = {
-    "input_file": "inputs are named on the command line (create-data INPUT..., pretrain --data DIR)",
-    "output_file": "create-data writes sharded TFRecords to its -o/--output directory",
+    "input_file": "inputs are named on the command line (create-data INPUT... or --input_file, "
+                  "pretrain --data or --input_file)",
+    "output_file": "give create-data its output on the command line (--output_file or -o)",
     "vocab_file": "the vocabulary comes from the SentencePiece model; vocab_file is ignored (Q4)",
-    "spm_model_file": "give the SentencePiece model to create-data with --tokenizer",
+    "spm_model_file": "give the SentencePiece model to create-data with --spm_model_file/--tokenizer",
     "input_file_mode": "inputs are read as UTF-8 text (plain, .gz or .zst)",
-    "output_dir": "give the run directory to pretrain with -o/--output",
-    "do_train": "pretrain trains; run control is on the pretrain command line",
-    "do_eval": "evaluation is on the pretrain command line",
-    "use_tpu": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
-    "tpu_name": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
-    "tpu_zone": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
-    "gcp_project": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
-    "master": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
-    "num_tpu_cores": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
+    "output_dir": "give the run directory to pretrain with -o/--output_dir",
+    "do_train": "run control is on the pretrain command line (--do_train, --do_eval)",
+    "do_eval": "run control is on the pretrain command line (--do_train, --do_eval)",
+    "use_tpu": "the TPU is chosen on the pretrain command line (--use_tpu --tpu_name NAME)",
+    "tpu_name": "the TPU is chosen on the pretrain command line (--use_tpu --tpu_name NAME)",
+    "tpu_zone": "the TPU is chosen on the pretrain command line (--use_tpu --tpu_zone ZONE)",
+    "gcp_project": "the TPU is chosen on the pretrain command line (--use_tpu --gcp_project P)",
+    "master": "the TPU is chosen on the pretrain command line (--use_tpu --master URL)",
+    "num_tpu_cores": "the TPU strategy uses every core of the TPU",
 }
 
 

@@ -45,8 +45,9 @@ class PretrainResult:
 def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
              output_dir: str | Path, *,
              eval_data: Optional[str | Sequence[str]] = None, strategy: str = "auto",
-             tpu: Optional[str] = None, precision: Optional[str] = None,
-             num_train_steps: Optional[int] = None, do_eval: bool = True,
+             tpu: Optional[str] = None, tpu_options: Optional[dict] = None,
+             precision: Optional[str] = None,
+             num_train_steps: Optional[int] = None, do_train: bool = True, do_eval: bool = True,
              eval_every: Optional[int] = None, seed: Optional[int] = None,
              deterministic: bool = False, log_every: Optional[int] = None,
              progress: Optional[Callable[[str], None]] = None) -> PretrainResult:
@@ -56,7 +57,11 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
 
     ``num_train_steps`` stops the run at that step (``--stop-at``); the learning-rate schedule
     always spans ``pretraining.num_train_steps``, so a later run continues it unchanged.
+    ``do_train=False`` (run_pretraining.py's ``--do_train=false``) only evaluates the run's
+    latest checkpoint. ``tpu_options`` (``zone``, ``project``) go to the TPU resolver.
     """
+    if not (do_train or do_eval):
+        raise ValueError("at least one of do_train and do_eval must be true")
     config = as_config(config)
     quiet_tensorflow()
     import keras
@@ -74,7 +79,7 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
     with precision_policy(precision):
         # The strategy comes before any other TensorFlow op: multi-worker collectives must be
         # configured before the eager context starts.
-        strat = make_strategy(strategy, tpu)
+        strat = make_strategy(strategy, tpu, **(tpu_options or {}))
         chief = is_chief(strat)
         check_data_matches_config(files, config)
         if files.eval_is_train and do_eval:
@@ -89,8 +94,8 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
             save_run_config(config, out)
             _record_tokenizer(out, data, files, emit)
         return _train(config, files, out, strat, chief, stop_step, precision, seed,
-                      deterministic, do_eval, eval_every, log_every or pc.iterations_per_loop,
-                      emit)
+                      deterministic, do_train, do_eval, eval_every,
+                      log_every or pc.iterations_per_loop, emit)
 
 
 def _record_tokenizer(out: Path, data: str | Sequence[str], files: DataFiles,
@@ -107,7 +112,7 @@ def _record_tokenizer(out: Path, data: str | Sequence[str], files: DataFiles,
 
 def _train(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bool,
            stop_step: int, precision: str, seed: Optional[int], deterministic: bool,
-           do_eval: bool, eval_every: Optional[int], log_every: int,
+           do_train: bool, do_eval: bool, eval_every: Optional[int], log_every: int,
            emit: Callable[[str], None]) -> PretrainResult:
     import tensorflow as tf
 
@@ -159,6 +164,9 @@ def _train(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bo
     manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=pc.keep_checkpoint_max,
                                          checkpoint_name=CHECKPOINT_NAME)
     latest = tf.train.latest_checkpoint(str(out))
+    if not do_train and not latest:
+        raise ValueError(f"{out}: no checkpoint to evaluate (--do_train=false evaluates the "
+                         "run's latest checkpoint)")
     if latest:
         status = ckpt.restore(latest)
         status.assert_existing_objects_matched()
@@ -183,7 +191,9 @@ def _train(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bo
     last_train: dict = {}
     last_eval: dict = {}
     step = global_step()
-    if step >= stop_step:
+    if not do_train:
+        stop_step = step
+    elif step >= stop_step:
         emit(f"step {step} >= num_train_steps {stop_step}: nothing to train")
     while step < stop_step:
         next_save = (step // pc.save_checkpoints_steps + 1) * pc.save_checkpoints_steps
