@@ -13,6 +13,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from typing import Any, Sequence
 
 from albert_fast import __version__
@@ -29,6 +30,7 @@ COMMAND_MODULES: list[str] = [
     "albert_fast.commands.export_hf",
     "albert_fast.commands.import_cmd",
     "albert_fast.commands.run",
+    "albert_fast.commands.completion",
 ]
 
 DESCRIPTION = """\
@@ -84,19 +86,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     # progress output; its errors still surface as Python exceptions. Users can override this.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra:
-        return _reject_unknown(parser, args, extra)
+    if "_ARGCOMPLETE" in os.environ:  # TAB in a shell with `albert-fast completion` loaded
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
     try:
-        return int(args.run(args) or 0)
+        try:
+            args, extra = parser.parse_known_args(argv)
+        except SystemExit:  # --help, --version, a usage error: flushed here, not at exit
+            sys.stdout.flush()
+            raise
+        if extra:
+            return _reject_unknown(parser, args, extra)
+        with warnings.catch_warnings():
+            warnings.showwarning = _plain_warning(args.command)
+            return _run(args)
+    except BrokenPipeError:
+        # `albert-fast ... | head`: the reader went away, which is not an error; nothing more
+        # may reach the closed pipe (not even Python's flush at exit).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
         print("albert-fast: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise
     except (AlbertFastError, OSError, ValueError) as err:
         if os.environ.get("ALBERT_FAST_DEBUG"):
             raise
         print(f"albert-fast {args.command}: error: {_describe(err)}", file=sys.stderr)
         return 2
+
+
+def _plain_warning(verb: str) -> Any:
+    """Python warnings as one line, ``albert-fast VERB: warning: ...``, without the source line
+    that ``warnings`` prints by default."""
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+             line: Any = None) -> None:
+        text = " ".join(str(message).split("\n"))
+        print(f"albert-fast {verb}: warning: {text}", file=file or sys.stderr)
+
+    return show
 
 
 def _verbs(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
