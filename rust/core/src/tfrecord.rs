@@ -302,7 +302,7 @@ impl RecordReader {
         if stored != computed {
             return Err(self.corrupt(
                 start,
-                format!("data checksum mismatch in record {} ({len} bytes; stored {stored:#010x}, computed {computed:#010x})", self.records),
+                format!("data checksum mismatch ({len} bytes; stored {stored:#010x}, computed {computed:#010x})"),
             ));
         }
         self.offset = data_start + len + FOOTER_LEN as u64;
@@ -338,7 +338,7 @@ impl RecordReader {
     fn corrupt(&self, offset: u64, message: String) -> Error {
         let message =
             if self.gzip { format!("{message} (offsets count decompressed bytes of this gzip file)") } else { message };
-        Error::CorruptRecord { path: self.path.clone(), offset, message }
+        Error::CorruptRecord { path: self.path.clone(), offset, record: self.records, message }
     }
 }
 
@@ -1057,7 +1057,7 @@ mod tests {
         loop {
             match reader.next() {
                 Some(Ok(_)) => continue,
-                Some(Err(Error::CorruptRecord { path: p, offset, message })) => {
+                Some(Err(Error::CorruptRecord { path: p, offset, message, .. })) => {
                     assert_eq!(p, path);
                     // Fused: nothing after an error.
                     assert!(reader.next().is_none());
@@ -1082,6 +1082,8 @@ mod tests {
             let (offset, message) = corrupt_err(&path);
             assert_eq!(offset, second, "{message}");
             assert!(message.contains("truncated") && message.contains(needle), "{message}");
+            let shown = RecordReader::open(&path).unwrap().nth(1).unwrap().unwrap_err().to_string();
+            assert!(shown.contains(&format!("t.tfrecord: record 1 at byte {second}: corrupt TFRecord: truncated")), "{shown}");
         }
     }
 
@@ -1110,8 +1112,8 @@ mod tests {
         let (offset, message) = corrupt_err(&path);
         assert_eq!(offset, 0);
         assert!(message.contains("not a TFRecord file"), "{message}");
-        let shown = Error::CorruptRecord { path: path.clone(), offset, message }.to_string();
-        assert!(shown.contains("c.tfrecord") && shown.contains("at byte 0"), "{shown}");
+        let shown = Error::CorruptRecord { path: path.clone(), offset, record: 0, message }.to_string();
+        assert!(shown.contains("c.tfrecord: record 0 at byte 0: corrupt TFRecord: not a TFRecord"), "{shown}");
     }
 
     #[test]
