@@ -140,6 +140,18 @@ def test_damaged_records_are_refused_at_start_up(data, tmp_path, how):
     assert not (tmp_path / "run").exists()
 
 
+def test_files_changed_after_a_run_are_checked_again_on_resume(data, tmp_path):
+    """A resumed run skips reading files it verified before only while they are unchanged."""
+    run = tmp_path / "run"
+    pretrain(_cfg(num_train_steps=2), str(data), run, do_eval=False, progress=_quiet)
+    assert (run / ".data-verified.json").is_file()
+    bad = _damage(data, "truncated")
+    with pytest.raises(InputError) as err:
+        pretrain(_cfg(), str(data), run, do_eval=False, progress=_quiet)
+    assert str(err.value) == _stats_error(bad)
+    assert tf.train.latest_checkpoint(str(run)) == str(run / "ckpt-2")
+
+
 def test_damaged_records_through_the_cli(data, tmp_path):
     bad = _damage(data, "truncated")
     cfg = tmp_path / "tiny.yaml"
@@ -186,7 +198,7 @@ def test_bad_record_mid_run_stops_cleanly_keeping_the_checkpoint(data, tmp_path,
     assert message.startswith(_stats_error(shard)), message
     assert f"record {bad_index} at byte" in message
     latest = tf.train.latest_checkpoint(str(tmp_path / "run"))
-    assert latest and f"the last checkpoint, {latest}, is intact" in message
+    assert latest and f"read during the run; the last checkpoint, {latest}, is intact" in message
     assert int(latest.rsplit("-", 1)[1]) >= 10
     _intact(latest)
     assert not glob.glob(str(tmp_path / "run" / "*_temp"))
@@ -320,6 +332,9 @@ def test_damaged_latest_checkpoint_falls_back_to_an_intact_one(data, tmp_path, d
     for step in (6, 8):
         _intact(str(run / f"ckpt-{step}"))
     assert glob.glob(str(run / "ckpt-6.*.damaged"))
+    state = tf.train.get_checkpoint_state(str(run))  # every intact one still rotated
+    assert [Path(p).name for p in state.all_model_checkpoint_paths] == [
+        "ckpt-2", "ckpt-4", "ckpt-6", "ckpt-8"]
 
 
 def test_no_intact_checkpoint_is_refused(data, tmp_path):

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -443,9 +444,19 @@ def restore_checkpoint(checkpoint: Any, run_dir: Path, emit: Callable[[str], Non
                 update_checkpoint_state_internal)
 
             kept = [p for p in reversed(candidates) if p not in dict(damaged)]
+            kept = kept[:kept.index(prefix) + 1]
+            # Their timestamps too: CheckpointManager rotates only checkpoints that have one.
+            state = None
+            with contextlib.suppress(tf.errors.OpError, ValueError):
+                state = tf.train.get_checkpoint_state(str(run_dir))
+            stamps = {Path(p).name: t for p, t in zip(
+                state.all_model_checkpoint_paths, state.all_model_checkpoint_timestamps)
+                } if state is not None else {}
+            now = time.time()
             update_checkpoint_state_internal(
-                str(run_dir), prefix, all_model_checkpoint_paths=kept[:kept.index(prefix) + 1],
-                save_relative_paths=True)
+                str(run_dir), prefix, all_model_checkpoint_paths=kept, save_relative_paths=True,
+                all_model_checkpoint_timestamps=[stamps.get(Path(p).name, now) for p in kept],
+                last_preserved_timestamp=state.last_preserved_timestamp if state else None)
     return prefix
 
 

@@ -138,8 +138,6 @@ def scan_file(path: str, spec: dict, config: Config, head: Optional[int] = HEAD_
         elif known_records is not None:
             return known_records
         count = index + 1
-    if count == 0:
-        raise ValueError(f"{path}: contains no records")
     return count
 
 
@@ -182,6 +180,9 @@ def check_training_data(files: DataFiles, config: Config, run_dir: str | os.Path
         counts = dict(zip(paths, pool.map(scan, paths)))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    for split, names in (("training", files.train), ("evaluation", files.eval)):
+        if not any(counts[p] for p in names):
+            raise ValueError(f"the {split} files hold no records: {', '.join(names)}")
     for line in count_mismatches(counts):
         warn(f"warning: {line}")
     return {str(Path(p).resolve()): {"stamp": stamps[p], "records": n} for p, n in counts.items()}
@@ -296,7 +297,7 @@ def stop_cleanly_on_bad_records(files: DataFiles, config: Config, run_dir: Path,
         resume = (f"the last checkpoint, {latest}, is intact: replace or remove the file and run "
                   "the same command again to resume" if latest else
                   "no checkpoint had been saved yet")
-        raise InputError(f"{found} (read during training; {resume})") from None
+        raise InputError(f"{found} (read during the run; {resume})") from None
 
 
 def _is_input_failure(err: Exception) -> bool:
