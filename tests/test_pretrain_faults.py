@@ -435,3 +435,15 @@ def test_config_errors_come_before_tensorflow_is_imported(data, tmp_path):
     for (name, _), line in zip(cases.items(), errors):
         assert line.startswith("albert-fast pretrain: error: ") and name in line, (name, line)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_loss_that_is_not_finite_is_one_line(data, tmp_path, capsys):
+    from albert_fast.cli import main
+
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(_cfg(learning_rate=1e30, num_train_steps=20).to_dict()))
+    code = main(["pretrain", "--config", str(cfg), "--data", str(data), "-o",
+                 str(tmp_path / "run"), "--no-eval"])
+    err = capsys.readouterr().err
+    assert code == 2 and "albert-fast pretrain: error: training loss became" in err, err
+    assert "Traceback" not in err
