@@ -21,7 +21,7 @@ from albert_fast.io_utils import atomic_write_json
 from albert_fast.records import RecordReader, decode_example, feature_spec
 
 #: Records decoded and checked at the start of every file (the rest is verified and counted).
-HEAD_RECORDS = 64
+HEAD_RECORDS = 32
 #: In a run directory: the files a run verified (size, mtime, records), so that resuming does
 #: not read unchanged files again.
 VERIFIED_FILES = ".data-verified.json"
