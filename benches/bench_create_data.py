@@ -33,7 +33,7 @@ FLAGS = dict(max_seq_length=512, max_predictions_per_seq=20, dupe_factor=2, mask
 
 OURS = r"""
 import json, resource, sys
-from albert_fast.data import create_pretraining_data
+from albert_fast.create_data import create_pretraining_data
 corpus, tok, out, threads, flags = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5])
 s = create_pretraining_data([corpus], tok, out, threads=threads, **flags)
 u = resource.getrusage(resource.RUSAGE_SELF)

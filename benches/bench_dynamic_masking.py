@@ -23,9 +23,9 @@ sys.path.insert(0, str(REPO / "python"))
 
 
 def make_shards(out: Path, seq: int) -> Path:
-    from albert_fast.corpus import prepare_corpus
-    from albert_fast.data import create_pretraining_data
-    from albert_fast.tokenizer_train import train_tokenizer
+    from albert_fast.prepare_corpus import prepare_corpus
+    from albert_fast.create_data import create_pretraining_data
+    from albert_fast.train_tokenizer import train_tokenizer
 
     data = out / f"data-{seq}"
     if (data / "manifest.json").is_file():

@@ -41,14 +41,14 @@ def child(mode: str, corpus: Path, params: Path, sample_mb: float, out: Path) ->
         import nltk.tokenize.punkt  # noqa: F401
         from albert_fast import _core  # noqa: F401
     elif mode == "train":
-        from albert_fast.corpus import train_punkt
+        from albert_fast.prepare_corpus import train_punkt
 
         sample = text[: int(sample_mb * 2**20)]
         t, c = time.perf_counter(), _cpu()
         train_punkt(sample, params)
         res.update(seconds=time.perf_counter() - t, cpu=_cpu() - c, sample_mb=len(sample.encode()) / 2**20)
     elif mode == "nltk":
-        from albert_fast.corpus import save_punkt_params  # noqa: F401
+        from albert_fast.prepare_corpus import save_punkt_params  # noqa: F401
         from nltk.tabdata import PunktDecoder
         from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 

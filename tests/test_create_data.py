@@ -17,7 +17,7 @@ from conftest import run_cli
 from data_fixtures import corpus_dir, spm_dir, train_albert_spm  # noqa: F401 (fixtures)
 
 import albert_fast
-from albert_fast.data import create_pretraining_data
+from albert_fast.create_data import create_pretraining_data
 
 SMALL = dict(max_seq_length=128, max_predictions_per_seq=20, dupe_factor=2)
 
@@ -135,6 +135,23 @@ def test_resume_after_simulated_kill(corpus_dir, spm_dir, tmp_path):
     s2 = create_pretraining_data([corpus_dir], spm_dir, out, threads=2, **SMALL)
     assert s2["resumed_files"] == 0
     assert [p.name for p in _shards(out)] == ["train-00000-of-00001.tfrecord"]
+
+
+def test_resume_rebuilds_a_truncated_or_replaced_shard(corpus_dir, spm_dir, tmp_path):
+    """A marker records its shard's size and checksum: a damaged shard is rebuilt, not trusted."""
+    out = tmp_path / "out"
+    kw = dict(threads=2, shard_size_bytes=48 << 10, **SMALL)
+    create_pretraining_data([corpus_dir], spm_dir, out, **kw)
+    before = _tree_bytes(out)
+    shards = _shards(out)
+    data = shards[0].read_bytes()
+    shards[0].write_bytes(data[:-5])
+    replaced = bytearray(shards[1].read_bytes())
+    replaced[30] ^= 0xFF
+    shards[1].write_bytes(bytes(replaced))
+    s = create_pretraining_data([corpus_dir], spm_dir, out, **kw)
+    assert s["resumed_files"] == len(shards) - 2
+    assert _tree_bytes(out) == before
 
 
 def test_gzip_output_reads_back(corpus_dir, spm_dir, tmp_path):

@@ -17,7 +17,7 @@ import sentencepiece as spm
 from data_fixtures import train_albert_spm, write_corpus
 from oracle import Oracle, OracleConfig, statistics
 
-from albert_fast.data import create_pretraining_data
+from albert_fast.create_data import create_pretraining_data
 
 # Training four tokenizers-worth of data and running the oracle takes about a minute.
 pytestmark = pytest.mark.slow

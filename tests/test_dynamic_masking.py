@@ -21,7 +21,7 @@ from data_fixtures import corpus_dir, spm_dir  # noqa: E402,F401 (fixtures)
 from oracle import statistics  # noqa: E402
 
 from albert_fast.config import Config, config_from_dict  # noqa: E402
-from albert_fast.data import create_pretraining_data  # noqa: E402
+from albert_fast.create_data import create_pretraining_data  # noqa: E402
 from albert_fast.dataset import make_dataset  # noqa: E402
 from albert_fast.dynamic_masking import DynamicMasking, mask_batch, restore_original_ids  # noqa: E402
 from albert_fast.records import feature_spec  # noqa: E402

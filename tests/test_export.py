@@ -240,7 +240,7 @@ def test_tokenizer_parity_with_user_defined_symbols(tmp_path, examples_dir):
     ".", ...): the slow and fast HF tokenizers written by export give our ids on the corpora."""
     from albert_fast.export_hf import PROBE_TEXTS, _text_lines, our_encoder
     from albert_fast.hf_worker import run_hf_worker
-    from albert_fast.tokenizer_train import train_tokenizer
+    from albert_fast.train_tokenizer import train_tokenizer
 
     tok = tmp_path / "tok"
     train_tokenizer(examples_dir, tok, config={"model": {"vocab_size": 2000}}, progress=False)

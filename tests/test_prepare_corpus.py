@@ -14,7 +14,7 @@ from conftest import run_cli
 from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTrainer
 
 import albert_fast
-from albert_fast.corpus import save_punkt_params, train_punkt
+from albert_fast.prepare_corpus import save_punkt_params, train_punkt
 from albert_fast.errors import ConfigError, InputError
 
 
@@ -310,7 +310,7 @@ def test_cancel_stops_the_run_and_leaves_no_half_written_shard(examples_dir, tmp
     """What Ctrl-C does in the CLI: the progress handle is cancelled, the Rust run stops."""
     from albert_fast import _core
 
-    handle = _core.PrepareProgress()
+    handle = _core.Progress()
     handle.cancel()
     out = tmp_path / "out"
     out.mkdir()

@@ -111,9 +111,9 @@ def literature_data(tmp_path_factory, literature_dir) -> Path:
     """All of shared/corpora/literature (English, German, French; 7.9 MB) through albert_fast's
     own pipeline: prepare-corpus (paragraphs as documents) -> train-tokenizer (4000 pieces) ->
     create-data (max_seq_length 64, dupe_factor 3, 5% of the documents held out into eval-*)."""
-    from albert_fast.corpus import prepare_corpus
-    from albert_fast.data import create_pretraining_data
-    from albert_fast.tokenizer_train import train_tokenizer
+    from albert_fast.prepare_corpus import prepare_corpus
+    from albert_fast.create_data import create_pretraining_data
+    from albert_fast.train_tokenizer import train_tokenizer
 
     root = tmp_path_factory.mktemp("literature_data")
     prepare_corpus([literature_dir], root / "corpus", doc_boundary="blank-line")

@@ -210,8 +210,8 @@ def test_bad_record_mid_run_stops_cleanly_keeping_the_checkpoint(data, tmp_path,
 @pytest.fixture(scope="module")
 def create_data_output(tmp_path_factory, examples_dir) -> Path:
     """A real create-data output (its manifest lists every shard's record count)."""
-    from albert_fast.data import create_pretraining_data
-    from albert_fast.tokenizer_train import train_tokenizer
+    from albert_fast.create_data import create_pretraining_data
+    from albert_fast.train_tokenizer import train_tokenizer
 
     root = tmp_path_factory.mktemp("create_data_output")
     corpus = root / "corpus.txt"

@@ -11,7 +11,7 @@ import pytest
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktTrainer
 
 from albert_fast import _core
-from albert_fast.corpus import PUNKT_FILES, save_punkt_params
+from albert_fast.prepare_corpus import PUNKT_FILES, save_punkt_params
 
 
 def paragraphs(text: str) -> list[str]:

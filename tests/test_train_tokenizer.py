@@ -117,7 +117,7 @@ def test_vocab_file_matches_the_model(default_tok):
 def test_vocab_file_is_byte_identical_to_sentencepieces_own(tmp_path, examples_dir):
     """We write spiece.vocab ourselves (the model comes from memory); SentencePiece's own
     model_prefix output must be the same bytes."""
-    from albert_fast.tokenizer_train import vocab_text
+    from albert_fast.train_tokenizer import vocab_text
 
     lines = (examples_dir / "en-twain4.txt").read_text(encoding="utf-8").splitlines()
     spm.SentencePieceTrainer.train(sentence_iterator=iter([l for l in lines if l.strip()]),
@@ -399,7 +399,7 @@ def test_expand_inputs_binding(tmp_path):
 
 
 def test_cancelled_sampling_raises_keyboard_interrupt(examples_dir):
-    progress = _core.CorpusProgress()
+    progress = _core.Progress()
     progress.cancel()
     with pytest.raises(KeyboardInterrupt):
         _core.sample_sentences([str(p) for p in sorted(examples_dir.iterdir())], lowercase=True,

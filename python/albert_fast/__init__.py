@@ -9,9 +9,9 @@ from albert_fast._core import __version__
 from albert_fast.errors import AlbertFastError, ConfigError, InputError, ModelError
 from albert_fast.config import Config, load_config
 from albert_fast.tokenizer import Tokenizer
-from albert_fast.tokenizer_train import train_tokenizer
-from albert_fast.data import create_pretraining_data
-from albert_fast.corpus import prepare_corpus
+from albert_fast.train_tokenizer import train_tokenizer
+from albert_fast.create_data import create_pretraining_data
+from albert_fast.prepare_corpus import prepare_corpus
 
 __all__ = [
     "__version__",

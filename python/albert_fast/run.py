@@ -16,19 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from albert_fast.checkpoints import record_run_inputs
 from pydantic import ValidationError
 
+from albert_fast.checkpoints import record_run_inputs
 from albert_fast.config import (SECTION_MODELS, Config, config_from_dict, format_validation_error,
                                 read_config_file)
-from albert_fast.corpus import prepare_corpus
-from albert_fast.data import create_pretraining_data
+from albert_fast.create_data import create_pretraining_data
 from albert_fast.errors import ConfigError
 from albert_fast.export_hf import export_hf, fill_mask_lines
 from albert_fast.io_utils import atomic_write_json, ensure_output_dir, file_sha256
+from albert_fast.prepare_corpus import prepare_corpus
 from albert_fast.pretrain import pretrain
 from albert_fast.runtime import PRECISIONS, STRATEGIES
-from albert_fast.tokenizer_train import train_tokenizer
+from albert_fast.train_tokenizer import train_tokenizer
 
 STAGES = ("prepare-corpus", "train-tokenizer", "create-data", "pretrain", "export-hf")
 #: Output directory of each stage below ``run.output``.

@@ -55,7 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from albert_fast.data import create_pretraining_data
+    from albert_fast.create_data import create_pretraining_data
 
     inputs = list(args.inputs) + [f for group in args.input_file for f in group.split(",") if f]
     if not inputs:

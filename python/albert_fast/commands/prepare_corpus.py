@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from albert_fast.corpus import prepare_corpus
+    from albert_fast.prepare_corpus import prepare_corpus
 
     stats = prepare_corpus(args.inputs, args.output, config=config_from_args(args),
                            threads=args.threads, progress=args.progress and sys.stderr.isatty())

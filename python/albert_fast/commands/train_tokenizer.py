@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from albert_fast.tokenizer_train import train_tokenizer
+    from albert_fast.train_tokenizer import train_tokenizer
 
     summary = train_tokenizer(args.inputs, args.output, config=config_from_args(args),
                               vocab_size=args.vocab_size,

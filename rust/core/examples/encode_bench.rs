@@ -1,4 +1,4 @@
-//! Times serializing pretraining instances as `tf.train.Example`: `pipeline::encode_instance`
+//! Times serializing pretraining instances as `tf.train.Example`: `create_data::example::encode_instance`
 //! (what create-data runs: `tfrecord::encode_example` with narrow, zero-padded `UInt32`/`UInt8`
 //! features) against padding the features into reusable `i64`/`f32` buffers first and encoding
 //! those `Int64` slices, on realistic instances (max_seq_length 512, 20 predictions, 30k
@@ -6,9 +6,9 @@
 //! comparing builds.
 //!
 //! `cargo run --release -p albert-fast-core --example encode_bench [instances] [rounds]`
-use albert_fast_core::instances::Instance;
-use albert_fast_core::pipeline::{encode_instance, ExampleBuffers};
-use albert_fast_core::rng::DataRng;
+use albert_fast_core::create_data::example::{encode_instance, ExampleBuffers};
+use albert_fast_core::create_data::instances::Instance;
+use albert_fast_core::create_data::rng::DataRng;
 use albert_fast_core::tfrecord::{encode_example, FeatureValues};
 use std::hint::black_box;
 

@@ -1,5 +1,5 @@
 //! Times prepare-corpus end to end: `cargo run --release --example prepare_speed PARAMS_DIR OUT_DIR INPUT...`.
-use albert_fast_core::prepare::{prepare_corpus, PrepareOptions};
+use albert_fast_core::prepare_corpus::{prepare_corpus, PrepareOptions};
 use albert_fast_core::sentences::{PunktParameters, PunktSentenceTokenizer};
 use std::time::Instant;
 
@@ -15,7 +15,7 @@ fn main() {
         let t = Instant::now();
         let mut opts = PrepareOptions::default();
         opts.clean.dedup = std::env::var("DEDUP").map_or(true, |v| v != "0");
-        let stats = prepare_corpus(&args[3..], std::path::Path::new(&args[2]), &tok, &opts, None, "", serde_json::json!({}))?;
+        let stats = prepare_corpus(&args[3..], std::path::Path::new(&args[2]), &tok, &opts, None, serde_json::Map::new())?;
         let s = t.elapsed().as_secs_f64();
         let mb = stats["input"]["bytes"].as_f64().unwrap_or(0.0) / 1048576.0;
         println!("{} sentences, {mb:.1} MB in {s:.3} s = {:.1} MB/s", stats["sentences"], mb / s);

@@ -43,6 +43,24 @@ impl AtomicFile {
     }
 }
 
+/// The final name a temporary file `.NAME.tmp-PID` stands for.
+fn temp_target(name: &str) -> Option<&str> {
+    let (rest, pid) = name.strip_prefix('.')?.rsplit_once(".tmp-")?;
+    (!pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then_some(rest)
+}
+
+/// Removes from `dir` the temporary files a killed run left for the final names `is_ours`
+/// accepts: never complete, never read, safe to delete.
+pub fn remove_temp_files(dir: &Path, is_ours: impl Fn(&str) -> bool) -> Result<()> {
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if temp_target(&name).is_some_and(&is_ours) {
+            fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+        }
+    }
+    Ok(())
+}
+
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.writer.as_mut().expect("writer present until commit").write(buf)
@@ -91,6 +109,22 @@ mod tests {
         }
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn temp_files_are_recognized_by_their_final_name() {
+        assert_eq!(temp_target(".train-00000-of-00002.tfrecord.tmp-123"), Some("train-00000-of-00002.tfrecord"));
+        assert_eq!(temp_target(".corpus-00001.txt.tmp-9"), Some("corpus-00001.txt"));
+        assert_eq!(temp_target("corpus-00001.txt"), None);
+        assert_eq!(temp_target(".x.tmp-"), None);
+        let dir = TempDir::new("stale");
+        let path = dir.join("keep.bin");
+        let f = AtomicFile::create(&path).unwrap();
+        std::mem::forget(f); // as a killed process would leave it
+        dir.write("other.txt", "x");
+        remove_temp_files(&dir, |name| name == "keep.bin").unwrap();
+        let left: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["other.txt"]);
     }
 
     #[test]

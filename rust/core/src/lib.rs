@@ -1,23 +1,22 @@
-//! albert-fast-core: the pure-Rust heart of albert_fast.
-//!
-//! No Python in here: everything is plain Rust, unit-tested with `cargo test`, and driven from
-//! Python through the thin `albert-fast-py` bindings crate.
+//! albert-fast-core: the pure-Rust heart of albert_fast, one module per stage
+//! ([`prepare_corpus`], [`train_tokenizer`], [`create_data`]) over the shared corpus reading
+//! ([`corpus`]), text normalization ([`text`]), tokenizer, Punkt and TFRecord modules. No Python
+//! in here: the thin `albert-fast-py` crate binds it.
 
 pub mod atomic;
 pub mod corpus;
+pub mod create_data;
 pub mod error;
-pub mod instances;
-pub mod masking;
+pub mod hashing;
 pub mod parallel;
-pub mod pipeline;
-pub mod rng;
-pub mod sampling;
-pub mod prepare;
+pub mod prepare_corpus;
+pub mod progress;
+pub mod record_stats;
 pub mod sentences;
 pub mod text;
-pub mod record_stats;
 pub mod tfrecord;
 pub mod tokenizer;
+pub mod train_tokenizer;
 #[cfg(test)]
 mod test_util;
 

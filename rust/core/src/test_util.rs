@@ -5,6 +5,13 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// A Punkt splitter that knows one abbreviation, "dr".
+pub(crate) fn splitter() -> crate::sentences::PunktSentenceTokenizer {
+    let mut p = crate::sentences::PunktParameters::default();
+    p.abbrev_types.insert("dr".into());
+    crate::sentences::PunktSentenceTokenizer::new(p)
+}
+
 /// A fresh directory under the system temp dir, removed when dropped. Unique per call (tests
 /// run in parallel threads of one process), with `tag` in its name for debugging.
 pub(crate) struct TempDir(pub PathBuf);
@@ -27,6 +34,11 @@ impl TempDir {
         }
         fs::write(&p, data.as_ref()).expect("write a test file");
         p
+    }
+
+    /// [`TempDir::write`] returning the path as a string (how the stages take their inputs).
+    pub(crate) fn write_string(&self, name: &str, data: &str) -> String {
+        self.write(name, data).to_string_lossy().into_owned()
     }
 }
 

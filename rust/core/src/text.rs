@@ -1,6 +1,6 @@
-//! The text preprocessing that runs before SentencePiece (spec §2, steps 1–3): whitespace
-//! collapsing with Python's notion of whitespace, optional accent stripping, optional
-//! lower-casing, and Hugging Face's quote replacement (quirk Q3).
+//! The text preprocessing that runs before SentencePiece (docs/tokenizer.md, steps 1–3):
+//! whitespace collapsing with Python's notion of whitespace (also prepare-corpus's cleaning),
+//! optional accent stripping, optional lower-casing, and Hugging Face's quote replacement (Q3).
 //!
 //! One `Normalization` value is used everywhere text is turned into pieces — tokenizer training,
 //! data creation, and (through the recorded settings) the exported HF tokenizer — so the three
@@ -12,7 +12,8 @@ use unicode_normalization::char::canonical_combining_class;
 use unicode_normalization::UnicodeNormalization;
 
 /// How raw text is normalized before SentencePiece sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(default)]
 pub struct Normalization {
     /// Python `str.lower()` (full Unicode mapping, final sigma included).
     pub lowercase: bool,
@@ -36,26 +37,160 @@ pub fn is_python_whitespace(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
-/// `" ".join(s.strip().split())`. (A byte-scanning ASCII path measured no faster:
-/// `char::is_whitespace` is already a compare for ASCII; see `examples/text_bench.rs`.)
+/// `" ".join(s.split())`: strip, and collapse each whitespace run to one space. Borrowed when
+/// there is nothing to change, which is most lines.
 pub fn collapse_whitespace(s: &str) -> Cow<'_, str> {
-    let mut prev_space = true; // a leading space is dropped
-    let clean = s.chars().all(|c| {
-        let ok = if is_python_whitespace(c) { c == ' ' && !prev_space } else { true };
-        prev_space = is_python_whitespace(c);
+    if is_collapsed(s.as_bytes()) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(clean_pass(s, false, true).0)
+    }
+}
+
+/// True when `b` has no whitespace but single inner spaces: nothing for [`collapse_whitespace`]
+/// to change.
+#[inline]
+fn is_collapsed(b: &[u8]) -> bool {
+    let mut prev_space = true; // a leading space is not collapsed
+    for (i, &c) in b.iter().enumerate() {
+        if c == b' ' {
+            if prev_space {
+                return false;
+            }
+            prev_space = true;
+        } else if matches!(c, b'\t'..=b'\r' | 0x1c..=0x1f) || (matches!(c, 0xC2 | 0xE1 | 0xE2 | 0xE3) && ws_len_at(b, i) > 0) {
+            return false;
+        } else {
+            prev_space = false;
+        }
+    }
+    !prev_space || b.is_empty()
+}
+
+/// True when `b` has no byte [`clean_pass`] may change (whitespace, controls, U+FEFF) but single
+/// inner spaces (conservative: a false negative only costs the full pass).
+#[inline]
+fn is_clean(b: &[u8]) -> bool {
+    if b.is_empty() || b[0] == b' ' || b[b.len() - 1] == b' ' {
+        return false;
+    }
+    let mut prev_space = false;
+    b.iter().all(|&c| {
+        let ok = !SPECIAL[c as usize] || (c == b' ' && !prev_space);
+        prev_space = c == b' ';
         ok
-    }) && !s.ends_with(is_python_whitespace);
-    if clean {
-        return Cow::Borrowed(s);
+    })
+}
+
+/// Control characters that prepare-corpus removes: category Cc except those Python counts as whitespace
+/// (tab, line/form feed, CR, U+001C-U+001F, U+0085: they become spaces when whitespace is
+/// collapsed), and U+FEFF (a byte-order mark / zero-width no-break space).
+#[cfg(test)]
+fn is_removed_control(c: char) -> bool {
+    (c.is_control() && !is_python_whitespace(c)) || c == '\u{feff}'
+}
+
+/// Byte length of the Python-whitespace character (`str.isspace()`) starting at `b[i]`, or 0.
+#[inline(always)]
+fn ws_len_at(b: &[u8], i: usize) -> usize {
+    match b[i] {
+        0x21..=0x7e | 0x80..=0xC1 | 0xC3..=0xE0 | 0xE4..=0xFF => 0,
+        b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f => 1,
+        0xC2 => matches!(b.get(i + 1), Some(0x85) | Some(0xA0)) as usize * 2,
+        0xE1 => b[i + 1..].starts_with(&[0x9A, 0x80]) as usize * 3,
+        0xE2 => match (b.get(i + 1), b.get(i + 2)) {
+            (Some(0x80), Some(&c)) if (0x80..=0x8A).contains(&c) || matches!(c, 0xA8 | 0xA9 | 0xAF) => 3,
+            (Some(0x81), Some(0x9F)) => 3,
+            _ => 0,
+        },
+        0xE3 => b[i + 1..].starts_with(&[0x80, 0x80]) as usize * 3,
+        _ => 0,
+    }
+}
+
+/// Bytes that need a closer look in [`clean_pass`]: ASCII whitespace and controls, and the lead
+/// bytes of every non-ASCII whitespace or removed control character (C2: U+0080–U+00A0,
+/// E1: U+1680, E2: U+2000–U+205F, E3: U+3000, EF: U+FEFF). Everything else is copied as is.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x21 {
+        t[i] = true;
+        i += 1;
+    }
+    t[0x7f] = true;
+    t[0xC2] = true;
+    t[0xE1] = true;
+    t[0xE2] = true;
+    t[0xE3] = true;
+    t[0xEF] = true;
+    t
+};
+
+/// Byte length of a removed control character (see [`is_removed_control`]) at `b[i]`, or 0.
+#[inline(always)]
+fn control_len_at(b: &[u8], i: usize) -> usize {
+    match b[i] {
+        0x00..=0x08 | 0x0e..=0x1b | 0x7f => 1,
+        0xC2 => matches!(b.get(i + 1), Some(&c) if (0x80..=0x9F).contains(&c) && c != 0x85) as usize * 2,
+        0xEF => b[i + 1..].starts_with(&[0xBB, 0xBF]) as usize * 3,
+        _ => 0,
+    }
+}
+
+/// One pass over a line: removes control characters (if `remove_control`; returns how many)
+/// and collapses whitespace (if `collapse`: strip, runs -> one space, like `" ".join(s.split())`).
+pub fn clean_pass(s: &str, remove_control: bool, collapse: bool) -> (String, u64) {
+    let b = s.as_bytes();
+    // Most lines are already clean: copy them whole.
+    if collapse && is_clean(b) {
+        return (s.to_string(), 0);
     }
     let mut out = String::with_capacity(s.len());
-    for word in s.split(is_python_whitespace).filter(|w| !w.is_empty()) {
-        if !out.is_empty() {
-            out.push(' ');
+    let mut removed = 0u64;
+    let mut pending_space = false;
+    let mut i = 0;
+    while i < b.len() {
+        // A run of ordinary bytes is copied at once; runs start and end on character boundaries
+        // because every special byte is ASCII or the lead byte of a character.
+        let start = i;
+        while i < b.len() && !SPECIAL[b[i] as usize] {
+            i += 1;
         }
-        out.push_str(word);
+        if i > start {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push_str(&s[start..i]);
+            continue;
+        }
+        if remove_control {
+            let c = control_len_at(b, i);
+            if c > 0 {
+                removed += 1;
+                i += c;
+                continue;
+            }
+        }
+        if collapse {
+            let w = ws_len_at(b, i);
+            if w > 0 {
+                pending_space = !out.is_empty();
+                i += w;
+                continue;
+            }
+        }
+        // A special byte that is neither here: copy its whole character.
+        let len = s[i..].chars().next().map_or(1, char::len_utf8);
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        out.push_str(&s[i..i + len]);
+        i += len;
     }
-    Cow::Owned(out)
+    (out, removed)
 }
 
 /// NFKD followed by dropping combining marks: "Bäume" -> "Baume".
@@ -129,7 +264,7 @@ impl Normalization {
         out
     }
 
-    /// The text SentencePiece sees for `text` (spec §2 steps 1–3), in the pipeline the settings
+    /// The text SentencePiece sees for `text` (docs/tokenizer.md, steps 1–3), in the pipeline the settings
     /// select: the same for tokenizer training, data creation and encoding (Q1).
     ///
     /// With `replace_quotes` (Q3) it is Hugging Face's `AlbertTokenizer`: `tokenize` first
@@ -162,6 +297,42 @@ impl Normalization {
 mod tests {
     use super::*;
 
+    /// The obvious `" ".join(s.split())`: the oracle of the byte scanner.
+    fn collapse_reference(s: &str) -> String {
+        s.split(is_python_whitespace).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn byte_scanner_equals_the_obvious_collapse() {
+        let cases = [
+            "", " ", "a", "  a  b  ", "a\u{a0}b\u{2009}\u{3000}c\u{85}d", "x\u{1c}y\u{205f}z\u{2028}",
+            "\u{e2}\u{80}\u{8b}zero-width space is not whitespace", "ä ö\tü\r\nß", "\u{1680}\u{202f}end ",
+        ];
+        for c in cases {
+            assert_eq!(collapse_whitespace(c), collapse_reference(c), "{c:?}");
+        }
+        // Every character that might be whitespace, between letters.
+        for cp in 0..0x3100u32 {
+            let Some(ch) = char::from_u32(cp) else { continue };
+            let t = format!("a{ch}b {ch}");
+            assert_eq!(collapse_whitespace(&t), collapse_reference(&t), "U+{cp:04X}");
+        }
+    }
+
+    #[test]
+    fn one_pass_cleaning_equals_removal_then_collapse() {
+        for cp in 0..0x3100u32 {
+            let Some(ch) = char::from_u32(cp) else { continue };
+            for t in [format!("a{ch}b {ch}"), format!("{ch}\u{feff}x\u{7}y{ch}")] {
+                let removed: String = t.chars().filter(|&c| !is_removed_control(c)).collect();
+                let expect = collapse_reference(&removed);
+                let n = (t.chars().count() - removed.chars().count()) as u64;
+                assert_eq!(clean_pass(&t, true, true), (expect, n), "U+{cp:04X}");
+                assert_eq!(clean_pass(&t, true, false), (removed, n), "U+{cp:04X}");
+            }
+        }
+    }
+
     fn norm(lowercase: bool, strip_accents: bool, replace_quotes: bool) -> Normalization {
         Normalization { lowercase, strip_accents, replace_quotes }
     }
@@ -173,6 +344,7 @@ mod tests {
         assert_eq!(collapse_whitespace("a\u{a0}\u{3000}b"), "a b");
         assert_eq!(collapse_whitespace("a\u{200b}b"), "a\u{200b}b"); // ZWSP is not whitespace
         assert!(matches!(collapse_whitespace("already clean"), Cow::Borrowed(_)));
+        assert!(matches!(collapse_whitespace("„Ja“ – sagte er… «non» ½"), Cow::Borrowed(_)), "typography is not whitespace");
         assert_eq!(collapse_whitespace(""), "");
         assert_eq!(collapse_whitespace(" \t "), "");
     }
@@ -237,7 +409,7 @@ mod tests {
             "\u{c}", "\u{1c}", "\u{1d}", "\u{1e}", "\u{1f}", "\u{7f}", "Σ", "ΟΣ", "İ", "ä", "Ä", "é", "ß", "ẞ",
             "ℌ", "ﬁ", "\u{301}", "\u{a0}", "\u{85}", "\u{2028}", "\u{3000}", "\u{200b}", "日",
         ];
-        let mut rng = crate::rng::DataRng::from_seed(17);
+        let mut rng = crate::create_data::rng::DataRng::from_seed(17);
         for round in 0..20_000 {
             let len = rng.below(12) as usize;
             // Half the strings ASCII only, to exercise the fast paths.

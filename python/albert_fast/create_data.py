@@ -1,27 +1,29 @@
-"""Masked-LM + sentence-order pretraining data: the Python face of the Rust pipeline.
+"""create-data: masked-LM + sentence-order pretraining data, the Python face of
+``albert_fast_core::create_data``.
 
-:func:`create_pretraining_data` does what the original ``create_pretraining_data.py`` does —
-same flags, same feature names, dtypes and lengths — but streaming, in parallel and seeded, with
-the reference's defects fixed unless ``reference_compat`` is set. See ``docs/create-data.md``.
+:func:`create_pretraining_data` (the original tool's name) does what the original
+``create_pretraining_data.py`` does -- same flags, feature names, dtypes and lengths -- but
+streaming, in parallel and seeded, with the reference's defects fixed unless
+``reference_compat`` is set. See ``docs/create-data.md``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
+import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from albert_fast import _core
-from albert_fast.cancellable import run_cancellable
-from albert_fast.config import Config, DataConfig, check_vocab_size, load_config
+from albert_fast.config import Config, DataConfig, as_config, check_vocab_size
 from albert_fast.errors import ConfigError, ModelError
 from albert_fast.io_utils import atomic_write_text, ensure_output_dir, file_sha256
+from albert_fast.progress import Bar, run_with_progress
 from albert_fast.records import feature_spec
-from albert_fast.tokenizer import TOKENIZER_CONFIG as _TOKENIZER_CONFIG, resolve_tokenizer_paths
+from albert_fast.tokenizer import TOKENIZER_CONFIG, resolve_tokenizer_paths
 
 __all__ = ["create_pretraining_data", "MANIFEST", "default_shard_size"]
 
@@ -29,21 +31,12 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 #: The manifest written (last, atomically) into the output directory.
 MANIFEST = "manifest.json"
-_SHARD_RE = re.compile(r"^(train|eval)-\d{5}-of-\d{5}\.tfrecord(\.gz)?$")
-# Temporary files a killed run leaves behind (AtomicFile's ".NAME.tmp-PID").
-_TEMP_RE = re.compile(r"^\.(train|eval)-\d{5}-of-\d{5}\.tfrecord(\.gz)?(\.done)?\.tmp-\d+$")
 
 
 def default_shard_size(dupe_factor: int) -> int:
     """Raw input bytes per shard: 16 MiB of (input x dupe_factor), between 64 KiB and 4 MiB, so
     one shard's instances stay around 50 MB in memory whatever the dupe factor."""
     return max(64 << 10, min(4 << 20, (16 << 20) // max(1, dupe_factor)))
-
-
-def _resolve_tokenizer(path: PathLike) -> tuple[Path, dict[str, Any]]:
-    """The model file and the recorded tokenizer settings (empty when none are recorded)."""
-    model, recorded = resolve_tokenizer_paths(path)
-    return model, recorded or {}
 
 
 def _tokenizer_path_for_manifest(model: Path, out: Path) -> str:
@@ -58,22 +51,6 @@ def _tokenizer_path_for_manifest(model: Path, out: Path) -> str:
         return str(model)
 
 
-def _build_config(config: Union[Config, PathLike, Mapping[str, Any], None], overrides: Mapping[str, Any]) -> Config:
-    dotted = {(k if "." in k else f"data.{k}"): v for k, v in overrides.items()}
-    if isinstance(config, Config):
-        if not dotted:
-            return config
-        raw = config.to_dict() if hasattr(config, "to_dict") else config.model_dump()
-        for key, value in dotted.items():
-            section, field = key.split(".", 1)
-            raw.setdefault(section, {})[field] = value
-        return Config.model_validate(raw)
-    if isinstance(config, Mapping):
-        from albert_fast.config import config_from_dict
-        return config_from_dict(dict(config), overrides=dotted)
-    return load_config(config, overrides=dotted)
-
-
 def _normalization(cfg: Config, explicit: bool, recorded: Mapping[str, Any], model: Path) -> tuple[bool, bool]:
     """Lower-casing and accent stripping: the tokenizer's recorded ones, which an explicit config
     must agree with (Q1: one normalization everywhere)."""
@@ -83,7 +60,7 @@ def _normalization(cfg: Config, explicit: bool, recorded: Mapping[str, Any], mod
         if key in recorded:
             theirs = recorded[key]
             if not isinstance(theirs, bool):
-                raise ConfigError(f"{model.parent / _TOKENIZER_CONFIG}: invalid value for {key}: {theirs!r}")
+                raise ConfigError(f"{model.parent / TOKENIZER_CONFIG}: invalid value for {key}: {theirs!r}")
             if explicit and theirs != ours:
                 problems.append(f"text.{key} is {ours} in the config but the tokenizer was trained with {key}={theirs}")
             if key == "lowercase":
@@ -96,55 +73,12 @@ def _normalization(cfg: Config, explicit: bool, recorded: Mapping[str, Any], mod
     return lowercase, strip
 
 
-def _remove_stale_shards(out: Path, keep: set[str]) -> None:
-    """Shard files of an earlier run with other settings (other counts) would be read with these."""
-    for entry in out.iterdir():
-        if _SHARD_RE.match(entry.name) and entry.name not in keep:
-            entry.unlink()
-            marker = out / ".progress" / f"{entry.name}.done"
-            if marker.exists():
-                marker.unlink()
-
-
-def _remove_temp_files(out: Path) -> None:
-    """Half-written files of a killed run: never complete, never read, safe to delete."""
-    for d in (out, out / ".progress"):
-        if d.is_dir():
-            for entry in d.iterdir():
-                if _TEMP_RE.match(entry.name):
-                    entry.unlink()
-
-
-def _run_with_progress(kwargs: dict[str, Any], show: bool) -> dict[str, Any]:
-    """Runs the Rust pipeline in a worker thread (it releases the GIL) while this thread draws
-    the progress bar; Ctrl-C cancels the run cleanly (finished shards stay, nothing half-written)."""
-    progress = _core.CreateDataProgress()
-    bar = None
-    if show:
-        from tqdm import tqdm
-        bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc="create-data", disable=None)
-
-    def draw() -> None:
-        if bar is None:
-            return
-        s = progress.snapshot()
-        if s["phase"] == "counting":
-            bar.set_description("create-data (counting shards)")
-            bar.total = max(s["bytes_read"], 1)
-            return
-        bar.set_description("create-data")
-        bar.total = s["total_bytes"]
-        bar.n = s["bytes_done"]
-        bar.set_postfix(docs=s["documents"], instances=s["instances"],
-                        shards=f"{s['shards_done']}/{s['shards_total']}", refresh=False)
-        bar.refresh()
-
-    try:
-        return run_cancellable(lambda: _core.create_data(**kwargs, progress=progress), progress.cancel, draw,
-                               name="albert-fast-create-data", interval=0.25)
-    finally:
-        if bar is not None:
-            bar.close()
+def _bar(s: dict[str, Any]) -> Bar:
+    """Planning: the input read so far; building: the text of the documents done."""
+    if s["phase"] == "planning":
+        return Bar(s["bytes_read"], s["bytes_total"], "create-data (counting shards)")
+    return Bar(s["bytes_done"], s["bytes_total"], "create-data",
+               dict(docs=s["documents"], instances=s["instances"], shards=f"{s['shards_done']}/{s['shards_total']}"))
 
 
 def create_pretraining_data(
@@ -181,7 +115,7 @@ def create_pretraining_data(
         shard_size_bytes: raw input bytes per shard (default :func:`default_shard_size`).
         max_line_tokens: a line with more tokens is an error (default 16 x max_seq_length; 0
             disables the check).
-        progress: draw a progress bar on stderr.
+        progress: draw a progress bar on stderr (when it is a terminal).
         strict_normalization: whether the config's ``text`` settings must equal those recorded
             with the tokenizer (error otherwise); when false the tokenizer's recorded settings
             win. Default: strict when a ``config`` is given.
@@ -195,21 +129,21 @@ def create_pretraining_data(
     """
     start = time.monotonic()
     explicit = config is not None if strict_normalization is None else bool(strict_normalization)
-    cfg = _build_config(config, overrides)
+    cfg = as_config(config, {(k if "." in k else f"data.{k}"): v for k, v in overrides.items()})
     data: DataConfig = cfg.data
     if not 0.0 <= float(eval_fraction) < 1.0:
         raise ConfigError(f"invalid value for eval_fraction: {eval_fraction} (expected 0 <= F < 1)")
-    model, recorded = _resolve_tokenizer(tokenizer)
+    model, recorded = resolve_tokenizer_paths(tokenizer)
+    recorded = recorded or {}
     lowercase, strip_accents = _normalization(cfg, explicit, recorded, model)
     model_sha = file_sha256(model)
     if recorded.get("spiece_sha256") and str(recorded["spiece_sha256"]).lower() != model_sha:
         raise ModelError(f"{model}: SHA-256 {model_sha} does not match spiece_sha256 recorded in "
-                         f"{model.parent / _TOKENIZER_CONFIG}; the model was replaced after training")
+                         f"{model.parent / TOKENIZER_CONFIG}; the model was replaced after training")
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     input_specs = [os.fspath(p) for p in inputs]
     out = ensure_output_dir(output_dir)
-    _remove_temp_files(out)
     threads = int(threads) if threads else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     if threads < 1:
         raise ConfigError(f"invalid value for threads: {threads} (expected at least 1)")
@@ -237,8 +171,7 @@ def create_pretraining_data(
         "compression": compression,
         "max_line_tokens": line_limit,
     }
-    fingerprint = json.dumps({"settings": settings, "spiece_sha256": model_sha, "version": _core.__version__}, sort_keys=True)
-    result = _run_with_progress(dict(
+    options = dict(
         inputs=input_specs, model_path=str(model), output_dir=str(out),
         lowercase=lowercase, strip_accents=strip_accents, reference_compat=data.reference_compat,
         max_seq_length=data.max_seq_length, max_predictions_per_seq=data.max_predictions_per_seq,
@@ -247,11 +180,12 @@ def create_pretraining_data(
         random_next_sentence=data.random_next_sentence, do_whole_word_mask=data.do_whole_word_mask,
         favor_shorter_ngram=data.favor_shorter_ngram, ngram=data.ngram,
         eval_fraction=float(eval_fraction), shard_size_bytes=shard_size, threads=threads,
-        compression=compression, max_line_tokens=line_limit, fingerprint=fingerprint,
-    ), progress)
+        compression=compression, max_line_tokens=line_limit,
+    )
+    result = run_with_progress(lambda p: _core.create_data(progress=p, **options), _bar,
+                               show=progress and sys.stderr.isatty(), name="albert-fast-create-data")
 
     shards = result["shards"]
-    _remove_stale_shards(out, {s["file"] for s in shards})
     totals = {k: sum(s[k] for s in shards) for k in (
         "records", "documents", "sentences", "single_sentence_documents", "input_tokens", "instances",
         "real_tokens", "masked_positions", "label_ones", "random_document_pairs", "skipped_chunks")}

@@ -1,5 +1,5 @@
-//! Drawing the SentencePiece training sample (spec §4) with bounded memory, in parallel and
-//! deterministically.
+//! train-tokenizer's pass over the corpus: drawing the SentencePiece training sample
+//! (docs/tokenizer-training.md) with bounded memory, in parallel and deterministically.
 //!
 //! The training text must be normalized exactly as data creation normalizes it (quirk Q1), so
 //! SentencePiece cannot read the corpus files itself without a normalized copy of the corpus.
@@ -27,18 +27,23 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
-use crate::corpus::{InputStats, LineReader, LineReaderOptions, Progress, DEFAULT_MAX_LINE_BYTES};
+use crate::corpus::{InputStats, LineReader, LineReaderOptions, DEFAULT_MAX_LINE_BYTES};
 use crate::error::{Error, Result};
+use crate::hashing::splitmix64;
+use crate::progress::Progress;
 use crate::text::{is_python_whitespace, Normalization};
 
 /// Lines normalized together (in parallel) per file.
 const BATCH_LINES: usize = 8192;
 
 /// How to draw the sample.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct SampleOptions {
     /// Applied to every line before it enters the sample.
+    #[serde(flatten)]
     pub normalization: Normalization,
     /// `input_sentence_size`: the most sentences kept.
     pub max_sentences: usize,
@@ -69,9 +74,10 @@ impl Default for SampleOptions {
 }
 
 /// What drawing the sample found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SampleStats {
     /// Totals of the reading itself.
+    #[serde(flatten)]
     pub input: InputStats,
     /// Lines that are empty or whitespace only (document separators).
     pub blank_lines: u64,
@@ -91,19 +97,10 @@ pub struct Sample {
     pub stats: SampleStats,
 }
 
-/// SplitMix64's finalizer: a cheap, well-mixed 64-bit hash step.
-#[inline]
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// The sampling key of line `line` of file `file`.
 #[inline]
 fn line_key(seed: u64, file: u64, line: u64) -> u64 {
-    mix(mix(mix(seed) ^ file) ^ line)
+    splitmix64(splitmix64(splitmix64(seed) ^ file) ^ line)
 }
 
 /// One kept sentence; ordered by (key, file, line), a total order, so the bottom-k set is unique.
@@ -184,6 +181,10 @@ pub fn sample_sentences(files: &[PathBuf], options: &SampleOptions, progress: Op
     }
     if files.len() > u32::MAX as usize {
         return Err(Error::InvalidInput(format!("too many input files ({})", files.len())));
+    }
+    if let Some(p) = &progress {
+        Progress::set(&p.bytes_total, crate::corpus::total_size(files));
+        Progress::set(&p.files_total, files.len() as u64);
     }
     let pool = crate::parallel::thread_pool(options.threads)?;
     let reservoir = Reservoir::new(options.max_sentences);
@@ -276,7 +277,7 @@ fn sample_file(
     if abort.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
-    let reader_options = LineReaderOptions { max_line_bytes: options.max_line_bytes, progress };
+    let reader_options = LineReaderOptions { max_line_bytes: options.max_line_bytes, progress, ..Default::default() };
     let mut reader = LineReader::open_with(path, reader_options)?;
     let mut batch: Vec<Candidate> = Vec::with_capacity(BATCH_LINES);
     let limit = if options.max_sentence_bytes == 0 { usize::MAX } else { options.max_sentence_bytes };

@@ -1,276 +1,55 @@
-//! Streaming corpus reading, shared by every stage (prepare-corpus, train-tokenizer, create-data).
+//! Reading one (possibly compressed) text file line by line with bounded memory.
 //!
-//! * [`expand_inputs`] turns what the user typed (files, directories, globs) into a sorted,
-//!   de-duplicated list of files.
-//! * [`open_reader`] opens one file, transparently decompressing `.gz`, `.zst` and `.bz2`.
-//! * [`LineReader`] yields the file's lines as `String`s with bounded memory.
-//!
-//! Decisions (documented in `docs/tokenizer-training.md`, "Reading input"):
-//! * **Invalid UTF-8 is decoded lossily** (each invalid sequence becomes U+FFFD) and *counted*
-//!   ([`LineReader::invalid_utf8`], [`InputStats::invalid_utf8`]); callers report the count as a
-//!   warning. Real corpora scraped from the web nearly always contain a few bad bytes, and
-//!   refusing a 10 GB corpus for one of them helps nobody.
-//! * **Binary files are refused**: a NUL byte in the first 8 KiB (after decompression) is an
-//!   `InvalidInput` error naming the file (UTF-16 files get a hint to convert them).
-//! * **Lines are capped at `max_line_bytes`** (default [`DEFAULT_MAX_LINE_BYTES`], 16 MiB). A
-//!   longer line is *split*, preferably at the last space or tab before the cap (the space is
-//!   dropped, as whitespace collapsing would drop it anyway), otherwise at a UTF-8 character
-//!   boundary, and the number of splits is counted ([`InputStats::split_lines`]). Memory per
-//!   reader is therefore bounded by `max_line_bytes` plus the I/O buffers, whatever the input.
-//! * Line ends are `\n`; one `\r` before it (CRLF files) is removed. A UTF-8 byte-order mark at
-//!   the start of a file is removed.
+//! Two policies for bytes that are not clean text ([`TextPolicy`]); both end lines at `\n` and
+//! count what they read ([`InputStats`]) and where they are ([`Position`]):
+//! * **Lenient** (raw corpora: prepare-corpus, the tokenizer sample; documented in
+//!   `docs/tokenizer-training.md`, "Reading input"): invalid UTF-8 is decoded lossily (U+FFFD)
+//!   and counted, since web text nearly always holds a few bad bytes; a NUL byte in the first
+//!   8 KiB refuses the file as binary (with a hint for UTF-16); a UTF-8 byte-order mark and one
+//!   `\r` before `\n` are removed; a line longer than `max_line_bytes` (16 MiB) is split at the
+//!   last space or tab before the cap (else at a character boundary) and counted.
+//! * **Strict** (create-data, whose input is one sentence per line, already clean): invalid
+//!   UTF-8 or a NUL byte anywhere is an error naming the line; every `\r` before the line end
+//!   is removed; nothing else is changed and lines are never split.
 
-use std::collections::HashSet;
-use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::io::{self, BufRead, Cursor, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
 
-/// Default cap on the length of one line (see the module docs).
+use super::open::open_reader;
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+
+/// Default cap on the length of one line under [`TextPolicy::Lenient`].
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
 /// The smallest accepted `max_line_bytes` (a split must be able to back up to a char boundary).
 pub const MIN_MAX_LINE_BYTES: usize = 16;
-/// How much of a file (after decompression) is checked for NUL bytes.
+/// How much of a file (after decompression) is checked for NUL bytes (lenient policy).
 pub const BINARY_SNIFF_BYTES: usize = 8192;
-const IO_BUFFER: usize = 256 << 10;
 /// Lines between updates of the shared [`Progress`] counters (and checks for cancellation).
 const PROGRESS_EVERY: u64 = 4096;
 
-// ------------------------------------------------------------------------------------------
-// Input expansion
-
-/// The files named by the user, plus what was skipped on the way.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InputSet {
-    /// Sorted, de-duplicated files.
-    pub files: Vec<PathBuf>,
-    /// Hidden files and directories (name starting with `.`) skipped inside directories and globs.
-    pub skipped_hidden: u64,
+/// How bytes that are not clean text are treated (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TextPolicy {
+    #[default]
+    Lenient,
+    Strict,
 }
 
-/// Files named by the user: plain files, directories (walked recursively, entries sorted, hidden
-/// files and directories skipped, symlinks followed once) and glob patterns (the `glob` crate;
-/// `*` does not match a leading dot). The result is sorted and de-duplicated (two spellings of
-/// one file count once). A missing path is [`Error::NotFound`]; a glob matching nothing, a
-/// directory without files or an empty list is [`Error::InvalidInput`] naming it. A directory
-/// written by prepare-corpus (it holds `.prepare-state.json`) yields only its `corpus-NNNNN.txt`
-/// shards, not its `stats.json` or `punkt/` parameters.
-pub fn expand_inputs<S: AsRef<str>>(inputs: &[S]) -> Result<Vec<PathBuf>> {
-    expand_inputs_detailed(inputs).map(|set| set.files)
+/// A place in the input: the file's index in the input list, the byte offset in its
+/// (decompressed) text and the number of lines before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Position {
+    pub file: usize,
+    pub offset: u64,
+    pub line: u64,
 }
-
-/// [`expand_inputs`] that also reports how many hidden entries were skipped.
-pub fn expand_inputs_detailed<S: AsRef<str>>(inputs: &[S]) -> Result<InputSet> {
-    if inputs.is_empty() {
-        return Err(Error::InvalidInput("no input files given".into()));
-    }
-    let mut set = InputSet::default();
-    let mut found: Vec<PathBuf> = Vec::new();
-    let mut visited_dirs = HashSet::new();
-    for input in inputs {
-        let input = input.as_ref();
-        if input.is_empty() {
-            return Err(Error::InvalidInput("an input path is the empty string".into()));
-        }
-        let path = Path::new(input);
-        if !path.exists() && has_glob_meta(input) {
-            expand_glob(input, &mut found, &mut set.skipped_hidden, &mut visited_dirs)?;
-        } else {
-            add_path(path, &mut found, &mut set.skipped_hidden, &mut visited_dirs)?;
-        }
-    }
-    found.sort();
-    let mut seen = HashSet::new();
-    for file in found {
-        // Canonical form only as the de-duplication key; the user's spelling is kept.
-        let key = fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
-        if seen.insert(key) {
-            set.files.push(file);
-        }
-    }
-    Ok(set)
-}
-
-fn has_glob_meta(s: &str) -> bool {
-    s.contains(['*', '?', '['])
-}
-
-fn expand_glob(
-    pattern: &str,
-    found: &mut Vec<PathBuf>,
-    skipped: &mut u64,
-    visited: &mut HashSet<PathBuf>,
-) -> Result<()> {
-    let options = glob::MatchOptions { require_literal_leading_dot: true, ..Default::default() };
-    let matches = glob::glob_with(pattern, options)
-        .map_err(|e| Error::invalid_arg("input", format!("bad glob pattern {pattern:?}: {e}")))?;
-    let before = found.len();
-    let mut matched_any = false;
-    for entry in matches {
-        let path = entry.map_err(|e| {
-            let path = e.path().to_path_buf();
-            Error::io(path, io::Error::from(e))
-        })?;
-        matched_any = true;
-        add_path(&path, found, skipped, visited)?;
-    }
-    if !matched_any {
-        return Err(Error::InvalidInput(format!("{pattern}: glob pattern matches no files")));
-    }
-    if found.len() == before {
-        return Err(Error::InvalidInput(format!("{pattern}: glob pattern matches only directories without files")));
-    }
-    Ok(())
-}
-
-fn add_path(path: &Path, found: &mut Vec<PathBuf>, skipped: &mut u64, visited: &mut HashSet<PathBuf>) -> Result<()> {
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.is_dir() {
-        let before = found.len();
-        walk_dir(path, found, skipped, visited)?;
-        if found.len() == before {
-            return Err(Error::InvalidInput(format!(
-                "{}: directory contains no input files (hidden files are skipped)",
-                path.display()
-            )));
-        }
-    } else {
-        found.push(path.to_path_buf());
-    }
-    Ok(())
-}
-
-fn walk_dir(dir: &Path, found: &mut Vec<PathBuf>, skipped: &mut u64, visited: &mut HashSet<PathBuf>) -> Result<()> {
-    // A symlink loop would otherwise recurse forever.
-    let canonical = fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
-    if !visited.insert(canonical) {
-        return Ok(());
-    }
-    let mut entries = Vec::new();
-    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        entries.push(entry.path());
-    }
-    entries.sort();
-    // A prepare-corpus output directory (marked by its journal) contributes only its shards:
-    // its stats.json and Punkt parameters are not text to train or build data on.
-    if dir.join(crate::prepare::STATE_FILE).is_file() {
-        found.extend(entries.into_iter().filter(|p| crate::prepare::is_shard_file(p) && p.is_file()));
-        return Ok(());
-    }
-    for path in entries {
-        let hidden = path.file_name().map(|n| n.to_string_lossy().starts_with('.')).unwrap_or(false);
-        if hidden {
-            *skipped += 1;
-            continue;
-        }
-        // Follows symlinks; a dangling one is an error naming it rather than a silent gap.
-        let meta = fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
-        if meta.is_dir() {
-            walk_dir(&path, found, skipped, visited)?;
-        } else if meta.is_file() {
-            found.push(path);
-        }
-        // Sockets, FIFOs and devices inside a directory are not corpus files.
-    }
-    Ok(())
-}
-
-// ------------------------------------------------------------------------------------------
-// Opening (with decompression)
-
-/// Compression of an input file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    None,
-    Gzip,
-    Zstd,
-    Bzip2,
-}
-
-impl Compression {
-    /// By file extension (case-insensitive): `.gz`/`.gzip`, `.zst`/`.zstd`, `.bz2`.
-    pub fn from_extension(path: &Path) -> Option<Compression> {
-        let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
-        match ext.as_str() {
-            "gz" | "gzip" => Some(Compression::Gzip),
-            "zst" | "zstd" => Some(Compression::Zstd),
-            "bz2" => Some(Compression::Bzip2),
-            _ => None,
-        }
-    }
-
-    /// By magic bytes, for compressed files without the usual extension.
-    pub fn sniff(head: &[u8]) -> Compression {
-        if head.starts_with(&[0x1f, 0x8b]) {
-            Compression::Gzip
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Compression::Zstd
-        } else if head.len() >= 10 && head.starts_with(b"BZh") && (b'1'..=b'9').contains(&head[3]) && head[4..10] == [0x31, 0x41, 0x59, 0x26, 0x53, 0x59] {
-            // "BZh" + level + the block magic (pi): plain text never starts like that.
-            Compression::Bzip2
-        } else {
-            Compression::None
-        }
-    }
-}
-
-/// Counts the bytes read from the file on disk (compressed bytes for compressed files), so a
-/// progress bar can be sized by file sizes.
-struct CountingReader<R> {
-    inner: R,
-    counter: Option<Arc<Progress>>,
-}
-
-impl<R: Read> Read for CountingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(p) = &self.counter {
-            p.bytes.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        Ok(n)
-    }
-}
-
-/// Opens a file for reading, decompressing `.gz` (multi-member, as `gzip` writes concatenated
-/// files), `.zst` and `.bz2` by extension, and gzip/zstd/bzip2 by magic bytes as a fallback.
-pub fn open_reader(path: &Path) -> Result<Box<dyn BufRead + Send>> {
-    open_reader_with_progress(path, None)
-}
-
-/// [`open_reader`] that adds the bytes read from disk to `progress`.
-pub fn open_reader_with_progress(path: &Path, progress: Option<Arc<Progress>>) -> Result<Box<dyn BufRead + Send>> {
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.is_dir() {
-        return Err(Error::InvalidInput(format!("{}: is a directory, expected a file", path.display())));
-    }
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut raw = BufReader::with_capacity(IO_BUFFER, CountingReader { inner: file, counter: progress });
-    let compression = match Compression::from_extension(path) {
-        Some(c) => c,
-        // A fresh BufReader fills up to its capacity on the first call, so a regular file's
-        // magic bytes are all there.
-        None => Compression::sniff(raw.fill_buf().map_err(|e| Error::io(path, e))?),
-    };
-    Ok(match compression {
-        Compression::None => Box::new(raw),
-        Compression::Gzip => Box::new(BufReader::with_capacity(IO_BUFFER, flate2::bufread::MultiGzDecoder::new(raw))),
-        Compression::Bzip2 => Box::new(BufReader::with_capacity(IO_BUFFER, bzip2::bufread::MultiBzDecoder::new(raw))),
-        Compression::Zstd => {
-            let decoder = zstd::stream::read::Decoder::with_buffer(raw).map_err(|e| Error::io(path, e))?;
-            Box::new(BufReader::with_capacity(IO_BUFFER, decoder))
-        }
-    })
-}
-
-// ------------------------------------------------------------------------------------------
-// Statistics and progress
 
 /// What reading the input amounted to, for summaries and warnings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct InputStats {
     /// Files read.
     pub files: u64,
@@ -282,7 +61,7 @@ pub struct InputStats {
     pub invalid_utf8: u64,
     /// Times a line longer than `max_line_bytes` was split.
     pub split_lines: u64,
-    /// Files skipped (hidden entries of directories, see [`InputSet::skipped_hidden`]).
+    /// Files skipped (hidden entries of directories, see [`super::InputSet::skipped_hidden`]).
     pub skipped_files: u64,
 }
 
@@ -298,77 +77,39 @@ impl InputStats {
     }
 }
 
-/// Live counters shared between readers (possibly on many threads) and whoever shows progress;
-/// also carries a cancellation flag (Ctrl-C from Python) that readers check periodically.
-#[derive(Debug, Default)]
-pub struct Progress {
-    bytes: AtomicU64,
-    lines: AtomicU64,
-    files_done: AtomicU64,
-    cancelled: AtomicBool,
-}
-
-impl Progress {
-    pub fn new() -> Arc<Progress> {
-        Arc::new(Progress::default())
-    }
-    /// Bytes read from disk so far (compressed size for compressed files).
-    pub fn bytes(&self) -> u64 {
-        self.bytes.load(Ordering::Relaxed)
-    }
-    /// Lines read so far (updated every few thousand lines).
-    pub fn lines(&self) -> u64 {
-        self.lines.load(Ordering::Relaxed)
-    }
-    /// Files read to the end so far.
-    pub fn files_done(&self) -> u64 {
-        self.files_done.load(Ordering::Relaxed)
-    }
-    /// Asks every reader using this progress to stop with [`Error::Interrupted`].
-    pub fn cancel(&self) {
-        self.cancelled.store(true, Ordering::Relaxed);
-    }
-    pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed)
-    }
-}
-
-/// Total size on disk of `files`, for sizing a progress bar.
-pub fn total_size(files: &[PathBuf]) -> u64 {
-    files.iter().filter_map(|f| fs::metadata(f).ok()).map(|m| m.len()).sum()
-}
-
-// ------------------------------------------------------------------------------------------
-// Lines
-
 /// Options of a [`LineReader`].
 #[derive(Debug, Clone)]
 pub struct LineReaderOptions {
-    /// Longest line yielded in one piece; longer lines are split (see the module docs).
+    /// Longest line yielded in one piece under the lenient policy; longer lines are split.
     pub max_line_bytes: usize,
-    /// Shared counters to update while reading.
+    pub policy: TextPolicy,
+    /// Shared counters to update while reading (bytes from disk, lines, files) and the cancel
+    /// switch, checked every few thousand lines.
     pub progress: Option<Arc<Progress>>,
 }
 
 impl Default for LineReaderOptions {
     fn default() -> Self {
-        LineReaderOptions { max_line_bytes: DEFAULT_MAX_LINE_BYTES, progress: None }
+        LineReaderOptions { max_line_bytes: DEFAULT_MAX_LINE_BYTES, policy: TextPolicy::Lenient, progress: None }
     }
 }
 
-/// Reads a (possibly compressed) text file line by line: lines without their `\n`/`\r\n`,
-/// decoded lossily with invalid UTF-8 counted, binary files refused, memory bounded by
-/// `max_line_bytes` (see the module docs). Yields `Err` once (an I/O or decompression error
-/// naming the file, or [`Error::Interrupted`]) and then ends.
+/// A text file's lines, without their line ends (see the module docs). Yields `Err` once (an
+/// I/O or decompression error naming the file, bad text under the strict policy, or
+/// [`Error::Interrupted`]) and then ends.
 pub struct LineReader {
     path: PathBuf,
     reader: Box<dyn BufRead + Send>,
     buf: Vec<u8>,
     max_line_bytes: usize,
+    policy: TextPolicy,
     stats: InputStats,
     progress: Option<Arc<Progress>>,
     unreported_lines: u64,
     done: bool,
+    /// Offset and line count where this reader started (after a byte-order mark).
+    start_offset: u64,
+    start_line: u64,
 }
 
 impl LineReader {
@@ -377,34 +118,52 @@ impl LineReader {
         Self::open_with(path, LineReaderOptions::default())
     }
 
-    /// Opens `path`; fails at once on a missing, unreadable or binary file.
+    /// Opens `path`; fails at once on a missing or unreadable file, and on a binary one under
+    /// the lenient policy.
     pub fn open_with(path: &Path, options: LineReaderOptions) -> Result<Self> {
-        if options.max_line_bytes < MIN_MAX_LINE_BYTES {
+        Self::open_at(path, options, 0, 0)
+    }
+
+    /// Opens `path` to read from byte `offset` of its text, the start of a line preceded by
+    /// `line` lines (a [`Position`] recorded by an earlier read).
+    pub fn open_at(path: &Path, options: LineReaderOptions, offset: u64, line: u64) -> Result<Self> {
+        let max_line_bytes = match options.policy {
+            TextPolicy::Strict => usize::MAX,
+            TextPolicy::Lenient => options.max_line_bytes,
+        };
+        if max_line_bytes < MIN_MAX_LINE_BYTES {
             return Err(Error::invalid_arg(
                 "max_line_bytes",
                 format!("{} is too small (at least {MIN_MAX_LINE_BYTES})", options.max_line_bytes),
             ));
         }
-        let mut reader = open_reader_with_progress(path, options.progress.clone())?;
-        let mut head = Vec::with_capacity(BINARY_SNIFF_BYTES);
-        (&mut reader)
-            .take(BINARY_SNIFF_BYTES as u64)
-            .read_to_end(&mut head)
-            .map_err(|e| Error::io(path, e))?;
-        check_text(path, &head)?;
-        if head.starts_with(b"\xEF\xBB\xBF") {
-            head.drain(..3);
+        let mut reader = open_reader(path, options.progress.clone(), offset)?;
+        let mut start_offset = offset;
+        if options.policy == TextPolicy::Lenient && offset == 0 {
+            let mut head = Vec::with_capacity(BINARY_SNIFF_BYTES);
+            (&mut reader)
+                .take(BINARY_SNIFF_BYTES as u64)
+                .read_to_end(&mut head)
+                .map_err(|e| Error::io(path, e))?;
+            check_text(path, &head)?;
+            if head.starts_with(b"\xEF\xBB\xBF") {
+                head.drain(..3);
+                start_offset = 3;
+            }
+            reader = Box::new(Cursor::new(head).chain(reader));
         }
-        let reader: Box<dyn BufRead + Send> = Box::new(Cursor::new(head).chain(reader));
         Ok(LineReader {
             path: path.to_path_buf(),
             reader,
             buf: Vec::new(),
-            max_line_bytes: options.max_line_bytes,
+            max_line_bytes,
+            policy: options.policy,
             stats: InputStats { files: 1, ..Default::default() },
             progress: options.progress,
             unreported_lines: 0,
             done: false,
+            start_offset,
+            start_line: line,
         })
     }
 
@@ -419,6 +178,14 @@ impl LineReader {
     /// Statistics so far (complete once the iterator has ended).
     pub fn stats(&self) -> &InputStats {
         &self.stats
+    }
+    /// Byte offset in the text where the next line starts.
+    pub fn offset(&self) -> u64 {
+        self.start_offset + self.stats.bytes
+    }
+    /// Lines before the next one (the number of the line just yielded).
+    pub fn line_number(&self) -> u64 {
+        self.start_line + self.stats.lines
     }
 
     /// The next raw line (without its line end), or `None` at end of file.
@@ -487,14 +254,33 @@ impl LineReader {
     fn report_progress(&mut self, force: bool) -> Result<()> {
         if let Some(p) = &self.progress {
             if force || self.unreported_lines >= PROGRESS_EVERY {
-                p.lines.fetch_add(self.unreported_lines, Ordering::Relaxed);
+                Progress::add(&p.lines, self.unreported_lines);
                 self.unreported_lines = 0;
-                if p.is_cancelled() {
-                    return Err(Error::Interrupted);
-                }
+                p.check()?;
             }
         }
         Ok(())
+    }
+
+    /// A line under the strict policy: text or an error naming the line.
+    fn strict_line(&self, mut line: Vec<u8>) -> Result<String> {
+        let line_no = self.line_number();
+        if memchr::memchr(0, &line).is_some() {
+            return Err(Error::InvalidInput(format!(
+                "{}:{line_no}: NUL byte: this looks like a binary file, not text (one sentence per line)",
+                self.path.display()
+            )));
+        }
+        while line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        String::from_utf8(line).map_err(|e| {
+            Error::InvalidInput(format!(
+                "{}:{line_no}: invalid UTF-8 at byte {} of the line; convert the file to UTF-8 first",
+                self.path.display(),
+                e.utf8_error().valid_up_to()
+            ))
+        })
     }
 }
 
@@ -513,7 +299,7 @@ impl Iterator for LineReader {
             None => {
                 self.done = true;
                 if let Some(p) = &self.progress {
-                    p.files_done.fetch_add(1, Ordering::Relaxed);
+                    Progress::add(&p.files_done, 1);
                 }
                 self.report_progress(true).err().map(Err)
             }
@@ -522,12 +308,21 @@ impl Iterator for LineReader {
                 Some(Err(e))
             }
             Some(Ok(mut line)) => {
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
                 self.stats.lines += 1;
                 self.unreported_lines += 1;
-                Some(Ok(decode_lossy(line, &mut self.stats.invalid_utf8)))
+                match self.policy {
+                    TextPolicy::Strict => {
+                        let r = self.strict_line(line);
+                        self.done = r.is_err();
+                        Some(r)
+                    }
+                    TextPolicy::Lenient => {
+                        if line.last() == Some(&b'\r') {
+                            line.pop();
+                        }
+                        Some(Ok(decode_lossy(line, &mut self.stats.invalid_utf8)))
+                    }
+                }
             }
         }
     }
@@ -584,6 +379,7 @@ pub fn read_all_lines(files: &[PathBuf]) -> Result<(Vec<String>, InputStats)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::{self, File};
     use std::io::Write;
 
     use crate::test_util::TempDir;
@@ -700,7 +496,7 @@ mod tests {
         let words: Vec<String> = (0..200).map(|i| format!("word{i:03}")).collect();
         let line = words.join(" ");
         let p = d.write("long.txt", format!("{line}\nshort\n").as_bytes());
-        let opts = LineReaderOptions { max_line_bytes: 100, progress: None };
+        let opts = LineReaderOptions { max_line_bytes: 100, ..Default::default() };
         let mut r = LineReader::open_with(&p, opts).unwrap();
         let out: Vec<String> = (&mut r).map(|l| l.unwrap()).collect();
         assert_eq!(out.last().unwrap(), "short");
@@ -715,7 +511,7 @@ mod tests {
         let d = TempDir::new("longutf8");
         let line = "äöü€".repeat(1000); // 2-, 2-, 2- and 3-byte characters
         let p = d.write("long.txt", line.as_bytes());
-        let opts = LineReaderOptions { max_line_bytes: 101, progress: None };
+        let opts = LineReaderOptions { max_line_bytes: 101, ..Default::default() };
         let mut r = LineReader::open_with(&p, opts).unwrap();
         let out: Vec<String> = (&mut r).map(|l| l.unwrap()).collect();
         assert_eq!(r.invalid_utf8(), 0, "no character was cut");
@@ -729,7 +525,7 @@ mod tests {
     fn line_of_exactly_the_cap_is_not_split() {
         let d = TempDir::new("exact");
         let p = d.write("exact.txt", format!("{}\n{}\n", "a".repeat(64), "b".repeat(3)).as_bytes());
-        let opts = LineReaderOptions { max_line_bytes: 64, progress: None };
+        let opts = LineReaderOptions { max_line_bytes: 64, ..Default::default() };
         let mut r = LineReader::open_with(&p, opts).unwrap();
         let out: Vec<String> = (&mut r).map(|l| l.unwrap()).collect();
         assert_eq!(out, ["a".repeat(64), "bbb".to_string()]);
@@ -770,52 +566,6 @@ mod tests {
     }
 
     #[test]
-    fn expand_dirs_recursively_sorted_without_hidden() {
-        let d = TempDir::new("expand");
-        d.write("b.txt", b"b");
-        d.write("a.txt", b"a");
-        d.write("sub/c.txt.gz", b"c");
-        d.write("sub/.hidden.txt", b"h");
-        d.write(".git/config", b"x");
-        let set = expand_inputs_detailed(&[d.0.to_str().unwrap()]).unwrap();
-        let names: Vec<_> = set.files.iter().map(|p| p.strip_prefix(&d.0).unwrap().to_path_buf()).collect();
-        assert_eq!(names, [PathBuf::from("a.txt"), PathBuf::from("b.txt"), PathBuf::from("sub/c.txt.gz")]);
-        assert_eq!(set.skipped_hidden, 2);
-    }
-
-    #[test]
-    fn expand_globs_and_dedups() {
-        let d = TempDir::new("glob");
-        d.write("x1.txt", b"1");
-        d.write("x2.txt", b"2");
-        d.write("y.md", b"3");
-        d.write(".x3.txt", b"hidden");
-        let dir = d.0.to_str().unwrap();
-        let pattern = format!("{dir}/*.txt");
-        let explicit = format!("{dir}/x2.txt");
-        let dotted = format!("{dir}/./x1.txt");
-        let files = expand_inputs(&[pattern.as_str(), explicit.as_str(), dotted.as_str()]).unwrap();
-        assert_eq!(files.len(), 2, "{files:?}");
-        assert!(files[0].ends_with("x1.txt") && files[1].ends_with("x2.txt"));
-    }
-
-    #[test]
-    fn expand_errors_name_the_input() {
-        let d = TempDir::new("experr");
-        let missing = d.0.join("missing.txt");
-        let err = expand_inputs(&[missing.to_str().unwrap()]).err().unwrap();
-        assert!(matches!(err, Error::NotFound(_)) && err.to_string().contains("missing.txt"), "{err}");
-        let pattern = format!("{}/*.nothing", d.0.display());
-        let err = expand_inputs(&[pattern.as_str()]).err().unwrap();
-        assert!(matches!(err, Error::InvalidInput(_)) && err.to_string().contains("*.nothing"), "{err}");
-        fs::create_dir_all(d.0.join("emptydir")).unwrap();
-        let err = expand_inputs(&[d.0.join("emptydir").to_str().unwrap()]).err().unwrap();
-        assert!(err.to_string().contains("emptydir"), "{err}");
-        let none: [&str; 0] = [];
-        assert!(expand_inputs(&none).is_err());
-    }
-
-    #[test]
     fn progress_counts_bytes_and_lines_and_cancels() {
         let d = TempDir::new("progress");
         let text = "line\n".repeat(10_000);
@@ -824,9 +574,8 @@ mod tests {
         let opts = LineReaderOptions { progress: Some(progress.clone()), ..Default::default() };
         let n = LineReader::open_with(&p, opts.clone()).unwrap().count();
         assert_eq!(n, 10_000);
-        assert_eq!(progress.bytes(), text.len() as u64);
-        assert_eq!(progress.lines(), 10_000);
-        assert_eq!(progress.files_done(), 1);
+        let s = progress.snapshot();
+        assert_eq!((s.bytes_read, s.lines, s.files_done), (text.len() as u64, 10_000, 1));
         progress.cancel();
         let last = LineReader::open_with(&p, opts).unwrap().last().unwrap();
         assert!(matches!(last, Err(Error::Interrupted)));
@@ -840,5 +589,37 @@ mod tests {
         let (lines, stats) = read_all_lines(&[a, b]).unwrap();
         assert_eq!(lines, ["1", "2", "3\u{fffd}"]);
         assert_eq!((stats.files, stats.lines, stats.invalid_utf8, stats.bytes), (2, 3, 1, 7));
+    }
+
+    #[test]
+    fn strict_policy_names_bad_lines_and_keeps_text_as_is() {
+        let d = TempDir::new("strict");
+        let strict = LineReaderOptions { policy: TextPolicy::Strict, ..Default::default() };
+        let p = d.write("ok.txt", b"\xEF\xBB\xBFa\r\r\nb\n");
+        let lines: Vec<String> = LineReader::open_with(&p, strict.clone()).unwrap().map(|l| l.unwrap()).collect();
+        assert_eq!(lines, ["\u{feff}a", "b"]);
+        for (content, needle) in [(&b"good\nbad \xff\n"[..], "bad.txt:2: invalid UTF-8 at byte 4"), (b"x\ny\x00\n", "bad.txt:2: NUL byte")] {
+            let p = d.write("bad.txt", content);
+            let err = LineReader::open_with(&p, strict.clone()).unwrap().find_map(|l| l.err()).unwrap();
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn open_at_resumes_at_a_recorded_position() {
+        let d = TempDir::new("openat");
+        let text = "one\ntwo\nthree\nfour\n";
+        let plain = d.write("p.txt", text.as_bytes());
+        let zst = d.write("p.txt.zst", &zstd::encode_all(text.as_bytes(), 3).unwrap());
+        for p in [plain, zst] {
+            let mut r = LineReader::open(&p).unwrap();
+            r.next();
+            r.next();
+            let (offset, line) = (r.offset(), r.line_number());
+            assert_eq!((offset, line), (8, 2));
+            let mut rest = LineReader::open_at(&p, LineReaderOptions::default(), offset, line).unwrap();
+            assert_eq!(rest.next().unwrap().unwrap(), "three");
+            assert_eq!(rest.line_number(), 3);
+        }
     }
 }

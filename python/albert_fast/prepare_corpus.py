@@ -1,8 +1,8 @@
-"""prepare-corpus: raw text -> one sentence per line, a blank line between documents.
+"""prepare-corpus: raw text -> one sentence per line, a blank line between documents; the
+Python face of ``albert_fast_core::prepare_corpus``.
 
-The heavy lifting (reading, cleaning, de-duplication, Punkt sentence splitting, sharded atomic
-output, resume) is in the Rust core; this module decides where the Punkt parameters come from
-and shows progress:
+Reading, cleaning, de-duplication, Punkt sentence splitting, sharded atomic output and resume
+are in the Rust core; this module decides where the Punkt parameters come from:
 
 * ``punkt_params``: a ``punkt_tab`` directory the user supplies (e.g. from an installed
   ``nltk_data``: ``tokenizers/punkt_tab/english``);
@@ -20,17 +20,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from albert_fast import _core
-from albert_fast.cancellable import run_cancellable
-from albert_fast.config import Config, CorpusConfig, config_from_dict, load_config
+from albert_fast.config import Config, CorpusConfig, as_config
 from albert_fast.errors import ConfigError, InputError
 from albert_fast.io_utils import atomic_write_json, ensure_output_dir
+from albert_fast.progress import Bar, run_with_progress
 
 PUNKT_FILES = ("abbrev_types.txt", "collocations.tab", "sent_starters.txt", "ortho_context.tab")
 
@@ -133,7 +132,7 @@ def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig) -> tuple[Pa
         if info.get("sample_settings") == sample_settings:
             info["reused"] = True
             return d, info
-    if (out / "stats.json").exists() or (out / ".prepare-state.json").exists():
+    if _core.prepared_output_exists(str(out)):
         # Retraining would overwrite the Punkt parameters an earlier run's shards were made with.
         raise InputError(
             f"{out}: holds the output of an earlier prepare-corpus run with other inputs or "
@@ -161,28 +160,6 @@ def _reading_settings(cfg: CorpusConfig) -> dict[str, Any]:
     )
 
 
-def _run_with_progress(fn: Any, total: int, show: bool, progress: "_core.PrepareProgress") -> Any:
-    """Runs ``fn`` (which releases the GIL) while a progress bar follows the bytes read;
-    Ctrl-C becomes a cancellation the Rust side honours."""
-    bar = None
-    if show:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, unit="B", unit_scale=True, desc="prepare-corpus", file=sys.stderr)
-
-    def draw() -> None:
-        if bar is not None:
-            bar.n = min(progress.bytes(), total)
-            bar.refresh()
-
-    try:
-        return run_cancellable(fn, progress.cancel, draw, name="albert-fast-prepare")
-    finally:
-        if bar is not None:
-            draw()
-            bar.close()
-
-
 def prepare_corpus(
     inputs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -203,14 +180,7 @@ def prepare_corpus(
     the same inputs and settings resumes (finished shards are kept) or, if the run finished,
     returns the recorded statistics.
     """
-    if isinstance(config, (str, os.PathLike)):
-        config = load_config(config)
-    elif isinstance(config, Mapping):
-        config = config_from_dict(dict(config))
-    if isinstance(config, Config):
-        cfg = config.corpus
-    else:
-        cfg = config or CorpusConfig()
+    cfg = config if isinstance(config, CorpusConfig) else as_config(config).corpus
     unknown = sorted(set(overrides) - set(CorpusConfig.model_fields))
     if unknown:
         raise ConfigError(f"unknown prepare_corpus option(s): {', '.join(unknown)}")
@@ -222,23 +192,11 @@ def prepare_corpus(
         inputs = [inputs]
     input_list = [os.fspath(i) for i in inputs]
     out = ensure_output_dir(output)
-    n_files, total = _core.prepare_input_size(input_list)
     params_dir, punkt_info = _resolve_params(input_list, out, cfg)
-    handle = _core.PrepareProgress()
-
-    def run() -> str:
-        return _core.prepare_corpus(
-            input_list,
-            str(out),
-            str(params_dir),
-            **_reading_settings(cfg),
-            dedup=cfg.dedup,
-            shard_size_mb=cfg.shard_size_mb,
-            max_document_mb=cfg.max_document_mb,
-            threads=threads,
-            progress=handle,
-            extra_stats=json.dumps({"punkt": punkt_info}),
-        )
-
-    result = _run_with_progress(run, total, progress, handle)
-    return json.loads(result)
+    options = dict(_reading_settings(cfg), dedup=cfg.dedup, shard_size_mb=cfg.shard_size_mb,
+                   max_document_mb=cfg.max_document_mb, threads=threads)
+    return run_with_progress(
+        lambda p: _core.prepare_corpus(input_list, str(out), str(params_dir), progress=p,
+                                       extra_stats={"punkt": punkt_info}, **options),
+        lambda s: Bar(s["bytes_read"], s["bytes_total"], "prepare-corpus"),
+        show=progress, name="albert-fast-prepare")

@@ -1,4 +1,4 @@
-//! Segment pairing, sentence-order labels and truncation (spec §5): one document in, a list of
+//! Segment pairing, sentence-order labels and truncation (docs/create-data.md): one document in, a list of
 //! masked `[CLS] A [SEP] B [SEP]` instances out.
 //!
 //! Default behaviour fixes the reference's defects; `compat = true` reproduces them:
@@ -11,8 +11,10 @@
 //! - The reference's random-document draw tries 10 times to avoid the current document and
 //!   may still return it; fixed mode draws uniformly among the *other* documents.
 
-use crate::masking::{mask_sequence, MaskScratch, MaskingConfig, MaskingVocab};
-use crate::rng::DataRng;
+use serde::{Deserialize, Serialize};
+
+use super::masking::{mask_sequence, MaskScratch, MaskingConfig, MaskingVocab};
+use super::rng::DataRng;
 
 /// One document: its sentences' token ids back to back, and where each sentence ends.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -75,7 +77,7 @@ pub struct Instance {
 }
 
 /// Counters of what instance creation did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceStats {
     pub instances: u64,
     pub real_tokens: u64,
@@ -292,15 +294,15 @@ pub fn truncate_seq_pair(a: &mut Vec<u32>, b: &mut Vec<u32>, max_num_tokens: usi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::masking::PieceClass;
+    use crate::tokenizer::PieceKind;
 
     fn vocab() -> MaskingVocab {
-        let mut pieces: Vec<(String, PieceClass)> = ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
+        let mut pieces: Vec<(String, PieceKind)> = ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
             .iter()
-            .map(|p| (p.to_string(), PieceClass::Control))
+            .map(|p| (p.to_string(), PieceKind::Control))
             .collect();
         for i in 5..500 {
-            pieces.push((if i % 4 == 0 { format!("s{i}") } else { format!("\u{2581}w{i}") }, PieceClass::Normal));
+            pieces.push((if i % 4 == 0 { format!("s{i}") } else { format!("\u{2581}w{i}") }, PieceKind::Normal));
         }
         MaskingVocab::new(pieces.iter().map(|(p, c)| (p.as_str(), *c)), 2, 3, 4)
     }
@@ -359,7 +361,7 @@ mod tests {
                 assert_eq!(st.instances as usize, insts.len());
                 for inst in &insts {
                     let n = inst.input_ids.len();
-                    assert!(n <= 64 && n >= 5);
+                    assert!((5..=64).contains(&n));
                     assert_eq!(inst.input_ids[0], 2);
                     let f = inst.first_segment_len as usize;
                     assert_eq!(inst.input_ids[f - 1], 3, "first segment ends with [SEP]");

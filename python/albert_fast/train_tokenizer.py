@@ -1,6 +1,7 @@
-"""Training the SentencePiece tokenizer with ALBERT's conventions (spec §4).
+"""train-tokenizer: the SentencePiece tokenizer with ALBERT's conventions
+(docs/tokenizer-training.md).
 
-The corpus is streamed once by the Rust core (:func:`albert_fast._core.sample_sentences`): every
+The corpus is streamed once by the Rust core (``albert_fast_core::train_tokenizer``): every
 line gets the same text normalization that data creation applies (lower-casing, accent
 stripping, Q3 quote replacement — quirk Q1), blank lines are dropped, and a deterministic
 bottom-k sample of at most ``tokenizer.input_sentence_size`` sentences is kept. That sample, and
@@ -32,25 +33,18 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from albert_fast import _core
-from albert_fast.cancellable import run_cancellable
-from albert_fast.config import Config, config_from_dict, load_config
+from albert_fast.config import Config, as_config
 from albert_fast.errors import ConfigError, ModelError
 from albert_fast.io_utils import atomic_path, atomic_write_json, atomic_write_text, ensure_output_dir
+from albert_fast.progress import Bar, run_with_progress
+from albert_fast.tokenizer import ALBERT_SPECIAL_TOKENS, MODEL_FILE, TOKENIZER_CONFIG
 
 log = logging.getLogger("albert_fast")
 
-#: ALBERT's special pieces, in id order (pad, unk, then the control symbols).
-SPECIAL_TOKENS: dict[str, str] = {
-    "pad": "<pad>",
-    "unk": "<unk>",
-    "cls": "[CLS]",
-    "sep": "[SEP]",
-    "mask": "[MASK]",
-}
-CONTROL_SYMBOLS = ["[CLS]", "[SEP]", "[MASK]"]
-MODEL_FILE = "spiece.model"
+#: SentencePiece's control symbols: the specials after pad and unk, in id order.
+CONTROL_SYMBOLS = [ALBERT_SPECIAL_TOKENS[k] for k in ("cls", "sep", "mask")]
+#: The vocabulary listing SentencePiece writes next to the model.
 VOCAB_FILE = "spiece.vocab"
-CONFIG_FILE = "tokenizer_config.json"
 
 #: SentencePiece's unigram trainer splits its E-step over ``num_threads`` and sums the partial
 #: results in thread order, so the model's bytes depend on the thread count (measured: a few
@@ -95,7 +89,7 @@ def train_tokenizer(
         ConfigError: a bad setting, or a vocabulary too large for the corpus.
     """
     started = time.monotonic()
-    cfg = resolve_config(config)
+    cfg = as_config(config)
     tok = cfg.tokenizer
     size = resolve_vocab_size(cfg, vocab_size)
     threads = _check_threads(threads)
@@ -111,10 +105,10 @@ def train_tokenizer(
                     "only; the model will load in sentencepiece but not in the later stages",
                     tok.model_type)
     symbols = check_user_defined_symbols(tok.user_defined_symbols, lowercase, strip_accents, replace_quotes)
-    min_size = len(SPECIAL_TOKENS) + len(symbols) + 1
+    min_size = len(ALBERT_SPECIAL_TOKENS) + len(symbols) + 1
     if size < min_size:
         raise ConfigError(
-            f"vocab_size = {size} is too small: the {len(SPECIAL_TOKENS)} special pieces and "
+            f"vocab_size = {size} is too small: the {len(ALBERT_SPECIAL_TOKENS)} special pieces and "
             f"{len(symbols)} user_defined_symbols alone take {min_size - 1}")
 
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
@@ -157,18 +151,18 @@ def _train(files: list, skipped_hidden: int, out: Path, cfg: Config, size: int, 
         "vocab_size": size,
         "model_type": tok.model_type,
         "model_file": MODEL_FILE,
-        "special_tokens": dict(SPECIAL_TOKENS),
+        "special_tokens": dict(ALBERT_SPECIAL_TOKENS),
         "user_defined_symbols": list(symbols),
         "spiece_sha256": sha,
         "albert_fast_version": _core.__version__,
     }
-    atomic_write_json(out / CONFIG_FILE, tokenizer_config)
+    atomic_write_json(out / TOKENIZER_CONFIG, tokenizer_config)
 
     return {
         "output_dir": str(out),
         "model_file": str(out / MODEL_FILE),
         "vocab_file": str(out / VOCAB_FILE),
-        "config_file": str(out / CONFIG_FILE),
+        "config_file": str(out / TOKENIZER_CONFIG),
         "vocab_size": size,
         "model_type": tok.model_type,
         "spiece_sha256": sha,
@@ -180,19 +174,6 @@ def _train(files: list, skipped_hidden: int, out: Path, cfg: Config, size: int, 
 
 # ------------------------------------------------------------------------------------------
 # Settings
-
-
-def resolve_config(config: Config | str | os.PathLike | Mapping[str, Any] | None) -> Config:
-    """A :class:`Config` from a Config, a file path, a dict or ``None`` (the defaults)."""
-    if config is None:
-        return Config()
-    if isinstance(config, Config):
-        return config
-    if isinstance(config, (str, os.PathLike)):
-        return load_config(config)
-    if isinstance(config, Mapping):
-        return config_from_dict(dict(config))
-    raise TypeError(f"config must be a Config, a path or a dict, not {type(config).__name__}")
 
 
 def resolve_vocab_size(cfg: Config, vocab_size: int | None) -> int:
@@ -225,7 +206,7 @@ def check_user_defined_symbols(symbols: Iterable[str], lowercase: bool, strip_ac
             raise ConfigError(f"tokenizer.user_defined_symbols: {sym!r} is not a non-empty string")
         if any(c.isspace() for c in sym):
             raise ConfigError(f"tokenizer.user_defined_symbols: {sym!r} contains whitespace")
-        if sym in SPECIAL_TOKENS.values():
+        if sym in ALBERT_SPECIAL_TOKENS.values():
             raise ConfigError(f"tokenizer.user_defined_symbols: {sym!r} is one of ALBERT's "
                               f"special tokens, which are added anyway")
         if sym in out:
@@ -246,34 +227,16 @@ def check_user_defined_symbols(symbols: Iterable[str], lowercase: bool, strip_ac
 
 
 def _draw_sample(files: list, *, progress: bool, **options: Any):
-    """Runs the Rust sampler on a worker thread (it releases the GIL) while this thread updates
-    a progress bar and stays responsive to Ctrl-C, which cancels the sampler."""
-    counters = _core.CorpusProgress()
+    """The Rust sampler's sample and statistics, with a progress bar over the bytes read."""
     paths = [os.fspath(f) for f in files]
-    bar = _progress_bar(progress, _core.total_size(paths), len(files))
 
-    def draw() -> None:
-        if bar is not None:
-            bar.update(counters.bytes - bar.n)
-            bar.set_postfix(files=f"{counters.files_done}/{len(files)}", lines=f"{counters.lines:,}",
-                            refresh=False)
+    def bar(s: dict[str, Any]) -> Bar:
+        n = s["files_total"]
+        return Bar(s["bytes_read"], s["bytes_total"], f"reading {n} file{'s' if n != 1 else ''}",
+                   dict(files=f"{s['files_done']}/{n}", lines=f"{s['lines']:,}"))
 
-    try:
-        return run_cancellable(lambda: _core.sample_sentences(paths, progress=counters, **options),
-                               counters.cancel, draw, name="albert-fast-sampler")
-    finally:
-        if bar is not None:
-            bar.update(counters.bytes - bar.n)
-            bar.close()
-
-
-def _progress_bar(enabled: bool, total: int, n_files: int):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-                desc=f"reading {n_files} file{'s' if n_files != 1 else ''}", dynamic_ncols=True)
+    return run_with_progress(lambda p: _core.sample_sentences(paths, progress=p, **options), bar,
+                             show=progress, name="albert-fast-sampler")
 
 
 def _warn_about_input(stats: Mapping[str, int]) -> None:
@@ -365,7 +328,7 @@ def check_albert_specials(model: bytes, vocab_size: int, symbols: list[str], whe
     problems = []
     if sp.get_piece_size() != vocab_size:
         problems.append(f"{sp.get_piece_size()} pieces instead of {vocab_size}")
-    for i, piece in enumerate(SPECIAL_TOKENS.values()):
+    for i, piece in enumerate(ALBERT_SPECIAL_TOKENS.values()):
         if i < sp.get_piece_size() and sp.id_to_piece(i) != piece:
             problems.append(f"id {i} is {sp.id_to_piece(i)!r}, expected {piece!r}")
     if sp.pad_id() != 0 or sp.unk_id() != 1 or sp.bos_id() != -1 or sp.eos_id() != -1:
@@ -373,7 +336,7 @@ def check_albert_specials(model: bytes, vocab_size: int, symbols: list[str], whe
     if not all(sp.is_control(i) for i in (2, 3, 4) if i < sp.get_piece_size()):
         problems.append("[CLS]/[SEP]/[MASK] are not control symbols")
     for j, sym in enumerate(symbols):
-        i = len(SPECIAL_TOKENS) + j
+        i = len(ALBERT_SPECIAL_TOKENS) + j
         if i >= sp.get_piece_size() or sp.id_to_piece(i) != sym:
             problems.append(f"user-defined symbol {sym!r} is not at id {i}")
     if problems:

@@ -1,4 +1,4 @@
-//! Masked-LM predictions (spec §6): whole-word candidate groups, n-gram spans with weights 1/n,
+//! Masked-LM predictions (docs/create-data.md): whole-word candidate groups, n-gram spans with weights 1/n,
 //! 80% `[MASK]` / 10% kept / 10% random, optional permutation, and `token_boundary`.
 //!
 //! Everything that depends on piece *strings* is computed once per vocabulary in
@@ -16,24 +16,9 @@
 
 use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
-use crate::rng::DataRng;
-
-/// What the masker needs to know about one vocabulary entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PieceClass {
-    /// A learned piece of text.
-    Normal,
-    /// `<unk>`.
-    Unknown,
-    /// A control symbol (`<pad>`, `[CLS]`, `[SEP]`, `[MASK]`, ...): never produced from text.
-    Control,
-    /// A user-defined symbol: always a piece of its own.
-    UserDefined,
-    /// A byte-fallback piece (`<0xE4>`).
-    Byte,
-    /// An unused piece.
-    Unused,
-}
+use super::rng::DataRng;
+use crate::error::{Error, Result};
+use crate::tokenizer::{PieceKind, Tokenizer, ALBERT_SPECIALS};
 
 /// Per-id view of a vocabulary, built once.
 #[derive(Debug, Clone)]
@@ -74,11 +59,11 @@ pub fn is_start_piece_reference(piece: &str) -> bool {
 
 /// The intended rule (fix of Q10): a piece starts a word iff it begins with "▁", is a special,
 /// user-defined or unknown symbol, or consists only of punctuation and symbol characters.
-pub fn is_start_piece_fixed(piece: &str, class: PieceClass) -> bool {
+pub fn is_start_piece_fixed(piece: &str, class: PieceKind) -> bool {
     match class {
-        PieceClass::Control | PieceClass::UserDefined | PieceClass::Unknown => true,
-        PieceClass::Byte => false,
-        PieceClass::Normal | PieceClass::Unused => {
+        PieceKind::Control | PieceKind::UserDefined | PieceKind::Unknown => true,
+        PieceKind::Byte => false,
+        PieceKind::Normal | PieceKind::Unused => {
             piece.starts_with('\u{2581}')
                 || (!piece.is_empty()
                     && piece.chars().all(|c| {
@@ -95,7 +80,7 @@ impl MaskingVocab {
     /// Builds the view from `(piece, class)` for ids `0..n`, and the ids of the three specials.
     pub fn new<'a, I>(pieces: I, cls_id: u32, sep_id: u32, mask_id: u32) -> Self
     where
-        I: IntoIterator<Item = (&'a str, PieceClass)>,
+        I: IntoIterator<Item = (&'a str, PieceKind)>,
     {
         let mut start_fixed = Vec::new();
         let mut start_compat = Vec::new();
@@ -103,11 +88,25 @@ impl MaskingVocab {
         for (id, (piece, class)) in pieces.into_iter().enumerate() {
             start_fixed.push(is_start_piece_fixed(piece, class));
             start_compat.push(is_start_piece_reference(piece));
-            if matches!(class, PieceClass::Normal | PieceClass::UserDefined | PieceClass::Byte) {
+            if matches!(class, PieceKind::Normal | PieceKind::UserDefined | PieceKind::Byte) {
                 ordinary.push(id as u32);
             }
         }
         MaskingVocab { start_fixed, start_compat, ordinary, cls_id, sep_id, mask_id }
+    }
+
+    /// The view of a SentencePiece vocabulary; `[CLS]`, `[SEP]` and `[MASK]` must exist.
+    pub fn from_tokenizer(tok: &Tokenizer) -> Result<Self> {
+        let id = |(piece, _): (&str, u32)| {
+            tok.piece_to_id(piece).filter(|&i| tok.id_to_piece(i) == piece).ok_or_else(|| Error::BadModel {
+                path: tok.source().to_path_buf(),
+                message: format!("the vocabulary has no {piece} symbol"),
+            })
+        };
+        let [_, _, cls, sep, mask] = ALBERT_SPECIALS;
+        let (cls, sep, mask) = (id(cls)?, id(sep)?, id(mask)?);
+        let pieces = (0..tok.vocab_size() as u32).map(|i| (tok.id_to_piece(i), tok.piece_kind(i)));
+        Ok(MaskingVocab::new(pieces, cls, sep, mask))
     }
 
     pub fn vocab_size(&self) -> usize {
@@ -380,16 +379,16 @@ mod tests {
 
     /// A toy vocabulary: 0..5 specials, then word starts ("▁w7") and continuations ("x8").
     fn vocab() -> (MaskingVocab, Vec<String>) {
-        let mut pieces: Vec<(String, PieceClass)> = vec![
-            ("<pad>".into(), PieceClass::Control),
-            ("<unk>".into(), PieceClass::Unknown),
-            ("[CLS]".into(), PieceClass::Control),
-            ("[SEP]".into(), PieceClass::Control),
-            ("[MASK]".into(), PieceClass::Control),
+        let mut pieces: Vec<(String, PieceKind)> = vec![
+            ("<pad>".into(), PieceKind::Control),
+            ("<unk>".into(), PieceKind::Unknown),
+            ("[CLS]".into(), PieceKind::Control),
+            ("[SEP]".into(), PieceKind::Control),
+            ("[MASK]".into(), PieceKind::Control),
         ];
         for i in 5..200 {
             let p = if i % 3 == 0 { format!("x{}", ["a", "b", "c"][i % 3]) } else { format!("\u{2581}w{i}") };
-            pieces.push((p, PieceClass::Normal));
+            pieces.push((p, PieceKind::Normal));
         }
         let v = MaskingVocab::new(pieces.iter().map(|(p, c)| (p.as_str(), *c)), CLS, SEP, MASK);
         (v, pieces.into_iter().map(|(p, _)| p).collect())
@@ -421,14 +420,14 @@ mod tests {
 
     #[test]
     fn fixed_word_start_rule_q10() {
-        assert!(is_start_piece_fixed("\u{2581}b\u{e4}ume", PieceClass::Normal));
-        assert!(!is_start_piece_fixed("\u{e4}ume", PieceClass::Normal));
-        assert!(!is_start_piece_fixed("98", PieceClass::Normal));
-        assert!(is_start_piece_fixed(",", PieceClass::Normal));
-        assert!(is_start_piece_fixed("\u{20ac}", PieceClass::Normal));
-        assert!(is_start_piece_fixed("\u{bb}", PieceClass::Normal));
-        assert!(is_start_piece_fixed("(", PieceClass::UserDefined));
-        assert!(is_start_piece_fixed("[MASK]", PieceClass::Control));
+        assert!(is_start_piece_fixed("\u{2581}b\u{e4}ume", PieceKind::Normal));
+        assert!(!is_start_piece_fixed("\u{e4}ume", PieceKind::Normal));
+        assert!(!is_start_piece_fixed("98", PieceKind::Normal));
+        assert!(is_start_piece_fixed(",", PieceKind::Normal));
+        assert!(is_start_piece_fixed("\u{20ac}", PieceKind::Normal));
+        assert!(is_start_piece_fixed("\u{bb}", PieceKind::Normal));
+        assert!(is_start_piece_fixed("(", PieceKind::UserDefined));
+        assert!(is_start_piece_fixed("[MASK]", PieceKind::Control));
     }
 
     #[test]

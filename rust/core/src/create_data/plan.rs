@@ -1,0 +1,243 @@
+//! The shard plan: pass 1 of create-data reads the input without tokenizing it and runs the
+//! same [`Sharder`] as the build, so the number of shards is known before any file is named
+//! (`train-00003-of-00017.tfrecord`) and every shard's span of the input is recorded. Shard
+//! boundaries depend only on the input bytes, `shard_size_bytes` and `eval_fraction`, never on
+//! the thread count, and one shard can be built on its own by reading only its span.
+//!
+//! Held-out split: with `eval_fraction > 0` a document goes to the eval split iff a fixed 64-bit
+//! hash of its raw bytes, scaled to [0, 1), is below the fraction: deterministic, independent of
+//! sharding, and identical duplicate documents land on the same side.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::options::RunConfig;
+use crate::corpus::{read_documents, total_size, Position, RawDocument, ReaderStats};
+use crate::error::{Error, Result};
+use crate::hashing::{fnv1a, mix, FNV_OFFSET};
+use crate::progress::{Phase, Progress};
+use crate::tfrecord::Compression;
+
+/// Train or held-out split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Train,
+    Eval,
+}
+
+impl Split {
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Eval => "eval",
+        }
+    }
+}
+
+/// One shard of the plan: where its documents lie in the input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedShard {
+    pub split: Split,
+    pub index: usize,
+    pub file_name: String,
+    /// The start of its first document.
+    pub start: Position,
+    /// Just after its last document. Documents of the other split may lie in between.
+    pub end: Position,
+    /// Raw bytes of its documents.
+    pub input_bytes: u64,
+    pub documents: u64,
+}
+
+/// Every shard of a run, in the order pass 1 closed them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardPlan {
+    pub inputs: Vec<PathBuf>,
+    pub shards: Vec<PlannedShard>,
+    /// Raw bytes of text read (after decompression).
+    pub input_bytes: u64,
+    pub documents: u64,
+    pub num_train_shards: usize,
+    pub num_eval_shards: usize,
+}
+
+impl ShardPlan {
+    /// Position of each shard in `shards`, by (split, index).
+    pub fn lookup(&self) -> HashMap<(Split, usize), usize> {
+        self.shards.iter().enumerate().map(|(k, s)| ((s.split, s.index), k)).collect()
+    }
+}
+
+/// `train-00003-of-00017.tfrecord` (`.gz` appended when gzip-compressed).
+pub fn shard_file_name(split: Split, index: usize, count: usize, compression: Compression) -> String {
+    let ext = match compression {
+        Compression::None => "tfrecord",
+        Compression::Gzip => "tfrecord.gz",
+    };
+    format!("{}-{index:05}-of-{count:05}.{ext}", split.name())
+}
+
+/// True for a name [`shard_file_name`] makes.
+pub fn is_shard_file_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("train-").or_else(|| name.strip_prefix("eval-")) else { return false };
+    let Some(rest) = rest.strip_suffix(".tfrecord").or_else(|| rest.strip_suffix(".tfrecord.gz")) else { return false };
+    let digits = |s: &str| s.len() == 5 && s.bytes().all(|b| b.is_ascii_digit());
+    rest.split_once("-of-").is_some_and(|(a, b)| digits(a) && digits(b))
+}
+
+/// The split of a document under `eval_fraction` (see the module docs).
+pub fn split_of(eval_fraction: f64, doc: &RawDocument) -> Split {
+    if eval_fraction > 0.0 {
+        let hash = doc.text_lines().fold(FNV_OFFSET, |h, (line, _)| fnv1a(fnv1a(h, line.as_bytes()), b"\n"));
+        let u = (mix(hash) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+        if u < eval_fraction {
+            return Split::Eval;
+        }
+    }
+    Split::Train
+}
+
+/// A shard of documents (the build's) or just their count and span (the plan's).
+#[derive(Debug)]
+pub(crate) struct ShardWork {
+    pub split: Split,
+    pub index: usize,
+    pub documents: Vec<RawDocument>,
+    pub count: u64,
+    pub bytes: u64,
+    pub start: Position,
+    pub end: Position,
+}
+
+impl ShardWork {
+    fn empty(split: Split) -> Self {
+        ShardWork { split, index: 0, documents: Vec::new(), count: 0, bytes: 0, start: Position::default(), end: Position::default() }
+    }
+}
+
+/// Routes documents to train/eval and closes shards by size. The plan and the build run the
+/// same code, so they agree on every boundary.
+pub(crate) struct Sharder {
+    eval_fraction: f64,
+    shard_size: u64,
+    keep_text: bool,
+    open: [ShardWork; 2],
+    next_index: [usize; 2],
+    pub documents: u64,
+}
+
+impl Sharder {
+    pub fn new(eval_fraction: f64, shard_size: u64, keep_text: bool) -> Self {
+        Sharder {
+            eval_fraction,
+            shard_size: shard_size.max(1),
+            keep_text,
+            open: [ShardWork::empty(Split::Train), ShardWork::empty(Split::Eval)],
+            next_index: [0, 0],
+            documents: 0,
+        }
+    }
+
+    /// Adds a finished document; returns a shard if this closed one.
+    pub fn add(&mut self, doc: RawDocument) -> Option<ShardWork> {
+        if doc.is_empty() {
+            return None;
+        }
+        self.documents += 1;
+        let s = split_of(self.eval_fraction, &doc) as usize;
+        let shard = &mut self.open[s];
+        if shard.count == 0 {
+            shard.start = doc.start;
+        }
+        shard.end = doc.end;
+        shard.count += 1;
+        shard.bytes += doc.bytes;
+        if self.keep_text {
+            shard.documents.push(doc);
+        }
+        if shard.bytes >= self.shard_size {
+            return Some(self.close(s));
+        }
+        None
+    }
+
+    fn close(&mut self, s: usize) -> ShardWork {
+        let index = self.next_index[s];
+        self.next_index[s] += 1;
+        let split = self.open[s].split;
+        let mut work = std::mem::replace(&mut self.open[s], ShardWork::empty(split));
+        work.index = index;
+        work
+    }
+
+    /// Closes the partial shards at the end of the input.
+    pub fn finish(&mut self) -> Vec<ShardWork> {
+        let open: Vec<usize> = (0..2).filter(|&s| self.open[s].count > 0).collect();
+        open.into_iter().map(|s| self.close(s)).collect()
+    }
+}
+
+/// Pass 1: reads every input and plans the shards.
+pub fn plan(cfg: &RunConfig, progress: &Arc<Progress>) -> Result<ShardPlan> {
+    progress.set_phase(Phase::Planning);
+    Progress::set(&progress.bytes_total, total_size(&cfg.inputs));
+    Progress::set(&progress.files_total, cfg.inputs.len() as u64);
+    let mut sharder = Sharder::new(cfg.eval_fraction, cfg.shard_size_bytes, false);
+    let mut closed = Vec::new();
+    let mut stats = ReaderStats::default();
+    read_documents(&cfg.inputs, &cfg.documents(progress), &mut stats, |doc| {
+        closed.extend(sharder.add(doc));
+        Ok(crate::corpus::Flow::Continue)
+    })?;
+    closed.extend(sharder.finish());
+    if sharder.documents == 0 {
+        return Err(Error::InvalidInput(format!(
+            "empty corpus: no text in {} input file(s) (expected one sentence per line, a blank line between documents)",
+            cfg.inputs.len()
+        )));
+    }
+    let count = |split| closed.iter().filter(|w| w.split == split).count();
+    let (num_train_shards, num_eval_shards) = (count(Split::Train), count(Split::Eval));
+    let shards = closed
+        .into_iter()
+        .map(|w| {
+            let n = if w.split == Split::Train { num_train_shards } else { num_eval_shards };
+            PlannedShard {
+                split: w.split,
+                index: w.index,
+                file_name: shard_file_name(w.split, w.index, n, cfg.compression),
+                start: w.start,
+                end: w.end,
+                input_bytes: w.bytes,
+                documents: w.count,
+            }
+        })
+        .collect();
+    Ok(ShardPlan {
+        inputs: cfg.inputs.clone(),
+        shards,
+        input_bytes: stats.input.bytes,
+        documents: sharder.documents,
+        num_train_shards,
+        num_eval_shards,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_names_round_trip() {
+        let name = shard_file_name(Split::Eval, 3, 17, Compression::Gzip);
+        assert_eq!(name, "eval-00003-of-00017.tfrecord.gz");
+        assert!(is_shard_file_name(&name) && is_shard_file_name("train-00000-of-00001.tfrecord"));
+        for bad in ["train-0000-of-00001.tfrecord", "test-00000-of-00001.tfrecord", "train-00000-of-00001.tfrecord.done", "manifest.json"] {
+            assert!(!is_shard_file_name(bad), "{bad}");
+        }
+    }
+}

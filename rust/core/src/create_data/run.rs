@@ -1,0 +1,498 @@
+//! The local create-data run (docs/create-data.md): pass 1 plans the shards
+//! ([`super::plan`]); pass 2 reads the input once more, sequentially, and hands each shard's
+//! documents through a bounded queue to `threads` workers that build it ([`super::shard`]). At
+//! most `2 x threads` shards are in memory at once (fix of Q8), whatever the corpus size.
+//! [`build_planned_shard`] builds one shard of a plan on its own, reading only its span.
+
+use std::fs;
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use super::instances::InstanceStats;
+use super::masking::MaskingVocab;
+use super::options::{CreateDataOptions, RunConfig};
+use super::plan::{plan, split_of, ShardPlan, ShardWork, Sharder, Split};
+use super::resume::{self, marker_path, PROGRESS_DIR};
+use super::shard::{Builder, LineEncoder};
+use crate::corpus::{expand_inputs, read_documents, read_span, Flow, ReaderStats};
+use crate::error::{Error, Result};
+use crate::progress::{Phase, Progress};
+use crate::tokenizer::{EncodeOptions, Tokenizer};
+
+/// What one shard produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardResult {
+    pub split: Split,
+    pub index: usize,
+    #[serde(rename = "file")]
+    pub file_name: String,
+    pub records: u64,
+    pub input_bytes: u64,
+    pub documents: u64,
+    pub sentences: u64,
+    pub single_sentence_documents: u64,
+    pub input_tokens: u64,
+    #[serde(flatten)]
+    pub stats: InstanceStats,
+    /// Found finished from an earlier run and skipped.
+    pub resumed: bool,
+}
+
+/// The outcome of a run; shards in (split, index) order.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub shards: Vec<ShardResult>,
+    pub input_bytes: u64,
+    pub num_train_shards: usize,
+    pub num_eval_shards: usize,
+}
+
+/// [`run_with_model`]'s result: the run's, plus what it was run on.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateDataSummary {
+    #[serde(flatten)]
+    pub run: RunSummary,
+    pub inputs: Vec<PathBuf>,
+    pub vocab_size: usize,
+}
+
+/// create-data from options: expands the inputs, loads the SentencePiece model (which must
+/// have ALBERT's special symbols), builds the masking view of its vocabulary and the resume
+/// fingerprint, and runs.
+pub fn run_with_model(options: &CreateDataOptions, progress: &Arc<Progress>) -> Result<CreateDataSummary> {
+    let files = expand_inputs(&options.inputs)?;
+    let tok = Tokenizer::from_file(&options.model_path, EncodeOptions::new(options.lowercase, options.strip_accents, options.reference_compat))?;
+    tok.check_albert_specials()?;
+    let vocab = MaskingVocab::from_tokenizer(&tok)?;
+    let fingerprint = options.fingerprint(&tok.model_sha256(), &files);
+    let cfg = options.run_config(files, fingerprint)?;
+    let run = run(&cfg, &tok, &vocab, progress)?;
+    Ok(CreateDataSummary { run, inputs: cfg.inputs, vocab_size: tok.vocab_size() })
+}
+
+/// Runs create-data end to end. Shard files and markers are written under `output_dir` (which
+/// must exist); the manifest is the caller's job.
+pub fn run<E: LineEncoder>(cfg: &RunConfig, encoder: &E, vocab: &MaskingVocab, progress: &Arc<Progress>) -> Result<RunSummary> {
+    cfg.validate()?;
+    let progress_dir = cfg.output_dir.join(PROGRESS_DIR);
+    fs::create_dir_all(&progress_dir).map_err(|e| Error::io(&progress_dir, e))?;
+    resume::remove_temp_files(&cfg.output_dir)?;
+
+    let plan = plan(cfg, progress)?;
+    Progress::set(&progress.bytes_total, plan.input_bytes);
+    Progress::set(&progress.bytes_read, 0);
+    Progress::set(&progress.shards_total, plan.shards.len() as u64);
+    progress.set_phase(Phase::Building);
+    let mut shards = build_all(cfg, &plan, encoder, vocab, progress)?;
+    shards.sort_by_key(|r| (r.split as usize, r.index));
+
+    if shards.iter().all(|r| r.records == 0) {
+        for r in &shards {
+            let _ = fs::remove_file(cfg.output_dir.join(&r.file_name));
+            let _ = fs::remove_file(marker_path(&cfg.output_dir, &r.file_name));
+        }
+        return Err(Error::InvalidInput(format!(
+            "the corpus produced no training instances: its {} document(s) tokenize to nothing usable",
+            plan.documents
+        )));
+    }
+    let names: Vec<&str> = shards.iter().map(|r| r.file_name.as_str()).collect();
+    resume::remove_stale_shards(&cfg.output_dir, &names)?;
+    progress.set_phase(Phase::Done);
+    Ok(RunSummary {
+        shards,
+        input_bytes: plan.input_bytes,
+        num_train_shards: plan.num_train_shards,
+        num_eval_shards: plan.num_eval_shards,
+    })
+}
+
+/// Pass 2: the reader feeds a bounded queue; `threads` workers drain it.
+fn build_all<E: LineEncoder>(
+    cfg: &RunConfig,
+    plan: &ShardPlan,
+    encoder: &E,
+    vocab: &MaskingVocab,
+    progress: &Arc<Progress>,
+) -> Result<Vec<ShardResult>> {
+    let builder = Builder { cfg, encoder, vocab, progress };
+    let lookup = plan.lookup();
+    let threads = cfg.threads.max(1);
+    let (tx, rx) = mpsc::sync_channel::<ShardWork>(threads);
+    let rx = Mutex::new(rx);
+    let results: Mutex<Vec<ShardResult>> = Mutex::new(Vec::new());
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let fail = |e: Error| {
+        progress.cancel();
+        if let Ok(mut slot) = first_error.lock() {
+            // An interruption caused by another worker's failure must not hide that failure.
+            if slot.is_none() || matches!(*slot, Some(Error::Interrupted)) {
+                *slot = Some(e);
+            }
+        }
+    };
+    let build = |work: ShardWork| -> Result<ShardResult> {
+        let Some(&k) = lookup.get(&(work.split, work.index)) else {
+            return Err(Error::InvalidInput(format!("the input changed while it was read: more {} shards than planned", work.split.name())));
+        };
+        builder.build(&plan.shards[k], work)
+    };
+    let pool = crate::parallel::thread_pool(threads)?;
+    pool.in_place_scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|_| loop {
+                let next = match rx.lock() {
+                    Ok(guard) => guard.recv(),
+                    Err(_) => return,
+                };
+                let Ok(work) = next else { return };
+                match build(work) {
+                    Ok(r) => {
+                        Progress::add(&progress.shards_done, 1);
+                        if let Ok(mut v) = results.lock() {
+                            v.push(r);
+                        }
+                    }
+                    Err(e) => fail(e),
+                }
+            });
+        }
+        let mut sharder = Sharder::new(cfg.eval_fraction, cfg.shard_size_bytes, true);
+        let mut stats = ReaderStats::default();
+        let read = read_documents(&cfg.inputs, &cfg.documents(progress), &mut stats, |doc| {
+            if let Some(work) = sharder.add(doc) {
+                tx.send(work).map_err(|_| Error::Interrupted)?;
+            }
+            Ok(Flow::Continue)
+        })
+        .and_then(|()| sharder.finish().into_iter().try_for_each(|w| tx.send(w).map_err(|_| Error::Interrupted)));
+        drop(tx);
+        if let Err(e) = read {
+            fail(e);
+        }
+    });
+    if let Some(e) = first_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let shards = results.into_inner().map_err(|_| Error::InvalidInput("a worker thread panicked".into()))?;
+    if shards.len() != plan.shards.len() {
+        return Err(Error::InvalidInput(format!(
+            "the input changed while it was read: expected {} shards, built {}",
+            plan.shards.len(),
+            shards.len()
+        )));
+    }
+    Ok(shards)
+}
+
+/// Builds shard `k` of `plan` on its own (as a worker of a cluster would), reading only its
+/// span of the input; the file is byte-identical to the one a full run writes.
+pub fn build_planned_shard<E: LineEncoder>(
+    cfg: &RunConfig,
+    plan: &ShardPlan,
+    k: usize,
+    encoder: &E,
+    vocab: &MaskingVocab,
+    progress: &Arc<Progress>,
+) -> Result<ShardResult> {
+    cfg.validate()?;
+    let shard = plan.shards.get(k).ok_or_else(|| Error::invalid_arg("shard", format!("{k} is not below {}", plan.shards.len())))?;
+    let progress_dir = cfg.output_dir.join(PROGRESS_DIR);
+    fs::create_dir_all(&progress_dir).map_err(|e| Error::io(&progress_dir, e))?;
+    let mut work = ShardWork { split: shard.split, index: shard.index, documents: Vec::new(), count: 0, bytes: 0, start: shard.start, end: shard.end };
+    let mut stats = ReaderStats::default();
+    read_span(&cfg.inputs, &cfg.documents(progress), shard.start, Some(shard.end), &mut stats, |doc| {
+        if !doc.is_empty() && split_of(cfg.eval_fraction, &doc) == shard.split {
+            work.count += 1;
+            work.bytes += doc.bytes;
+            work.documents.push(doc);
+        }
+        Ok(Flow::Continue)
+    })?;
+    Builder { cfg, encoder, vocab, progress }.build(shard, work)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::create_data::instances::InstanceConfig;
+    use crate::create_data::masking::MaskingConfig;
+    use crate::create_data::rng::DataRng;
+    use crate::hashing::{fnv1a, FNV_OFFSET};
+    use crate::tfrecord::Compression;
+    use crate::tokenizer::PieceKind;
+    use std::collections::HashMap;
+    use std::fs::File;
+    use std::io::Read;
+    use std::path::Path;
+
+    /// Whitespace "tokenizer" over a fixed toy vocabulary: word w -> 5 + hash(w) % 995.
+    struct Toy;
+    impl LineEncoder for Toy {
+        type Scratch = ();
+        fn encode_line(&self, line: &str, _: &mut (), out: &mut Vec<u32>) {
+            for w in line.split_whitespace() {
+                out.push(5 + (fnv1a(FNV_OFFSET, w.as_bytes()) % 995) as u32);
+            }
+        }
+    }
+
+    fn toy_vocab() -> MaskingVocab {
+        let mut pieces: Vec<(String, PieceKind)> = ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
+            .iter()
+            .map(|p| (p.to_string(), PieceKind::Control))
+            .collect();
+        for i in 5..1000 {
+            pieces.push((format!("\u{2581}w{i}"), PieceKind::Normal));
+        }
+        MaskingVocab::new(pieces.iter().map(|(p, c)| (p.as_str(), *c)), 2, 3, 4)
+    }
+
+    use crate::test_util::TempDir;
+
+    fn write_corpus(dir: &Path, files: usize, docs: usize) -> Vec<PathBuf> {
+        let mut rng = DataRng::from_seed(42);
+        (0..files)
+            .map(|f| {
+                let mut text = String::new();
+                for d in 0..docs {
+                    for _ in 0..1 + rng.below(12) {
+                        let n = 3 + rng.below(25);
+                        let words: Vec<String> = (0..n).map(|_| format!("w{}", rng.below(3000))).collect();
+                        text.push_str(&words.join(" "));
+                        text.push('\n');
+                    }
+                    if d + 1 < docs {
+                        text.push('\n');
+                    }
+                }
+                let p = dir.join(format!("in{f}.txt"));
+                fs::write(&p, text).unwrap();
+                p
+            })
+            .collect()
+    }
+
+    fn config(inputs: Vec<PathBuf>, out: &Path, threads: usize) -> RunConfig {
+        RunConfig {
+            inputs,
+            output_dir: out.to_path_buf(),
+            instance: InstanceConfig { max_seq_length: 64, short_seq_prob: 0.1, random_next_sentence: false, compat: false },
+            masking: MaskingConfig::default(),
+            dupe_factor: 2,
+            random_seed: 12345,
+            eval_fraction: 0.1,
+            shard_size_bytes: 20_000,
+            threads,
+            compression: Compression::None,
+            max_line_tokens: 1000,
+            merge_documents_across_files: false,
+            fingerprint: "test".into(),
+        }
+    }
+
+    fn read_dir_bytes(dir: &Path) -> HashMap<String, Vec<u8>> {
+        fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_file())
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn byte_identical_for_any_thread_count() {
+        let dir = TempDir::new("threads");
+        let inputs = write_corpus(&dir, 3, 60);
+        let v = toy_vocab();
+        let mut outputs = Vec::new();
+        for threads in [1, 2, 3] {
+            let out = dir.join(format!("out{threads}"));
+            fs::create_dir_all(&out).unwrap();
+            let s = run(&config(inputs.clone(), &out, threads), &Toy, &v, &Progress::new()).unwrap();
+            assert!(s.num_train_shards > 2 && s.num_eval_shards >= 1, "{} {}", s.num_train_shards, s.num_eval_shards);
+            outputs.push(read_dir_bytes(&out));
+        }
+        assert!(outputs[0].len() > 3);
+        assert_eq!(outputs[0], outputs[1]);
+        assert_eq!(outputs[0], outputs[2]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn records_are_framed_and_counted() {
+        let dir = TempDir::new("framing");
+        let inputs = write_corpus(&dir, 1, 30);
+        let out = dir.join("out");
+        fs::create_dir_all(&out).unwrap();
+        let s = run(&config(inputs, &out, 2), &Toy, &toy_vocab(), &Progress::new()).unwrap();
+        for r in &s.shards {
+            let bytes = fs::read(out.join(&r.file_name)).unwrap();
+            let (mut off, mut n) = (0usize, 0u64);
+            while off < bytes.len() {
+                let len = u64::from_le_bytes(bytes[off..off + 8].try_into().unwrap()) as usize;
+                assert_eq!(u32::from_le_bytes(bytes[off + 8..off + 12].try_into().unwrap()), crate::tfrecord::masked_crc32c(&bytes[off..off + 8]));
+                let data = &bytes[off + 12..off + 12 + len];
+                assert_eq!(u32::from_le_bytes(bytes[off + 12 + len..off + 16 + len].try_into().unwrap()), crate::tfrecord::masked_crc32c(data));
+                off += 16 + len;
+                n += 1;
+            }
+            assert_eq!(n, r.records);
+            assert_eq!(r.records, r.stats.instances);
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn resume_skips_finished_shards_and_redoes_unfinished_ones() {
+        let dir = TempDir::new("resume");
+        let inputs = write_corpus(&dir, 2, 50);
+        let out = dir.join("out");
+        fs::create_dir_all(&out).unwrap();
+        let v = toy_vocab();
+        let first = run(&config(inputs.clone(), &out, 2), &Toy, &v, &Progress::new()).unwrap();
+        let before = read_dir_bytes(&out);
+        // Simulate a kill: one shard never finished (no file), another lost its marker.
+        fs::remove_file(out.join(&first.shards[0].file_name)).unwrap();
+        fs::remove_file(marker_path(&out, &first.shards[1].file_name)).unwrap();
+        let second = run(&config(inputs.clone(), &out, 2), &Toy, &v, &Progress::new()).unwrap();
+        assert_eq!(read_dir_bytes(&out), before);
+        assert!(!second.shards[0].resumed && !second.shards[1].resumed);
+        assert!(second.shards[2..].iter().all(|r| r.resumed));
+        // A different fingerprint reuses nothing.
+        let mut other = config(inputs, &out, 2);
+        other.fingerprint = "other".into();
+        let third = run(&other, &Toy, &v, &Progress::new()).unwrap();
+        assert!(third.shards.iter().all(|r| !r.resumed));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn files_end_documents_unless_merging_q7() {
+        let dir = TempDir::new("q7");
+        let a = dir.join("a.txt");
+        let b = dir.join("b.txt");
+        fs::write(&a, "w1 w2\nw3 w4\n").unwrap();
+        fs::write(&b, "w5 w6\n\nw7 w8\n").unwrap();
+        let count_docs = |merge: bool| {
+            let mut c = config(vec![a.clone(), b.clone()], &dir, 1);
+            c.merge_documents_across_files = merge;
+            let mut sh = Sharder::new(0.0, u64::MAX, false);
+            read_documents(&c.inputs, &c.documents(&Progress::new()), &mut ReaderStats::default(), |d| {
+                sh.add(d);
+                Ok(Flow::Continue)
+            })
+            .unwrap();
+            sh.documents
+        };
+        assert_eq!(count_docs(false), 3);
+        assert_eq!(count_docs(true), 2);
+    }
+
+    #[test]
+    fn bad_inputs_are_clear_errors_and_leave_nothing() {
+        let dir = TempDir::new("bad");
+        let out = dir.join("out");
+        fs::create_dir_all(&out).unwrap();
+        let v = toy_vocab();
+        let check = |content: &[u8], needle: &str| {
+            let p = dir.join("bad.txt");
+            fs::write(&p, content).unwrap();
+            let err = run(&config(vec![p], &out, 2), &Toy, &v, &Progress::new()).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+            let left: Vec<_> = fs::read_dir(&out).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().is_file()).collect();
+            assert!(left.is_empty(), "nothing written: {left:?}");
+        };
+        check(b"", "empty corpus");
+        check(b"\n  \n\t\n", "empty corpus");
+        check(b"good line\n\xff\xfe bad\n", "invalid UTF-8");
+        check(b"abc\x00def\n", "binary");
+        let long: String = (0..2000).map(|i| format!("w{i} ")).collect();
+        check(long.as_bytes(), "far longer than max_seq_length");
+        let err = run(&config(vec![dir.join("missing.txt")], &out, 1), &Toy, &v, &Progress::new()).unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn gzip_output_decompresses_to_the_plain_records() {
+        let dir = TempDir::new("gzip");
+        let inputs = write_corpus(&dir, 1, 20);
+        let (plain, gz) = (dir.join("plain"), dir.join("gz"));
+        fs::create_dir_all(&plain).unwrap();
+        fs::create_dir_all(&gz).unwrap();
+        let v = toy_vocab();
+        let s1 = run(&config(inputs.clone(), &plain, 1), &Toy, &v, &Progress::new()).unwrap();
+        let mut c = config(inputs, &gz, 1);
+        c.compression = Compression::Gzip;
+        let s2 = run(&c, &Toy, &v, &Progress::new()).unwrap();
+        for (a, b) in s1.shards.iter().zip(&s2.shards) {
+            let mut dec = Vec::new();
+            flate2::read::GzDecoder::new(File::open(gz.join(&b.file_name)).unwrap()).read_to_end(&mut dec).unwrap();
+            assert_eq!(dec, fs::read(plain.join(&a.file_name)).unwrap());
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn every_shard_built_alone_from_the_plan_equals_the_full_run() {
+        let dir = TempDir::new("plan");
+        let mut inputs = write_corpus(&dir, 3, 40);
+        // A compressed input: its span is reached by decompressing, not seeking.
+        let gz = dir.join("in3.txt.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut enc, &fs::read(&inputs[1]).unwrap()).unwrap();
+        fs::write(&gz, enc.finish().unwrap()).unwrap();
+        inputs.push(gz);
+        let v = toy_vocab();
+        for merge in [false, true] {
+            let full = dir.join(format!("full-{merge}"));
+            let alone = dir.join(format!("alone-{merge}"));
+            fs::create_dir_all(&full).unwrap();
+            fs::create_dir_all(&alone).unwrap();
+            let mut c = config(inputs.clone(), &full, 2);
+            c.eval_fraction = 0.2;
+            c.shard_size_bytes = 7_000;
+            c.merge_documents_across_files = merge;
+            let summary = run(&c, &Toy, &v, &Progress::new()).unwrap();
+            let plan = plan(&c, &Progress::new()).unwrap();
+            assert!(plan.num_train_shards > 3 && plan.num_eval_shards > 1, "{plan:?}");
+            // A plan travels as JSON (to a worker) and comes back the same.
+            let plan: ShardPlan = serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
+            c.output_dir = alone.clone();
+            let mut built: Vec<ShardResult> =
+                (0..plan.shards.len()).map(|k| build_planned_shard(&c, &plan, k, &Toy, &v, &Progress::new()).unwrap()).collect();
+            built.sort_by_key(|r| (r.split as usize, r.index));
+            assert_eq!(built, summary.shards);
+            let shard_files = |d: &Path| {
+                let mut m = read_dir_bytes(d);
+                m.remove(".progress");
+                m
+            };
+            assert_eq!(shard_files(&alone), shard_files(&full), "merge={merge}");
+        }
+    }
+
+    #[test]
+    fn a_truncated_or_replaced_shard_is_rebuilt_not_trusted() {
+        let dir = TempDir::new("verify");
+        let inputs = write_corpus(&dir, 1, 60);
+        let out = dir.join("out");
+        fs::create_dir_all(&out).unwrap();
+        let v = toy_vocab();
+        let first = run(&config(inputs.clone(), &out, 1), &Toy, &v, &Progress::new()).unwrap();
+        let before = read_dir_bytes(&out);
+        let (a, b) = (out.join(&first.shards[0].file_name), out.join(&first.shards[1].file_name));
+        let len = fs::metadata(&a).unwrap().len();
+        File::options().write(true).open(&a).unwrap().set_len(len - 7).unwrap();
+        let mut bytes = fs::read(&b).unwrap();
+        bytes[20] ^= 1; // same size, other content
+        fs::write(&b, bytes).unwrap();
+        let second = run(&config(inputs, &out, 1), &Toy, &v, &Progress::new()).unwrap();
+        assert!(!second.shards[0].resumed && !second.shards[1].resumed);
+        assert!(second.shards[2..].iter().all(|r| r.resumed));
+        assert_eq!(read_dir_bytes(&out), before);
+    }
+}

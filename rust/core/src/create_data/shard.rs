@@ -1,0 +1,152 @@
+//! Building one shard: tokenize its documents, make `dupe_factor` passes of instances, mask,
+//! shuffle within the shard and write the records straight into the output file. Shard `k` of
+//! split `s` draws from `DataRng::for_shard(seed, k, s)` only, so its bytes do not depend on
+//! which thread (or machine) builds it.
+
+use std::sync::Arc;
+
+use super::example::{encode_instance, ExampleBuffers};
+use super::instances::{Document, Instance, InstanceBuilder, InstanceStats};
+use super::masking::MaskingVocab;
+use super::options::RunConfig;
+use super::plan::{PlannedShard, ShardWork, Split};
+use super::resume::{finished_shard, write_marker, Checksummed};
+use super::rng::DataRng;
+use super::run::ShardResult;
+use crate::atomic::AtomicFile;
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::tfrecord::RecordWriter;
+use crate::tokenizer::{Scratch as TokScratch, Tokenizer};
+
+/// Turns one raw input line into token ids (preprocessing included).
+pub trait LineEncoder: Sync {
+    /// Per-thread reusable buffers.
+    type Scratch: Default;
+    fn encode_line(&self, line: &str, scratch: &mut Self::Scratch, out: &mut Vec<u32>);
+}
+
+impl LineEncoder for Tokenizer {
+    type Scratch = TokScratch;
+    fn encode_line(&self, line: &str, scratch: &mut TokScratch, out: &mut Vec<u32>) {
+        self.encode_into(line, scratch, out);
+    }
+}
+
+/// What every shard of a run shares.
+pub(crate) struct Builder<'a, E: LineEncoder> {
+    pub cfg: &'a RunConfig,
+    pub encoder: &'a E,
+    pub vocab: &'a MaskingVocab,
+    pub progress: &'a Arc<Progress>,
+}
+
+impl<E: LineEncoder> Builder<'_, E> {
+    /// Builds the planned shard `plan` from `work` (its documents), or finds it finished.
+    pub fn build(&self, plan: &PlannedShard, work: ShardWork) -> Result<ShardResult> {
+        let cfg = self.cfg;
+        if (work.split, work.index, work.bytes, work.count) != (plan.split, plan.index, plan.input_bytes, plan.documents) {
+            return Err(Error::InvalidInput(format!(
+                "the input changed while it was read: {} no longer holds the documents planned for it",
+                plan.file_name
+            )));
+        }
+        let mut result = ShardResult {
+            split: plan.split,
+            index: plan.index,
+            file_name: plan.file_name.clone(),
+            records: 0,
+            input_bytes: work.bytes,
+            documents: 0,
+            sentences: 0,
+            single_sentence_documents: 0,
+            input_tokens: 0,
+            stats: InstanceStats::default(),
+            resumed: false,
+        };
+        if let Some(done) = finished_shard(&cfg.output_dir, &cfg.fingerprint, &result) {
+            Progress::add(&self.progress.documents, done.documents);
+            Progress::add(&self.progress.instances, done.records);
+            Progress::add(&self.progress.bytes_done, done.input_bytes);
+            return Ok(done);
+        }
+        let docs = self.tokenize(work, &mut result)?;
+        let instances = self.instances(docs, &mut result)?;
+        self.write(&instances, &mut result)?;
+        Ok(result)
+    }
+
+    fn tokenize(&self, work: ShardWork, result: &mut ShardResult) -> Result<Vec<Document>> {
+        let cfg = self.cfg;
+        let mut docs: Vec<Document> = Vec::with_capacity(work.documents.len());
+        let mut ids = Vec::with_capacity(256);
+        let mut scratch = E::Scratch::default();
+        for raw in &work.documents {
+            self.progress.check()?;
+            let mut doc = Document::default();
+            for (line, origin) in raw.text_lines() {
+                ids.clear();
+                self.encoder.encode_line(line, &mut scratch, &mut ids);
+                if cfg.max_line_tokens > 0 && ids.len() > cfg.max_line_tokens {
+                    let path = cfg.inputs.get(origin.file as usize).map(|p| p.display().to_string()).unwrap_or_default();
+                    return Err(Error::InvalidInput(format!(
+                        "{path}:{}: line of {} tokens, far longer than max_seq_length={} (limit {} tokens): \
+                         the input must hold one sentence per line (see `albert-fast prepare-corpus`), \
+                         or raise max_line_tokens",
+                        origin.line,
+                        ids.len(),
+                        cfg.instance.max_seq_length,
+                        cfg.max_line_tokens
+                    )));
+                }
+                doc.push_sentence(&ids);
+            }
+            Progress::add(&self.progress.documents, 1);
+            Progress::add(&self.progress.bytes_done, raw.bytes);
+            if doc.num_sentences() > 0 {
+                result.documents += 1;
+                result.sentences += doc.num_sentences() as u64;
+                result.single_sentence_documents += (doc.num_sentences() == 1) as u64;
+                result.input_tokens += doc.tokens.len() as u64;
+                docs.push(doc);
+            }
+        }
+        Ok(docs)
+    }
+
+    /// As the reference: shuffle documents, `dupe_factor` passes, shuffle instances.
+    fn instances(&self, mut docs: Vec<Document>, result: &mut ShardResult) -> Result<Vec<Instance>> {
+        let cfg = self.cfg;
+        let mut rng = DataRng::for_shard(cfg.random_seed, result.index as u64, result.split == Split::Eval);
+        rng.shuffle(&mut docs);
+        let mut builder = InstanceBuilder::new(&cfg.instance, &cfg.masking, self.vocab);
+        let mut instances: Vec<Instance> = Vec::new();
+        for _ in 0..cfg.dupe_factor {
+            for d in 0..docs.len() {
+                self.progress.check()?;
+                let before = instances.len();
+                builder.from_document(&docs, d, &mut rng, &mut instances, &mut result.stats);
+                Progress::add(&self.progress.instances, (instances.len() - before) as u64);
+            }
+        }
+        drop(docs);
+        rng.shuffle(&mut instances);
+        Ok(instances)
+    }
+
+    /// Serializes straight into the output file, then records it as finished.
+    fn write(&self, instances: &[Instance], result: &mut ShardResult) -> Result<()> {
+        let cfg = self.cfg;
+        let path = cfg.output_dir.join(&result.file_name);
+        let mut writer = RecordWriter::new(Checksummed::new(AtomicFile::create(&path)?), cfg.compression);
+        let (mut buffers, mut example) = (ExampleBuffers::default(), Vec::new());
+        for inst in instances {
+            encode_instance(inst, cfg.instance.max_seq_length, cfg.masked_len(), &mut buffers, &mut example);
+            writer.write_record(&example).map_err(|e| Error::io(&path, e))?;
+        }
+        result.records = writer.records_written();
+        let (file, bytes, crc) = writer.finish().map_err(|e| Error::io(&path, e))?.into_parts();
+        file.commit()?;
+        write_marker(&cfg.output_dir, &cfg.fingerprint, result, bytes, crc)
+    }
+}

@@ -1,0 +1,519 @@
+//! The prepare-corpus run: raw text -> one sentence per line, a blank line between documents,
+//! in shards (docs/prepare-corpus.md).
+//!
+//! A reader thread assembles documents ([`crate::corpus::read_documents`]) and sends them in
+//! batches through a small bounded channel; each batch is cleaned in parallel, de-duplicated and
+//! assigned to shards in input order, sentence-split in parallel and written in order by one
+//! writer. Memory is bounded by the batch size times the channel depth. Shards appear atomically;
+//! the journal ([`super::journal`]) lets a re-run skip finished shards (their documents are still
+//! read and cleaned, which de-duplication needs, but not split or written again).
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+use super::cleaning::{clean_document, render_document, CleanDoc, CleanOptions, CleanStats};
+use super::journal::{read_json, write_json_atomic, Journal, ShardRecord};
+use super::stats::{Changed, Dropped, InputSummary, PrepareStats, Settings};
+use crate::atomic::{self, AtomicFile};
+use crate::corpus::prepared::{is_shard_file, shard_name, STATE_FILE, STATS_FILE};
+use crate::corpus::{
+    expand_inputs_detailed, file_stamp, read_documents, total_size, DocBoundary, DocumentOptions, Flow, LineReader, LineReaderOptions,
+    RawDocument, ReaderStats, DEFAULT_MAX_LINE_BYTES,
+};
+use crate::error::{Error, Result};
+use crate::hashing::sha256_hex;
+use crate::progress::Progress;
+use crate::sentences::PunktSentenceTokenizer;
+
+/// Everything that shapes the output of [`prepare_corpus`] (deserialized from the Python
+/// keyword arguments: sizes in MB there).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PrepareOptions {
+    pub doc_boundary: DocBoundary,
+    /// Field holding the text in JSON Lines input; dots address nested objects (`meta.text`).
+    pub jsonl_field: String,
+    #[serde(flatten)]
+    pub clean: CleanOptions,
+    /// A shard is closed after the first document that brings its cleaned text to this size.
+    #[serde(rename = "shard_size_mb", with = "megabytes")]
+    pub shard_bytes: u64,
+    /// Documents longer than this are cut at a line boundary (counted as `split_documents`).
+    #[serde(rename = "max_document_mb", with = "megabytes")]
+    pub max_document_bytes: u64,
+    /// Lines longer than this are split by the reader (counted as `split_lines`).
+    #[serde(skip)]
+    pub max_line_bytes: usize,
+    /// Text per parallel batch.
+    #[serde(skip)]
+    pub batch_bytes: usize,
+    /// Worker threads; 0: one per core. The output does not depend on it.
+    pub threads: usize,
+}
+
+impl Default for PrepareOptions {
+    fn default() -> Self {
+        PrepareOptions {
+            doc_boundary: DocBoundary::Auto,
+            jsonl_field: "text".into(),
+            clean: CleanOptions::default(),
+            shard_bytes: 64 << 20,
+            max_document_bytes: 64 << 20,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            batch_bytes: 8 << 20,
+            threads: 0,
+        }
+    }
+}
+
+/// Sizes given in MB (positive, fractions allowed), held in bytes.
+mod megabytes {
+    use super::*;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+        let mb = f64::deserialize(d)?;
+        if mb.is_finite() && mb > 0.0 {
+            Ok(((mb * 1048576.0) as u64).max(1))
+        } else {
+            Err(serde::de::Error::custom(format!("{mb} is not a positive size in MB")))
+        }
+    }
+}
+
+impl PrepareOptions {
+    fn validate(&self) -> Result<()> {
+        if self.shard_bytes == 0 {
+            return Err(Error::invalid_arg("shard_size", "must be positive"));
+        }
+        if self.max_document_bytes < 1024 {
+            return Err(Error::invalid_arg("max_document_bytes", "must be at least 1024"));
+        }
+        if self.jsonl_field.is_empty() || self.jsonl_field.split('.').any(str::is_empty) {
+            return Err(Error::invalid_arg("jsonl_field", format!("{:?} is not a field name or dotted path", self.jsonl_field)));
+        }
+        Ok(())
+    }
+
+    fn documents(&self, progress: Option<Arc<Progress>>) -> DocumentOptions {
+        DocumentOptions {
+            boundary: self.doc_boundary,
+            jsonl_field: self.jsonl_field.clone(),
+            max_document_bytes: self.max_document_bytes,
+            merge_across_files: false,
+            lines: LineReaderOptions { max_line_bytes: self.max_line_bytes, progress, ..Default::default() },
+        }
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            doc_boundary: self.doc_boundary,
+            jsonl_field: self.jsonl_field.clone(),
+            clean: self.clean.clone(),
+            shard_bytes: self.shard_bytes,
+        }
+    }
+
+    fn dedup(&self) -> bool {
+        self.clean.enabled && self.clean.dedup
+    }
+}
+
+/// Identifies (inputs, settings, Punkt parameters): a re-run resumes only a run with the same.
+fn fingerprint(files: &[PathBuf], opts: &PrepareOptions, splitter: &PunktSentenceTokenizer) -> String {
+    let mut parts = vec![env!("CARGO_PKG_VERSION").to_string()];
+    parts.extend(files.iter().map(|f| file_stamp(f)));
+    let settings = serde_json::to_string(&opts.settings()).unwrap_or_default();
+    parts.push(format!("{settings}\t{}", opts.max_document_bytes));
+    let p = splitter.params();
+    let mut items: Vec<String> = p.abbrev_types.iter().map(|a| format!("a{a}")).collect();
+    items.extend(p.sent_starters.iter().map(|s| format!("s{s}")));
+    items.extend(p.collocations.iter().flat_map(|(a, bs)| bs.iter().map(move |b| format!("c{a}\t{b}"))));
+    items.extend(p.ortho_context.iter().map(|(t, f)| format!("o{t}\t{f}")));
+    items.sort();
+    parts.extend(items);
+    sha256_hex(parts.iter().flat_map(|p| [p.as_bytes(), b"\n"]))
+}
+
+/// Checks every input before any output is written: binary files fail the run here (naming
+/// the file), not hours later.
+fn precheck(files: &[PathBuf], opts: &PrepareOptions) -> Result<()> {
+    let lines = opts.documents(None).lines;
+    files.par_iter().try_for_each(|f| LineReader::open_with(f, lines.clone()).map(|_| ()))
+}
+
+/// Reads a bounded, deterministic sample of cleaned documents for Punkt training: up to
+/// `max_bytes / n_files` from the start of each file (at least one document per file), in
+/// input order. Returns the documents' paragraphs joined as NLTK expects (blank lines between).
+pub fn sample_text(inputs: &[String], opts: &PrepareOptions, max_bytes: usize) -> Result<String> {
+    opts.validate()?;
+    let files = expand_inputs_detailed(inputs)?.files;
+    precheck(&files, opts)?;
+    let per_file = (max_bytes / files.len().max(1)).max(1);
+    let mut out = String::new();
+    let mut taken_in_file = 0usize;
+    let mut last_file = usize::MAX;
+    let mut stats = ReaderStats::default();
+    read_documents(&files, &opts.documents(None), &mut stats, |doc| {
+        if doc.start.file != last_file {
+            last_file = doc.start.file;
+            taken_in_file = 0;
+        }
+        let (clean, _) = clean_document(&doc, &opts.clean);
+        for p in &clean.paragraphs {
+            if !out.is_empty() {
+                out.push_str("\n\n");
+            }
+            out.push_str(p);
+            taken_in_file += p.len() + 2;
+        }
+        Ok(if out.len() >= max_bytes {
+            Flow::Stop
+        } else if taken_in_file >= per_file {
+            Flow::NextFile
+        } else {
+            Flow::Continue
+        })
+    })?;
+    Ok(out)
+}
+
+/// Runs prepare-corpus. `extra_stats` (e.g. where the Punkt parameters came from) is merged into
+/// `stats.json`. Returns the statistics (also written to `OUT/stats.json`); a run found finished
+/// returns its recorded statistics with `"resumed": "already complete"`.
+pub fn prepare_corpus(
+    inputs: &[String],
+    out_dir: &Path,
+    splitter: &PunktSentenceTokenizer,
+    opts: &PrepareOptions,
+    progress: Option<Arc<Progress>>,
+    extra_stats: Map<String, Value>,
+) -> Result<Value> {
+    opts.validate()?;
+    crate::parallel::thread_pool(opts.threads)?.install(|| {
+        let input_set = expand_inputs_detailed(inputs)?;
+        let files = input_set.files;
+        precheck(&files, opts)?;
+        fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+        let fp = fingerprint(&files, opts, splitter);
+        let finished = match resume_point(out_dir, &fp)? {
+            Resume::Complete(prev) => return Ok(prev),
+            Resume::After(finished) => finished,
+        };
+        // Temp files of an interrupted run (other pids) are garbage now.
+        atomic::remove_temp_files(out_dir, |name| is_shard_file(Path::new(name)))?;
+        if let Some(p) = &progress {
+            Progress::set(&p.bytes_total, total_size(&files));
+            Progress::set(&p.files_total, files.len() as u64);
+        }
+
+        let (reader, batches) = spawn_reader(files.clone(), opts.clone(), progress.clone());
+        let mut writer = ShardWriter { out_dir, fingerprint: &fp, shards: finished, current: None };
+        let resumed_shards = writer.shards.len();
+        let mut work = Assigner { seen: HashSet::new(), counts: Counts::default(), shard_index: 0, shard_fill: 0 };
+        let result = (|| -> Result<()> {
+            for batch in batches.iter() {
+                let batch = batch?;
+                if let Some(p) = &progress {
+                    p.check()?;
+                }
+                let assigned = work.assign(batch, opts);
+                // Shards the journal lists as finished are not split or written again.
+                let rendered: Vec<(usize, String, u64)> = assigned
+                    .par_iter()
+                    .filter(|(s, _)| *s >= resumed_shards)
+                    .map(|(s, d)| {
+                        let (text, n) = render_document(d, splitter, &opts.clean);
+                        (*s, text, n)
+                    })
+                    .collect();
+                for (s, text, n) in rendered {
+                    writer.write(s, &text, n)?;
+                }
+            }
+            Ok(())
+        })();
+        drop(batches);
+        let rstats = reader.join().map_err(|_| Error::InvalidInput("reader thread panicked".into()))?;
+        result?;
+        writer.commit()?;
+
+        let shards = writer.shards;
+        let docs_written: u64 = shards.iter().map(|r| r.documents).sum();
+        if docs_written == 0 {
+            return Err(Error::InvalidInput(format!(
+                "no text to write: the {} input file(s) hold no document with a sentence after cleaning",
+                files.len()
+            )));
+        }
+        let c = work.counts;
+        let stats = PrepareStats {
+            fingerprint: fp.clone(),
+            output: out_dir.display().to_string(),
+            documents: docs_written,
+            sentences: shards.iter().map(|r| r.sentences).sum(),
+            bytes: shards.iter().map(|r| r.bytes).sum(),
+            shards,
+            input: InputSummary {
+                files: files.len(),
+                bytes: rstats.input.bytes,
+                lines: rstats.input.lines,
+                files_by_mode: rstats.files_by_mode.clone(),
+                hidden_files_skipped: input_set.skipped_hidden,
+                invalid_utf8_sequences: rstats.input.invalid_utf8,
+                long_lines_split: rstats.input.split_lines,
+                documents_read: rstats.documents_read,
+                long_documents_split: rstats.split_documents,
+            },
+            dropped: Dropped {
+                duplicate_documents: c.duplicates,
+                empty_documents: c.empty,
+                documents_without_sentences: rstats.documents_read.saturating_sub(c.duplicates + c.empty + docs_written),
+                short_lines: c.clean.lines_too_short,
+                control_chars: c.clean.control_chars_removed,
+                json_invalid_lines: rstats.json_errors,
+                json_missing_field: rstats.json_missing_field,
+                lines_outside_doc_elements: rstats.lines_outside_docs,
+            },
+            changed: Changed { lines_normalized_nfc: c.clean.lines_normalized_nfc, unclosed_doc_elements: rstats.unclosed_docs },
+            warnings: rstats.examples,
+            settings: opts.settings(),
+            resumed_shards,
+        };
+        let mut value = serde_json::to_value(&stats).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        if let Value::Object(obj) = &mut value {
+            obj.extend(extra_stats);
+        }
+        // The journal stays: should stats.json be lost, a re-run finds every shard finished.
+        write_json_atomic(&out_dir.join(STATS_FILE), &value)?;
+        Ok(value)
+    })
+}
+
+enum Resume {
+    /// The run already finished: its statistics.
+    Complete(Value),
+    /// Resume after these finished shards (none for a fresh run).
+    After(Vec<ShardRecord>),
+}
+
+/// What an earlier run left in `out_dir`. A finished run with the same fingerprint is returned
+/// as is; any other earlier output is refused rather than mixed with this run's.
+fn resume_point(out_dir: &Path, fp: &str) -> Result<Resume> {
+    if let Some(mut prev) = read_json::<Value>(&out_dir.join(STATS_FILE)) {
+        if prev.get("fingerprint").and_then(Value::as_str) == Some(fp) {
+            prev["resumed"] = Value::from("already complete");
+            return Ok(Resume::Complete(prev));
+        }
+        return Err(Error::InvalidInput(format!(
+            "{}: holds the output of an earlier prepare-corpus run with other inputs or settings; \
+             choose another output directory or remove it",
+            out_dir.display()
+        )));
+    }
+    if let Some(journal) = read_json::<Journal>(&out_dir.join(STATE_FILE)) {
+        if journal.fingerprint != fp {
+            return Err(Error::InvalidInput(format!(
+                "{}: holds an unfinished prepare-corpus run with other inputs or settings; \
+                 choose another output directory or remove it",
+                out_dir.display()
+            )));
+        }
+        return Ok(Resume::After(journal.finished_shards(out_dir)));
+    }
+    // Shards without a journal entry belong to no finished run of ours.
+    for entry in fs::read_dir(out_dir).map_err(|e| Error::io(out_dir, e))?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("corpus-") && name.ends_with(".txt") {
+            return Err(Error::InvalidInput(format!(
+                "{}: already holds {name} from another run; choose another output directory or remove it",
+                out_dir.display()
+            )));
+        }
+    }
+    Ok(Resume::After(Vec::new()))
+}
+
+/// The reader thread: batches of about `batch_bytes` of documents, in input order, through a
+/// channel of depth 2; returns its counts when joined.
+fn spawn_reader(
+    files: Vec<PathBuf>,
+    opts: PrepareOptions,
+    progress: Option<Arc<Progress>>,
+) -> (JoinHandle<ReaderStats>, Receiver<Result<Vec<RawDocument>>>) {
+    let (tx, rx) = sync_channel::<Result<Vec<RawDocument>>>(2);
+    let handle = std::thread::spawn(move || -> ReaderStats {
+        let mut stats = ReaderStats::default();
+        let mut batch = Vec::new();
+        let mut bytes = 0u64;
+        let res = read_documents(&files, &opts.documents(progress), &mut stats, |doc| {
+            bytes += doc.bytes;
+            batch.push(doc);
+            if bytes >= opts.batch_bytes as u64 {
+                bytes = 0;
+                if tx.send(Ok(std::mem::take(&mut batch))).is_err() {
+                    return Ok(Flow::Stop);
+                }
+            }
+            Ok(Flow::Continue)
+        });
+        let _ = tx.send(res.map(|()| batch));
+        stats
+    });
+    (handle, rx)
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    clean: CleanStats,
+    duplicates: u64,
+    empty: u64,
+}
+
+/// Cleans a batch in parallel, then (in input order) drops empty and duplicate documents and
+/// assigns the rest to shards by size.
+struct Assigner {
+    seen: HashSet<u128>,
+    counts: Counts,
+    shard_index: usize,
+    shard_fill: u64,
+}
+
+impl Assigner {
+    fn assign(&mut self, batch: Vec<RawDocument>, opts: &PrepareOptions) -> Vec<(usize, CleanDoc)> {
+        let cleaned: Vec<(CleanDoc, CleanStats, u128)> = batch
+            .par_iter()
+            .map(|d| {
+                let (c, s) = clean_document(d, &opts.clean);
+                let h = if opts.dedup() { c.hash128() } else { 0 };
+                (c, s, h)
+            })
+            .collect();
+        drop(batch);
+        let mut assigned = Vec::with_capacity(cleaned.len());
+        for (doc, s, h) in cleaned {
+            self.counts.clean.add(&s);
+            if doc.paragraphs.is_empty() {
+                self.counts.empty += 1;
+                continue;
+            }
+            if opts.dedup() && !self.seen.insert(h) {
+                self.counts.duplicates += 1;
+                continue;
+            }
+            self.shard_fill += doc.bytes();
+            assigned.push((self.shard_index, doc));
+            if self.shard_fill >= opts.shard_bytes {
+                self.shard_index += 1;
+                self.shard_fill = 0;
+            }
+        }
+        assigned
+    }
+}
+
+/// Writes rendered documents into their shards in order; each finished shard is committed and
+/// recorded in the journal.
+struct ShardWriter<'a> {
+    out_dir: &'a Path,
+    fingerprint: &'a str,
+    shards: Vec<ShardRecord>,
+    current: Option<(AtomicFile, ShardRecord)>,
+}
+
+impl ShardWriter<'_> {
+    fn write(&mut self, shard: usize, text: &str, sentences: u64) -> Result<()> {
+        if self.current.is_some() && self.shards.len() < shard {
+            self.commit()?;
+        }
+        let path = self.out_dir.join(shard_name(shard));
+        if self.current.is_none() {
+            let rec = ShardRecord { file: shard_name(shard), ..Default::default() };
+            self.current = Some((AtomicFile::create(&path)?, rec));
+        }
+        if let Some((file, rec)) = self.current.as_mut() {
+            if sentences > 0 {
+                file.write_all(text.as_bytes()).map_err(|e| Error::io(&path, e))?;
+                rec.documents += 1;
+                rec.sentences += sentences;
+                rec.bytes += text.len() as u64;
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        if let Some((file, rec)) = self.current.take() {
+            file.commit()?;
+            self.shards.push(rec);
+            let journal = Journal { fingerprint: self.fingerprint.to_string(), shards: self.shards.clone() };
+            write_json_atomic(&self.out_dir.join(STATE_FILE), &journal)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::{splitter, TempDir};
+
+    #[test]
+    fn run_dedups_shards_and_resumes() {
+        let d = TempDir::new("run");
+        let input = d.write_string("in.txt", "Alpha beta. Gamma delta.\n\nAlpha beta. Gamma delta.\n\nSecond doc here.\n\nThird one.\n");
+        let out = d.0.join("out");
+        let opts = PrepareOptions { shard_bytes: 12, ..Default::default() };
+        let stats = prepare_corpus(std::slice::from_ref(&input), &out, &splitter(), &opts, None, Map::new()).unwrap();
+        assert_eq!(stats["documents"], 3);
+        assert_eq!(stats["dropped"]["duplicate_documents"], 1);
+        assert_eq!(stats["sentences"], 4);
+        assert_eq!(fs::read_to_string(out.join("corpus-00000.txt")).unwrap(), "Alpha beta.\nGamma delta.\n\n");
+        assert_eq!(fs::read_to_string(out.join("corpus-00002.txt")).unwrap(), "Third one.\n\n");
+        // Re-run: already complete.
+        let again = prepare_corpus(std::slice::from_ref(&input), &out, &splitter(), &opts, None, Map::new()).unwrap();
+        assert_eq!(again["resumed"], "already complete");
+        // Interrupted run: journal lists shard 0, stats missing -> shard 0 is kept, the rest redone.
+        let first = fs::read_to_string(out.join("corpus-00000.txt")).unwrap();
+        fs::remove_file(out.join(STATS_FILE)).unwrap();
+        fs::remove_file(out.join("corpus-00002.txt")).unwrap();
+        write_json_atomic(&out.join(STATE_FILE), &serde_json::json!({"fingerprint": stats["fingerprint"], "shards": [stats["shards"][0]]}))
+            .unwrap();
+        let resumed = prepare_corpus(std::slice::from_ref(&input), &out, &splitter(), &opts, None, Map::new()).unwrap();
+        assert_eq!(resumed["resumed_shards"], 1);
+        assert_eq!(resumed["sentences"], 4);
+        assert_eq!(fs::read_to_string(out.join("corpus-00000.txt")).unwrap(), first);
+        assert!(out.join("corpus-00002.txt").exists());
+        // Given as input to a later stage, the directory yields its shards only.
+        fs::create_dir_all(out.join("punkt")).unwrap();
+        fs::write(out.join("punkt").join("abbrev_types.txt"), "dr").unwrap();
+        let files = crate::corpus::expand_inputs(&[out.to_string_lossy().into_owned()]).unwrap();
+        let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, vec!["corpus-00000.txt", "corpus-00001.txt", "corpus-00002.txt"]);
+        // Other settings into the same directory are refused.
+        let other = PrepareOptions { shard_bytes: 1 << 20, ..Default::default() };
+        let err = prepare_corpus(&[input], &out, &splitter(), &other, None, Map::new()).unwrap_err();
+        assert!(err.to_string().contains("earlier prepare-corpus run"), "{err}");
+    }
+
+    #[test]
+    fn binary_input_fails_before_any_output() {
+        let d = TempDir::new("binary");
+        let good = d.write_string("a.txt", "Fine text.\n");
+        let p = d.0.join("b.bin");
+        fs::write(&p, b"\x00\x01\x02binary").unwrap();
+        let out = d.0.join("out");
+        let err = prepare_corpus(&[good, p.to_string_lossy().into_owned()], &out, &splitter(), &PrepareOptions::default(), None, Map::new())
+            .unwrap_err();
+        assert!(err.to_string().contains("b.bin"), "{err}");
+        assert!(!out.exists());
+    }
+}
