@@ -38,19 +38,11 @@ REPO = Path(__file__).resolve().parent.parent
 ENV = {"PYTHONPATH": str(REPO / "python"), "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
-@pytest.fixture(scope="module")
-def clean_data(tmp_path_factory, literature_dir) -> Path:
-    """Four train shards (~1500 instances each) and a held-out shard, from Twain."""
-    out = tmp_path_factory.mktemp("clean_data")
-    return pdata.build_dataset(out, [literature_dir / "en-twain1.txt",
-                                     literature_dir / "en-twain2.txt"],
-                               [literature_dir / "en-twain4.txt"])
-
-
 @pytest.fixture()
-def data(clean_data, tmp_path) -> Path:
-    """A copy of the clean data that a test may damage."""
-    return Path(shutil.copytree(clean_data, tmp_path / "data"))
+def data(twain_data, tmp_path) -> Path:
+    """A copy of conftest's Twain data (four train shards of ~1500 instances, one held-out
+    shard) that a test may damage."""
+    return Path(shutil.copytree(twain_data, tmp_path / "data"))
 
 
 def _quiet(_line: str) -> None:
