@@ -18,7 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "create_pretraining_data.py logs them (tokens, then one line per feature), or with --stats "
         "dataset statistics as JSON. Checksums are verified; plain and GZIP files are detected "
         "automatically. Tokens are shown as pieces when a tokenizer is given or named by the "
-        "manifest.json beside the files, as ids otherwise.",
+        "manifest.json beside the files, as ids otherwise. Record counts that differ from "
+        "the ones manifest.json lists are warned about on stderr.",
     )
     p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="TFRecord files or directories of them")
     p.add_argument("-n", "--num", type=int, default=5, metavar="N", help="instances to print (default 5)")
