@@ -78,29 +78,29 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
     if keras.backend.backend() != "tensorflow":
         raise ValueError(f"pretraining runs on the TensorFlow backend of Keras; KERAS_BACKEND is "
                          f"{keras.backend.backend()!r}")
-    with precision_policy(precision):
+    with precision_policy(precision), contextlib.ExitStack() as guards:
         # The strategy comes before any other TensorFlow op: multi-worker collectives must be
         # configured before the eager context starts.
         strat = make_strategy(strategy, tpu)
         chief = is_chief(strat)
-        with RunDirLock(out, emit=emit) if chief else contextlib.nullcontext():
-            if chief:
-                remove_stale_temporaries(out)
-                remember_verified(out, verified)
-            if files.eval_is_train and do_eval:
-                emit("note: no held-out split (eval-* shards or --eval-data); evaluating on the "
-                     "training files as the reference does (Q15)")
-            seed = pc.random_seed if seed is None else seed
-            if seed is not None:
-                keras.utils.set_random_seed(seed)
-            if deterministic:
-                tf.config.experimental.enable_op_determinism()
-            if chief:
-                save_run_config(config, out)
-            with stop_cleanly_on_bad_records(files, config, out, emit):
-                return _train(config, files, out, strat, chief, stop_step, precision, seed,
-                              deterministic, do_eval, eval_every,
-                              log_every or pc.iterations_per_loop, emit)
+        if chief:  # the chief writes the run directory: one run at a time, its leftovers gone
+            guards.enter_context(RunDirLock(out, emit=emit))
+            remove_stale_temporaries(out)
+            remember_verified(out, verified)
+        if files.eval_is_train and do_eval:
+            emit("note: no held-out split (eval-* shards or --eval-data); evaluating on the "
+                 "training files as the reference does (Q15)")
+        seed = pc.random_seed if seed is None else seed
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+        if chief:
+            save_run_config(config, out)
+        guards.enter_context(stop_cleanly_on_bad_records(files, config, out, emit))
+        return _train(config, files, out, strat, chief, stop_step, precision, seed,
+                      deterministic, do_eval, eval_every, log_every or pc.iterations_per_loop,
+                      emit)
 
 
 def check_settings(config: Config, strategy: str, precision: str,
