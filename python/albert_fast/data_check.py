@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional
 
 from albert_fast.config import Config
+from albert_fast.create_data import MANIFEST
 from albert_fast.dataset import DataFiles
 from albert_fast.errors import InputError
 from albert_fast.io_utils import atomic_write_json
@@ -25,7 +26,6 @@ HEAD_RECORDS = 32
 #: In a run directory: the files a run verified (size, mtime, records), so that resuming does
 #: not read unchanged files again.
 VERIFIED_FILES = ".data-verified.json"
-MANIFEST = "manifest.json"
 # The int64 features in the order inspect's statistics (rust/core/src/record_stats.rs) check
 # their types, so both name the same feature first.
 _INT_FEATURES = ("input_ids", "input_mask", "masked_lm_positions", "masked_lm_ids",
