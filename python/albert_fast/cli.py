@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("albert-fast: interrupted", file=sys.stderr)
         return 130
-    except (AlbertFastError, OSError, ValueError) as err:
+    except (AlbertFastError, OSError, ValueError, FloatingPointError) as err:
         if os.environ.get("ALBERT_FAST_DEBUG"):
             raise
         print(f"albert-fast {args.command}: error: {_describe(err)}", file=sys.stderr)

@@ -22,7 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Train ALBERT on masked-LM + sentence-order TFRecords with LAMB (or AdamW), "
         "linear warm-up and polynomial decay, as google-research/albert's run_pretraining.py. "
         "Checkpoints, TensorBoard summaries and the resolved config go to the output directory; "
-        "running the same command again resumes from the latest checkpoint.",
+        "running the same command again resumes from the latest intact checkpoint. Before "
+        "training, every data file's checksums are verified, its records counted against "
+        "manifest.json and its first records checked against the config; one run at a time "
+        "writes into a run directory.",
     )
     p.add_argument("--data", required=True, metavar="DIR|GLOB",
                    help="create-data output directory (train-*/eval-* shards, manifest.json), "
