@@ -23,31 +23,12 @@ tf = pytest.importorskip("tensorflow")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pretrain_data as pdata  # noqa: E402
-from conftest import SHARED_LITERATURE, run_cli  # noqa: E402
+from conftest import run_cli  # noqa: E402
 
 from albert_fast.dataset import find_data_files  # noqa: E402
 from albert_fast.pretrain import pretrain  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session")
-def literature_dir() -> Path:
-    """conftest's shared corpora (``../shared/corpora/literature`` beside the checkout), or
-    ``$ALBERT_FAST_LITERATURE`` where the checkout sits elsewhere (helper worktrees)."""
-    for candidate in (SHARED_LITERATURE, os.environ.get("ALBERT_FAST_LITERATURE")):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    pytest.fail(f"shared corpora not found at {SHARED_LITERATURE} (or $ALBERT_FAST_LITERATURE)")
-
-
-@pytest.fixture(scope="session")
-def twain_data(tmp_path_factory, literature_dir) -> Path:
-    """Train shards from two Twain novels, the held-out split from a third."""
-    out = tmp_path_factory.mktemp("twain_data")
-    return pdata.build_dataset(out, [literature_dir / "en-twain1.txt",
-                                     literature_dir / "en-twain2.txt"],
-                               [literature_dir / "en-twain4.txt"])
 
 
 def _masked_ids(pattern: str) -> tuple[np.ndarray, np.ndarray]:

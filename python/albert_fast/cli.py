@@ -119,7 +119,7 @@ def _run(args: argparse.Namespace) -> int:
         return 130
     except BrokenPipeError:
         raise
-    except (AlbertFastError, OSError, ValueError) as err:
+    except (AlbertFastError, OSError, ValueError, FloatingPointError) as err:
         if os.environ.get("ALBERT_FAST_DEBUG"):
             raise
         print(f"albert-fast {args.command}: error: {_describe(err)}", file=sys.stderr)

@@ -33,7 +33,9 @@ _DESCRIPTION = """\
 Train ALBERT on masked-LM + sentence-order TFRecords with LAMB (or AdamW), linear warm-up and
 polynomial decay, as google-research/albert's run_pretraining.py. Checkpoints, TensorBoard
 summaries and the resolved config go to the output directory; running the same command again
-resumes from the latest checkpoint.
+resumes from the latest intact checkpoint. Before training, every data file's checksums are
+verified, its records counted against manifest.json and its first records checked against the
+config; one run at a time writes into a run directory.
 
 run_pretraining.py's command line works as it is (replace `python run_pretraining.py` by
 `albert-fast pretrain`): --input_file (a glob or comma-separated files) is --data,
