@@ -39,6 +39,19 @@ def literature_dir() -> Path:
     pytest.fail(f"shared corpora not found at {SHARED_LITERATURE} (or $ALBERT_FAST_LITERATURE)")
 
 
+@pytest.fixture(scope="session")
+def twain_data(tmp_path_factory, literature_dir) -> Path:
+    """Pretraining TFRecords from real text (tests/pretrain_data.py): train shards from two
+    Twain novels, the held-out split from a third."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import pretrain_data
+
+    out = tmp_path_factory.mktemp("twain_data")
+    return pretrain_data.build_dataset(out, [literature_dir / "en-twain1.txt",
+                                             literature_dir / "en-twain2.txt"],
+                                       [literature_dir / "en-twain4.txt"])
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
     """Runs `python -m albert_fast ARGS` in a subprocess, as a user would run the CLI."""
     import subprocess

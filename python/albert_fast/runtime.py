@@ -34,9 +34,12 @@ def precision_policy(precision: str) -> Iterator[None]:
         keras.mixed_precision.set_global_policy(previous)
 
 
-def make_strategy(name: str = "auto", tpu: Optional[str] = None) -> Any:
+def make_strategy(name: str = "auto", tpu: Optional[str] = None, *, zone: Optional[str] = None,
+                  project: Optional[str] = None) -> Any:
     """``auto``: TPU when ``--tpu`` is given, multi-worker when ``TF_CONFIG`` names several
-    tasks, mirrored over all GPUs when there are several, else the default single device."""
+    tasks, mirrored over all GPUs when there are several, else the default single device.
+    ``tpu`` (a name or grpc:// address; empty: the local TPU), ``zone`` and ``project`` find
+    the TPU as run_pretraining.py's ``--tpu_name``/``--tpu_zone``/``--gcp_project`` do."""
     import tensorflow as tf
 
     if name not in STRATEGIES:
@@ -51,7 +54,7 @@ def make_strategy(name: str = "auto", tpu: Optional[str] = None) -> Any:
         else:
             return tf.distribute.get_strategy()
     if name == "tpu":
-        return _tpu_strategy(tpu)
+        return _tpu_strategy(tpu, zone, project)
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "mirrored":
@@ -67,8 +70,10 @@ def make_strategy(name: str = "auto", tpu: Optional[str] = None) -> Any:
     raise AssertionError(name)
 
 
-def _tpu_strategy(tpu: Optional[str]) -> Any:
-    """``TPUStrategy`` on the named TPU (``local`` on a Cloud TPU VM); a :class:`ValueError`
+def _tpu_strategy(tpu: Optional[str], zone: Optional[str] = None,
+                  project: Optional[str] = None) -> Any:
+    """``TPUStrategy`` on the named TPU (``local`` on a Cloud TPU VM; ``zone``/``project`` find
+    it by name elsewhere); a :class:`ValueError`
     with one line saying what failed instead of TensorFlow's traceback when there is none."""
     import socket
     import urllib.error
@@ -77,7 +82,8 @@ def _tpu_strategy(tpu: Optional[str]) -> Any:
 
     what = f"--tpu {tpu!r}" if tpu else "--strategy tpu"
     try:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "", zone=zone,
+                                                                     project=project)
         master = resolver.master()
         if master.startswith("grpc://"):
             # A TPU node's address: connecting to a dead one blocks for minutes; probe it first.
