@@ -287,6 +287,7 @@ def test_losses_are_the_same_padded_and_cut_to_the_bin(varied_data):
 # --------------------------------------------------------------------------------------------
 # The trainer with bins, phases and XLA
 
+@pytest.mark.slow
 def test_bins_with_dynamic_masking_train_and_resume_exactly(varied_data, tmp_path):
     cfg = pdata.tiny_config(num_train_steps=12, save_checkpoints_steps=6, iterations_per_loop=3,
                             num_warmup_steps=2, sequence_bins=BINS, masked_lm_budget=0.15)
@@ -309,6 +310,7 @@ def test_bins_with_dynamic_masking_train_and_resume_exactly(varied_data, tmp_pat
     _assert_same_weights(_weights(straight, cfg), _weights(split, cfg))
 
 
+@pytest.mark.slow
 def test_xla_step_gives_the_same_losses(varied_data, tmp_path):
     """jit_compile true vs false: the same loss step by step and the same weights within
     float tolerance; evaluation compiled too. (XLA with bins: test_tpu_requirements...)"""
@@ -347,6 +349,7 @@ def test_mixed_precision_composes_with_xla_and_bins(varied_data, tmp_path, preci
     assert tf.float32 in set(reader.get_variable_to_dtype_map().values())
 
 
+@pytest.mark.slow
 def test_two_phases_resume_across_the_boundary(varied_data, short_data, tmp_path):
     """6 steps on 32-token data, then 6 on 64-token data with bins: one run straight equals
     the same run stopped inside phase one, again at the boundary, and finished."""
@@ -468,6 +471,7 @@ print("RESULT", json.dumps(result))
 """
 
 
+@pytest.mark.slow
 def test_mirrored_on_logical_cpu_devices_matches_one_device(varied_data, tmp_path):
     """2 replicas (logical CPU devices) with bins and dynamic masking: the same loss
     trajectory as one device on the same global batch (each replica normalizes its own MLM

@@ -276,6 +276,14 @@ def count_bins(files: Sequence[str], lengths: Sequence[int], pipelines: int = 1,
     return SequenceBins(tuple(kept_lengths), tuple(kept_counts)), notes
 
 
+def _first_record(path: str) -> bytes:
+    import tensorflow as tf
+
+    for raw in tf.data.TFRecordDataset(path, compression_type=compression(path)).take(1):
+        return raw.numpy()
+    raise ValueError(f"{path}: contains no records")
+
+
 def lengths_of(files: Sequence[str]) -> dict[int, int]:
     """Real length -> instances over ``files``: one Rust pass for local files, a tf.data pass
     (``input_mask`` parsed alone) for files in a bucket."""
