@@ -23,13 +23,13 @@ import yaml
 
 from albert_fast.config import Config, ModelConfig, load_config
 from albert_fast.errors import ConfigError, ModelError
-from albert_fast.io_utils import atomic_write_json, atomic_write_text
+from albert_fast.io_utils import atomic_write_json, atomic_write_text, file_sha256
 from albert_fast.runtime import quiet_tensorflow
 from albert_fast.tokenizer import MODEL_FILE
 
 #: The resolved config of a run (``RUN/config.yaml``), also beside ``best/`` and import outputs.
 RUN_CONFIG = "config.yaml"
-#: The data and tokenizer a run was trained from, as ``albert-fast run`` records them.
+#: The data and tokenizer a run was trained from, as pretrain records them.
 RUN_INPUTS = "inputs.json"
 #: Training checkpoints are ``RUN/ckpt-STEP``.
 CHECKPOINT_NAME = "ckpt"
@@ -55,25 +55,52 @@ def save_run_config(config: Config, run_dir: Path) -> None:
     atomic_write_text(path, yaml.safe_dump(resolved, sort_keys=False))
 
 
-def record_run_inputs(run_dir: Path, data: Path, tokenizer: Path) -> None:
-    """Records the data and tokenizer of a run, so export-hf and warm starts find its
-    tokenizer (:func:`run_tokenizer`)."""
-    atomic_write_json(run_dir / RUN_INPUTS, {"data": str(data.resolve()),
-                                             "tokenizer": str(tokenizer.resolve())})
+def record_run_inputs(run_dir: Path, data: str, tokenizer: Path) -> None:
+    """Records the data of a run and the tokenizer model it was made with (path and SHA-256),
+    so export-hf and warm starts find the tokenizer (:func:`run_tokenizer`). pretrain calls it
+    with the tokenizer the data's ``manifest.json`` names."""
+    atomic_write_json(run_dir / RUN_INPUTS, {"data": data, "tokenizer": str(tokenizer.resolve()),
+                                             "spiece_sha256": file_sha256(tokenizer)})
 
 
-def run_tokenizer(run_dir: Path) -> Optional[Path]:
-    """The tokenizer directory of a run: one holding ``spiece.model`` (the run directory, its
-    ``tokenizer/`` subdirectory or its parent), else the one :func:`record_run_inputs` noted."""
-    for d in (run_dir, run_dir / "tokenizer", run_dir.parent):
-        if (d / MODEL_FILE).is_file():
-            return d
-    rec = run_dir / RUN_INPUTS
-    if rec.is_file():
-        tok = json.loads(rec.read_text(encoding="utf-8")).get("tokenizer")
-        if tok:
-            p = Path(tok)
-            return p if p.is_dir() else p.parent
+def run_tokenizer(run_dir: Path, *, strict: bool = True) -> Optional[Path]:
+    """The tokenizer of a run: a ``spiece.model`` in the directory itself (an ``albert-fast
+    import`` output), else the one :func:`record_run_inputs` noted in the run directory (or, for
+    ``RUN/best``, its parent), else a ``tokenizer/`` subdirectory or a ``spiece.model`` in the
+    parent. A recorded tokenizer that is gone or whose SHA-256 changed is a ModelError naming
+    it (``strict``), or skipped."""
+    if (run_dir / MODEL_FILE).is_file():
+        return run_dir
+    for d in (run_dir, run_dir.parent):
+        rec = d / RUN_INPUTS
+        if not rec.is_file():
+            continue
+        try:
+            recorded = json.loads(rec.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            if strict:
+                raise ModelError(f"{rec}: unreadable ({err})") from None
+            continue
+        tok = recorded.get("tokenizer") if isinstance(recorded, dict) else None
+        if not tok:
+            continue
+        p = Path(tok)
+        model = p / MODEL_FILE if p.is_dir() else p
+        problem = None
+        if not model.is_file():
+            problem = f"the tokenizer recorded with this run, {model}, no longer exists"
+        elif recorded.get("spiece_sha256") and file_sha256(model) != recorded["spiece_sha256"]:
+            problem = (f"the tokenizer recorded with this run, {model}, has changed since "
+                       f"(SHA-256 {file_sha256(model)[:12]}…, recorded "
+                       f"{str(recorded['spiece_sha256'])[:12]}…)")
+        if problem is None:
+            return model.parent if model.name == MODEL_FILE else model
+        if strict:
+            raise ModelError(f"{rec}: {problem}; give the spiece.model the data was made with "
+                             "(--tokenizer)")
+    for candidate in (run_dir / "tokenizer", run_dir.parent):
+        if (candidate / MODEL_FILE).is_file():
+            return candidate
     return None
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from albert_fast.checkpoints import (BEST_DIR, CHECKPOINT_NAME, WEIGHTS_NAME, RunDirLock,
-                                     remove_stale_temporaries, restore_checkpoint,
-                                     save_checkpoint, save_run_config, save_weights)
+                                     record_run_inputs, remove_stale_temporaries,
+                                     restore_checkpoint, save_checkpoint, save_run_config,
+                                     save_weights)
 from albert_fast.config import Config, as_config, unsupported_settings
 from albert_fast.convert import warm_start
 from albert_fast.data_check import check_training_data, remember_verified, stop_cleanly_on_bad_records
@@ -26,7 +27,7 @@ from albert_fast.dynamic_masking import DynamicMasking
 from albert_fast.errors import ConfigError
 from albert_fast.io_utils import atomic_write_json, ensure_output_dir
 from albert_fast.losses import metric_sums, metrics_from_sums, pretraining_losses
-from albert_fast.records import feature_spec
+from albert_fast.records import feature_spec, tokenizer_from_manifest
 from albert_fast.runtime import (PRECISIONS, STRATEGIES, is_chief, make_strategy, precision_policy,
                                  quiet_tensorflow, task_id)
 
@@ -50,8 +51,9 @@ class PretrainResult:
 def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
              output_dir: str | Path, *,
              eval_data: Optional[str | Sequence[str]] = None, strategy: str = "auto",
-             tpu: Optional[str] = None, precision: Optional[str] = None,
-             num_train_steps: Optional[int] = None, do_eval: bool = True,
+             tpu: Optional[str] = None, tpu_options: Optional[dict] = None,
+             precision: Optional[str] = None,
+             num_train_steps: Optional[int] = None, do_train: bool = True, do_eval: bool = True,
              eval_every: Optional[int] = None, seed: Optional[int] = None,
              deterministic: bool = False, log_every: Optional[int] = None,
              progress: Optional[Callable[[str], None]] = None) -> PretrainResult:
@@ -61,7 +63,11 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
 
     ``num_train_steps`` stops the run at that step (``--stop-at``); the learning-rate schedule
     always spans ``pretraining.num_train_steps``, so a later run continues it unchanged.
+    ``do_train=False`` (run_pretraining.py's ``--do_train=false``) only evaluates the run's
+    latest checkpoint. ``tpu_options`` (``zone``, ``project``) go to the TPU resolver.
     """
+    if not (do_train or do_eval):
+        raise ValueError("at least one of do_train and do_eval must be true")
     config = as_config(config)
     pc = config.pretraining
     emit = progress or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -81,7 +87,7 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
     with precision_policy(precision), contextlib.ExitStack() as guards:
         # The strategy comes before any other TensorFlow op: multi-worker collectives must be
         # configured before the eager context starts.
-        strat = make_strategy(strategy, tpu)
+        strat = make_strategy(strategy, tpu, **(tpu_options or {}))
         chief = is_chief(strat)
         if chief:  # the chief writes the run directory: one run at a time, its leftovers gone
             guards.enter_context(RunDirLock(out, emit=emit))
@@ -97,10 +103,23 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
             tf.config.experimental.enable_op_determinism()
         if chief:
             save_run_config(config, out)
+            _record_tokenizer(out, data, files, emit)
         guards.enter_context(stop_cleanly_on_bad_records(files, config, out, emit))
         return _train(config, files, out, strat, chief, stop_step, precision, seed,
-                      deterministic, do_eval, eval_every, log_every or pc.iterations_per_loop,
-                      emit)
+                      deterministic, do_train, do_eval, eval_every,
+                      log_every or pc.iterations_per_loop, emit)
+
+
+def _record_tokenizer(out: Path, data: str | Sequence[str], files: DataFiles,
+                      emit: Callable[[str], None]) -> None:
+    """Notes in the run the tokenizer the data's ``manifest.json`` names (checked against its
+    SHA-256 there), so export-hf finds it."""
+    model, reason = tokenizer_from_manifest(files.train[0])
+    if model is not None:
+        spec = data if isinstance(data, str) else ",".join(str(d) for d in data)
+        record_run_inputs(out, spec, model)
+    elif reason:
+        emit(f"note: {reason}; export-hf will need --tokenizer")
 
 
 def check_settings(config: Config, strategy: str, precision: str,
@@ -134,7 +153,7 @@ def check_settings(config: Config, strategy: str, precision: str,
 
 def _train(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bool,
            stop_step: int, precision: str, seed: Optional[int], deterministic: bool,
-           do_eval: bool, eval_every: Optional[int], log_every: int,
+           do_train: bool, do_eval: bool, eval_every: Optional[int], log_every: int,
            emit: Callable[[str], None]) -> PretrainResult:
     import tensorflow as tf
 
@@ -184,6 +203,9 @@ def _train(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bo
     # non-chief workers save to scratch directories as tf.distribute requires.
     ckpt_dir = out if chief else out / f".worker-{task_id(strategy)}"
     latest = restore_checkpoint(ckpt, out, emit, partial=not iterator_saved, chief=chief)
+    if not do_train and not latest:
+        raise ValueError(f"{out}: no checkpoint to evaluate (--do_train=false evaluates the "
+                         "run's latest checkpoint)")
     if latest:
         if not iterator_saved:
             train_iter = train_iterator(None if seed is None else seed + global_step())
@@ -209,7 +231,9 @@ def _train(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bo
     last_train: dict = {}
     last_eval: dict = {}
     step = global_step()
-    if step >= stop_step:
+    if not do_train:
+        stop_step = step
+    elif step >= stop_step:
         emit(f"step {step} >= num_train_steps {stop_step}: nothing to train")
     while step < stop_step:
         next_save = (step // pc.save_checkpoints_steps + 1) * pc.save_checkpoints_steps

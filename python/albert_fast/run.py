@@ -18,7 +18,6 @@ from typing import Any, Callable, Optional, Sequence
 
 from pydantic import ValidationError
 
-from albert_fast.checkpoints import record_run_inputs
 from albert_fast.config import (SECTION_MODELS, Config, config_from_dict, format_validation_error,
                                 read_config_file)
 from albert_fast.create_data import create_pretraining_data
@@ -219,7 +218,6 @@ def _stage_pretrain(ctx: StageContext) -> dict:
     opts = dict(ctx.settings.pretrain)
     out = ctx.dir("pretrain")
     out.mkdir(parents=True, exist_ok=True)
-    record_run_inputs(out, ctx.dir("create-data"), ctx.dir("train-tokenizer"))
     result = pretrain(ctx.cfg, str(ctx.dir("create-data")), out, progress=ctx.emit, **opts)
     return {"step": result.step, "train": _jsonable(result.train),
             "eval": _jsonable(result.eval)}
