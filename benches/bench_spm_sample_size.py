@@ -3,9 +3,10 @@
 
 For each sample size ``albert-fast train-tokenizer`` runs in its own process, one at a time
 (ALBERT's flags: the config defaults = the tutorial's ``spm_train`` flags; ``--vocab`` pieces,
-30000 as the tutorial by default). Reported per size: wall time, peak RSS of the training
-process (``wait4``), the time/memory estimate the command printed before training (to check it),
-and vocabulary quality on held-out documents — tokens per byte (lower = the vocabulary fits the
+30000 as the tutorial by default). Reported per size: wall time, CPU-seconds (``wait4``; on a
+shared machine the comparable figure) and the main thread's share of them (the serial part),
+peak RSS of the training process, the time/memory estimate the command printed before training
+(to check it), and vocabulary quality on held-out documents — tokens per byte (lower = the vocabulary fits the
 text better), the share of pieces shared with the largest sample's model, the share of held-out
 tokens whose piece the largest model also has, and the share of held-out words the two models
 split identically.
@@ -37,11 +38,11 @@ sys.path.insert(0, str(HERE))
 
 
 def train(corpus: Path, out: Path, size: int, vocab: int, cpus: int | None = None) -> dict:
-    """One train-tokenizer run in a child process (on ``cpus`` CPUs if given): wall seconds, peak
-    RSS, sampled bytes and the estimate line it printed."""
+    """One train-tokenizer run in a child process (on ``cpus`` CPUs if given): wall seconds,
+    CPU-seconds (all threads, and the main thread alone), peak RSS and the estimate line it
+    printed."""
     cmd = [sys.executable, "-m", "albert_fast", "train-tokenizer", str(corpus), "-o", str(out),
-           "--vocab-size", str(vocab), "--set", f"tokenizer.input_sentence_size={size}",
-           "--set", f"model.vocab_size={vocab}", "--json"]
+           "--vocab-size", str(vocab), "--set", f"tokenizer.input_sentence_size={size}", "--json"]
     env = {**os.environ, "PYTHONPATH": str(REPO / "python")}
     pin = (lambda: os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cpus])) if cpus else None
     with tempfile.TemporaryFile("w+") as so, tempfile.TemporaryFile("w+") as se:
