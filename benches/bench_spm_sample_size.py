@@ -6,10 +6,10 @@ For each sample size ``albert-fast train-tokenizer`` runs in its own process, on
 30000 as the tutorial by default). Reported per size: wall time, CPU-seconds (``wait4``; on a
 shared machine the comparable figure) and the main thread's share of them (the serial part),
 peak RSS of the training process, the time/memory estimate the command printed before training
-(to check it), and vocabulary quality on held-out documents — tokens per byte (lower = the vocabulary fits the
-text better), the share of pieces shared with the largest sample's model, the share of held-out
-tokens whose piece the largest model also has, and the share of held-out words the two models
-split identically.
+(to check it), and vocabulary quality on held-out documents — tokens per byte (lower = the
+vocabulary fits the text better), the share of pieces shared with the largest sample's model,
+the share of held-out tokens whose piece the largest model also has, and the share of held-out
+words the two models split identically.
 
 The corpus is ``make_tech_corpus.py --unique`` (Debian documentation packages + the shared
 literature corpus, every sentence once; held-out documents kept apart): a sample of N sentences
@@ -174,7 +174,8 @@ def main() -> None:
     for r in runs:
         r.update(quality(r["model"], ref, lines, nbytes))
         r["sample_mb"] = r["sentences"] * bytes_per_line / 1e6
-        print(f"| {r['sentences']:,} | {r['sample_mb']:.1f} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {r['peak_rss_mib']:.0f} | "
+        print(f"| {r['sentences']:,} | {r['sample_mb']:.1f} | {r['seconds']:.1f} | "
+              f"{r['cpu_seconds']:.1f} | {r['peak_rss_mib']:.0f} | "
               f"{r['tokens_per_byte']:.4f} | {r['tokens_per_byte'] / largest_tpb - 1:+.2%} | "
               f"{r['vocab_overlap']:.1%} | {r['token_overlap']:.2%} | {r['same_words']:.2%} |")
     if args.json:

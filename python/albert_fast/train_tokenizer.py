@@ -120,7 +120,7 @@ def _train(files: list, skipped_hidden: int, out: Path, cfg: Config, size: int, 
     stats["skipped_files"] = skipped_hidden
     _warn_about_input(stats)
     sentences = stats["sampled"]
-    estimate = estimate_training(sentences, sampled_bytes(stats), size)
+    estimate = estimate_training(sampled_bytes(stats), size)
     if progress:
         print(f"albert-fast: training SentencePiece {tok.model_type} model, vocab_size {size}, on "
               f"{sentences:,} sentences; {estimate.describe()}", file=sys.stderr, flush=True)
@@ -277,13 +277,13 @@ class TrainingEstimate(NamedTuple):
                 f"{_megabytes(self.sample_bytes)} MB of sample")
 
 
-def estimate_training(sentences: int, sample_bytes: int, vocab_size: int,
+def estimate_training(sample_bytes: int, vocab_size: int,
                       cpus: int | None = None) -> TrainingEstimate:
     """The expected wall time and peak memory of SentencePiece's unigram trainer on a sample of
-    ``sentences`` sentences totalling ``sample_bytes`` bytes on ``cpus`` CPUs (default: those
-    this process may use): the fitted model above, measured on one machine and on distinct text,
-    so a guide to the order of magnitude (a faster CPU or repetitive text takes less)."""
-    del sentences  # the fit is in bytes: the bench's sentences all had about the same length
+    ``sample_bytes`` bytes on ``cpus`` CPUs (default: those this process may use): the fitted
+    model above, measured on one machine and on distinct text, so a guide to the order of
+    magnitude (a faster CPU or repetitive text takes less). The sentence count does not enter:
+    the bench's sentences all had about the same length, so bytes alone were fitted."""
     if cpus is None:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     mb = sample_bytes / 1e6
