@@ -27,6 +27,7 @@ fn prepare_corpus<'py>(
     extra_stats: Option<&Bound<'py, PyDict>>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> Result<Bound<'py, PyAny>> {
+    crate::unicode::ensure(py)?;
     let opts: PrepareOptions = from_kwargs(py, options)?;
     let extra: Map<String, Value> = from_kwargs(py, extra_stats)?;
     let progress = progress.map(|p| p.inner.clone());
@@ -42,6 +43,7 @@ fn prepare_corpus<'py>(
 #[pyfunction]
 #[pyo3(signature = (inputs, max_bytes, **options))]
 fn sample_text(py: Python<'_>, inputs: Vec<String>, max_bytes: usize, options: Option<&Bound<'_, PyDict>>) -> Result<String> {
+    crate::unicode::ensure(py)?;
     let opts: PrepareOptions = from_kwargs(py, options)?;
     Ok(py.detach(|| core::sample_text(&inputs, &opts, max_bytes))?)
 }

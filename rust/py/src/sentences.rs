@@ -16,6 +16,7 @@ impl PyPunktSplitter {
     /// Loads the parameters from a `punkt_tab` directory (NLTK's `load_punkt_params` layout).
     #[new]
     fn new(py: Python<'_>, params_dir: std::path::PathBuf) -> Result<Self> {
+        crate::unicode::ensure(py)?;
         let params = py.detach(|| PunktParameters::load_dir(&params_dir))?;
         Ok(PyPunktSplitter { inner: PunktSentenceTokenizer::new(params) })
     }

@@ -74,38 +74,38 @@ impl Tokenizer {
         }
         let pre = self.preprocess(text);
         let mut normalized = std::mem::take(&mut scratch.normalized);
-        self.normalizer.normalize(&pre, &mut normalized);
-        self.vocab.spm_encode(&normalized, scratch);
+        self.normalizer.normalize(pre.as_bytes(), &mut normalized);
+        self.vocab.spm_encode(&normalized, self.options.sentencepiece, scratch);
+        let text = std::str::from_utf8(&normalized).ok();
         for i in 0..scratch.merged.len() {
             let span = scratch.merged[i];
-            if let Some(bytes) = self.byte_pieces(span) {
-                for &b in &normalized.as_bytes()[span.start as usize..span.end as usize] {
-                    let id = bytes[b as usize];
-                    emit(id, &self.vocab.pieces[id as usize]);
-                }
+            let bytes = &normalized[span.start as usize..span.end as usize];
+            if self.emit_bytes(span, bytes, emit) {
                 continue;
             }
-            let piece = &normalized[span.start as usize..span.end as usize];
-            if ends_with_digit_comma(piece) {
-                self.digit_comma(piece, emit);
+            let piece = piece_text(text, span, bytes);
+            if ends_with_digit_comma(&piece) {
+                self.digit_comma(&piece, emit);
             } else if span.id == self.vocab.unk_id {
                 // A merged run of unknown characters: `PieceToId` of its text, as both
                 // references do (it is the unknown id unless the run spells a reserved piece).
-                emit(self.vocab.id_or_unk(piece), piece);
+                emit(self.vocab.id_or_unk(bytes), &piece);
             } else {
-                emit(span.id, piece);
+                emit(span.id, &piece);
             }
         }
         scratch.normalized = normalized;
     }
 
-    /// The byte-piece table when `span` is an unknown piece of a byte-fallback model.
-    fn byte_pieces(&self, span: Span) -> Option<&[u32; 256]> {
-        if span.id == self.vocab.unk_id {
-            self.vocab.byte_ids.as_deref()
-        } else {
-            None
+    /// Emits the byte pieces of `bytes` when `span` is an unknown piece of a byte-fallback
+    /// model; false otherwise.
+    fn emit_bytes(&self, span: Span, bytes: &[u8], emit: &mut dyn FnMut(u32, &str)) -> bool {
+        let Some(table) = self.vocab.byte_ids.as_deref().filter(|_| span.id == self.vocab.unk_id) else { return false };
+        for &b in bytes {
+            let id = table[b as usize];
+            emit(id, &self.vocab.pieces[id as usize]);
         }
+        true
     }
 
     /// The digit-comma rule (docs/tokenizer.md) for a piece like "▁1998," or "98,": re-encode
@@ -122,7 +122,7 @@ impl Tokenizer {
                     if stripped.is_empty() {
                         sub.remove(0);
                     } else {
-                        *first = (self.vocab.id_or_unk(stripped), stripped.to_string());
+                        *first = (self.vocab.id_or_unk(stripped.as_bytes()), stripped.to_string());
                     }
                 }
             }
@@ -130,28 +130,35 @@ impl Tokenizer {
         for (id, p) in &sub {
             emit(*id, p);
         }
-        emit(self.vocab.id_or_unk(","), ",");
+        emit(self.vocab.id_or_unk(b","), ",");
     }
 
     /// SentencePiece's `EncodeAsPieces` followed by `PieceToId` on each piece (no ALBERT
     /// preprocessing, no digit-comma rule).
-    fn encode_spm_pieces(&self, text: &str, emit: &mut dyn FnMut(u32, &str)) {
+    pub(super) fn encode_spm_pieces(&self, text: &str, emit: &mut dyn FnMut(u32, &str)) {
         let mut scratch = Scratch::default();
-        let mut normalized = String::new();
-        self.normalizer.normalize(text, &mut normalized);
-        self.vocab.spm_encode(&normalized, &mut scratch);
+        let mut normalized = Vec::new();
+        self.normalizer.normalize(text.as_bytes(), &mut normalized);
+        self.vocab.spm_encode(&normalized, self.options.sentencepiece, &mut scratch);
+        let text = std::str::from_utf8(&normalized).ok();
         for span in &scratch.merged {
-            if let Some(bytes) = self.byte_pieces(*span) {
-                for &b in &normalized.as_bytes()[span.start as usize..span.end as usize] {
-                    let id = bytes[b as usize];
-                    emit(id, &self.vocab.pieces[id as usize]);
-                }
+            let bytes = &normalized[span.start as usize..span.end as usize];
+            if self.emit_bytes(*span, bytes, emit) {
                 continue;
             }
-            let piece = &normalized[span.start as usize..span.end as usize];
-            let id = if span.id == self.vocab.unk_id { self.vocab.id_or_unk(piece) } else { span.id };
-            emit(id, piece);
+            let id = if span.id == self.vocab.unk_id { self.vocab.id_or_unk(bytes) } else { span.id };
+            emit(id, &piece_text(text, *span, bytes));
         }
+    }
+}
+
+/// A piece's text, sliced from the normalized `text` when that is UTF-8 (always, unless the
+/// model's charsmap writes bytes that are not; such a piece is shown with U+FFFD).
+#[inline]
+fn piece_text<'a>(text: Option<&'a str>, span: Span, bytes: &'a [u8]) -> Cow<'a, str> {
+    match text.and_then(|t| t.get(span.start as usize..span.end as usize)) {
+        Some(piece) => Cow::Borrowed(piece),
+        None => String::from_utf8_lossy(bytes),
     }
 }
 
