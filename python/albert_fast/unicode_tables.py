@@ -34,7 +34,7 @@ from albert_fast import _core
 __all__ = ["install", "tables_id", "compute_tables"]
 
 #: Bumped when the cached layout or the way the sets are computed changes.
-_FORMAT = 1
+_FORMAT = 2
 _LOCK = threading.Lock()
 _installed: Optional[str] = None
 
@@ -70,18 +70,37 @@ def _punkt_engine() -> Optional[tuple[str, Any]]:
     return f"re (python {platform.python_version()})", re
 
 
+def _final_sigma_context(every: str, unassigned: list[tuple[int, int]]) -> dict[str, list[tuple[int, int]]]:
+    """``str.lower()``'s final-sigma context (``_PyUnicode_IsCaseIgnorable``, ``_PyUnicode_IsCased``
+    are not exposed): probed with sigma itself. ``c + "Σ"`` ends in "ς" iff ``c`` is cased and not
+    case-ignorable; ``"aΣ" + c + "b"`` has "ς" iff ``c`` is neither. (Whether a case-ignorable
+    character is cased never matters.) Unassigned characters are neither."""
+    flags = bytearray(len(every))  # 1: cased (not ignorable), 2: ignorable
+    starts = [hi + 1 for _, hi in unassigned]
+    ends = [lo for lo, _ in unassigned] + [len(every)]
+    for lo, hi in zip([0] + starts, ends):  # the assigned runs
+        chunk = every[lo:hi]
+        before = [x[-1] == "\u03c2" for x in map(str.lower, map("{}\u03a3".format, chunk))]
+        after = [x[1] == "\u03c2" for x in map(str.lower, map("a\u03a3{}b".format, chunk))]
+        flags[lo:hi] = bytes(1 if b else (0 if a else 2) for b, a in zip(before, after))
+    return {"cased": _runs(bytes(f == 1 for f in flags)), "case_ignorable": _runs(bytes(f == 2 for f in flags))}
+
+
 def compute_tables() -> dict[str, Any]:
     """The interpreter's sets as inclusive code point ranges: ``unassigned`` (category Cn),
-    ``isdigit``, ``islower``, ``isupper``, and Punkt's ``re_word``, ``re_space``, ``re_digit``
-    (``None`` without NLTK); ``id`` names the data."""
+    ``isdigit``, ``islower``, ``isupper``, ``cased`` and ``case_ignorable`` (the final-sigma rule),
+    and Punkt's ``re_word``, ``re_space``, ``re_digit`` (``None`` without NLTK); ``id`` names the
+    data."""
     every = "".join(map(chr, range(0x110000)))  # lone surrogates included; every test is false there
     categories = "".join(map(unicodedata.category, every))  # two letters each; "Cn" only at even offsets
+    unassigned = [(m.start() // 2, m.end() // 2 - 1) for m in re.finditer("(?:Cn)+", categories)]
     tables: dict[str, Any] = {
-        "unassigned": [(m.start() // 2, m.end() // 2 - 1) for m in re.finditer("(?:Cn)+", categories)],
+        "unassigned": unassigned,
         "isdigit": _runs(bytes(map(str.isdigit, every))),
         "islower": _runs(bytes(map(str.islower, every))),
         "isupper": _runs(bytes(map(str.isupper, every))),
     }
+    tables.update(_final_sigma_context(every, unassigned))
     engine = _punkt_engine()
     for key, pattern in (("re_word", r"\w+"), ("re_space", r"\s+"), ("re_digit", r"\d+")):
         tables[key] = None if engine is None else [(m.start(), m.end() - 1) for m in engine[1].finditer(pattern, every)]

@@ -285,13 +285,19 @@ fn lowercase_full(s: String) -> String {
 }
 
 /// Python's `str.lower()` of the running interpreter (`crate::unicode`): [`str::to_lowercase`]
-/// (the final-sigma rule included) with unassigned characters kept. Splitting at them is exact:
-/// for the final-sigma context they are neither cased nor case-ignorable.
+/// with unassigned characters kept (splitting at them is exact: for the final-sigma context they
+/// are neither cased nor case-ignorable), and the final-sigma rule decided with the
+/// interpreter's cased and case-ignorable characters.
 pub fn lower(s: &str) -> String {
     if s.is_ascii() {
         return s.to_ascii_lowercase();
     }
     let tables = unicode::tables();
+    if s.contains('\u{3a3}') {
+        if let Some(lower) = tables.lower_with_sigma(s) {
+            return lower;
+        }
+    }
     if tables.has_unassigned(s) {
         return tables.map_assigned(s, |part, out| out.push_str(&part.to_lowercase()));
     }

@@ -91,6 +91,10 @@ pub struct PythonUnicode {
     pub isdigit: Vec<(u32, u32)>,
     pub islower: Vec<(u32, u32)>,
     pub isupper: Vec<(u32, u32)>,
+    /// The final-sigma context of `str.lower()`: characters skipped as case-ignorable, and
+    /// characters that count as cased when not case-ignorable.
+    pub case_ignorable: Vec<(u32, u32)>,
+    pub cased: Vec<(u32, u32)>,
     /// `\w`, `\s`, `\d` of the engine NLTK's Punkt compiles with; `None` without NLTK.
     pub re_word: Option<Vec<(u32, u32)>>,
     pub re_space: Option<Vec<(u32, u32)>>,
@@ -108,6 +112,8 @@ pub struct UnicodeTables {
     isdigit: Option<CharSet>,
     islower: Option<CharSet>,
     isupper: Option<CharSet>,
+    case_ignorable: Option<CharSet>,
+    cased: Option<CharSet>,
     re_word: Option<CharSet>,
     re_space: Option<CharSet>,
     re_digit: Option<CharSet>,
@@ -123,6 +129,8 @@ static BUILTIN: UnicodeTables = UnicodeTables {
     isdigit: None,
     islower: None,
     isupper: None,
+    case_ignorable: None,
+    cased: None,
     re_word: None,
     re_space: None,
     re_digit: None,
@@ -186,6 +194,8 @@ impl UnicodeTables {
             isdigit: Some(CharSet::from_ranges(&python.isdigit)),
             islower: Some(CharSet::from_ranges(&python.islower)),
             isupper: Some(CharSet::from_ranges(&python.isupper)),
+            case_ignorable: Some(CharSet::from_ranges(&python.case_ignorable)),
+            cased: Some(CharSet::from_ranges(&python.cased)),
             re_word: set(&python.re_word),
             re_space: set(&python.re_space),
             re_digit: set(&python.re_digit),
@@ -242,6 +252,31 @@ impl UnicodeTables {
             f(&s[run_start..], &mut out);
         }
         out
+    }
+
+    /// `str.lower()` of text holding a capital sigma, with the interpreter's final-sigma context
+    /// (`None` without installed tables: Rust's own [`str::to_lowercase`] applies). Characters it
+    /// does not assign are kept; every other character maps on its own.
+    pub fn lower_with_sigma(&self, s: &str) -> Option<String> {
+        let (ignorable, cased) = (self.case_ignorable.as_ref()?, self.cased.as_ref()?);
+        // `\p{cased} \p{case-ignorable}* Σ !(\p{case-ignorable}* \p{cased})`
+        let next_is_cased = |mut chars: std::str::Chars<'_>, backwards: bool| {
+            let first = if backwards { chars.rfind(|&c| !ignorable.contains(c)) } else { chars.find(|&c| !ignorable.contains(c)) };
+            first.is_some_and(|c| cased.contains(c))
+        };
+        let mut out = String::with_capacity(s.len());
+        for (i, c) in s.char_indices() {
+            if c == '\u{3a3}' {
+                let after = &s[i + c.len_utf8()..];
+                let last = next_is_cased(s[..i].chars(), true) && !next_is_cased(after.chars(), false);
+                out.push(if last { '\u{3c2}' } else { '\u{3c3}' });
+            } else if self.is_unassigned(c) {
+                out.push(c);
+            } else {
+                out.extend(c.to_lowercase());
+            }
+        }
+        Some(out)
     }
 
     /// Python's `str.isdigit()` of one character; `builtin` when no tables are installed.
@@ -305,6 +340,8 @@ mod tests {
             isdigit: vec![(0x30, 0x39)],
             islower: vec![(0x61, 0x7a)],
             isupper: vec![(0x41, 0x5a)],
+            case_ignorable: vec![(0x27, 0x27)],
+            cased: vec![(0x41, 0x5a), (0x61, 0x7a), (0x391, 0x3a9), (0x3b1, 0x3c9), (0x295, 0x295)],
             ..Default::default()
         })
     }
@@ -328,6 +365,17 @@ mod tests {
         assert_eq!(t.map_assigned("ab\u{a7cb}cd", upper), "AB\u{a7cb}CD");
         assert_eq!(t.map_assigned("\u{1e030}", upper), "\u{1e030}");
         assert_eq!(t.map_assigned("ab", upper), "AB");
+    }
+
+    #[test]
+    fn final_sigma_follows_the_interpreters_cased_characters() {
+        let t = unicode14_like();
+        // U+0295 is cased in the test tables (Ll, as in Unicode 14), not in Rust's (Lo).
+        assert_eq!("ΑΣ\u{295}".to_lowercase(), "ας\u{295}");
+        assert_eq!(t.lower_with_sigma("ΑΣ\u{295}").unwrap(), "ασ\u{295}");
+        assert_eq!(t.lower_with_sigma("ΑΣ ΑΣ' Σ ΑΣΑ").unwrap(), "ας ας' σ ασα");
+        assert_eq!(t.lower_with_sigma("ΑΣ\u{a7cb}").unwrap(), "ας\u{a7cb}", "unassigned: neither cased nor ignorable");
+        assert!(BUILTIN.lower_with_sigma("Σ").is_none());
     }
 
     #[test]

@@ -14,7 +14,7 @@ type Ranges = Vec<(u32, u32)>;
 /// Returns `(id, python_only)`: the tables in force and how many characters the interpreter
 /// assigns that this build's tables do not know.
 #[pyfunction]
-#[pyo3(signature = (id, unassigned, isdigit, islower, isupper, re_word=None, re_space=None, re_digit=None))]
+#[pyo3(signature = (id, unassigned, isdigit, islower, isupper, case_ignorable, cased, re_word=None, re_space=None, re_digit=None))]
 #[allow(clippy::too_many_arguments)]
 fn install_unicode_tables(
     py: Python<'_>,
@@ -23,11 +23,13 @@ fn install_unicode_tables(
     isdigit: Ranges,
     islower: Ranges,
     isupper: Ranges,
+    case_ignorable: Ranges,
+    cased: Ranges,
     re_word: Option<Ranges>,
     re_space: Option<Ranges>,
     re_digit: Option<Ranges>,
 ) -> Result<(String, usize)> {
-    let python = PythonUnicode { id, unassigned, isdigit, islower, isupper, re_word, re_space, re_digit };
+    let python = PythonUnicode { id, unassigned, isdigit, islower, isupper, case_ignorable, cased, re_word, re_space, re_digit };
     let tables = py.detach(|| unicode::install(python)).map_err(|m| Error::invalid_arg("unicode tables", m))?;
     Ok((tables.id().to_string(), tables.python_only()))
 }
