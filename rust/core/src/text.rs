@@ -242,7 +242,17 @@ pub fn lowercase_chars(s: &str) -> Cow<'_, str> {
 /// assign stay as they are (`crate::unicode`).
 fn lowercase_chars_unicode(s: &str) -> Cow<'_, str> {
     let tables = unicode::tables();
-    if tables.has_unassigned(s) {
+    // Only a character that lower-casing changes can be one the interpreter leaves alone.
+    let mut changes = s.char_indices().filter(|&(_, c)| {
+        if c.is_ascii() {
+            c.is_ascii_uppercase()
+        } else {
+            let mut lower = c.to_lowercase();
+            !(lower.next() == Some(c) && lower.next().is_none())
+        }
+    });
+    let Some((first, _)) = changes.next() else { return Cow::Borrowed(s) };
+    if tables.has_unassigned(&s[first..]) {
         return Cow::Owned(tables.map_assigned(s, |part, out| out.push_str(&lowercase_chars_assigned(part))));
     }
     lowercase_chars_assigned(s)
@@ -250,17 +260,6 @@ fn lowercase_chars_unicode(s: &str) -> Cow<'_, str> {
 
 /// [`lowercase_chars_unicode`] for text without unassigned characters.
 fn lowercase_chars_assigned(s: &str) -> Cow<'_, str> {
-    let unchanged = |c: char| {
-        if c.is_ascii() {
-            !c.is_ascii_uppercase()
-        } else {
-            let mut lower = c.to_lowercase();
-            lower.next() == Some(c) && lower.next().is_none()
-        }
-    };
-    if s.chars().all(unchanged) {
-        return Cow::Borrowed(s);
-    }
     // `str::to_lowercase` maps every character on its own except capital sigma (final-sigma
     // rule), and is much faster than collecting `char::to_lowercase` one by one.
     if !s.contains('\u{3a3}') {

@@ -109,6 +109,8 @@ pub struct UnicodeTables {
     unassigned: Option<CharSet>,
     /// Its smallest member: most text is below it.
     min_unassigned: u32,
+    /// The first UTF-8 byte of `min_unassigned`: no smaller byte starts a member.
+    min_unassigned_lead: u8,
     isdigit: Option<CharSet>,
     islower: Option<CharSet>,
     isupper: Option<CharSet>,
@@ -126,6 +128,7 @@ static BUILTIN: UnicodeTables = UnicodeTables {
     id: Cow::Borrowed("builtin"),
     unassigned: None,
     min_unassigned: u32::MAX,
+    min_unassigned_lead: u8::MAX,
     isdigit: None,
     islower: None,
     isupper: None,
@@ -188,8 +191,16 @@ impl UnicodeTables {
         }
         let unassigned = (!masked.is_empty()).then(|| CharSet::from_ranges(&masked));
         let set = |r: &Option<Vec<(u32, u32)>>| r.as_deref().map(CharSet::from_ranges);
+        let min_unassigned = unassigned.as_ref().map_or(u32::MAX, CharSet::min);
+        let min_unassigned_lead = char::from_u32(min_unassigned).map_or(u8::MAX, |c| {
+            let mut buf = [0; 4];
+            // ASCII is assigned everywhere; a lead byte is at least 0xC2 then, above every
+            // continuation byte.
+            c.encode_utf8(&mut buf).as_bytes()[0].max(0xc2)
+        });
         UnicodeTables {
-            min_unassigned: unassigned.as_ref().map_or(u32::MAX, CharSet::min),
+            min_unassigned,
+            min_unassigned_lead,
             unassigned,
             isdigit: Some(CharSet::from_ranges(&python.isdigit)),
             islower: Some(CharSet::from_ranges(&python.islower)),
@@ -220,17 +231,26 @@ impl UnicodeTables {
         (c as u32) >= self.min_unassigned && self.unassigned.as_ref().is_some_and(|s| s.contains(c))
     }
 
-    /// Whether `s` holds a character [`is_unassigned`](Self::is_unassigned) is true for.
+    /// Whether `s` holds a character [`is_unassigned`](Self::is_unassigned) is true for. Bytes
+    /// below the smallest such character's lead byte are skipped without decoding (ASCII, and
+    /// e.g. Latin-1 letters for Python 3.11, whose first unknown character is U+0558).
     #[inline]
     pub fn has_unassigned(&self, s: &str) -> bool {
         if self.unassigned.is_none() {
             return false;
         }
-        // Below U+0800 every character takes at most two bytes: no lead byte 0xE0 or above.
-        if self.min_unassigned >= 0x800 && !s.bytes().any(|b| b >= 0xe0) {
-            return false;
+        let bytes = s.as_bytes();
+        let mut i = 0;
+        while let Some(k) = bytes[i..].iter().position(|&b| b >= self.min_unassigned_lead) {
+            i += k;
+            // A byte >= 0xC2 starts a character.
+            let Some(c) = s[i..].chars().next() else { return false };
+            if self.is_unassigned(c) {
+                return true;
+            }
+            i += c.len_utf8();
         }
-        s.chars().any(|c| self.is_unassigned(c))
+        false
     }
 
     /// `f` applied to each run of `s` between unassigned characters, which are kept as they are:

@@ -185,7 +185,7 @@ impl Tokenizer {
         let mut failed = Vec::new();
         for sample in &data.samples {
             let mut pieces: Vec<String> = Vec::new();
-            self.encode_spm_pieces(sample.input(), &mut |_, piece| pieces.push(piece.to_string()));
+            self.encode_spm_pieces(sample.input(), &mut |_, piece| pieces.push(super::albert::piece_string(piece)));
             let result = pieces.join(" ");
             let expected = sample.expected();
             if (self.vocab.path_score(expected, version) - self.vocab.path_score(&result, version)).abs() > 1e-7 {

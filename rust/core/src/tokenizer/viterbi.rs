@@ -68,15 +68,18 @@ impl Vocab {
         best.clear();
         best.resize(size + 1, BestNode { id: -1, score: 0.0, start: -1 });
         let unk_score = self.min_score - 10.0f32;
-        let mut max_frontier = 0usize;
         let mut start = 0usize;
         while start < size {
             let mut till_here = best[start].score;
             if till_here < -RESET_THRESHOLD || till_here > RESET_THRESHOLD {
+                // SentencePiece re-bases `start` and every position reached so far beyond it
+                // (up to its `max_frontier`); none lies further than the longest piece (or an
+                // unknown character) from `start`, and positions not reached have start -1.
                 let offset = till_here;
-                for i in start..=max_frontier {
-                    if i == start || best[i].start != -1 {
-                        best[i].score -= offset;
+                let frontier = (start + self.max_piece_bytes.max(4)).min(size);
+                for (i, node) in best.iter_mut().enumerate().take(frontier + 1).skip(start) {
+                    if i == start || node.start != -1 {
+                        node.score -= offset;
                     }
                 }
                 till_here = 0.0;
@@ -88,7 +91,6 @@ impl Vocab {
                 if kind == PieceKind::Unused {
                     return;
                 }
-                max_frontier = max_frontier.max(start + len);
                 let score = if kind == PieceKind::UserDefined { (0.1 * (len as f64 - 1.0)) as f32 } else { self.scores[id as usize] };
                 let candidate = score + till_here;
                 let target = &mut best[start + len];
@@ -100,7 +102,6 @@ impl Vocab {
                 }
             });
             if !has_single_node {
-                max_frontier = max_frontier.max(start + mblen);
                 let target = &mut best[start + mblen];
                 let candidate = unk_score + till_here;
                 if target.start == -1 || candidate > target.score {

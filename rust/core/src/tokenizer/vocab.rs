@@ -77,6 +77,8 @@ pub(super) struct Vocab {
     /// Lowest and highest score of a normal piece (the unknown and user-defined scores use them).
     pub(super) min_score: f32,
     pub(super) max_score: f32,
+    /// The longest piece in the trie, in bytes.
+    pub(super) max_piece_bytes: usize,
     /// `byte_ids[b]` is the id of `<0xBB>` when the model uses byte fallback.
     pub(super) byte_ids: Option<Box<[u32; 256]>>,
 }
@@ -180,10 +182,11 @@ impl Vocab {
         };
 
         let trie = PieceTrie::build(normal_ids.iter().map(|(p, &id)| (p.as_bytes(), id as i32)));
+        let max_piece_bytes = normal_ids.keys().map(String::len).max().unwrap_or(0);
         if trie.is_empty() {
             return Err("it has no normal, user-defined or unused pieces to encode with".into());
         }
-        Ok(Vocab { pieces, scores, kinds, normal_ids, reserved_ids, trie, unk_id, min_score, max_score, byte_ids })
+        Ok(Vocab { pieces, scores, kinds, normal_ids, reserved_ids, trie, unk_id, min_score, max_score, max_piece_bytes, byte_ids })
     }
 
     /// The user-defined symbols, which the normalizer passes through untouched.
