@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::charsmap::CharsMap;
+use super::decode::DecodeSpec;
 use super::model_proto::{ModelProto, SelfTestData};
 use super::normalizer::SpmNormalizer;
 use super::specials::{self, Specials};
 use super::spm_version::SpmVersion;
+use super::trie::PieceTrie;
 use super::vocab::{PieceKind, Vocab, NO_UNK};
 use crate::error::{Error, Result};
 use crate::text::Normalization;
@@ -72,6 +73,7 @@ pub struct Tokenizer {
     /// ALBERT special tokens present in the vocabulary, kept whole in the Hugging Face pipeline.
     pub(super) specials: Specials,
     pub(super) options: EncodeOptions,
+    pub(super) decode_spec: DecodeSpec,
     sha256: String,
     source: PathBuf,
 }
@@ -152,15 +154,32 @@ impl Tokenizer {
         let refused = |field: &str, m: String| {
             bad_model(path, format!("{field}.precompiled_charsmap is invalid: {m}; sentencepiece {version} refuses this model"))
         };
-        let normalizer = SpmNormalizer::new(&model.normalizer_spec.unwrap_or_default(), vocab.user_defined_trie(), version)
-            .map_err(|m| refused("normalizer_spec", m))?;
-        // 0.2.3 also builds (and so checks) the denormalizer, which encoding never uses.
-        if let Some(spec) = model.denormalizer_spec.filter(|_| version >= SpmVersion::V0_2_3) {
-            if !spec.precompiled_charsmap().is_empty() {
-                CharsMap::parse(spec.precompiled_charsmap(), version).map_err(|m| refused("denormalizer_spec", m))?;
+        let spec = model.normalizer_spec.unwrap_or_default();
+        let normalizer =
+            SpmNormalizer::new(&spec, vocab.user_defined_trie(), version).map_err(|m| refused("normalizer_spec", m))?;
+        // SentencePiece builds a denormalizer only for a spec with rules, and without the
+        // user-defined symbols; 0.2.3 also checks it at load time, as it does the normalizer.
+        let denormalizer = match model.denormalizer_spec {
+            Some(d) if !d.precompiled_charsmap().is_empty() => {
+                let parsed = SpmNormalizer::new(&d, PieceTrie::build(std::iter::empty()), version);
+                Some(parsed.map_err(|m| {
+                    if version >= SpmVersion::V0_2_3 {
+                        refused("denormalizer_spec", m)
+                    } else {
+                        bad_model(path, format!("denormalizer_spec: {m}"))
+                    }
+                })?)
             }
-        }
+            _ => None,
+        };
+        let decode_spec = DecodeSpec {
+            unk_surface: trainer.unk_surface.clone().unwrap_or_else(|| " \u{2047} ".to_string()),
+            strip_leading_space: spec.add_dummy_prefix() || spec.remove_extra_whitespaces(),
+            strip_all_leading_space: spec.remove_extra_whitespaces(),
+            denormalizer,
+        };
         let tokenizer = Tokenizer {
+            decode_spec,
             specials: Specials::of(&vocab),
             vocab,
             normalizer,

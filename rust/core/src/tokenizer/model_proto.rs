@@ -17,6 +17,7 @@ pub struct ModelProto {
     /// field number and skips it, whatever it holds ([`SelfTestData`]).
     #[prost(bytes = "vec", optional, tag = "4")]
     pub self_test_data: Option<Vec<u8>>,
+    /// Rules applied to decoded text (models trained with `--denormalization_rule_tsv`).
     #[prost(message, optional, tag = "5")]
     pub denormalizer_spec: Option<NormalizerSpec>,
 }
@@ -51,7 +52,8 @@ pub struct SentencePiece {
 }
 
 /// `TrainerSpec { ModelType model_type = 3 [default UNIGRAM]; bool treat_whitespace_as_suffix = 24;
-/// bool byte_fallback = 35; }` (the parts that change how text is encoded).
+/// bool byte_fallback = 35; string unk_surface = 44; }` (the parts that change how text is
+/// encoded or decoded).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct TrainerSpec {
     /// `ModelType`: 1 UNIGRAM, 2 BPE, 3 WORD, 4 CHAR.
@@ -61,6 +63,9 @@ pub struct TrainerSpec {
     pub treat_whitespace_as_suffix: Option<bool>,
     #[prost(bool, optional, tag = "35")]
     pub byte_fallback: Option<bool>,
+    /// What the unknown piece decodes to; absent: " ⁇ " (the proto's default).
+    #[prost(string, optional, tag = "44")]
+    pub unk_surface: Option<String>,
 }
 
 /// `NormalizerSpec { string name = 1; bytes precompiled_charsmap = 2; bool add_dummy_prefix = 3
