@@ -158,17 +158,14 @@ impl Tokenizer {
         let normalizer =
             SpmNormalizer::new(&spec, vocab.user_defined_trie(), version).map_err(|m| refused("normalizer_spec", m))?;
         // SentencePiece builds a denormalizer only for a spec with rules, and without the
-        // user-defined symbols; 0.2.3 also checks it at load time, as it does the normalizer.
+        // user-defined symbols; 0.2.3 checks it at load time as it does the normalizer, earlier
+        // releases only when decoding.
         let denormalizer = match model.denormalizer_spec {
             Some(d) if !d.precompiled_charsmap().is_empty() => {
-                let parsed = SpmNormalizer::new(&d, PieceTrie::build(std::iter::empty()), version);
-                Some(parsed.map_err(|m| {
-                    if version >= SpmVersion::V0_2_3 {
-                        refused("denormalizer_spec", m)
-                    } else {
-                        bad_model(path, format!("denormalizer_spec: {m}"))
-                    }
-                })?)
+                match SpmNormalizer::new(&d, PieceTrie::build(std::iter::empty()), version) {
+                    Err(m) if version >= SpmVersion::V0_2_3 => return Err(refused("denormalizer_spec", m)),
+                    parsed => Some(parsed),
+                }
             }
             _ => None,
         };

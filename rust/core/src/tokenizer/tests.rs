@@ -340,5 +340,7 @@ fn self_test_samples_run_up_to_0_2_2_and_the_denormalizer_is_checked_from_0_2_3(
         m.denormalizer_spec = Some(NormalizerSpec { precompiled_charsmap: Some(vec![1, 2, 3, 4, 5]), ..Default::default() })
     });
     assert!(load(&bad_denormalizer, "0.2.3").unwrap_err().contains("denormalizer_spec.precompiled_charsmap is invalid"));
-    assert!(load(&bad_denormalizer, "0.2.2").is_ok());
+    let older = load(&bad_denormalizer, "0.2.2").unwrap();
+    assert!(older.encode("a").len() == 1, "encoding does not use the denormalizer");
+    assert!(older.decode(&[2]).unwrap_err().to_string().contains("denormalizer_spec.precompiled_charsmap is invalid"));
 }
