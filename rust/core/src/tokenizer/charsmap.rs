@@ -37,7 +37,7 @@ impl CharsMap {
                 blob.len()
             ));
         }
-        if trie_size < 1024 || trie_size % 1024 != 0 {
+        if trie_size < 1024 || !trie_size.is_multiple_of(1024) {
             return Err(format!("Trie data size is not divisible by 1024 ({trie_size} bytes)"));
         }
         let units = blob[4..4 + trie_size].chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();

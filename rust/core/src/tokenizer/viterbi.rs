@@ -71,7 +71,10 @@ impl Vocab {
         let mut start = 0usize;
         while start < size {
             let mut till_here = best[start].score;
-            if till_here < -RESET_THRESHOLD || till_here > RESET_THRESHOLD {
+            // SentencePiece's two comparisons (a range's `contains` would differ on NaN).
+            #[allow(clippy::manual_range_contains)]
+            let out_of_range = till_here < -RESET_THRESHOLD || till_here > RESET_THRESHOLD;
+            if out_of_range {
                 // SentencePiece re-bases `start` and every position reached so far beyond it
                 // (up to its `max_frontier`); none lies further than the longest piece (or an
                 // unknown character) from `start`, and positions not reached have start -1.
