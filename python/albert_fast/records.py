@@ -345,6 +345,13 @@ def _mask_id_of(tokenizer: Any) -> int:
     return ALBERT_SPECIAL_IDS["[MASK]"]
 
 
+def length_histogram(paths: Iterable[str | Path]) -> dict[int, int]:
+    """Real length (``sum(input_mask)``) -> instances over the given TFRecord files (the Rust
+    pass behind :func:`dataset_stats`, all files in parallel)."""
+    files = [str(p) for p in paths]
+    return dict(_core.dataset_stats_raw(files, 4)["lengths"]) if files else {}
+
+
 def dataset_stats(paths: str | Path | Iterable[str | Path], tokenizer: Any = None, mask_id: int | None = None) -> dict[str, Any]:
     """Statistics of ALBERT instances in TFRecord files (directories expand as in
     :func:`record_files`), as a JSON-ready dict. Definitions (docs/data-format.md):
