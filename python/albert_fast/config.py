@@ -193,9 +193,15 @@ class CorpusConfig(_Section):
     """``prepare-corpus``: raw text -> one sentence per line, a blank line between documents
     (docs/prepare-corpus.md explains every rule)."""
 
-    doc_boundary: Literal["auto", "file", "line", "blank-line", "jsonl", "doc"] = Field(
+    doc_boundary: Literal["auto", "file", "line", "blank-line", "group", "jsonl", "doc"] = Field(
         "auto", description="What a document is: auto (per file: .jsonl -> jsonl, <doc> files -> "
-        "doc, else blank-line), file, line, blank-line (paragraph), jsonl, doc (WikiExtractor).")
+        "doc, else by the file's layout: one sentence per line -> blank-line, one document per "
+        "line -> line, paragraph layouts -> group), file, line, blank-line (paragraph), group "
+        "(consecutive paragraphs up to target_document_kb), jsonl, doc (WikiExtractor).")
+    target_document_kb: float = Field(
+        16.0, ge=0.0, description="Paragraph layouts (group, and auto on such files): group "
+        "consecutive paragraphs into documents of about this many KB (0: one paragraph per "
+        "document).")
     jsonl_field: str = Field("text", description="JSON Lines field holding the text (dots for nested fields).")
     clean: bool = Field(True, description="Clean the text; false turns every cleaning rule off.")
     nfc: bool = Field(True, description="Unicode NFC.")

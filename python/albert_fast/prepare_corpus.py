@@ -123,6 +123,7 @@ def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig) -> tuple[Pa
         "inputs": inputs,
         "punkt_sample_mb": cfg.punkt_sample_mb,
         "doc_boundary": cfg.doc_boundary,
+        "target_document_kb": cfg.target_document_kb,
         "jsonl_field": cfg.jsonl_field,
         "clean": [cfg.clean, cfg.nfc, cfg.remove_control, cfg.collapse_whitespace, cfg.min_line_chars],
     }
@@ -151,6 +152,7 @@ def _reading_settings(cfg: CorpusConfig) -> dict[str, Any]:
     for the corpus itself."""
     return dict(
         doc_boundary=cfg.doc_boundary,
+        target_document_kb=cfg.target_document_kb,
         jsonl_field=cfg.jsonl_field,
         clean=cfg.clean,
         nfc=cfg.nfc,

@@ -4,9 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use super::layout::{Layout, LineProfile, ProfileSummary};
 use super::lines::{LineReader, LineReaderOptions, Position};
 use crate::error::{Error, Result};
 use crate::text::is_python_whitespace;
@@ -15,8 +18,9 @@ use crate::text::is_python_whitespace;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocBoundary {
     /// Per file: `.jsonl`/`.ndjson`/`.json` files (before any compression suffix) are JSON Lines,
-    /// files whose first non-blank line starts with `<doc` are WikiExtractor output, all others
-    /// are blank-line separated.
+    /// files whose first non-blank line starts with `<doc` are WikiExtractor output; other files
+    /// by their [`Layout`]: one sentence per line (or too short to tell) -> blank-line, one
+    /// document per line -> line, paragraph layouts -> group.
     Auto,
     /// One document per file.
     File,
@@ -28,6 +32,11 @@ pub enum DocBoundary {
     Jsonl,
     /// One document per WikiExtractor `<doc ...> ... </doc>` element.
     DocTag,
+    /// Consecutive paragraphs grouped into documents of about
+    /// [`DocumentOptions::target_document_bytes`] (a document ends after the paragraph that
+    /// reaches it; never across files). A paragraph is a line in files laid out one paragraph
+    /// (or document) per line, a block between blank lines otherwise.
+    Group,
 }
 
 impl FromStr for DocBoundary {
@@ -40,10 +49,11 @@ impl FromStr for DocBoundary {
             "blank-line" | "paragraph" => DocBoundary::BlankLine,
             "jsonl" => DocBoundary::Jsonl,
             "doc" | "doc-tag" | "wiki" => DocBoundary::DocTag,
+            "group" => DocBoundary::Group,
             _ => {
                 return Err(Error::invalid_arg(
                     "doc_boundary",
-                    format!("{s:?} is not one of auto, file, line, blank-line, jsonl, doc"),
+                    format!("{s:?} is not one of auto, file, line, blank-line, group, jsonl, doc"),
                 ))
             }
         })
@@ -60,6 +70,7 @@ impl DocBoundary {
             DocBoundary::BlankLine => "blank-line",
             DocBoundary::Jsonl => "jsonl",
             DocBoundary::DocTag => "doc",
+            DocBoundary::Group => "group",
         }
     }
 }
@@ -87,6 +98,12 @@ pub struct DocumentOptions {
     /// Blank-line mode: the end of a file does not end its last document (the reference's
     /// behaviour, Q7); otherwise it does.
     pub merge_across_files: bool,
+    /// Group mode (and auto on paragraph layouts): the size paragraphs are grouped to; 0 makes
+    /// every paragraph a document.
+    pub target_document_bytes: u64,
+    /// Profile every plain-text file's layout (for the per-file report and its warnings), not
+    /// only where auto and group need it.
+    pub profile_layouts: bool,
     pub lines: LineReaderOptions,
 }
 
@@ -97,13 +114,15 @@ impl Default for DocumentOptions {
             jsonl_field: "text".into(),
             max_document_bytes: u64::MAX,
             merge_across_files: false,
+            target_document_bytes: 0,
+            profile_layouts: false,
             lines: LineReaderOptions::default(),
         }
     }
 }
 
 /// Where a line was read, for error messages (`path:line`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LineOrigin {
     pub file: u32,
     pub line: u64,
@@ -159,9 +178,31 @@ pub struct ReaderStats {
     pub lines_outside_docs: u64,
     pub unclosed_docs: u64,
     pub split_documents: u64,
-    pub files_by_mode: std::collections::BTreeMap<&'static str, u64>,
+    pub files_by_mode: BTreeMap<&'static str, u64>,
     /// Up to five example problems ("path:line: message") for warnings.
     pub examples: Vec<String>,
+    /// Each file read, in input order: its layout and mode and the documents found in it.
+    pub files: Vec<FileReport>,
+    /// What the layouts of the files mean for their documents, where that is likely not what
+    /// the user wants: message -> (files, the first few of them).
+    pub layout_notes: BTreeMap<String, (u64, Vec<String>)>,
+}
+
+/// One input file as the reader found it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    /// Index in the input list.
+    #[serde(skip)]
+    pub index: usize,
+    pub file: String,
+    /// The layout of its head (plain-text files that were profiled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<Layout>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileSummary>,
+    /// The boundary mode its documents were read with.
+    pub mode: &'static str,
+    pub documents_read: u64,
 }
 
 impl ReaderStats {
@@ -169,6 +210,26 @@ impl ReaderStats {
         if self.examples.len() < 5 {
             self.examples.push(msg);
         }
+    }
+
+    fn note(&mut self, message: String, path: &Path) {
+        let (n, paths) = self.layout_notes.entry(message).or_default();
+        *n += 1;
+        if paths.len() < 3 {
+            paths.push(path.display().to_string());
+        }
+    }
+
+    /// The layout notes as one line each: "N file(s) (a, b, ...): message".
+    pub fn layout_warnings(&self) -> Vec<String> {
+        self.layout_notes
+            .iter()
+            .map(|(message, (n, paths))| {
+                let more = if *n as usize > paths.len() { ", ..." } else { "" };
+                let files = if *n == 1 { "1 file".to_string() } else { format!("{n} files") };
+                format!("{files} ({}{more}): {message}", paths.join(", "))
+            })
+            .collect()
     }
 }
 
@@ -184,19 +245,68 @@ pub fn is_blank(line: &str) -> bool {
     line.chars().all(is_python_whitespace)
 }
 
-fn detect_mode(path: &Path, first_nonblank: Option<&str>) -> DocBoundary {
+/// `.jsonl`/`.ndjson`/`.json`, before any compression suffix.
+fn is_jsonl_name(path: &Path) -> bool {
     let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     let stem = ["gz", "gzip", "zst", "zstd", "bz2"]
         .iter()
         .find_map(|ext| name.strip_suffix(&format!(".{ext}")))
         .unwrap_or(&name);
-    if [".jsonl", ".ndjson", ".json"].iter().any(|e| stem.ends_with(e)) {
-        DocBoundary::Jsonl
-    } else if first_nonblank.is_some_and(is_doc_open) {
-        DocBoundary::DocTag
-    } else {
-        DocBoundary::BlankLine
+    [".jsonl", ".ndjson", ".json"].iter().any(|e| stem.ends_with(e))
+}
+
+/// What auto makes of a plain-text file of this layout.
+fn auto_mode(layout: Layout, target_document_bytes: u64) -> DocBoundary {
+    match layout {
+        Layout::Sentences | Layout::Short => DocBoundary::BlankLine,
+        Layout::DocumentLines => DocBoundary::Line,
+        Layout::ParagraphLines | Layout::Wrapped | Layout::Paragraphs if target_document_bytes > 0 => DocBoundary::Group,
+        Layout::ParagraphLines => DocBoundary::Line,
+        Layout::Wrapped | Layout::Paragraphs => DocBoundary::BlankLine,
     }
+}
+
+/// Why `mode` on a file of this layout likely gives documents the user does not want, if so.
+fn layout_note(requested: DocBoundary, mode: DocBoundary, layout: Layout, summary: &ProfileSummary) -> Option<String> {
+    let no_blanks = summary.without_blank_lines();
+    let what = layout.describe();
+    match (mode, layout) {
+        (DocBoundary::Group, Layout::Wrapped | Layout::Paragraphs) if no_blanks => Some(format!(
+            "{what}, but without blank lines: no paragraph boundaries, so each file is one document (cut at max_document_mb)"
+        )),
+        (DocBoundary::BlankLine, Layout::ParagraphLines | Layout::Wrapped | Layout::Paragraphs | Layout::DocumentLines) if no_blanks => {
+            Some(format!("{what} without blank lines: blank-line makes each file one document; doc boundary auto finds its paragraphs"))
+        }
+        (DocBoundary::BlankLine, Layout::ParagraphLines | Layout::Wrapped | Layout::Paragraphs) => Some(format!(
+            "{what}: blank lines separate paragraphs there, and blank-line makes every paragraph a document; \
+             doc boundary auto groups them into documents of target_document_kb"
+        )),
+        (DocBoundary::Line, Layout::Wrapped) => {
+            Some(format!("{what}: line makes every wrapped line a document; doc boundary auto groups the paragraphs"))
+        }
+        (DocBoundary::Group, Layout::Sentences) if requested == DocBoundary::Group => Some(format!(
+            "{what}: blank lines there usually separate documents, which group merges up to target_document_kb"
+        )),
+        _ => None,
+    }
+}
+
+/// The layout profile of the head of `path` (read on its own, without progress counting) and
+/// whether its first non-blank line opens a WikiExtractor `<doc>` element.
+pub fn profile_head(path: &Path, lines: &LineReaderOptions) -> Result<(LineProfile, bool)> {
+    let opts = LineReaderOptions { progress: None, ..lines.clone() };
+    let mut reader = LineReader::open_with(path, opts)?;
+    let mut profile = LineProfile::default();
+    let mut doc_tag = None;
+    while !profile.is_full() {
+        let Some(line) = reader.next() else { break };
+        let line = line?;
+        if doc_tag.is_none() && !is_blank(&line) {
+            doc_tag = Some(is_doc_open(&line));
+        }
+        profile.add(&line);
+    }
+    Ok((profile, doc_tag.unwrap_or(false)))
 }
 
 fn is_doc_open(line: &str) -> bool {
@@ -286,28 +396,84 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
             return Ok(None);
         }
         self.stats.documents_read += 1;
+        if let Some(report) = self.stats.files.last_mut().filter(|r| r.index == self.index) {
+            report.documents_read += 1;
+        }
         Ok(match (self.sink)(d)? {
             Flow::Continue => None,
             other => Some(other),
         })
     }
 
-    fn read(&mut self, doc: &mut RawDocument) -> Result<Flow> {
-        // Auto-detection looks at the first non-blank line: buffer up to it.
+    /// How this file is read: its mode (auto and group decided from the layout of its head)
+    /// and whether a paragraph is a line (group mode). Lines read to profile the head are
+    /// returned to be read as usual.
+    #[allow(clippy::type_complexity)]
+    fn choose_mode(&mut self) -> Result<(DocBoundary, bool, Vec<(Position, String, Position)>)> {
+        let requested = self.opts.boundary;
+        let mut report = FileReport {
+            index: self.index,
+            file: self.path.display().to_string(),
+            layout: None,
+            profile: None,
+            mode: requested.name(),
+            documents_read: 0,
+        };
         let mut head = Vec::new();
-        let mut mode = self.opts.boundary;
-        if mode == DocBoundary::Auto {
-            while let Some(item) = self.next_line()? {
-                let blank = is_blank(&item.1);
-                head.push(item);
-                if !blank {
-                    break;
-                }
-            }
-            let first = head.iter().map(|(_, l, _)| l.as_str()).find(|l| !is_blank(l));
-            mode = detect_mode(self.path, first);
+        let mut mode = requested;
+        let mut lines_are_paragraphs = false;
+        let plain_text = match requested {
+            DocBoundary::Auto => !is_jsonl_name(self.path),
+            DocBoundary::Group => true,
+            DocBoundary::Jsonl | DocBoundary::DocTag => false,
+            DocBoundary::BlankLine | DocBoundary::File | DocBoundary::Line => self.opts.profile_layouts,
+        };
+        if requested == DocBoundary::Auto && !plain_text {
+            mode = DocBoundary::Jsonl;
         }
+        if plain_text {
+            // From the file's start the head is read once and replayed; a span starting later
+            // (or ending inside the head) profiles the head on its own, so that a span sees
+            // the documents a full read finds.
+            let (profile, doc_tag) = if self.reader.line_number() == 0 && self.stop_at.is_none() {
+                let mut profile = LineProfile::default();
+                while !profile.is_full() {
+                    let Some(item) = self.next_line()? else { break };
+                    profile.add(&item.1);
+                    head.push(item);
+                }
+                let first = head.iter().map(|(_, l, _)| l.as_str()).find(|l| !is_blank(l));
+                (profile, first.is_some_and(is_doc_open))
+            } else {
+                profile_head(self.path, &self.opts.lines)?
+            };
+            if requested == DocBoundary::Auto && doc_tag {
+                mode = DocBoundary::DocTag;
+            } else {
+                let layout = profile.layout();
+                let summary = profile.summary();
+                if requested == DocBoundary::Auto {
+                    mode = auto_mode(layout, self.opts.target_document_bytes);
+                }
+                lines_are_paragraphs = layout.lines_are_paragraphs();
+                if let Some(message) = layout_note(requested, mode, layout, &summary) {
+                    self.stats.note(message, self.path);
+                }
+                report.layout = Some(layout);
+                report.profile = Some(summary);
+            }
+        }
+        report.mode = mode.name();
         *self.stats.files_by_mode.entry(mode.name()).or_default() += 1;
+        self.stats.files.push(report);
+        Ok((mode, lines_are_paragraphs, head))
+    }
+
+    fn read(&mut self, doc: &mut RawDocument) -> Result<Flow> {
+        let (mode, lines_are_paragraphs, head) = self.choose_mode()?;
+        let target = self.opts.target_document_bytes;
+        // Group mode: a paragraph break is owed before the next line of the document.
+        let mut pending_break = false;
         let mut head = head.into_iter();
         let mut in_doc = false;
         macro_rules! emit {
@@ -341,6 +507,25 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
                     if !blank {
                         doc.push(line, at, after);
                         emit!();
+                    }
+                }
+                DocBoundary::Group => {
+                    let paragraph_ends = if blank {
+                        !lines_are_paragraphs && !doc.is_empty() && !pending_break
+                    } else {
+                        if pending_break {
+                            doc.push_break();
+                            pending_break = false;
+                        }
+                        doc.push(line, at, after);
+                        lines_are_paragraphs
+                    };
+                    if paragraph_ends {
+                        if doc.bytes >= target {
+                            emit!();
+                        } else {
+                            pending_break = true;
+                        }
                     }
                 }
                 DocBoundary::Jsonl => {
@@ -397,6 +582,7 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
             }
             if doc.bytes >= self.opts.max_document_bytes {
                 self.stats.split_documents += 1;
+                pending_break = false;
                 emit!();
             }
         }
