@@ -29,7 +29,7 @@ from albert_fast import _core
 from albert_fast.config import Config, CorpusConfig, as_config
 from albert_fast.errors import ConfigError, InputError
 from albert_fast.io_utils import atomic_write_json, ensure_output_dir
-from albert_fast.progress import Bar, run_with_progress
+from albert_fast.progress import Bar, run_with_progress, run_with_status
 
 PUNKT_FILES = ("abbrev_types.txt", "collocations.tab", "sent_starters.txt", "ortho_context.tab")
 
@@ -101,7 +101,8 @@ def load_punkt_splitter(params_dir: str | Path) -> "_core.PunktSplitter":
     return _core.PunktSplitter(str(params_dir))
 
 
-def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig) -> tuple[Path, dict[str, Any]]:
+def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig,
+                    progress: bool = False) -> tuple[Path, dict[str, Any]]:
     if cfg.punkt_params:
         d = Path(cfg.punkt_params)
         if not _has_punkt_files(d):
@@ -139,12 +140,16 @@ def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig) -> tuple[Pa
             f"{out}: holds the output of an earlier prepare-corpus run with other inputs or "
             "settings; choose another output directory or remove it"
         )
-    text = _core.sample_text(
-        inputs,
-        int(cfg.punkt_sample_mb * 1024 * 1024),
-        **_reading_settings(cfg),
-    )
-    return d, train_punkt(text, d, {"sample_settings": sample_settings})
+    text = run_with_status(
+        lambda: _core.sample_text(inputs, int(cfg.punkt_sample_mb * 1024 * 1024), **_reading_settings(cfg)),
+        f"reading a {cfg.punkt_sample_mb:g} MB sample of the input for Punkt", show=progress,
+        name="albert-fast-punkt-sample")
+    # Training reports nothing while it runs: a status line says what is going on and how long.
+    size = len(text.encode("utf-8"))
+    return d, run_with_status(
+        lambda: train_punkt(text, d, {"sample_settings": sample_settings}),
+        f"training Punkt on {size / 1e6:.1f} MB of sample text", show=progress,
+        name="albert-fast-punkt-train")
 
 
 def _reading_settings(cfg: CorpusConfig) -> dict[str, Any]:
@@ -194,7 +199,7 @@ def prepare_corpus(
         inputs = [inputs]
     input_list = [os.fspath(i) for i in inputs]
     out = ensure_output_dir(output)
-    params_dir, punkt_info = _resolve_params(input_list, out, cfg)
+    params_dir, punkt_info = _resolve_params(input_list, out, cfg, progress)
     options = dict(_reading_settings(cfg), dedup=cfg.dedup, shard_size_mb=cfg.shard_size_mb,
                    max_document_mb=cfg.max_document_mb, threads=threads)
     return run_with_progress(

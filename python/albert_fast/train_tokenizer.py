@@ -27,7 +27,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -36,7 +35,7 @@ from albert_fast import _core
 from albert_fast.config import Config, as_config
 from albert_fast.errors import ConfigError, ModelError
 from albert_fast.io_utils import atomic_path, atomic_write_json, atomic_write_text, ensure_output_dir
-from albert_fast.progress import Bar, run_with_progress
+from albert_fast.progress import Bar, run_with_progress, run_with_status
 from albert_fast.tokenizer import ALBERT_SPECIAL_TOKENS, MODEL_FILE, TOKENIZER_CONFIG
 
 log = logging.getLogger("albert_fast")
@@ -135,11 +134,12 @@ def _train(files: list, skipped_hidden: int, out: Path, cfg: Config, size: int, 
     stats["skipped_files"] = skipped_hidden
     _warn_about_input(stats)
     sentences = stats["sampled"]
-    if progress:
-        print(f"albert-fast: training SentencePiece {tok.model_type} model, vocab_size {size}, on "
-              f"{sentences:,} sentences", file=sys.stderr, flush=True)
-
-    model_bytes = _run_trainer(sample, size, tok.model_type, tok.character_coverage, symbols, sentences)
+    # SentencePiece reports nothing while it trains (its log is off): a status line says what
+    # is going on and for how long.
+    model_bytes = run_with_status(
+        lambda: _run_trainer(sample, size, tok.model_type, tok.character_coverage, symbols, sentences),
+        f"training SentencePiece {tok.model_type} model, vocab_size {size}, on {sentences:,} sentences",
+        show=progress, name="albert-fast-spm-train")
     sp = check_albert_specials(model_bytes, size, symbols, where=str(out / MODEL_FILE))
     sha = hashlib.sha256(model_bytes).hexdigest()
     with atomic_path(out / MODEL_FILE) as tmp:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from albert_fast.commands._options import add_config_arguments, config_from_args
@@ -46,6 +47,45 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Files listed on the console (all of them are in stats.json's "files").
+MAX_FILES_SHOWN = 12
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} GB"
+
+
+def _documents_summary(stats: dict) -> None:
+    """What the documents look like: lengths, the files they came from, the largest ones."""
+    lengths = stats.get("document_lengths")
+    if not lengths:
+        return
+    sent, size = lengths["sentences"], lengths["bytes"]
+    single = lengths.get("single_sentence_documents", 0)
+    share = 100 * single / max(stats["documents"], 1)
+    print(f"  document length: median <= {sent['p50_at_most']:,} sentences / {_size(size['p50_at_most'])}, "
+          f"90% <= {sent['p90_at_most']:,} / {_size(size['p90_at_most'])}, max {sent['max']:,} sentences / "
+          f"{_size(size['max'])}; {single:,} ({share:.0f}%) with one sentence")
+    files = stats.get("files", [])
+    if files:
+        shown = sorted(files, key=lambda f: -f.get("bytes", 0))[:MAX_FILES_SHOWN]
+        width = min(max(len(os.path.basename(f["file"])) for f in shown), 40)
+        print(f"  files (layout -> mode: documents, sentences, bytes){'' if len(files) <= MAX_FILES_SHOWN else f'; the {MAX_FILES_SHOWN} largest of {len(files):,}'}:")
+        for f in shown:
+            layout = f.get("layout", "-")
+            print(f"    {os.path.basename(f['file'])[:40]:<{width}}  {layout} -> {f['mode']}: "
+                  f"{f.get('documents', 0):,} documents, {f.get('sentences', 0):,} sentences, {_size(f.get('bytes', 0))}")
+    largest = stats.get("largest_documents", [])
+    if largest:
+        print("  largest documents: " + ", ".join(
+            f"{os.path.basename(d['file'])}:{d['line']} ({_size(d['bytes'])}, {d['sentences']:,} sentences)"
+            for d in largest[:3]))
+
+
 def _summary(stats: dict) -> None:
     dropped = {k: v for k, v in stats.get("dropped", {}).items() if v}
     inp = stats.get("input", {})
@@ -54,6 +94,7 @@ def _summary(stats: dict) -> None:
           f"{stats['sentences']:,} sentences, {stats['bytes']:,} bytes{done}")
     if dropped:
         print("  dropped: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in dropped.items()))
+    _documents_summary(stats)
     if inp.get("invalid_utf8_sequences"):
         print(f"warning: {inp['invalid_utf8_sequences']:,} invalid UTF-8 sequence(s) replaced by U+FFFD",
               file=sys.stderr)
