@@ -125,7 +125,7 @@ def test_output_matches_nltk_sentence_for_sentence(examples_dir, tmp_path, punkt
     from albert_fast import _core
 
     src = examples_dir / "de-HMann3.txt"
-    prep([src], tmp_path / "out", punkt_dir, dedup=False)
+    prep([src], tmp_path / "out", punkt_dir, dedup=False, doc_boundary="blank-line")
     from nltk.tokenize.punkt import PunktParameters
     from nltk.tabdata import PunktDecoder
 
@@ -148,6 +148,11 @@ def test_output_matches_nltk_sentence_for_sentence(examples_dir, tmp_path, punkt
             expected.append(sents)
     assert read_docs(tmp_path / "out") == expected
     assert _core  # the splitter used above is the Rust one, via prepare_corpus
+    # auto groups these wrapped paragraphs into documents; each paragraph is still split on its
+    # own, so the sentences are the same, in the same order.
+    stats = prep([src], tmp_path / "grouped", punkt_dir, dedup=False)
+    assert stats["files"][0]["mode"] == "group" and stats["documents"] < len(expected)
+    assert sum(read_docs(tmp_path / "grouped"), []) == sum(expected, [])
 
 
 def test_deterministic_for_any_thread_count_and_sharded(examples_dir, tmp_path, punkt_dir):

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from albert_fast import _core
-from albert_fast.config import Config, CorpusConfig, as_config
+from albert_fast.config import FIELD_ALIASES, Config, CorpusConfig, as_config
 from albert_fast.errors import ConfigError, InputError
-from albert_fast.io_utils import atomic_write_json, ensure_output_dir
+from albert_fast.io_utils import STDIN, atomic_write_json, ensure_output_dir, name_stdin, stdin_spooled
 from albert_fast.progress import Bar, run_with_progress, run_with_status
 
 PUNKT_FILES = ("abbrev_types.txt", "collocations.tab", "sent_starters.txt", "ortho_context.tab")
@@ -179,7 +179,9 @@ def prepare_corpus(
     """Turns raw text into ``OUT/corpus-NNNNN.txt`` shards (one sentence per line, a blank line
     after each document) plus ``OUT/stats.json``, and returns those statistics.
 
-    ``inputs``: files, directories (recursive) and globs; plain, ``.gz``, ``.zst`` or ``.bz2``.
+    ``inputs``: files, directories (recursive) and globs; plain, ``.gz``, ``.zst`` or ``.bz2``;
+    Parquet and Arrow files and Hugging Face ``datasets`` directories (``save_to_disk``), the
+    text from the column ``jsonl_field`` (alias ``text_column``); ``-`` for standard input.
     ``config``: a :class:`Config` (its ``corpus`` section is used), a config file path or dict,
     or a :class:`CorpusConfig`;
     any field of :class:`CorpusConfig` can also be given as a keyword (``doc_boundary="jsonl"``,
@@ -188,6 +190,8 @@ def prepare_corpus(
     returns the recorded statistics.
     """
     cfg = config if isinstance(config, CorpusConfig) else as_config(config).corpus
+    aliases = {a: f for (section, f), names in FIELD_ALIASES.items() if section == "corpus" for a in names}
+    overrides = {aliases.get(k, k): v for k, v in overrides.items()}
     unknown = sorted(set(overrides) - set(CorpusConfig.model_fields))
     if unknown:
         raise ConfigError(f"unknown prepare_corpus option(s): {', '.join(unknown)}")
@@ -199,11 +203,17 @@ def prepare_corpus(
         inputs = [inputs]
     input_list = [os.fspath(i) for i in inputs]
     out = ensure_output_dir(output)
-    params_dir, punkt_info = _resolve_params(input_list, out, cfg, progress)
-    options = dict(_reading_settings(cfg), dedup=cfg.dedup, shard_size_mb=cfg.shard_size_mb,
-                   max_document_mb=cfg.max_document_mb, threads=threads)
-    return run_with_progress(
-        lambda p: _core.prepare_corpus(input_list, str(out), str(params_dir), progress=p,
-                                       extra_stats={"punkt": punkt_info}, **options),
-        lambda s: Bar(s["bytes_read"], s["bytes_total"], "prepare-corpus"),
-        show=progress, name="albert-fast-prepare")
+    from_stdin = STDIN in input_list
+    with stdin_spooled(input_list, out) as input_list:
+        params_dir, punkt_info = _resolve_params(input_list, out, cfg, progress)
+        options = dict(_reading_settings(cfg), dedup=cfg.dedup, shard_size_mb=cfg.shard_size_mb,
+                       max_document_mb=cfg.max_document_mb, threads=threads)
+        stats = run_with_progress(
+            lambda p: _core.prepare_corpus(input_list, str(out), str(params_dir), progress=p,
+                                           extra_stats={"punkt": punkt_info}, **options),
+            lambda s: Bar(s["bytes_read"], s["bytes_total"], "prepare-corpus"),
+            show=progress, name="albert-fast-prepare")
+        if from_stdin:
+            stats = name_stdin(stats)
+            atomic_write_json(out / "stats.json", stats)
+        return stats

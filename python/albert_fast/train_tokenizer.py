@@ -34,7 +34,8 @@ from typing import Any, Iterable, Mapping
 from albert_fast import _core
 from albert_fast.config import Config, as_config
 from albert_fast.errors import ConfigError, ModelError
-from albert_fast.io_utils import atomic_path, atomic_write_json, atomic_write_text, ensure_output_dir
+from albert_fast.io_utils import (STDIN, atomic_path, atomic_write_json, atomic_write_text,
+                                  ensure_output_dir, stdin_spooled)
 from albert_fast.progress import Bar, run_with_progress, run_with_status
 from albert_fast.tokenizer import ALBERT_SPECIAL_TOKENS, MODEL_FILE, TOKENIZER_CONFIG
 
@@ -111,12 +112,16 @@ def train_tokenizer(
             f"{len(symbols)} user_defined_symbols alone take {min_size - 1}")
 
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    files, skipped_hidden = _core.expand_inputs([os.fspath(p) for p in paths])
+    paths = [os.fspath(p) for p in paths]
+    if STDIN not in paths:  # a missing input fails before the output directory is made
+        _core.expand_inputs(paths)
     created = not Path(output_dir).exists()
     out = ensure_output_dir(output_dir)
     try:
-        return _train(files, skipped_hidden, out, cfg, size, symbols, threads, progress, replace_quotes,
-                      started)
+        with stdin_spooled(paths, out) as paths:
+            files, skipped_hidden = _core.expand_inputs(paths)
+            return _train(files, skipped_hidden, out, cfg, size, symbols, threads, progress,
+                          replace_quotes, started)
     except BaseException:
         if created:  # leave nothing behind for a run that failed
             shutil.rmtree(out, ignore_errors=True)

@@ -16,15 +16,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "prepare-corpus",
         help="split raw text into one sentence per line, a blank line between documents",
         description="Read raw text (files, directories, globs; plain, .gz, .zst, .bz2; JSON Lines; "
-        "WikiExtractor <doc> files), clean it, split it into sentences with Punkt (identical to "
-        "NLTK's PunktSentenceTokenizer) and write OUT/corpus-NNNNN.txt shards plus OUT/stats.json. "
+        "WikiExtractor <doc> files; Parquet, Arrow and Hugging Face datasets directories, the text "
+        "from --text-column, default text; - reads standard input), cut it into documents "
+        "(--doc-boundary auto decides per file from its layout: one sentence per line keeps blank "
+        "lines as document ends, paragraph layouts are grouped into documents of "
+        "--target-document-kb), clean it, split it into sentences with Punkt (identical to "
+        "NLTK's PunktSentenceTokenizer) and write OUT/corpus-NNNNN.txt shards plus OUT/stats.json "
+        "(per-file layouts and document counts, document lengths, the largest documents). "
         "Punkt parameters come from --punkt-params DIR (a punkt_tab directory), an installed "
         "nltk_data model (--language LANG), or by default from NLTK's PunktTrainer run on a "
         "--punkt-sample-mb sample of the input (saved to OUT/punkt/). --no-clean turns all "
         "cleaning off. A re-run with the same inputs and settings resumes. See "
         "docs/prepare-corpus.md.",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, directories or glob patterns")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="files, directories or glob patterns; Parquet/Arrow files and Hugging Face "
+                   "datasets directories (save_to_disk) with --text-column; - for standard input")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output directory")
     p.add_argument("--threads", type=int, default=0, metavar="N",
                    help="worker threads (default: all cores); the output does not depend on it")
@@ -77,7 +84,8 @@ def _documents_summary(stats: dict) -> None:
         print(f"  files (layout -> mode: documents, sentences, bytes){'' if len(files) <= MAX_FILES_SHOWN else f'; the {MAX_FILES_SHOWN} largest of {len(files):,}'}:")
         for f in shown:
             layout = f.get("layout", "-")
-            print(f"    {os.path.basename(f['file'])[:40]:<{width}}  {layout} -> {f['mode']}: "
+            name = "- (stdin)" if f["file"] == "-" else os.path.basename(f["file"])[:40]
+            print(f"    {name:<{width}}  {layout} -> {f['mode']}: "
                   f"{f.get('documents', 0):,} documents, {f.get('sentences', 0):,} sentences, {_size(f.get('bytes', 0))}")
     largest = stats.get("largest_documents", [])
     if largest:

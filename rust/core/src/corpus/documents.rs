@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use super::columnar::{ColumnarFormat, RowLines, RowReader};
 use super::layout::{Layout, LineProfile, ProfileSummary};
-use super::lines::{LineReader, LineReaderOptions, Position};
+use super::lines::{InputStats, LineReader, LineReaderOptions, Position};
 use crate::error::{Error, Result};
 use crate::text::is_python_whitespace;
 
@@ -32,6 +33,8 @@ pub enum DocBoundary {
     Jsonl,
     /// One document per WikiExtractor `<doc ...> ... </doc>` element.
     DocTag,
+    /// One document per row of a Parquet/Arrow file (a text file's rows are its lines).
+    Row,
     /// Consecutive paragraphs grouped into documents of about
     /// [`DocumentOptions::target_document_bytes`] (a document ends after the paragraph that
     /// reaches it; never across files). A paragraph is a line in files laid out one paragraph
@@ -50,10 +53,11 @@ impl FromStr for DocBoundary {
             "jsonl" => DocBoundary::Jsonl,
             "doc" | "doc-tag" | "wiki" => DocBoundary::DocTag,
             "group" => DocBoundary::Group,
+            "row" => DocBoundary::Row,
             _ => {
                 return Err(Error::invalid_arg(
                     "doc_boundary",
-                    format!("{s:?} is not one of auto, file, line, blank-line, group, jsonl, doc"),
+                    format!("{s:?} is not one of auto, file, line, blank-line, group, row, jsonl, doc"),
                 ))
             }
         })
@@ -71,6 +75,7 @@ impl DocBoundary {
             DocBoundary::Jsonl => "jsonl",
             DocBoundary::DocTag => "doc",
             DocBoundary::Group => "group",
+            DocBoundary::Row => "row",
         }
     }
 }
@@ -178,6 +183,8 @@ pub struct ReaderStats {
     pub lines_outside_docs: u64,
     pub unclosed_docs: u64,
     pub split_documents: u64,
+    /// Rows of Parquet/Arrow files whose text column is null.
+    pub rows_without_text: u64,
     pub files_by_mode: BTreeMap<&'static str, u64>,
     /// Up to five example problems ("path:line: message") for warnings.
     pub examples: Vec<String>,
@@ -291,6 +298,37 @@ fn layout_note(requested: DocBoundary, mode: DocBoundary, layout: Layout, summar
     }
 }
 
+/// The layout of a set of text files, from the heads of up to `max_files` of them (spread
+/// evenly over the list), and their first lines up to `sample_bytes` (blank lines included):
+/// what create-data looks at before a long run.
+pub fn profile_inputs(files: &[PathBuf], max_files: usize, sample_bytes: usize, lines: &LineReaderOptions) -> Result<(LineProfile, Vec<String>)> {
+    let n = files.len().min(max_files.max(1));
+    let mut profile = LineProfile::default();
+    let mut sample = Vec::new();
+    let mut sampled = 0;
+    for k in 0..n {
+        let path = &files[k * files.len() / n];
+        let opts = LineReaderOptions { progress: None, ..lines.clone() };
+        let mut reader = LineReader::open_with(path, opts)?;
+        let mut head = LineProfile::default();
+        let share = sample_bytes / n;
+        let mut taken = 0;
+        while !head.is_full() {
+            let Some(line) = reader.next() else { break };
+            let line = line?;
+            head.add(&line);
+            if taken < share && sampled < sample_bytes {
+                taken += line.len() + 1;
+                sampled += line.len() + 1;
+                sample.push(line);
+            }
+        }
+        profile.merge(&head);
+        sample.push(String::new()); // a file ends its last document
+    }
+    Ok((profile, sample))
+}
+
 /// The layout profile of the head of `path` (read on its own, without progress counting) and
 /// whether its first non-blank line opens a WikiExtractor `<doc>` element.
 pub fn profile_head(path: &Path, lines: &LineReaderOptions) -> Result<(LineProfile, bool)> {
@@ -342,11 +380,14 @@ pub fn read_span(
     let mut doc = RawDocument::default();
     for (index, path) in files.iter().enumerate().take(last).skip(start.file) {
         let (offset, line) = if index == start.file { (start.offset, start.line) } else { (0, 0) };
-        let mut reader = LineReader::open_at(path, opts.lines.clone(), offset, line)?;
+        let mut source = Source::open(path, opts, offset, line)?;
         let stop_at = end.filter(|e| e.file == index).map(|e| e.offset);
-        let mut file = FileReader { index, path, reader: &mut reader, opts, stats, sink: &mut sink, stop_at };
+        let mut file = FileReader { index, path, source: &mut source, opts, stats, sink: &mut sink, stop_at };
         let flow = file.read(&mut doc);
-        stats.input.merge(reader.stats());
+        if let Source::Rows(rows) = &source {
+            stats.rows_without_text += rows.nulls;
+        }
+        stats.input.merge(source.stats());
         match flow? {
             Flow::Stop => return Ok(()),
             Flow::Continue | Flow::NextFile => {}
@@ -359,12 +400,66 @@ pub fn read_span(
     Ok(())
 }
 
+/// Where one file's lines come from: a text file, or the rows of a Parquet/Arrow file.
+pub enum Source {
+    Text(LineReader),
+    Rows(RowLines),
+}
+
+impl Source {
+    /// Opens `path` at `offset` (a text file's byte offset; columnar files are read whole).
+    pub fn open(path: &Path, opts: &DocumentOptions, offset: u64, line: u64) -> Result<Source> {
+        match ColumnarFormat::of(path) {
+            None => Ok(Source::Text(LineReader::open_at(path, opts.lines.clone(), offset, line)?)),
+            Some(format) => {
+                if offset > 0 {
+                    return Err(Error::InvalidInput(format!("{}: a {} file is read from its start only", path.display(), format.name())));
+                }
+                let rows = RowReader::open(path, format, &opts.jsonl_field, opts.lines.progress.clone())?;
+                Ok(Source::Rows(RowLines::new(rows)))
+            }
+        }
+    }
+
+    fn offset(&self) -> u64 {
+        match self {
+            Source::Text(r) => r.offset(),
+            Source::Rows(r) => r.row(),
+        }
+    }
+
+    fn line_number(&self) -> u64 {
+        match self {
+            Source::Text(r) => r.line_number(),
+            Source::Rows(r) => r.row_number(),
+        }
+    }
+
+    pub fn stats(&self) -> &InputStats {
+        match self {
+            Source::Text(r) => r.stats(),
+            Source::Rows(r) => &r.stats,
+        }
+    }
+
+    /// The next line and whether it ends a row (always false for text files).
+    fn next_line(&mut self) -> Option<Result<(String, bool)>> {
+        match self {
+            Source::Text(r) => r.next().map(|l| l.map(|l| (l, false))),
+            Source::Rows(r) => r.next_line(),
+        }
+    }
+}
+
+/// A line as read: the positions before and after it, and whether it ends a row.
+type Item = (Position, String, bool, Position);
+
 /// One file's documents; the document being built is the caller's, so that it can continue
 /// into the next file (Q7).
 struct FileReader<'a, S> {
     index: usize,
     path: &'a Path,
-    reader: &'a mut LineReader,
+    source: &'a mut Source,
     opts: &'a DocumentOptions,
     stats: &'a mut ReaderStats,
     sink: &'a mut S,
@@ -374,18 +469,21 @@ struct FileReader<'a, S> {
 
 impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
     fn position(&self) -> Position {
-        Position { file: self.index, offset: self.reader.offset(), line: self.reader.line_number() }
+        Position { file: self.index, offset: self.source.offset(), line: self.source.line_number() }
     }
 
     /// The next line with the positions before and after it.
-    fn next_line(&mut self) -> Result<Option<(Position, String, Position)>> {
+    fn next_line(&mut self) -> Result<Option<Item>> {
         let at = self.position();
         if self.stop_at.is_some_and(|s| at.offset >= s) {
             return Ok(None);
         }
-        match self.reader.next() {
+        match self.source.next_line() {
             None => Ok(None),
-            Some(line) => Ok(Some((at, line?, self.position()))),
+            Some(item) => {
+                let (line, row_end) = item?;
+                Ok(Some((at, line, row_end, self.position())))
+            }
         }
     }
 
@@ -409,7 +507,7 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
     /// and whether a paragraph is a line (group mode). Lines read to profile the head are
     /// returned to be read as usual.
     #[allow(clippy::type_complexity)]
-    fn choose_mode(&mut self) -> Result<(DocBoundary, bool, Vec<(Position, String, Position)>)> {
+    fn choose_mode(&mut self) -> Result<(DocBoundary, bool, Vec<Item>)> {
         let requested = self.opts.boundary;
         let mut report = FileReport {
             index: self.index,
@@ -422,11 +520,12 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
         let mut head = Vec::new();
         let mut mode = requested;
         let mut lines_are_paragraphs = false;
+        let columnar = matches!(self.source, Source::Rows(_));
         let plain_text = match requested {
-            DocBoundary::Auto => !is_jsonl_name(self.path),
+            DocBoundary::Auto => columnar || !is_jsonl_name(self.path),
             DocBoundary::Group => true,
             DocBoundary::Jsonl | DocBoundary::DocTag => false,
-            DocBoundary::BlankLine | DocBoundary::File | DocBoundary::Line => self.opts.profile_layouts,
+            DocBoundary::BlankLine | DocBoundary::File | DocBoundary::Line | DocBoundary::Row => self.opts.profile_layouts,
         };
         if requested == DocBoundary::Auto && !plain_text {
             mode = DocBoundary::Jsonl;
@@ -435,15 +534,15 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
             // From the file's start the head is read once and replayed; a span starting later
             // (or ending inside the head) profiles the head on its own, so that a span sees
             // the documents a full read finds.
-            let (profile, doc_tag) = if self.reader.line_number() == 0 && self.stop_at.is_none() {
+            let (profile, doc_tag) = if columnar || (self.source.line_number() == 0 && self.stop_at.is_none()) {
                 let mut profile = LineProfile::default();
                 while !profile.is_full() {
                     let Some(item) = self.next_line()? else { break };
                     profile.add(&item.1);
                     head.push(item);
                 }
-                let first = head.iter().map(|(_, l, _)| l.as_str()).find(|l| !is_blank(l));
-                (profile, first.is_some_and(is_doc_open))
+                let first = head.iter().map(|(_, l, _, _)| l.as_str()).find(|l| !is_blank(l));
+                (profile, !columnar && first.is_some_and(is_doc_open))
             } else {
                 profile_head(self.path, &self.opts.lines)?
             };
@@ -453,7 +552,11 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
                 let layout = profile.layout();
                 let summary = profile.summary();
                 if requested == DocBoundary::Auto {
-                    mode = auto_mode(layout, self.opts.target_document_bytes);
+                    mode = match &self.source {
+                        // A row is a document unless the rows read like the lines of a text file.
+                        Source::Rows(rows) if !rows.rows_look_like_lines(layout) => DocBoundary::Row,
+                        _ => auto_mode(layout, self.opts.target_document_bytes),
+                    };
                 }
                 lines_are_paragraphs = layout.lines_are_paragraphs();
                 if let Some(message) = layout_note(requested, mode, layout, &summary) {
@@ -471,6 +574,7 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
 
     fn read(&mut self, doc: &mut RawDocument) -> Result<Flow> {
         let (mode, lines_are_paragraphs, head) = self.choose_mode()?;
+        let columnar = matches!(self.source, Source::Rows(_));
         let target = self.opts.target_document_bytes;
         // Group mode: a paragraph break is owed before the next line of the document.
         let mut pending_break = false;
@@ -483,7 +587,7 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
                 }
             };
         }
-        while let Some((at, line, after)) = match head.next() {
+        while let Some((at, line, row_end, after)) = match head.next() {
             Some(item) => Some(item),
             None => self.next_line()?,
         } {
@@ -506,6 +610,18 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
                 DocBoundary::Line => {
                     if !blank {
                         doc.push(line, at, after);
+                        emit!();
+                    }
+                }
+                DocBoundary::Row => {
+                    // A text file's rows are its lines.
+                    let row_end = row_end || !columnar;
+                    if !blank {
+                        doc.push(line, at, after);
+                    } else if !row_end {
+                        doc.push_break();
+                    }
+                    if row_end {
                         emit!();
                     }
                 }
@@ -698,5 +814,65 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+    use crate::test_util::TempDir;
+
+    fn read(path: &str, boundary: DocBoundary, target: u64) -> (Vec<Vec<Option<String>>>, ReaderStats) {
+        let opts = DocumentOptions { boundary, target_document_bytes: target, profile_layouts: true, ..Default::default() };
+        let mut out = Vec::new();
+        let mut stats = ReaderStats::default();
+        read_documents(&[PathBuf::from(path)], &opts, &mut stats, |d| {
+            out.push(d.lines);
+            Ok(Flow::Continue)
+        })
+        .unwrap();
+        (out, stats)
+    }
+
+    #[test]
+    fn group_mode_joins_paragraphs_up_to_the_target_with_breaks_between() {
+        let d = TempDir::new("group");
+        // Paragraphs of two wrapped lines (30 bytes each with line ends), blank lines between.
+        let text: String = (0..25).map(|i| format!("Para {i:02} line one goes\non and ends here.\n\n")).collect();
+        let f = d.write_string("wrapped.txt", &text);
+        let (docs, stats) = read(&f, DocBoundary::Group, 100);
+        // 45 bytes per paragraph: a document ends after the paragraph that reaches 100.
+        assert_eq!(docs.len(), 9);
+        assert_eq!(docs[0].len(), 3 * 2 + 2, "3 paragraphs of 2 lines, 2 breaks: {:?}", docs[0]);
+        assert_eq!(docs[0][2], None);
+        assert!(docs.iter().all(|d| d.last().unwrap().is_some()), "no trailing break");
+        assert_eq!(stats.files[0].mode, "group");
+        // Target 0: a paragraph per document, as blank-line.
+        let (per_para, _) = read(&f, DocBoundary::Group, 0);
+        assert_eq!(per_para.len(), 25);
+        assert_eq!(per_para, read(&f, DocBoundary::BlankLine, 0).0);
+    }
+
+    #[test]
+    fn auto_picks_the_mode_per_file_and_notes_explicit_choices_that_misfit() {
+        let d = TempDir::new("auto");
+        let paragraphs: String = (0..40).map(|i| format!("Paragraph {i}. It has two sentences here.\n")).collect();
+        let f = d.write_string("paragraph-lines.txt", &paragraphs);
+        let (docs, stats) = read(&f, DocBoundary::Auto, 400);
+        assert_eq!(stats.files[0].layout, Some(Layout::ParagraphLines));
+        assert_eq!(stats.files[0].mode, "group");
+        assert!(docs.len() > 2 && docs.len() < 40, "{}", docs.len());
+        assert_eq!(docs[0][1], None, "each line is a paragraph");
+        assert!(stats.layout_notes.is_empty());
+        // The same file with blank-line: one document, and a note saying so.
+        let (one, stats) = read(&f, DocBoundary::BlankLine, 400);
+        assert_eq!(one.len(), 1);
+        let notes = stats.layout_warnings();
+        assert!(notes[0].starts_with("1 file (") && notes[0].contains("blank-line makes each file one document"), "{notes:?}");
+        // One sentence per line: blank lines stay document boundaries.
+        let sentences: String = (0..30).map(|i| format!("Sentence {i} is here.\n{}", if i % 3 == 2 { "\n" } else { "" })).collect();
+        let s = d.write_string("sentences.txt", &sentences);
+        let (docs, stats) = read(&s, DocBoundary::Auto, 400);
+        assert_eq!((docs.len(), stats.files[0].mode), (10, "blank-line"));
     }
 }

@@ -250,9 +250,10 @@ impl ProfileSummary {
         }
     }
 
-    /// True when the head held (almost) no blank lines: no paragraph or document boundaries.
+    /// True when the head held (almost) no blank lines (fewer than one per 50 lines): no
+    /// paragraph or document boundaries.
     pub fn without_blank_lines(&self) -> bool {
-        self.lines >= MIN_LINES && self.lines_per_block >= 100.0
+        self.lines >= MIN_LINES && self.blank_lines * 50 < self.lines
     }
 }
 
@@ -286,5 +287,31 @@ mod tests {
         let docs: String = (0..25).map(|i| format!("{} End.\n", format!("Word {i}. Another sentence follows here. ").repeat(60))).collect();
         assert_eq!(profile(&docs).layout(), Layout::DocumentLines);
         assert_eq!(profile("One. Two.\n\nThree.\n").layout(), Layout::Short);
+    }
+}
+
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// The real files of `tests/fixtures/layout/` (see its README) get the layouts they have.
+    #[test]
+    fn layouts_of_real_files() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/layout");
+        for (file, expected) in [
+            ("grimm-paragraph-lines.txt", Layout::ParagraphLines),
+            ("twain-paragraph-lines-blank.txt", Layout::ParagraphLines),
+            ("hmann-wrapped.txt", Layout::Wrapped),
+            ("twain-sentences.txt", Layout::Sentences),
+            ("man-pipe.txt", Layout::Wrapped),
+            ("pod-perlgit.txt", Layout::Wrapped),
+            ("rst-controlflow.txt", Layout::Wrapped),
+        ] {
+            let text = std::fs::read_to_string(dir.join(file)).unwrap();
+            let mut p = LineProfile::default();
+            text.lines().for_each(|l| p.add(l));
+            assert_eq!(p.layout(), expected, "{file}: {:?}", p.summary());
+        }
     }
 }

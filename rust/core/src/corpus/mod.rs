@@ -1,8 +1,9 @@
 //! Reading corpora, shared by every stage: which files ([`inputs`]), opening them with
-//! decompression ([`open`]), their lines ([`lines`]) and layout ([`layout`]), the documents they
+//! decompression ([`open`]) or as Parquet/Arrow ([`columnar`]), their lines ([`lines`]) and layout ([`layout`]), the documents they
 //! hold ([`documents`])
 //! and the layout of a prepare-corpus output directory ([`prepared`]).
 
+pub mod columnar;
 pub mod documents;
 pub mod inputs;
 pub mod layout;
@@ -10,7 +11,7 @@ pub mod lines;
 pub mod open;
 pub mod prepared;
 
-pub use documents::{profile_head, read_documents, read_span, DocBoundary, DocumentOptions, FileReport, Flow, RawDocument, ReaderStats};
+pub use documents::{profile_head, profile_inputs, read_documents, read_span, DocBoundary, DocumentOptions, FileReport, Flow, RawDocument, ReaderStats, Source};
 pub use layout::{Layout, LineProfile, ProfileSummary};
 pub use inputs::{expand_inputs, expand_inputs_detailed, file_stamp, total_size, InputSet};
 pub use lines::{read_all_lines, InputStats, LineReader, LineReaderOptions, Position, TextPolicy, DEFAULT_MAX_LINE_BYTES};

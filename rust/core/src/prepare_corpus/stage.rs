@@ -26,8 +26,8 @@ use super::stats::{Changed, DocumentStats, Dropped, InputSummary, PrepareStats, 
 use crate::atomic::{self, AtomicFile};
 use crate::corpus::prepared::{is_shard_file, shard_name, STATE_FILE, STATS_FILE};
 use crate::corpus::{
-    expand_inputs_detailed, file_stamp, read_documents, total_size, DocBoundary, DocumentOptions, FileReport, Flow, LineReader,
-    LineReaderOptions, RawDocument, ReaderStats, DEFAULT_MAX_LINE_BYTES,
+    expand_inputs_detailed, file_stamp, read_documents, total_size, DocBoundary, DocumentOptions, FileReport, Flow, LineReaderOptions,
+    RawDocument, ReaderStats, Source, DEFAULT_MAX_LINE_BYTES,
 };
 use crate::corpus::documents::LineOrigin;
 use crate::error::{Error, Result};
@@ -174,8 +174,8 @@ fn fingerprint(files: &[PathBuf], opts: &PrepareOptions, splitter: &PunktSentenc
 /// Checks every input before any output is written: binary files fail the run here (naming
 /// the file), not hours later.
 fn precheck(files: &[PathBuf], opts: &PrepareOptions) -> Result<()> {
-    let lines = opts.documents(None).lines;
-    files.par_iter().try_for_each(|f| LineReader::open_with(f, lines.clone()).map(|_| ()))
+    let documents = opts.documents(None);
+    files.par_iter().try_for_each(|f| Source::open(f, &documents, 0, 0).map(|_| ()))
 }
 
 /// Reads a bounded, deterministic sample of cleaned documents for Punkt training: up to
@@ -286,7 +286,7 @@ pub fn prepare_corpus(
             )));
         }
         let c = work.counts;
-        let stats = PrepareStats {
+        let mut stats = PrepareStats {
             fingerprint: fp.clone(),
             output: out_dir.display().to_string(),
             documents: docs_written,
@@ -312,6 +312,7 @@ pub fn prepare_corpus(
                 control_chars: c.clean.control_chars_removed,
                 json_invalid_lines: rstats.json_errors,
                 json_missing_field: rstats.json_missing_field,
+                rows_without_text: rstats.rows_without_text,
                 lines_outside_doc_elements: rstats.lines_outside_docs,
             },
             changed: Changed { lines_normalized_nfc: c.clean.lines_normalized_nfc, unclosed_doc_elements: rstats.unclosed_docs },
@@ -319,11 +320,11 @@ pub fn prepare_corpus(
             settings: opts.settings(),
             resumed_shards,
         };
-        let sentences = stats.sentences;
-        let bytes = stats.bytes;
+        let (report, document_warnings) = document_report(&documents, &rstats.files, docs_written, stats.sentences, stats.bytes);
+        stats.warnings.extend(document_warnings);
         let mut value = serde_json::to_value(&stats).map_err(|e| Error::InvalidInput(e.to_string()))?;
         if let Value::Object(obj) = &mut value {
-            obj.extend(document_report(&documents, &rstats.files, docs_written, sentences, bytes));
+            obj.extend(report);
             obj.extend(extra_stats);
         }
         // The journal stays: should stats.json be lost, a re-run finds every shard finished.
@@ -332,9 +333,19 @@ pub fn prepare_corpus(
     })
 }
 
+/// Documents this large suggest missing document boundaries.
+const LARGE_DOCUMENT_BYTES: u64 = 1 << 20;
+
 /// What `stats.json` says about the documents: per input file (layout, mode, documents read and
-/// written), the length distributions and the largest documents.
-fn document_report(documents: &DocumentStats, files: &[FileReport], count: u64, sentences: u64, bytes: u64) -> Map<String, Value> {
+/// written), the length distributions and the largest documents; and warnings about documents
+/// sentence-order prediction cannot use well.
+fn document_report(
+    documents: &DocumentStats,
+    files: &[FileReport],
+    count: u64,
+    sentences: u64,
+    bytes: u64,
+) -> (Map<String, Value>, Vec<String>) {
     let name = |i: usize| files.iter().find(|f| f.index == i).map_or_else(|| i.to_string(), |f| f.file.clone());
     let per_file: Vec<Value> = files
         .iter()
@@ -366,7 +377,24 @@ fn document_report(documents: &DocumentStats, files: &[FileReport], count: u64, 
         }),
     );
     out.insert("largest_documents".into(), Value::Array(largest));
-    out
+    let mut warnings = Vec::new();
+    if count >= 10 && single * 2 >= count {
+        warnings.push(format!(
+            "{single} of {count} documents ({:.0}%) have a single sentence: sentence-order prediction needs documents of \
+             several sentences (doc boundary auto or group joins paragraphs into documents of target_document_kb)",
+            100.0 * single as f64 / count as f64
+        ));
+    }
+    if let Some(d) = documents.largest.first().filter(|d| d.bytes >= LARGE_DOCUMENT_BYTES) {
+        warnings.push(format!(
+            "{}:{}: one document of {:.1} MB ({} sentences): are document boundaries (blank lines) missing there?",
+            name(d.file),
+            d.line,
+            d.bytes as f64 / 1e6,
+            d.sentences
+        ));
+    }
+    (out, warnings)
 }
 
 enum Resume {

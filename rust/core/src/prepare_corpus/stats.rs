@@ -47,6 +47,7 @@ pub struct Dropped {
     pub control_chars: u64,
     pub json_invalid_lines: u64,
     pub json_missing_field: u64,
+    pub rows_without_text: u64,
     pub lines_outside_doc_elements: u64,
 }
 
@@ -187,9 +188,9 @@ impl DocumentStats {
         let pairs: Vec<Value> = hist.0.iter().map(|(b, n)| json!([bound_of(*b), n])).collect();
         json!({
             "mean": if documents > 0 { (total as f64 / documents as f64 * 10.0).round() / 10.0 } else { 0.0 },
-            "p50_at_most": hist.quantile_bound(0.5),
-            "p90_at_most": hist.quantile_bound(0.9),
-            "p99_at_most": hist.quantile_bound(0.99),
+            "p50_at_most": hist.quantile_bound(0.5).min(max),
+            "p90_at_most": hist.quantile_bound(0.9).min(max),
+            "p99_at_most": hist.quantile_bound(0.99).min(max),
             "max": max,
             "histogram": pairs,
         })
