@@ -89,6 +89,15 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def human_size(n: float) -> str:
+    """``n`` bytes for people: ``512 B``, ``1.5 KB``, ``3.2 MB``, ``1.0 GB`` (powers of 1024)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} GB"
+
+
 #: The input name that means standard input.
 STDIN = "-"
 #: Name prefix of the copy of standard input in an output directory.

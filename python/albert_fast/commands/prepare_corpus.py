@@ -9,6 +9,7 @@ import os
 import sys
 
 from albert_fast.commands._options import add_config_arguments, config_from_args
+from albert_fast.io_utils import human_size
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -58,14 +59,6 @@ def run(args: argparse.Namespace) -> int:
 MAX_FILES_SHOWN = 12
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return f"{n:,.1f} GB"
-
-
 def _documents_summary(stats: dict) -> None:
     """What the documents look like: lengths, the files they came from, the largest ones."""
     lengths = stats.get("document_lengths")
@@ -74,9 +67,9 @@ def _documents_summary(stats: dict) -> None:
     sent, size = lengths["sentences"], lengths["bytes"]
     single = lengths.get("single_sentence_documents", 0)
     share = 100 * single / max(stats["documents"], 1)
-    print(f"  document length: median <= {sent['p50_at_most']:,} sentences / {_size(size['p50_at_most'])}, "
-          f"90% <= {sent['p90_at_most']:,} / {_size(size['p90_at_most'])}, max {sent['max']:,} sentences / "
-          f"{_size(size['max'])}; {single:,} ({share:.0f}%) with one sentence")
+    print(f"  document length: median <= {sent['p50_at_most']:,} sentences / {human_size(size['p50_at_most'])}, "
+          f"90% <= {sent['p90_at_most']:,} / {human_size(size['p90_at_most'])}, max {sent['max']:,} sentences / "
+          f"{human_size(size['max'])}; {single:,} ({share:.0f}%) with one sentence")
     files = stats.get("files", [])
     if files:
         shown = sorted(files, key=lambda f: -f.get("bytes", 0))[:MAX_FILES_SHOWN]
@@ -86,11 +79,11 @@ def _documents_summary(stats: dict) -> None:
             layout = f.get("layout", "-")
             name = "- (stdin)" if f["file"] == "-" else os.path.basename(f["file"])[:40]
             print(f"    {name:<{width}}  {layout} -> {f['mode']}: "
-                  f"{f.get('documents', 0):,} documents, {f.get('sentences', 0):,} sentences, {_size(f.get('bytes', 0))}")
+                  f"{f.get('documents', 0):,} documents, {f.get('sentences', 0):,} sentences, {human_size(f.get('bytes', 0))}")
     largest = stats.get("largest_documents", [])
     if largest:
         print("  largest documents: " + ", ".join(
-            f"{os.path.basename(d['file'])}:{d['line']} ({_size(d['bytes'])}, {d['sentences']:,} sentences)"
+            f"{os.path.basename(d['file'])}:{d['line']} ({human_size(d['bytes'])}, {d['sentences']:,} sentences)"
             for d in largest[:3]))
 
 
