@@ -1,19 +1,9 @@
-"""prepare-corpus: raw text -> one sentence per line, a blank line between documents; the
-Python face of ``albert_fast_core::prepare_corpus``.
+"""prepare-corpus: raw text -> one sentence per line, a blank line between documents.
 
-Reading, cleaning, de-duplication, Punkt sentence splitting, sharded atomic output and resume
-are in the Rust core; this module decides where the Punkt parameters come from:
-
-* ``punkt_params``: a ``punkt_tab`` directory the user supplies (e.g. from an installed
-  ``nltk_data``: ``tokenizers/punkt_tab/english``);
-* ``punkt_language``: the installed ``nltk_data`` model of that language, if present;
-* otherwise (the default) NLTK's own :class:`nltk.tokenize.punkt.PunktTrainer` trained on a
-  bounded sample (``punkt_sample_mb``) of the user's corpus, saved to ``OUT/punkt/`` in the
-  ``punkt_tab`` layout so that a re-run reuses it.
-
-The Rust splitter reproduces NLTK's ``PunktSentenceTokenizer`` exactly (see
-docs/prepare-corpus.md for the measured agreement).
-"""
+Reading, cleaning, de-duplication, Punkt splitting, sharded atomic output and resume are in the
+Rust core; this module decides where the Punkt parameters come from (given, installed
+``nltk_data``, or trained on a bounded sample by the Rust trainer — the parameters NLTK's
+``PunktTrainer`` learns — and saved to ``OUT/punkt/``). docs/prepare-corpus.md."""
 
 from __future__ import annotations
 
@@ -23,7 +13,7 @@ import shutil
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from albert_fast import _core
 from albert_fast.config import FIELD_ALIASES, Config, CorpusConfig, as_config
@@ -50,36 +40,39 @@ def save_punkt_params(params: Any, directory: str | Path) -> Path:
     return directory
 
 
-def train_punkt(text: str, directory: str | Path, extra_info: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Trains NLTK's ``PunktTrainer`` on ``text`` and saves the parameters to ``directory``
-    (appearing complete or not at all). Returns what was learned and how long it took."""
-    from nltk.tokenize.punkt import PunktTrainer
-
-    if not text.strip():
-        raise InputError("no text to train Punkt on: the inputs hold no text after cleaning")
-    directory = Path(directory)
-    start = time.perf_counter()
-    trainer = PunktTrainer()
-    trainer.train(text, finalize=True)
-    params = trainer.get_params()
-    seconds = time.perf_counter() - start
+def _write_trained(directory: Path, train: Callable[[Path], dict[str, Any]], extra_info: dict[str, Any] | None) -> dict[str, Any]:
+    """Runs ``train(tmp)`` (which writes the parameter files into ``tmp``), adds
+    ``training.json`` and moves the directory to ``directory``: it appears complete or not at all."""
     tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    save_punkt_params(params, tmp)
-    info = {
-        "source": "trained",
-        "sample_bytes": len(text.encode("utf-8")),
-        "train_seconds": round(seconds, 3),
-        "abbrev_types": len(params.abbrev_types),
-        "collocations": len(params.collocations),
-        "sent_starters": len(params.sent_starters),
-        "ortho_context": len(params.ortho_context),
-        **(extra_info or {}),
-    }
-    atomic_write_json(tmp / "training.json", info)
-    shutil.rmtree(directory, ignore_errors=True)
-    os.replace(tmp, directory)
+    try:
+        info = {"source": "trained", **train(tmp), **(extra_info or {})}
+        atomic_write_json(tmp / "training.json", info)
+        shutil.rmtree(directory, ignore_errors=True)
+        os.replace(tmp, directory)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return info
+
+
+def train_punkt(text: str, directory: str | Path, extra_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Trains Punkt on ``text`` -- the parameters NLTK's ``PunktTrainer().train(text)`` learns,
+    computed in Rust -- and saves them to ``directory`` (appearing complete or not at all).
+    Returns what was learned and how long it took."""
+    if not text.strip():
+        raise InputError("no text to train Punkt on: the inputs hold no text after cleaning")
+
+    def train(tmp: Path) -> dict[str, Any]:
+        start = time.perf_counter()
+        (abbrevs, collocations, starters, ortho), (tokens, types, breaks) = _core.train_punkt(text)
+        seconds = time.perf_counter() - start
+        _core.save_punkt_params(str(tmp), abbrevs, collocations, starters, ortho)
+        return {"sample_bytes": len(text.encode("utf-8")), "train_seconds": round(seconds, 3),
+                "tokens": tokens, "types": types, "sentence_breaks": breaks,
+                "abbrev_types": len(abbrevs), "collocations": len(collocations),
+                "sent_starters": len(starters), "ortho_context": len(ortho)}
+
+    return _write_trained(Path(directory), train, extra_info)
 
 
 def _has_punkt_files(directory: Path) -> bool:
@@ -140,16 +133,19 @@ def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig,
             f"{out}: holds the output of an earlier prepare-corpus run with other inputs or "
             "settings; choose another output directory or remove it"
         )
-    text = run_with_status(
-        lambda: _core.sample_text(inputs, int(cfg.punkt_sample_mb * 1024 * 1024), **_reading_settings(cfg)),
-        f"reading a {cfg.punkt_sample_mb:g} MB sample of the input for Punkt", show=progress,
-        name="albert-fast-punkt-sample")
-    # Training reports nothing while it runs: a status line says what is going on and how long.
-    size = len(text.encode("utf-8"))
+
+    def train(tmp: Path) -> dict[str, Any]:
+        info = _core.train_punkt_sample(inputs, int(cfg.punkt_sample_mb * 1024 * 1024), str(tmp),
+                                        **_reading_settings(cfg))
+        info["train_seconds"] = round(info["train_seconds"], 3)
+        return info
+
+    # Sampling and training report nothing while they run: a status line says what is going on
+    # and for how long.
     return d, run_with_status(
-        lambda: train_punkt(text, d, {"sample_settings": sample_settings}),
-        f"training Punkt on {size / 1e6:.1f} MB of sample text", show=progress,
-        name="albert-fast-punkt-train")
+        lambda: _write_trained(d, train, {"sample_settings": sample_settings}),
+        f"training Punkt on a {cfg.punkt_sample_mb:g} MB sample of the input", show=progress,
+        name="albert-fast-punkt")
 
 
 def _reading_settings(cfg: CorpusConfig) -> dict[str, Any]:

@@ -22,7 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "when a tokenizer is given or named by the manifest.json beside the files, as ids "
         "otherwise. Given a pretrain run directory instead, it summarizes the run from its "
         "metrics.jsonl; --plot draws the loss and accuracy curves into a self-contained HTML "
-        "page (no TensorBoard needed).",
+        "page (no TensorBoard needed). Record counts that differ from the ones manifest.json lists "
+        "are warned about on stderr.",
     )
     p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="TFRecord files or directories of them")
     p.add_argument("-n", "--num", type=int, default=5, metavar="N", help="instances to print (default 5)")
@@ -89,7 +90,15 @@ def _inspect_run(run_dir: str, plot: str | None) -> int:
     return 0
 
 
+def _warn_on_count_mismatches(counts: dict[str, int]) -> None:
+    from albert_fast.data_check import count_mismatches
+
+    for line in count_mismatches(counts):
+        print(f"albert-fast inspect: warning: {line}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
+    from albert_fast.data_check import count_records
     from albert_fast.records import dataset_stats, format_instance, read_examples, record_files
 
     if len(args.paths) == 1 and _is_run_dir(args.paths[0]):
@@ -104,12 +113,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.stats:
             stats = dataset_stats(files, tokenizer=tokenizer, mask_id=args.mask_id)
+            _warn_on_count_mismatches({f["path"]: f["instances"] for f in stats["files"]})
             print(json.dumps(stats, indent=2, ensure_ascii=False))
             return 0
         shown = 0
+        read_from = []
         for path in files:
             if shown >= args.num:
                 break
+            read_from.append(path)
             for example in read_examples(path):
                 if shown >= args.num:
                     break
@@ -118,6 +130,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         if shown == 0 and args.num > 0:
             _note("no records in " + ", ".join(str(f) for f in files))
+        # The files shown from are counted in full (verified framing only, fast) against the
+        # manifest; --stats counts every file.
+        _warn_on_count_mismatches({str(p): count_records(p) for p in read_from})
     except BrokenPipeError:
         # `albert-fast inspect ... | head`: the reader went away, which is not an error.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -7,4 +7,4 @@ pub mod stage;
 pub mod stats;
 
 pub use cleaning::{clean_document, clean_line, render_document, CleanDoc, CleanOptions, CleanStats};
-pub use stage::{prepare_corpus, sample_text, PrepareOptions};
+pub use stage::{prepare_corpus, sample_text, train_punkt_on_sample, PrepareOptions, PunktSampleInfo};
