@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from data_fixtures import prep, punkt_dir, read_docs  # noqa: F401 (punkt_dir: a fixture)
 
-import albert_fast
 from albert_fast.errors import InputError
-from albert_fast.prepare_corpus import train_punkt
 from albert_fast.tokenizer import MODEL_FILE
 
 pa = pytest.importorskip("pyarrow")
@@ -24,22 +23,6 @@ pq = pytest.importorskip("pyarrow.parquet")
 LAYOUTS = Path(__file__).parent / "fixtures" / "layout"
 ROWS = ["Tom went home. He slept well.", None, "A second doc. It has\ntwo lines.", "", "Third one. Short."]
 EXPECTED = [["Tom went home.", "He slept well."], ["A second doc.", "It has two lines."], ["Third one.", "Short."]]
-
-
-@pytest.fixture(scope="module")
-def punkt_dir(examples_dir: Path, tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("punkt") / "en"
-    train_punkt((examples_dir / "en-twain4.txt").read_text(encoding="utf-8"), d)
-    return d
-
-
-def prep(inputs, out, punkt_dir, **kw):
-    return albert_fast.prepare_corpus(inputs, out, punkt_params=str(punkt_dir), **kw)
-
-
-def read_docs(out: Path) -> list[list[str]]:
-    text = "".join(p.read_text(encoding="utf-8") for p in sorted(out.glob("corpus-*.txt")))
-    return [block.split("\n") for block in text.split("\n\n") if block.strip("\n")]
 
 
 def test_parquet_rows_are_documents_from_the_text_column(tmp_path, punkt_dir):

@@ -11,28 +11,11 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from data_fixtures import prep, punkt_dir, read_docs  # noqa: F401 (punkt_dir: a fixture)
 from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTrainer
 
 import albert_fast
-from albert_fast.prepare_corpus import save_punkt_params, train_punkt
 from albert_fast.errors import ConfigError, InputError
-
-
-@pytest.fixture(scope="session")
-def punkt_dir(examples_dir: Path, tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("punkt") / "en"
-    train_punkt((examples_dir / "en-twain4.txt").read_text(encoding="utf-8"), d)
-    return d
-
-
-def prep(inputs, out, punkt_dir, **kw):
-    return albert_fast.prepare_corpus(inputs, out, punkt_params=str(punkt_dir), **kw)
-
-
-def read_docs(out: Path) -> list[list[str]]:
-    """The documents of all shards, each a list of sentences (lines)."""
-    text = "".join(p.read_text(encoding="utf-8") for p in sorted(out.glob("corpus-*.txt")))
-    return [block.split("\n") for block in text.split("\n\n") if block.strip("\n")]
 
 
 def test_blank_line_mode_one_document_per_paragraph(tmp_path, punkt_dir):

@@ -717,16 +717,20 @@ mod tests {
     use super::*;
     use crate::test_util::TempDir;
 
-    fn docs_of(path: &str, mode: DocBoundary) -> Vec<Vec<Option<String>>> {
-        let opts = DocumentOptions { boundary: mode, ..Default::default() };
+    /// The documents of one file (their lines, `None` for paragraph breaks) and the stats.
+    pub(super) fn read_with(path: &str, opts: &DocumentOptions) -> (Vec<Vec<Option<String>>>, ReaderStats) {
         let mut out = Vec::new();
         let mut stats = ReaderStats::default();
-        read_documents(&[PathBuf::from(path)], &opts, &mut stats, |d| {
+        read_documents(&[PathBuf::from(path)], opts, &mut stats, |d| {
             out.push(d.lines);
             Ok(Flow::Continue)
         })
         .unwrap();
-        out
+        (out, stats)
+    }
+
+    fn docs_of(path: &str, mode: DocBoundary) -> Vec<Vec<Option<String>>> {
+        read_with(path, &DocumentOptions { boundary: mode, ..Default::default() }).0
     }
 
     fn s(x: &str) -> Option<String> {
@@ -819,19 +823,12 @@ mod tests {
 
 #[cfg(test)]
 mod group_tests {
+    use super::tests::read_with;
     use super::*;
     use crate::test_util::TempDir;
 
     fn read(path: &str, boundary: DocBoundary, target: u64) -> (Vec<Vec<Option<String>>>, ReaderStats) {
-        let opts = DocumentOptions { boundary, target_document_bytes: target, profile_layouts: true, ..Default::default() };
-        let mut out = Vec::new();
-        let mut stats = ReaderStats::default();
-        read_documents(&[PathBuf::from(path)], &opts, &mut stats, |d| {
-            out.push(d.lines);
-            Ok(Flow::Continue)
-        })
-        .unwrap();
-        (out, stats)
+        read_with(path, &DocumentOptions { boundary, target_document_bytes: target, profile_layouts: true, ..Default::default() })
     }
 
     #[test]
