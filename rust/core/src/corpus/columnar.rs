@@ -5,8 +5,8 @@
 //!
 //! Read with the `parquet` and `arrow-ipc` crates rather than pyarrow feeding Rust from Python:
 //! the reader then lives where every other input is read ([`super::documents`]), runs without
-//! the GIL, and needs no Python dependency (measured in `benches/RESULTS.md`: faster and a
-//! fraction of pyarrow's memory).
+//! the GIL, and needs no Python dependency (pyarrow and `datasets` are only needed to write
+//! such files).
 
 use std::fs::File;
 use std::io::{BufReader, Read};
