@@ -98,3 +98,19 @@ def test_status_line_reports_a_failure_and_reraises_it():
 def test_format_duration():
     assert [format_duration(s) for s in (0.4, 59, 61, 3599, 3600, 7441)] == [
         "0s", "59s", "1m01s", "59m59s", "1h00m", "2h04m"]
+
+
+def test_punkt_and_sentencepiece_training_show_the_status_line(examples_dir, tmp_path, capfd):
+    """The stages' silent trainers run under the status line (stderr is not a terminal here, so
+    it is the log form: a start and an end line)."""
+    import albert_fast
+
+    albert_fast.prepare_corpus([examples_dir / "en-twain4.txt"], tmp_path / "corpus", punkt_sample_mb=0.05,
+                               progress=True)
+    err = capfd.readouterr().err
+    assert "albert-fast: training Punkt on a 0.05 MB sample of the input: started" in err
+    assert "albert-fast: training Punkt on a 0.05 MB sample of the input: done in" in err
+    albert_fast.train_tokenizer([tmp_path / "corpus"], tmp_path / "tok", vocab_size=300, progress=True)
+    err = capfd.readouterr().err
+    assert "albert-fast: training SentencePiece unigram model, vocab_size 300, on " in err
+    assert [line for line in err.splitlines() if "training SentencePiece" in line][-1].split(": ")[-1].startswith("done in")

@@ -83,7 +83,8 @@ def _documents_summary(stats: dict) -> None:
     largest = stats.get("largest_documents", [])
     if largest:
         print("  largest documents: " + ", ".join(
-            f"{os.path.basename(d['file'])}:{d['line']} ({human_size(d['bytes'])}, {d['sentences']:,} sentences)"
+            f"{os.path.basename(d['file'])}:{d['line']} ({human_size(d['bytes'])}, {d['sentences']:,} "
+            f"sentence{'' if d['sentences'] == 1 else 's'})"
             for d in largest[:3]))
 
 
