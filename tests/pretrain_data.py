@@ -148,7 +148,13 @@ def build_dataset(out: Path, train_texts: Sequence[Path], eval_texts: Sequence[P
     (out / "manifest.json").write_text(json.dumps({
         "data": {"max_seq_length": max_seq_length, "max_predictions_per_seq": max_predictions},
         "tokenizer": {"vocab_size": vocab_size},
-        "num_train_instances": len(train), "num_eval_instances": len(evals)}, indent=2))
+        "num_train_instances": len(train), "num_eval_instances": len(evals),
+        # create-data's per-file record counts (what the trainer's epoch fraction uses).
+        "files": {"train": [{"file": f"train-{k:05d}-of-{num_train_shards:05d}.tfrecord",
+                             "records": len(train[k::num_train_shards])}
+                            for k in range(num_train_shards)],
+                  "eval": [{"file": "eval-00000-of-00001.tfrecord", "records": len(evals)}]}},
+        indent=2))
     return out
 
 

@@ -11,28 +11,11 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from data_fixtures import prep, punkt_dir, read_docs  # noqa: F401 (punkt_dir: a fixture)
 from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTrainer
 
 import albert_fast
-from albert_fast.prepare_corpus import save_punkt_params, train_punkt
 from albert_fast.errors import ConfigError, InputError
-
-
-@pytest.fixture(scope="session")
-def punkt_dir(examples_dir: Path, tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("punkt") / "en"
-    train_punkt((examples_dir / "en-twain4.txt").read_text(encoding="utf-8"), d)
-    return d
-
-
-def prep(inputs, out, punkt_dir, **kw):
-    return albert_fast.prepare_corpus(inputs, out, punkt_params=str(punkt_dir), **kw)
-
-
-def read_docs(out: Path) -> list[list[str]]:
-    """The documents of all shards, each a list of sentences (lines)."""
-    text = "".join(p.read_text(encoding="utf-8") for p in sorted(out.glob("corpus-*.txt")))
-    return [block.split("\n") for block in text.split("\n\n") if block.strip("\n")]
 
 
 def test_blank_line_mode_one_document_per_paragraph(tmp_path, punkt_dir):
@@ -125,7 +108,7 @@ def test_output_matches_nltk_sentence_for_sentence(examples_dir, tmp_path, punkt
     from albert_fast import _core
 
     src = examples_dir / "de-HMann3.txt"
-    prep([src], tmp_path / "out", punkt_dir, dedup=False)
+    prep([src], tmp_path / "out", punkt_dir, dedup=False, doc_boundary="blank-line")
     from nltk.tokenize.punkt import PunktParameters
     from nltk.tabdata import PunktDecoder
 
@@ -148,6 +131,11 @@ def test_output_matches_nltk_sentence_for_sentence(examples_dir, tmp_path, punkt
             expected.append(sents)
     assert read_docs(tmp_path / "out") == expected
     assert _core  # the splitter used above is the Rust one, via prepare_corpus
+    # auto groups these wrapped paragraphs into documents; each paragraph is still split on its
+    # own, so the sentences are the same, in the same order.
+    stats = prep([src], tmp_path / "grouped", punkt_dir, dedup=False)
+    assert stats["files"][0]["mode"] == "group" and stats["documents"] < len(expected)
+    assert sum(read_docs(tmp_path / "grouped"), []) == sum(expected, [])
 
 
 def test_deterministic_for_any_thread_count_and_sharded(examples_dir, tmp_path, punkt_dir):

@@ -26,6 +26,7 @@ import pretrain_data as pdata  # noqa: E402
 from conftest import run_cli  # noqa: E402
 
 from albert_fast.dataset import find_data_files  # noqa: E402
+from albert_fast.metrics_log import METRICS_FILE, read_metrics  # noqa: E402
 from albert_fast.pretrain import pretrain  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -163,10 +164,25 @@ def test_resume_gives_the_same_weights_as_one_run(twain_data, tmp_path):
     first = pretrain(cfg, str(twain_data), split, deterministic=True, do_eval=False,
                      num_train_steps=20, progress=_quiet)
     assert first.step == 20
+    # A run killed after logging step 25 but before its next checkpoint: the resumed run
+    # drops that line and logs each step once.
+    with open(split / METRICS_FILE, "a") as f:
+        f.write(json.dumps({"split": "train", "step": 25, "loss": 1.0}) + "\n" + '{"split": "tr')
     lines: list[str] = []
     second = pretrain(cfg, str(twain_data), split, deterministic=True, do_eval=False,
                       progress=lines.append)
     assert second.step == 40 and any("resumed from" in line for line in lines)
+    records = read_metrics(split)
+    assert [r["step"] for r in records] == [10, 20, 30, 40]
+    assert all(r["split"] == "train" and math.isfinite(r["loss"]) for r in records)
+    assert [r["step"] for r in read_metrics(straight)] == [10, 20, 30, 40]
+    # Epochs from the manifest's record counts; the progress line shows them with an ETA.
+    instances = sum(e["records"] for e in json.loads((twain_data / "manifest.json").read_text())["files"]["train"])
+    # metrics.jsonl keeps 6 decimals of the epoch.
+    assert records[-1]["epoch"] == pytest.approx(40 * cfg.pretraining.train_batch_size / instances, abs=1e-6)
+    step_lines = [line for line in lines if line.startswith("step ")]
+    assert step_lines[0].startswith("step 30/40 (75.0%)  epoch ") and " ETA " in step_lines[0]
+    assert " ETA " not in step_lines[-1]  # the last step: nothing left
     a, b = _weights(straight, cfg), _weights(split, cfg)
     assert a.keys() == b.keys() and len(a) > 20
     for name in a:
@@ -304,6 +320,16 @@ def test_cli_pretrain(twain_data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "step 6/6" in proc.stdout and "masked_lm_accuracy" in proc.stdout
     assert json.loads((tmp_path / "run" / "eval_results.json").read_text())["global_step"] == 6
+    # The metrics beside TensorBoard's, and the curves drawn from them.
+    records = read_metrics(tmp_path / "run")
+    assert [(r["split"], r["step"]) for r in records] == [("train", 3), ("train", 6), ("eval", 6)]
+    shown = run_cli("inspect", str(tmp_path / "run"), "--plot", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "last step: 6" in shown.stdout and "last eval step: 6" in shown.stdout
+    page = (tmp_path / "run" / "metrics.html").read_text()
+    assert f"plot: {tmp_path / 'run' / 'metrics.html'}" in shown.stdout
+    assert page.count("<svg") == 4 and 'data-label="total (train)"' in page
+    assert 'data-label="masked LM (eval)"' in page
     bad = run_cli("pretrain", "--config", str(cfg_path), "--data", str(tmp_path / "missing"),
                   "-o", str(tmp_path / "run2"), env=env)
     assert bad.returncode == 2 and "missing" in bad.stderr and "Traceback" not in bad.stderr

@@ -253,10 +253,18 @@ class CorpusConfig(_Section):
     """``prepare-corpus``: raw text -> one sentence per line, a blank line between documents
     (docs/prepare-corpus.md explains every rule)."""
 
-    doc_boundary: Literal["auto", "file", "line", "blank-line", "jsonl", "doc"] = Field(
+    doc_boundary: Literal["auto", "file", "line", "blank-line", "group", "row", "jsonl", "doc"] = Field(
         "auto", description="What a document is: auto (per file: .jsonl -> jsonl, <doc> files -> "
-        "doc, else blank-line), file, line, blank-line (paragraph), jsonl, doc (WikiExtractor).")
-    jsonl_field: str = Field("text", description="JSON Lines field holding the text (dots for nested fields).")
+        "doc, Parquet/Arrow -> row unless the rows read like lines, else by the file's layout: one "
+        "sentence per line -> blank-line, one document per line -> line, paragraph layouts -> "
+        "group), file, line, blank-line (paragraph), group (consecutive paragraphs up to "
+        "target_document_kb), row (one per Parquet/Arrow row), jsonl, doc (WikiExtractor).")
+    target_document_kb: float = Field(
+        16.0, ge=0.0, description="Paragraph layouts (group, and auto on such files): group "
+        "consecutive paragraphs into documents of about this many KB (0: one paragraph per "
+        "document).")
+    jsonl_field: str = Field("text", description="The JSON Lines field or Parquet/Arrow/datasets column "
+                             "holding the text (dots for nested fields); also --text-column.")
     clean: bool = Field(True, description="Clean the text; false turns every cleaning rule off.")
     nfc: bool = Field(True, description="Unicode NFC.")
     remove_control: bool = Field(True, description="Remove control characters (Cc that are not whitespace, U+FEFF).")
@@ -286,6 +294,7 @@ FIELD_ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("text", "lowercase"): ("do_lower_case",),
     ("tokenizer", "shuffle"): ("shuffle_input_sentence",),
     ("corpus", "punkt_language"): ("language",),
+    ("corpus", "jsonl_field"): ("text_column",),
 }
 
 # Flags of the original tools with no field here: accepted in a tutorial-layout file, with a note

@@ -106,6 +106,16 @@ def find_data_files(data: str | Sequence[str], eval_data: Optional[str | Sequenc
     return DataFiles(train, train, True, manifest)
 
 
+def train_record_count(files: DataFiles) -> Optional[int]:
+    """Instances in the training files, from create-data's ``manifest.json`` (the record count
+    of each file); ``None`` when the manifest does not list every training file."""
+    listed = {Path(e["file"]).name: e.get("records") for e in files.manifest.get("files", {}).get("train", [])}
+    counts = [listed.get(Path(f).name) for f in files.train]
+    if not counts or any(not isinstance(c, int) for c in counts):
+        return None
+    return sum(counts)
+
+
 def compression(path: str) -> str:
     """tf.data's ``compression_type`` for one file."""
     return "GZIP" if path.endswith(".gz") else ""

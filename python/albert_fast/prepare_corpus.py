@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from albert_fast import _core
-from albert_fast.config import Config, CorpusConfig, as_config
+from albert_fast.config import FIELD_ALIASES, Config, CorpusConfig, as_config
 from albert_fast.errors import ConfigError, InputError
-from albert_fast.io_utils import atomic_write_json, ensure_output_dir
-from albert_fast.progress import Bar, run_with_progress
+from albert_fast.io_utils import STDIN, atomic_write_json, ensure_output_dir, name_stdin, stdin_spooled
+from albert_fast.progress import Bar, run_with_progress, run_with_status
 from albert_fast.unicode_tables import tables_id
 
 PUNKT_FILES = ("abbrev_types.txt", "collocations.tab", "sent_starters.txt", "ortho_context.tab")
@@ -95,7 +95,8 @@ def load_punkt_splitter(params_dir: str | Path) -> "_core.PunktSplitter":
     return _core.PunktSplitter(str(params_dir))
 
 
-def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig) -> tuple[Path, dict[str, Any]]:
+def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig,
+                    progress: bool = False) -> tuple[Path, dict[str, Any]]:
     if cfg.punkt_params:
         d = Path(cfg.punkt_params)
         if not _has_punkt_files(d):
@@ -117,6 +118,7 @@ def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig) -> tuple[Pa
         "inputs": inputs,
         "punkt_sample_mb": cfg.punkt_sample_mb,
         "doc_boundary": cfg.doc_boundary,
+        "target_document_kb": cfg.target_document_kb,
         "jsonl_field": cfg.jsonl_field,
         "clean": [cfg.clean, cfg.nfc, cfg.remove_control, cfg.collapse_whitespace, cfg.min_line_chars],
     }
@@ -139,7 +141,12 @@ def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig) -> tuple[Pa
         info["train_seconds"] = round(info["train_seconds"], 3)
         return info
 
-    return d, _write_trained(d, train, {"sample_settings": sample_settings})
+    # Sampling and training report nothing while they run: a status line says what is going on
+    # and for how long.
+    return d, run_with_status(
+        lambda: _write_trained(d, train, {"sample_settings": sample_settings}),
+        f"training Punkt on a {cfg.punkt_sample_mb:g} MB sample of the input", show=progress,
+        name="albert-fast-punkt")
 
 
 def _reading_settings(cfg: CorpusConfig) -> dict[str, Any]:
@@ -147,6 +154,7 @@ def _reading_settings(cfg: CorpusConfig) -> dict[str, Any]:
     for the corpus itself."""
     return dict(
         doc_boundary=cfg.doc_boundary,
+        target_document_kb=cfg.target_document_kb,
         jsonl_field=cfg.jsonl_field,
         clean=cfg.clean,
         nfc=cfg.nfc,
@@ -168,7 +176,9 @@ def prepare_corpus(
     """Turns raw text into ``OUT/corpus-NNNNN.txt`` shards (one sentence per line, a blank line
     after each document) plus ``OUT/stats.json``, and returns those statistics.
 
-    ``inputs``: files, directories (recursive) and globs; plain, ``.gz``, ``.zst`` or ``.bz2``.
+    ``inputs``: files, directories (recursive) and globs; plain, ``.gz``, ``.zst`` or ``.bz2``;
+    Parquet and Arrow files and Hugging Face ``datasets`` directories (``save_to_disk``), the
+    text from the column ``jsonl_field`` (alias ``text_column``); ``-`` for standard input.
     ``config``: a :class:`Config` (its ``corpus`` section is used), a config file path or dict,
     or a :class:`CorpusConfig`;
     any field of :class:`CorpusConfig` can also be given as a keyword (``doc_boundary="jsonl"``,
@@ -177,6 +187,8 @@ def prepare_corpus(
     returns the recorded statistics.
     """
     cfg = config if isinstance(config, CorpusConfig) else as_config(config).corpus
+    aliases = {a: f for (section, f), names in FIELD_ALIASES.items() if section == "corpus" for a in names}
+    overrides = {aliases.get(k, k): v for k, v in overrides.items()}
     unknown = sorted(set(overrides) - set(CorpusConfig.model_fields))
     if unknown:
         raise ConfigError(f"unknown prepare_corpus option(s): {', '.join(unknown)}")
@@ -188,12 +200,18 @@ def prepare_corpus(
         inputs = [inputs]
     input_list = [os.fspath(i) for i in inputs]
     out = ensure_output_dir(output)
-    params_dir, punkt_info = _resolve_params(input_list, out, cfg)
-    options = dict(_reading_settings(cfg), dedup=cfg.dedup, shard_size_mb=cfg.shard_size_mb,
-                   max_document_mb=cfg.max_document_mb, threads=threads)
-    return run_with_progress(
-        lambda p: _core.prepare_corpus(input_list, str(out), str(params_dir), progress=p,
-                                       extra_stats={"punkt": punkt_info, "unicode_tables": tables_id()},
-                                       **options),
-        lambda s: Bar(s["bytes_read"], s["bytes_total"], "prepare-corpus"),
-        show=progress, name="albert-fast-prepare")
+    from_stdin = STDIN in input_list
+    with stdin_spooled(input_list, out) as input_list:
+        params_dir, punkt_info = _resolve_params(input_list, out, cfg, progress)
+        options = dict(_reading_settings(cfg), dedup=cfg.dedup, shard_size_mb=cfg.shard_size_mb,
+                       max_document_mb=cfg.max_document_mb, threads=threads)
+        stats = run_with_progress(
+            lambda p: _core.prepare_corpus(input_list, str(out), str(params_dir), progress=p,
+                                           extra_stats={"punkt": punkt_info, "unicode_tables": tables_id()},
+                                           **options),
+            lambda s: Bar(s["bytes_read"], s["bytes_total"], "prepare-corpus"),
+            show=progress, name="albert-fast-prepare")
+        if from_stdin:
+            stats = name_stdin(stats)
+            atomic_write_json(out / "stats.json", stats)
+        return stats

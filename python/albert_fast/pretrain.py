@@ -1,7 +1,8 @@
 """``albert-fast pretrain``: ALBERT (:mod:`albert_fast.model`) trained on create-data's TFRecords
 with MLM + SOP as ``run_pretraining.py`` does (docs/pretraining.md). One call runs or resumes a
 run directory: ``config.yaml``, ``ckpt-N`` (weights, optimizer, input position, dropout RNG),
-TensorBoard summaries, eval results and the best weights so far (``best/``)."""
+TensorBoard summaries with ``metrics.jsonl`` beside them (:mod:`albert_fast.metrics_log`), eval
+results and the best weights so far (``best/``)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ from albert_fast.config import Config, as_config, phase_ranges, unsupported_sett
 from albert_fast.convert import warm_start
 from albert_fast.data_check import check_training_data, remember_verified, stop_cleanly_on_bad_records
 from albert_fast.dataset import (DataFiles, SequenceBins, bin_lengths, count_bins, find_data_files,
-                                 make_dataset)
+                                 make_dataset, train_record_count)
 from albert_fast.dynamic_masking import DynamicMasking
 from albert_fast.errors import ConfigError
 from albert_fast.io_utils import atomic_write_json, ensure_output_dir
 from albert_fast.losses import metric_sums, metrics_from_sums, pretraining_losses
+from albert_fast.metrics_log import MetricsLog
+from albert_fast.progress import format_duration
 from albert_fast.records import feature_spec, tokenizer_from_manifest
 from albert_fast.runtime import (PRECISIONS, STRATEGIES, input_pipelines, is_chief, make_strategy,
                                  precision_policy, quiet_tensorflow, task_id, uses_accelerator)
@@ -213,9 +216,15 @@ def _train(config: Config, files: DataFiles, phases: list["Phase"], out: Path, s
 
     eval_fn = eval_step(model, strategy, jit)
 
+    metrics_log = MetricsLog(out, step, enabled=chief)
+    clock = TrainingClock(step, stop_step, pc.train_batch_size, train_record_count(files))
+
     def evaluate_now(step: int) -> dict:
-        return _evaluate_and_record(model, strategy, files, eval_spec, config, step, chief, out,
-                                    eval_writer, emit, eval_fn)
+        result = _evaluate_and_record(model, strategy, files, eval_spec, config, step, chief, out,
+                                      eval_writer, emit, eval_fn)
+        metrics_log.write("eval", step, {k: v for k, v in result.items() if k != "global_step"},
+                          clock.epoch(step))
+        return result
 
     history: list = []
     last_train: dict = {}
@@ -240,11 +249,13 @@ def _train(config: Config, files: DataFiles, phases: list["Phase"], out: Path, s
         stats = _loop_stats(totals, n, accum, elapsed, float(inner.learning_rate), config)
         last_train = dict(stats, step=step)
         history.append(last_train)
+        clock.loop_done(step)
         if chief:
             with train_writer.as_default(step=step):
                 for k, v in stats.items():
                     write_scalar(k, v, step)
-        emit(_progress_line(step, stop_step, stats))
+        metrics_log.write("train", step, stats, clock.epoch(step))
+        emit(_progress_line(step, stop_step, stats, clock))
         if not math.isfinite(stats["loss"]):
             raise FloatingPointError(f"training loss became {stats['loss']} at step {step}")
         if step % pc.save_checkpoints_steps == 0 or step >= stop_step:
@@ -592,13 +603,54 @@ def _loop_stats(totals: dict, updates: int, accum: int, elapsed: float, lr: floa
     return stats
 
 
-def _progress_line(step: int, stop_step: int, stats: dict) -> str:
-    return (f"step {step}/{stop_step}  loss {stats['loss']:.4f}  "
+class TrainingClock:
+    """Where a run stands: the share of its steps done, the epochs of training data seen and
+    the time left, from the step rate measured since the end of the first loop of this
+    process (the first includes tracing and compiling the step)."""
+
+    def __init__(self, start_step: int, stop_step: int, batch_size: int,
+                 train_records: Optional[int], now: Optional[float] = None):
+        self.start_step, self.stop_step = start_step, stop_step
+        self.batch_size, self.train_records = batch_size, train_records
+        self.started = time.monotonic() if now is None else now
+        self._mark: Optional[tuple[float, int]] = None  # (time, step) after the first loop
+        self._last: tuple[float, int] = (self.started, start_step)
+
+    def loop_done(self, step: int, now: Optional[float] = None) -> None:
+        now = time.monotonic() if now is None else now
+        if self._mark is None:
+            self._mark = (now, step)
+        self._last = (now, step)
+
+    def epoch(self, step: int) -> Optional[float]:
+        """Training instances seen at ``step`` over the instances in the training files."""
+        if not self.train_records:
+            return None
+        return step * self.batch_size / self.train_records
+
+    def steps_per_sec(self) -> Optional[float]:
+        (t1, s1) = self._last
+        (t0, s0) = self._mark if self._mark is not None and s1 > self._mark[1] else (self.started, self.start_step)
+        return (s1 - s0) / (t1 - t0) if s1 > s0 and t1 > t0 else None
+
+    def eta_seconds(self) -> Optional[float]:
+        rate = self.steps_per_sec()
+        return (self.stop_step - self._last[1]) / rate if rate else None
+
+
+def _progress_line(step: int, stop_step: int, stats: dict, clock: Optional[TrainingClock] = None) -> str:
+    where = f"step {step}/{stop_step} ({100 * step / max(stop_step, 1):.1f}%)"
+    epoch = clock.epoch(step) if clock is not None else None
+    if epoch is not None:
+        where += f"  epoch {epoch:.3f}"
+    eta = clock.eta_seconds() if clock is not None else None
+    tail = f"  ETA {format_duration(eta)}" if eta is not None and step < stop_step else ""
+    return (f"{where}  loss {stats['loss']:.4f}  "
             f"mlm_loss {stats['masked_lm_loss']:.4f}  sop_loss {stats['sentence_order_loss']:.4f}"
             f"  mlm_acc {stats['masked_lm_accuracy']:.3f}  sop_acc "
             f"{stats['sentence_order_accuracy']:.3f}  lr {stats['learning_rate']:.3g}  "
             f"{stats['steps_per_sec']:.2f} steps/s  {stats['examples_per_sec']:.0f} examples/s  "
-            f"{stats['real_tokens_per_sec']:.0f} real tokens/s")
+            f"{stats['real_tokens_per_sec']:.0f} real tokens/s{tail}")
 
 
 def write_scalar(name: str, value: float, step: int) -> None:

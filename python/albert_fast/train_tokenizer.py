@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple
@@ -20,8 +19,9 @@ from typing import Any, Iterable, Mapping, NamedTuple
 from albert_fast import _core
 from albert_fast.config import Config, as_config
 from albert_fast.errors import ConfigError, ModelError
-from albert_fast.io_utils import atomic_path, atomic_write_json, atomic_write_text, ensure_output_dir
-from albert_fast.progress import Bar, run_with_progress
+from albert_fast.io_utils import (STDIN, atomic_path, atomic_write_json, atomic_write_text,
+                                  ensure_output_dir, stdin_spooled)
+from albert_fast.progress import Bar, run_with_progress, run_with_status
 from albert_fast.tokenizer import ALBERT_SPECIAL_TOKENS, MODEL_FILE, TOKENIZER_CONFIG
 
 log = logging.getLogger("albert_fast")
@@ -97,12 +97,16 @@ def train_tokenizer(
             f"{len(symbols)} user_defined_symbols alone take {min_size - 1}")
 
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    files, skipped_hidden = _core.expand_inputs([os.fspath(p) for p in paths])
+    paths = [os.fspath(p) for p in paths]
+    if STDIN not in paths:  # a missing input fails before the output directory is made
+        _core.expand_inputs(paths)
     created = not Path(output_dir).exists()
     out = ensure_output_dir(output_dir)
     try:
-        return _train(files, skipped_hidden, out, cfg, size, symbols, threads, progress, replace_quotes,
-                      started)
+        with stdin_spooled(paths, out) as paths:
+            files, skipped_hidden = _core.expand_inputs(paths)
+            return _train(files, skipped_hidden, out, cfg, size, symbols, threads, progress,
+                          replace_quotes, started)
     except BaseException:
         if created:  # leave nothing behind for a run that failed
             shutil.rmtree(out, ignore_errors=True)
@@ -121,12 +125,14 @@ def _train(files: list, skipped_hidden: int, out: Path, cfg: Config, size: int, 
     _warn_about_input(stats)
     sentences = stats["sampled"]
     estimate = estimate_training(sampled_bytes(stats), size)
-    if progress:
-        print(f"albert-fast: training SentencePiece {tok.model_type} model, vocab_size {size}, on "
-              f"{sentences:,} sentences; {estimate.describe()}", file=sys.stderr, flush=True)
     _warn_about_memory(estimate)
-
-    model_bytes = _run_trainer(sample, size, tok.model_type, tok.character_coverage, symbols, sentences)
+    # SentencePiece reports nothing while it trains (its log is off): a status line says what
+    # is going on, what it should cost, and for how long it has run.
+    model_bytes = run_with_status(
+        lambda: _run_trainer(sample, size, tok.model_type, tok.character_coverage, symbols, sentences),
+        f"training SentencePiece {tok.model_type} model, vocab_size {size}, on {sentences:,} "
+        f"sentences; {estimate.describe()}",
+        show=progress, name="albert-fast-spm-train")
     sp = check_albert_specials(model_bytes, size, symbols, where=str(out / MODEL_FILE))
     sha = hashlib.sha256(model_bytes).hexdigest()
     with atomic_path(out / MODEL_FILE) as tmp:

@@ -35,7 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "create-data", help="masked-LM + sentence-order instances -> sharded TFRecords",
         description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="*", metavar="INPUT",
-                   help="text files, directories or glob patterns (plain, .gz, .zst, .bz2)")
+                   help="text files, directories or glob patterns (plain, .gz, .zst, .bz2); - for "
+                   "standard input")
     p.add_argument("--input_file", "--input-file", action="append", default=[], metavar="FILES",
                    help="the original flag: comma-separated files or globs (added to INPUT)")
     p.add_argument("--vocab_file", "--vocab-file", default=None, metavar="PATH",

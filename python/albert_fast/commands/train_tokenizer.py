@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="text files (one sentence per line; .gz/.zst/.bz2 are decompressed), "
-                   "directories (read recursively) or glob patterns")
+                   "directories (read recursively) or glob patterns; - for standard input")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
     p.add_argument("--vocab-size", "--vocab_size", dest="vocab_size", type=int, metavar="N",
                    help="total vocabulary size, the 5 special pieces included (Q5; default: "

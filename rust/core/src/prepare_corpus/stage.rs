@@ -18,17 +18,18 @@ use std::thread::JoinHandle;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::cleaning::{clean_document, render_document, CleanDoc, CleanOptions, CleanStats};
 use super::journal::{read_json, write_json_atomic, Journal, ShardRecord};
-use super::stats::{Changed, Dropped, InputSummary, PrepareStats, Settings};
+use super::stats::{Changed, DocumentStats, Dropped, InputSummary, PrepareStats, Settings};
 use crate::atomic::{self, AtomicFile};
 use crate::corpus::prepared::{is_shard_file, shard_name, STATE_FILE, STATS_FILE};
 use crate::corpus::{
-    expand_inputs_detailed, file_stamp, read_documents, total_size, DocBoundary, DocumentOptions, Flow, LineReader, LineReaderOptions,
-    RawDocument, ReaderStats, DEFAULT_MAX_LINE_BYTES,
+    expand_inputs_detailed, file_stamp, read_documents, total_size, DocBoundary, DocumentOptions, FileReport, Flow, LineReaderOptions,
+    RawDocument, ReaderStats, Source, DEFAULT_MAX_LINE_BYTES,
 };
+use crate::corpus::documents::LineOrigin;
 use crate::error::{Error, Result};
 use crate::hashing::sha256_hex;
 use crate::progress::Progress;
@@ -51,6 +52,10 @@ pub struct PrepareOptions {
     /// Documents longer than this are cut at a line boundary (counted as `split_documents`).
     #[serde(rename = "max_document_mb", with = "megabytes")]
     pub max_document_bytes: u64,
+    /// Paragraph layouts (group mode, and auto on such files): paragraphs are grouped into
+    /// documents of about this size; 0 makes every paragraph a document.
+    #[serde(rename = "target_document_kb", with = "kilobytes")]
+    pub target_document_bytes: u64,
     /// Lines longer than this are split by the reader (counted as `split_lines`).
     #[serde(skip)]
     pub max_line_bytes: usize,
@@ -69,9 +74,29 @@ impl Default for PrepareOptions {
             clean: CleanOptions::default(),
             shard_bytes: 64 << 20,
             max_document_bytes: 64 << 20,
+            target_document_bytes: DEFAULT_TARGET_DOCUMENT_KB << 10,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             batch_bytes: 8 << 20,
             threads: 0,
+        }
+    }
+}
+
+/// The default of `target_document_kb`: a document of ~16 KB gives several 512-token
+/// instances, so sentence-order pairs come from within a document and few instances end a
+/// document half-empty (docs/prepare-corpus.md).
+pub const DEFAULT_TARGET_DOCUMENT_KB: u64 = 16;
+
+/// A size given in KB (0 or more, fractions allowed), held in bytes.
+mod kilobytes {
+    use super::*;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+        let kb = f64::deserialize(d)?;
+        if kb.is_finite() && kb >= 0.0 {
+            Ok((kb * 1024.0) as u64)
+        } else {
+            Err(serde::de::Error::custom(format!("{kb} is not a size in KB (0 or more)")))
         }
     }
 }
@@ -110,6 +135,8 @@ impl PrepareOptions {
             jsonl_field: self.jsonl_field.clone(),
             max_document_bytes: self.max_document_bytes,
             merge_across_files: false,
+            target_document_bytes: self.target_document_bytes,
+            profile_layouts: true,
             lines: LineReaderOptions { max_line_bytes: self.max_line_bytes, progress, ..Default::default() },
         }
     }
@@ -120,6 +147,7 @@ impl PrepareOptions {
             jsonl_field: self.jsonl_field.clone(),
             clean: self.clean.clone(),
             shard_bytes: self.shard_bytes,
+            target_document_bytes: self.target_document_bytes,
         }
     }
 
@@ -148,8 +176,8 @@ fn fingerprint(files: &[PathBuf], opts: &PrepareOptions, splitter: &PunktSentenc
 /// Checks every input before any output is written: binary files fail the run here (naming
 /// the file), not hours later.
 fn precheck(files: &[PathBuf], opts: &PrepareOptions) -> Result<()> {
-    let lines = opts.documents(None).lines;
-    files.par_iter().try_for_each(|f| LineReader::open_with(f, lines.clone()).map(|_| ()))
+    let documents = opts.documents(None);
+    files.par_iter().try_for_each(|f| Source::open(f, &documents, 0, 0).map(|_| ()))
 }
 
 /// Reads a bounded, deterministic sample of cleaned documents for Punkt training: up to
@@ -258,7 +286,8 @@ pub fn prepare_corpus(
         }
 
         let (reader, batches) = spawn_reader(files.clone(), opts.clone(), progress.clone());
-        let mut writer = ShardWriter { out_dir, fingerprint: &fp, shards: finished, current: None };
+        let (shards, documents) = finished.into_iter().unzip();
+        let mut writer = ShardWriter { out_dir, fingerprint: &fp, shards, documents, current: None };
         let resumed_shards = writer.shards.len();
         let mut work = Assigner { seen: HashSet::new(), counts: Counts::default(), shard_index: 0, shard_fill: 0 };
         let result = (|| -> Result<()> {
@@ -269,16 +298,16 @@ pub fn prepare_corpus(
                 }
                 let assigned = work.assign(batch, opts);
                 // Shards the journal lists as finished are not split or written again.
-                let rendered: Vec<(usize, String, u64)> = assigned
+                let rendered: Vec<(usize, String, u64, LineOrigin)> = assigned
                     .par_iter()
                     .filter(|(s, _)| *s >= resumed_shards)
                     .map(|(s, d)| {
                         let (text, n) = render_document(d, splitter, &opts.clean);
-                        (*s, text, n)
+                        (*s, text, n, d.origin)
                     })
                     .collect();
-                for (s, text, n) in rendered {
-                    writer.write(s, &text, n)?;
+                for (s, text, n, origin) in rendered {
+                    writer.write(s, &text, n, origin)?;
                 }
             }
             Ok(())
@@ -289,6 +318,8 @@ pub fn prepare_corpus(
         writer.commit()?;
 
         let shards = writer.shards;
+        let mut documents = DocumentStats::default();
+        writer.documents.iter().for_each(|d| documents.merge(d));
         let docs_written: u64 = shards.iter().map(|r| r.documents).sum();
         if docs_written == 0 {
             return Err(Error::InvalidInput(format!(
@@ -297,7 +328,7 @@ pub fn prepare_corpus(
             )));
         }
         let c = work.counts;
-        let stats = PrepareStats {
+        let mut stats = PrepareStats {
             fingerprint: fp.clone(),
             output: out_dir.display().to_string(),
             documents: docs_written,
@@ -323,15 +354,19 @@ pub fn prepare_corpus(
                 control_chars: c.clean.control_chars_removed,
                 json_invalid_lines: rstats.json_errors,
                 json_missing_field: rstats.json_missing_field,
+                rows_without_text: rstats.rows_without_text,
                 lines_outside_doc_elements: rstats.lines_outside_docs,
             },
             changed: Changed { lines_normalized_nfc: c.clean.lines_normalized_nfc, unclosed_doc_elements: rstats.unclosed_docs },
-            warnings: rstats.examples,
+            warnings: rstats.examples.iter().cloned().chain(rstats.layout_warnings()).collect(),
             settings: opts.settings(),
             resumed_shards,
         };
+        let (report, document_warnings) = document_report(&documents, &rstats.files, docs_written, stats.sentences, stats.bytes);
+        stats.warnings.extend(document_warnings);
         let mut value = serde_json::to_value(&stats).map_err(|e| Error::InvalidInput(e.to_string()))?;
         if let Value::Object(obj) = &mut value {
+            obj.extend(report);
             obj.extend(extra_stats);
         }
         // The journal stays: should stats.json be lost, a re-run finds every shard finished.
@@ -340,11 +375,75 @@ pub fn prepare_corpus(
     })
 }
 
+/// Documents this large suggest missing document boundaries.
+const LARGE_DOCUMENT_BYTES: u64 = 1 << 20;
+
+/// What `stats.json` says about the documents: per input file (layout, mode, documents read and
+/// written), the length distributions and the largest documents; and warnings about documents
+/// sentence-order prediction cannot use well.
+fn document_report(
+    documents: &DocumentStats,
+    files: &[FileReport],
+    count: u64,
+    sentences: u64,
+    bytes: u64,
+) -> (Map<String, Value>, Vec<String>) {
+    let name = |i: usize| files.iter().find(|f| f.index == i).map_or_else(|| i.to_string(), |f| f.file.clone());
+    let per_file: Vec<Value> = files
+        .iter()
+        .map(|f| {
+            let mut v = serde_json::to_value(f).unwrap_or_default();
+            let c = documents.per_file.get(&f.index).copied().unwrap_or_default();
+            if let Value::Object(o) = &mut v {
+                o.insert("documents".into(), c.documents.into());
+                o.insert("sentences".into(), c.sentences.into());
+                o.insert("bytes".into(), c.bytes.into());
+            }
+            v
+        })
+        .collect();
+    let largest: Vec<Value> = documents
+        .largest
+        .iter()
+        .map(|d| json!({"file": name(d.file), "line": d.line, "bytes": d.bytes, "sentences": d.sentences}))
+        .collect();
+    let single = documents.by_sentences.0.get(&0).copied().unwrap_or(0);
+    let mut out = Map::new();
+    out.insert("files".into(), Value::Array(per_file));
+    out.insert(
+        "document_lengths".into(),
+        json!({
+            "sentences": DocumentStats::summary(&documents.by_sentences, sentences, count, documents.max_sentences),
+            "bytes": DocumentStats::summary(&documents.by_bytes, bytes, count, documents.largest.first().map_or(0, |d| d.bytes)),
+            "single_sentence_documents": single,
+        }),
+    );
+    out.insert("largest_documents".into(), Value::Array(largest));
+    let mut warnings = Vec::new();
+    if count >= 10 && single * 2 >= count {
+        warnings.push(format!(
+            "{single} of {count} documents ({:.0}%) have a single sentence: sentence-order prediction needs documents of \
+             several sentences (doc boundary auto or group joins paragraphs into documents of target_document_kb)",
+            100.0 * single as f64 / count as f64
+        ));
+    }
+    if let Some(d) = documents.largest.first().filter(|d| d.bytes >= LARGE_DOCUMENT_BYTES) {
+        warnings.push(format!(
+            "{}:{}: one document of {:.1} MB ({} sentences): are document boundaries (blank lines) missing there?",
+            name(d.file),
+            d.line,
+            d.bytes as f64 / 1e6,
+            d.sentences
+        ));
+    }
+    (out, warnings)
+}
+
 enum Resume {
     /// The run already finished: its statistics.
     Complete(Value),
     /// Resume after these finished shards (none for a fresh run).
-    After(Vec<ShardRecord>),
+    After(Vec<(ShardRecord, DocumentStats)>),
 }
 
 /// What an earlier run left in `out_dir`. A finished run with the same fingerprint is returned
@@ -468,35 +567,40 @@ struct ShardWriter<'a> {
     out_dir: &'a Path,
     fingerprint: &'a str,
     shards: Vec<ShardRecord>,
-    current: Option<(AtomicFile, ShardRecord)>,
+    /// One per entry of `shards`.
+    documents: Vec<DocumentStats>,
+    current: Option<(AtomicFile, ShardRecord, DocumentStats)>,
 }
 
 impl ShardWriter<'_> {
-    fn write(&mut self, shard: usize, text: &str, sentences: u64) -> Result<()> {
+    fn write(&mut self, shard: usize, text: &str, sentences: u64, origin: LineOrigin) -> Result<()> {
         if self.current.is_some() && self.shards.len() < shard {
             self.commit()?;
         }
         let path = self.out_dir.join(shard_name(shard));
         if self.current.is_none() {
             let rec = ShardRecord { file: shard_name(shard), ..Default::default() };
-            self.current = Some((AtomicFile::create(&path)?, rec));
+            self.current = Some((AtomicFile::create(&path)?, rec, DocumentStats::default()));
         }
-        if let Some((file, rec)) = self.current.as_mut() {
+        if let Some((file, rec, docs)) = self.current.as_mut() {
             if sentences > 0 {
                 file.write_all(text.as_bytes()).map_err(|e| Error::io(&path, e))?;
                 rec.documents += 1;
                 rec.sentences += sentences;
                 rec.bytes += text.len() as u64;
+                docs.add(origin.file as usize, origin.line, text.len() as u64, sentences);
             }
         }
         Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {
-        if let Some((file, rec)) = self.current.take() {
+        if let Some((file, rec, docs)) = self.current.take() {
             file.commit()?;
             self.shards.push(rec);
-            let journal = Journal { fingerprint: self.fingerprint.to_string(), shards: self.shards.clone() };
+            self.documents.push(docs);
+            let journal =
+                Journal { fingerprint: self.fingerprint.to_string(), shards: self.shards.clone(), documents: self.documents.clone() };
             write_json_atomic(&self.out_dir.join(STATE_FILE), &journal)?;
         }
         Ok(())
