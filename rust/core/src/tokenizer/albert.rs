@@ -1,15 +1,7 @@
-//! The two ALBERT text pipelines around SentencePiece, selected by
-//! [`EncodeOptions::reference_compat`](super::EncodeOptions) (docs/tokenizer.md):
-//! - **default**: Hugging Face `AlbertTokenizer` (slow) — special tokens (`[CLS]`, `[SEP]`,
-//!   `[MASK]`, `<pad>`, `<unk>`) in the text are kept whole, lower-casing runs per character
-//!   first, "``"/"''" become '"' (Q3), and the digit-comma rule drops the "▁" that re-encoding
-//!   adds to a mid-word piece (the intended rule).
-//! - **reference_compat**: the original `FullTokenizer` under Python 3 — no special-token
-//!   splitting, no quote replacement, and the digit-comma rule keeps the extra "▁" (Q2:
-//!   "x19," → "x", "▁19", ",").
-//!
-//! Both are checked line by line against `sentencepiece` and `transformers` in
-//! `tests/test_tokenizer_parity.py`.
+//! The two ALBERT text pipelines around SentencePiece: Hugging Face's `AlbertTokenizer` by
+//! default (special tokens kept whole, Q3 quotes, the intended digit-comma rule), or the original
+//! `FullTokenizer` with `reference_compat` (Q2). docs/tokenizer.md; checked line by line against
+//! `sentencepiece` and `transformers` in tests/test_tokenizer_parity.py.
 
 use std::borrow::Cow;
 
