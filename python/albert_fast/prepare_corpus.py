@@ -2,8 +2,8 @@
 
 Reading, cleaning, de-duplication, Punkt splitting, sharded atomic output and resume are in the
 Rust core; this module decides where the Punkt parameters come from (given, installed
-``nltk_data``, or learned from a bounded sample by the Rust trainer, which learns exactly the
-parameters NLTK's ``PunktTrainer`` learns, and saved to ``OUT/punkt/``). docs/prepare-corpus.md."""
+``nltk_data``, or trained on a bounded sample by the Rust trainer — the parameters NLTK's
+``PunktTrainer`` learns — and saved to ``OUT/punkt/``). docs/prepare-corpus.md."""
 
 from __future__ import annotations
 
