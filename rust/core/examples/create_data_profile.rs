@@ -22,6 +22,7 @@ fn options(model: &str, text: &str, out: &str, threads: usize) -> CreateDataOpti
         lowercase: true,
         strip_accents: false,
         reference_compat: false,
+        sentencepiece_version: "0.2.3".into(),
         max_seq_length: 512,
         max_predictions_per_seq: 20,
         random_seed: 12345,
