@@ -189,7 +189,7 @@ def test_punkt_trained_on_sample_by_default_and_reused(examples_dir, tmp_path):
     out = tmp_path / "out"
     stats = albert_fast.prepare_corpus([examples_dir / "en-twain4.txt"], out, punkt_sample_mb=0.05)
     assert stats["punkt"]["source"] == "trained"
-    assert 0 < stats["punkt"]["sample_bytes"] <= 0.05 * 1024 * 1024 + 20000
+    assert 0 < stats["punkt"]["sample_bytes"] <= 0.05 * 1024 * 1024
     assert all((out / "punkt" / n).is_file() for n in ("abbrev_types.txt", "ortho_context.tab"))
     (out / "stats.json").unlink()
     again = albert_fast.prepare_corpus([examples_dir / "en-twain4.txt"], out, punkt_sample_mb=0.05)
@@ -200,6 +200,27 @@ def test_punkt_trained_on_sample_by_default_and_reused(examples_dir, tmp_path):
     with pytest.raises(InputError, match="earlier prepare-corpus run"):
         albert_fast.prepare_corpus([examples_dir / "en-twain4.txt"], out, punkt_sample_mb=0.04)
     assert (out / "punkt" / "ortho_context.tab").read_bytes() == before
+
+
+def test_punkt_sample_bound_holds_for_a_single_long_line(tmp_path):
+    # One 3 MB line: the sample is cut at whitespace inside it, not taken whole.
+    f = tmp_path / "one-line.txt"
+    f.write_text("This is one sentence of a very long line. " * 75_000 + "\n", encoding="utf-8")
+    stats = albert_fast.prepare_corpus([f], tmp_path / "out", punkt_sample_mb=0.25)
+    assert 0.2 * 1024 * 1024 < stats["punkt"]["sample_bytes"] <= 0.25 * 1024 * 1024
+
+
+def test_an_nltk_failure_is_one_line_in_our_words(tmp_path):
+    # A damaged .zip on NLTK_DATA's path makes nltk.data.find raise zipfile.BadZipFile.
+    (tmp_path / "in.txt").write_text("One sentence. Another one.\n", encoding="utf-8")
+    (tmp_path / "nltk").mkdir(mode=0o700)
+    (tmp_path / "nltk" / "data.zip").write_bytes(b"not a zip")
+    r = run_cli("prepare-corpus", str(tmp_path / "in.txt"), "-o", str(tmp_path / "out"),
+                "--language", "english", env={"NLTK_DATA": str(tmp_path / "nltk" / "data.zip")})
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "punkt_language 'english': NLTK failed searching its data path" in r.stderr
+    assert "BadZipFile: File is not a zip file" in r.stderr and "--punkt-params" in r.stderr
 
 
 def test_default_punkt_parameters_are_nltks_on_the_sample(literature_dir, tmp_path):
