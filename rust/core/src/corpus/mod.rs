@@ -10,5 +10,5 @@ pub mod prepared;
 
 pub use documents::{read_documents, read_span, DocBoundary, DocumentOptions, Flow, RawDocument, ReaderStats};
 pub use inputs::{expand_inputs, expand_inputs_detailed, file_stamp, total_size, InputSet};
-pub use lines::{read_all_lines, InputStats, LineReader, LineReaderOptions, Position, TextPolicy, DEFAULT_MAX_LINE_BYTES};
+pub use lines::{read_all_lines, InputStats, LineReader, LineReaderOptions, Position, TextPolicy, DEFAULT_MAX_LINE_BYTES, MIN_MAX_LINE_BYTES};
 pub use open::{open_reader, Compression};
