@@ -223,6 +223,35 @@ def test_an_nltk_failure_is_one_line_in_our_words(tmp_path):
     assert "BadZipFile: File is not a zip file" in r.stderr and "--punkt-params" in r.stderr
 
 
+def _compressed(ext: str, data: bytes) -> bytes:
+    import zstandard
+
+    if ext == "zst":  # with a checksum: any damage is found
+        return zstandard.ZstdCompressor(level=19, write_checksum=True).compress(data)
+    return gzip.compress(data) if ext == "gz" else bz2.compress(data)
+
+
+@pytest.mark.parametrize("ext,name", [("zst", "zstd"), ("gz", "gzip"), ("bz2", "bzip2")])
+def test_corrupt_or_truncated_compressed_input_is_named_in_plain_words(tmp_path, punkt_dir, ext, name):
+    import re
+
+    text = "".join(f"This is sentence {i} of the corpus. And another {i * 7 % 13}.\n" for i in range(30000))
+    data = _compressed(ext, text.encode())
+    bad = bytearray(data)
+    bad[int(len(data) * 0.97)] ^= 0xC8  # zstd said "Destination buffer is too small" here
+    cases = {"bad": (bytes(bad), rf"corrupt {name} data in \S*bad.txt.{ext} at byte \d+ \(of {len(data)}\): "
+                                 "the file is damaged; recompress it from the original"),
+             "cut": (data[:-40], rf"truncated {name} data in \S*cut.txt.{ext}: the file ends inside "
+                                 rf"compressed data \({len(data) - 40} bytes\)")}
+    for stem, (content, expected) in cases.items():
+        f = tmp_path / f"{stem}.txt.{ext}"
+        f.write_bytes(content)
+        r = run_cli("prepare-corpus", str(f), "-o", str(tmp_path / f"out-{stem}"), "--punkt-params",
+                    str(punkt_dir), "--no-progress")
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+        assert re.search(expected, r.stderr), r.stderr
+
+
 def test_default_punkt_parameters_are_nltks_on_the_sample(literature_dir, tmp_path):
     # Already-clean paragraphs, one file, sample larger than the file: the sample is the file's
     # paragraphs joined by blank lines, which NLTK's PunktTrainer gets as its text.
