@@ -113,7 +113,8 @@ class TokenizerConfig(_Section):
     character_coverage: float = Field(
         0.99995, gt=0.0, le=1.0, description="Share of characters the model must cover.")
     input_sentence_size: int = Field(
-        10_000_000, gt=0, description="Most sentences SentencePiece loads for training.")
+        10_000_000, gt=0, description="Most sentences SentencePiece loads for training (the "
+        "tutorial's value; time, memory and quality per size: docs/tokenizer-training.md).")
     shuffle: bool = Field(
         True, description="Sample the training sentences at random (SentencePiece's "
         "shuffle_input_sentence).")

@@ -23,7 +23,8 @@ from albert_fast.errors import ConfigError, ModelError
 from albert_fast.io_utils import atomic_write_text, ensure_output_dir, file_sha256
 from albert_fast.progress import Bar, run_with_progress
 from albert_fast.records import feature_spec
-from albert_fast.tokenizer import TOKENIZER_CONFIG, resolve_tokenizer_paths
+from albert_fast.tokenizer import TOKENIZER_CONFIG, resolve_tokenizer_paths, sentencepiece_behaviour
+from albert_fast.unicode_tables import tables_id
 
 __all__ = ["create_pretraining_data", "check_vocab_file", "MANIFEST", "default_shard_size"]
 
@@ -151,6 +152,7 @@ def create_pretraining_data(
     max_line_tokens: Optional[int] = None,
     progress: bool = False,
     strict_normalization: Optional[bool] = None,
+    sentencepiece_version: Optional[str] = None,
     output_files: Optional[Sequence[str]] = None,
     **overrides: Any,
 ) -> dict[str, Any]:
@@ -178,6 +180,9 @@ def create_pretraining_data(
         strict_normalization: whether the config's ``text`` settings must equal those recorded
             with the tokenizer (error otherwise); when false the tokenizer's recorded settings
             win. Default: strict when a ``config`` is given.
+        sentencepiece_version: the ``sentencepiece`` release whose scoring the tokenizer
+            reproduces (default: the installed one; docs/tokenizer.md). Recorded in the manifest;
+            a resumed run with another one starts over.
         output_files: the original's ``--output_file`` list: names of files in ``output_dir``
             that are the train shards (the training text split evenly over them; a name the
             text does not reach becomes an empty file) instead of ``train-*`` shards of
@@ -230,6 +235,7 @@ def create_pretraining_data(
                       "the original run_pretraining.py cannot read them (Q14); albert-fast pretrain "
                       "reads the length from manifest.json", stacklevel=2)
 
+    scoring = sentencepiece_behaviour(sentencepiece_version)
     settings = {
         "data": data.model_dump(mode="json"),
         "text": {"lowercase": lowercase, "strip_accents": strip_accents},
@@ -241,6 +247,7 @@ def create_pretraining_data(
     options = dict(
         inputs=input_specs, model_path=str(model), output_dir=str(out),
         lowercase=lowercase, strip_accents=strip_accents, reference_compat=data.reference_compat,
+        sentencepiece_version=scoring,
         max_seq_length=data.max_seq_length, max_predictions_per_seq=data.max_predictions_per_seq,
         random_seed=data.random_seed, dupe_factor=data.dupe_factor, masked_lm_prob=data.masked_lm_prob,
         short_seq_prob=data.short_seq_prob, do_permutation=data.do_permutation,
@@ -272,7 +279,8 @@ def create_pretraining_data(
         "reference_compat": data.reference_compat,
         "text": settings["text"],
         "tokenizer": {"path": _tokenizer_path_for_manifest(model, out), "model_file": model.name,
-                      "spiece_sha256": model_sha, "vocab_size": result["vocab_size"]},
+                      "spiece_sha256": model_sha, "vocab_size": result["vocab_size"],
+                      "sentencepiece_version": scoring, "unicode_tables": tables_id()},
         "eval_fraction": settings["eval_fraction"],
         "shard_size_bytes": shard_size,
         "compression": compression,

@@ -20,6 +20,7 @@ from albert_fast.config import Config, CorpusConfig, as_config
 from albert_fast.errors import ConfigError, InputError
 from albert_fast.io_utils import atomic_write_json, ensure_output_dir
 from albert_fast.progress import Bar, run_with_progress
+from albert_fast.unicode_tables import tables_id
 
 PUNKT_FILES = ("abbrev_types.txt", "collocations.tab", "sent_starters.txt", "ortho_context.tab")
 
@@ -207,6 +208,7 @@ def prepare_corpus(
                    max_document_mb=cfg.max_document_mb, threads=threads)
     return run_with_progress(
         lambda p: _core.prepare_corpus(input_list, str(out), str(params_dir), progress=p,
-                                       extra_stats={"punkt": punkt_info}, **options),
+                                       extra_stats={"punkt": punkt_info, "unicode_tables": tables_id()},
+                                       **options),
         lambda s: Bar(s["bytes_read"], s["bytes_total"], "prepare-corpus"),
         show=progress, name="albert-fast-prepare")

@@ -13,6 +13,7 @@ mod sentences;
 mod tfrecord;
 mod tokenizer;
 mod train_tokenizer;
+mod unicode;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -26,5 +27,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tfrecord::register(m)?;
     tokenizer::register(m)?;
     sentences::register(m)?;
+    unicode::register(m)?;
     Ok(())
 }

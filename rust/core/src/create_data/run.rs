@@ -19,7 +19,7 @@ use super::shard::{Builder, LineEncoder};
 use crate::corpus::{expand_inputs, read_documents, read_span, Flow, ReaderStats};
 use crate::error::{Error, Result};
 use crate::progress::{Phase, Progress};
-use crate::tokenizer::{EncodeOptions, Tokenizer};
+use crate::tokenizer::{EncodeOptions, SpmVersion, Tokenizer};
 
 /// What one shard produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,7 +63,10 @@ pub struct CreateDataSummary {
 /// fingerprint, and runs.
 pub fn run_with_model(options: &CreateDataOptions, progress: &Arc<Progress>) -> Result<CreateDataSummary> {
     let files = expand_inputs(&options.inputs)?;
-    let tok = Tokenizer::from_file(&options.model_path, EncodeOptions::new(options.lowercase, options.strip_accents, options.reference_compat))?;
+    let sentencepiece = SpmVersion::for_release(&options.sentencepiece_version)
+        .map_err(|m| Error::invalid_arg("sentencepiece_version", m))?;
+    let encode = EncodeOptions::new(options.lowercase, options.strip_accents, options.reference_compat).with_sentencepiece(sentencepiece);
+    let tok = Tokenizer::from_file(&options.model_path, encode)?;
     tok.check_albert_specials()?;
     let vocab = MaskingVocab::from_tokenizer(&tok)?;
     let fingerprint = options.fingerprint(&tok.model_sha256(), &files);
