@@ -225,6 +225,40 @@ def test_line_far_longer_than_max_seq_length(tmp_path, spm_dir):
     _cli_fails(tmp_path, [tmp_path / "long.txt"], spm_dir, "long.txt:2: line of")
 
 
+_PEAK_RSS = """
+import resource, sys
+from albert_fast.create_data import create_pretraining_data
+from albert_fast.errors import InputError
+try:
+    create_pretraining_data([sys.argv[1]], sys.argv[2], sys.argv[3], threads=1, max_seq_length=128)
+except InputError as err:
+    print(err)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_max_line_tokens_bounds_memory_while_reading(tmp_path, spm_dir):
+    # A 24 MB line (an unsplit book) is refused while reading, after 256 bytes per token of the
+    # limit (16 x 128 tokens: 512 KiB): peak memory stays that of a small input (measured 38 MiB),
+    # where tokenizing the line whole took 757 MiB.
+    import subprocess
+    import sys
+
+    sentence = "This is one sentence of a very long line. "
+    peak = {}
+    for mb in (0, 24):
+        f = tmp_path / f"book{mb}.txt"
+        f.write_text("Short one.\n" + sentence * (mb * 1024 * 1024 // len(sentence)) + "Last words.\n")
+        r = subprocess.run([sys.executable, "-c", _PEAK_RSS, str(f), str(spm_dir), str(tmp_path / f"out{mb}")],
+                           capture_output=True, text=True, env={**os.environ, "USE_TORCH": "0"})
+        assert r.returncode == 0, r.stderr
+        *message, peak[mb] = r.stdout.splitlines()
+    assert message == [f"{f}:2: line longer than 524288 bytes (256 per token of max_line_tokens=2048; "
+                       "refused before tokenizing): the input must hold one sentence per line (see "
+                       "`albert-fast prepare-corpus`), or raise max_line_tokens"]
+    assert int(peak[24]) < int(peak[0]) + 60, peak
+
+
 def test_tokenizer_without_albert_specials(tmp_path, corpus_dir):
     bad = train_albert_spm(sorted(corpus_dir.glob("*.txt")), tmp_path / "badtok", vocab_size=1500,
                            control_symbols="[FOO]")

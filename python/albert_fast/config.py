@@ -276,7 +276,7 @@ class CorpusConfig(_Section):
     punkt_params: Optional[str] = Field(None, description="A punkt_tab directory with the Punkt parameters.")
     punkt_language: Optional[str] = Field(
         None, description="Use the installed nltk_data punkt_tab model of this language if there is one.")
-    punkt_sample_mb: float = Field(10.0, gt=0.0, description="MB of input to train Punkt on (NLTK PunktTrainer).")
+    punkt_sample_mb: float = Field(10.0, gt=0.0, description="MB of input to train Punkt on (a sample from the start of each file, cut at whitespace: the bound holds for any line length).")
 
 
 SECTION_MODELS: dict[str, type[_Section]] = {

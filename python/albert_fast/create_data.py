@@ -228,7 +228,8 @@ def create_pretraining_data(
         compression: ``"none"`` or ``"gzip"`` (files end in ``.tfrecord.gz``).
         shard_size_bytes: raw input bytes per shard (default :func:`default_shard_size`).
         max_line_tokens: a line with more tokens is an error (default 16 x max_seq_length; 0
-            disables the check).
+            disables the check); so is a line of more than 256 bytes per token of the limit,
+            found while reading (memory stays bounded for any line length).
         progress: draw a progress bar on stderr (when it is a terminal).
         strict_normalization: whether the config's ``text`` settings must equal those recorded
             with the tokenizer (error otherwise); when false the tokenizer's recorded settings

@@ -80,6 +80,30 @@ def ensure_output_dir(path: str | Path) -> Path:
     return out
 
 
+@contextlib.contextmanager
+def no_empty_dirs_left_on_failure(paths: list[str | Path]) -> Iterator[None]:
+    """On failure (an exception, Ctrl-C included), removes the directories at and around each
+    of ``paths`` that did not exist before and hold no file: the empty output directory,
+    ``.progress/``, ``punkt/`` or run directory a failed command made. Directories that were
+    there before, and anything holding a file, stay."""
+    snapshots = []
+    for p in paths:
+        root = Path(os.path.abspath(p))
+        while not root.parent.exists() and root.parent != root:
+            root = root.parent
+        existing = {d for d, _, _ in os.walk(root)} if root.is_dir() else set()
+        snapshots.append((root, existing))
+    try:
+        yield
+    except BaseException:
+        for root, existing in snapshots:
+            for d, _, _ in os.walk(root, topdown=False):
+                if d not in existing:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(d)  # only succeeds on an empty directory
+        raise
+
+
 def file_sha256(path: str | Path) -> str:
     """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
     h = hashlib.sha256()

@@ -81,13 +81,28 @@ def _has_punkt_files(directory: Path) -> bool:
 
 
 def _installed_punkt(language: str) -> Path | None:
-    """The installed ``nltk_data`` ``punkt_tab`` model of ``language``, if there is one."""
+    """The installed ``nltk_data`` ``punkt_tab`` model of ``language``, if there is one. NLTK is
+    only asked where its data lies; whatever goes wrong inside it is said in our words."""
     try:
         import nltk.data
-
+    except Exception as err:  # not installed, or broken on import
+        raise ConfigError(
+            f"punkt_language {language!r}: NLTK, which finds installed punkt_tab models, cannot be "
+            f"imported ({_one_line(err)}); install nltk or pass --punkt-params DIR") from None
+    try:
         return Path(str(nltk.data.find(f"tokenizers/punkt_tab/{language}/")))
     except (LookupError, ValueError, OSError):
         return None
+    except Exception as err:  # e.g. a damaged .zip on NLTK_DATA's path
+        raise InputError(
+            f"punkt_language {language!r}: NLTK failed searching its data path "
+            f"({os.pathsep.join(map(str, nltk.data.path))}) for punkt_tab: {_one_line(err)}; "
+            "fix the path (NLTK_DATA) or pass --punkt-params DIR") from None
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def load_punkt_splitter(params_dir: str | Path) -> "_core.PunktSplitter":

@@ -63,7 +63,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="raw input MB per shard/output file (default: 16 / dupe_factor, "
                    "between 0.0625 and 4)")
     p.add_argument("--max-line-tokens", "--max_line_tokens", type=int, default=None, metavar="N",
-                   help="a line with more tokens is an error (default: 16 x max_seq_length; 0: no limit)")
+                   help="a line with more tokens, or more than 256 bytes per token of N, is an error "
+                   "(default: 16 x max_seq_length; 0: no limit)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_noop_flags(p, "create_pretraining_data.py", NOOP_FLAGS)
     add_config_arguments(p, sections=("text", "data"))

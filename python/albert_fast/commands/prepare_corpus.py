@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "NLTK's PunktSentenceTokenizer) and write OUT/corpus-NNNNN.txt shards plus OUT/stats.json "
         "(per-file layouts and document counts, document lengths, the largest documents). "
         "Punkt parameters come from --punkt-params DIR (a punkt_tab directory), an installed "
-        "nltk_data model (--language LANG), or by default from NLTK's PunktTrainer run on a "
+        "nltk_data model (--language LANG), or by default trained (as NLTK's PunktTrainer trains) on a "
         "--punkt-sample-mb sample of the input (saved to OUT/punkt/). --no-clean turns all "
         "cleaning off. A re-run with the same inputs and settings resumes. See "
         "docs/prepare-corpus.md.",

@@ -14,5 +14,5 @@ pub mod prepared;
 pub use documents::{profile_head, profile_inputs, read_documents, read_span, DocBoundary, DocumentOptions, FileReport, Flow, RawDocument, ReaderStats, Source};
 pub use layout::{Layout, LineProfile, ProfileSummary};
 pub use inputs::{expand_inputs, expand_inputs_detailed, file_stamp, total_size, InputSet};
-pub use lines::{read_all_lines, InputStats, LineReader, LineReaderOptions, Position, TextPolicy, DEFAULT_MAX_LINE_BYTES};
+pub use lines::{read_all_lines, InputStats, LineReader, LineReaderOptions, Position, TextPolicy, DEFAULT_MAX_LINE_BYTES, MIN_MAX_LINE_BYTES};
 pub use open::{open_reader, Compression};

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::example::{encode_instance, ExampleBuffers};
 use super::instances::{Document, Instance, InstanceBuilder, InstanceStats};
 use super::masking::MaskingVocab;
-use super::options::RunConfig;
+use super::options::{RunConfig, LINE_ADVICE};
 use super::plan::{PlannedShard, ShardWork, Split};
 use super::resume::{finished_shard, write_marker, Checksummed};
 use super::rng::DataRng;
@@ -117,9 +117,7 @@ impl<E: LineEncoder> Builder<'_, E> {
             if cfg.max_line_tokens > 0 && ids.len() > cfg.max_line_tokens {
                 let path = cfg.inputs.get(origin.file as usize).map(|p| p.display().to_string()).unwrap_or_default();
                 return Err(Error::InvalidInput(format!(
-                    "{path}:{}: line of {} tokens, far longer than max_seq_length={} (limit {} tokens): \
-                     the input must hold one sentence per line (see `albert-fast prepare-corpus`), \
-                     or raise max_line_tokens",
+                    "{path}:{}: line of {} tokens, far longer than max_seq_length={} (limit {} tokens): {LINE_ADVICE}",
                     origin.line,
                     ids.len(),
                     cfg.instance.max_seq_length,

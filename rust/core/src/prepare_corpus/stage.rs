@@ -181,8 +181,10 @@ fn precheck(files: &[PathBuf], opts: &PrepareOptions) -> Result<()> {
 }
 
 /// Reads a bounded, deterministic sample of cleaned documents for Punkt training: up to
-/// `max_bytes / n_files` from the start of each file (at least one document per file), in
-/// input order. Returns the documents' paragraphs joined as NLTK expects (blank lines between).
+/// `max_bytes / n_files` from the start of each file, in input order, never more than
+/// `max_bytes` in all — whatever the line lengths: a paragraph that would overrun the bound is cut
+/// at its last whitespace before it (`cut_at_whitespace`). Returns the paragraphs joined as NLTK
+/// expects (blank lines between).
 pub fn sample_text(inputs: &[String], opts: &PrepareOptions, max_bytes: usize) -> Result<String> {
     opts.validate()?;
     let files = expand_inputs_detailed(inputs)?.files;
@@ -199,13 +201,23 @@ pub fn sample_text(inputs: &[String], opts: &PrepareOptions, max_bytes: usize) -
         }
         let (clean, _) = clean_document(&doc, &opts.clean);
         for p in &clean.paragraphs {
-            if !out.is_empty() {
-                out.push_str("\n\n");
+            let sep = if out.is_empty() { 0 } else { 2 };
+            let room = max_bytes.saturating_sub(out.len() + sep).min(per_file.saturating_sub(taken_in_file + sep));
+            let piece = if p.len() <= room { p.as_str() } else { cut_at_whitespace(p, room) };
+            if !piece.is_empty() {
+                if sep > 0 {
+                    out.push_str("\n\n");
+                }
+                out.push_str(piece);
             }
-            out.push_str(p);
-            taken_in_file += p.len() + 2;
+            taken_in_file += piece.len() + sep;
+            if piece.len() < p.len() {
+                // Full: the file's share (or the whole sample) ends inside this paragraph.
+                taken_in_file = per_file;
+                break;
+            }
         }
-        Ok(if out.len() >= max_bytes {
+        Ok(if out.len() + 2 >= max_bytes {
             Flow::Stop
         } else if taken_in_file >= per_file {
             Flow::NextFile
@@ -214,6 +226,19 @@ pub fn sample_text(inputs: &[String], opts: &PrepareOptions, max_bytes: usize) -
         })
     })?;
     Ok(out)
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends before a whitespace character
+/// (so no word is cut), trimmed; a cut inside the word if the first `max` bytes hold no whitespace.
+fn cut_at_whitespace(text: &str, max: usize) -> &str {
+    let head = &text[..text.floor_char_boundary(max)];
+    if text[head.len()..].starts_with(is_python_whitespace) {
+        return head.trim_end_matches(is_python_whitespace);
+    }
+    match head.rfind(is_python_whitespace) {
+        Some(i) => head[..i].trim_end_matches(is_python_whitespace),
+        None => head,
+    }
 }
 
 /// What [`train_punkt_on_sample`] learned from how much text.
@@ -682,5 +707,30 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("b.bin"), "{err}");
         assert!(!out.exists());
+    }
+
+    #[test]
+    fn sample_bound_holds_for_any_line_length() {
+        let d = TempDir::new("sample");
+        // One 3 MB line (one document, one paragraph), then a second file of short documents.
+        let long = "Word. Another word here. ".repeat(120_000);
+        let a = d.write_string("a.txt", &format!("{long}\n"));
+        let b = d.write_string("b.txt", "Short one.\n\nShort two.\n");
+        let opts = PrepareOptions::default();
+        for max in [1000, 100_000, 1 << 20] {
+            let s = sample_text(&[a.clone(), b.clone()], &opts, max).unwrap();
+            assert!(s.len() <= max, "{} > {max}", s.len());
+            // Cut at whitespace, never inside a word; the second file still gets its share.
+            let (first, rest) = s.split_once("\n\n").unwrap();
+            assert!(long.starts_with(first) && long[first.len()..].starts_with(' '), "{}", &first[first.len().saturating_sub(40)..]);
+            assert!(rest.starts_with("Short one."), "{rest}");
+        }
+        // A line without whitespace is cut at a character boundary.
+        let c = d.write_string("c.txt", &format!("{}\n", "ä".repeat(10_000)));
+        let s = sample_text(&[c], &opts, 1001).unwrap();
+        assert_eq!(s.len(), 1000);
+        assert_eq!(cut_at_whitespace("ab cd ef", 5), "ab cd");
+        assert_eq!(cut_at_whitespace("ab cd ef", 4), "ab");
+        assert_eq!(cut_at_whitespace("ab  cd", 3), "ab");
     }
 }
