@@ -109,6 +109,38 @@ def test_byte_identical_for_any_thread_count(corpus_dir, spm_dir, tmp_path):
     assert outs[0] == outs[1] == outs[2]
 
 
+def test_the_estimates_tokenizer_runs_the_stage_too(corpus_dir, spm_dir, tmp_path, monkeypatch):
+    """The model is loaded once per run: the Python face hands the tokenizer that sampled the
+    input to the core, which writes what it writes loading the model itself, and refuses a
+    tokenizer that encodes otherwise than the run asks."""
+    from albert_fast import _core
+    from albert_fast.errors import AlbertFastError
+    from albert_fast.tokenizer import Tokenizer
+
+    calls = []
+    real = _core.create_data
+
+    def spy(**kwargs):
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(albert_fast.create_data._core, "create_data", spy)
+    create_pretraining_data([corpus_dir], spm_dir, tmp_path / "a", threads=2, **SMALL)
+    monkeypatch.undo()
+    (options,) = calls
+    loaded = options.pop("tokenizer")
+    assert isinstance(loaded, _core.Tokenizer)
+    options.pop("progress")
+    for name, tokenizer in (("b", None), ("c", loaded)):
+        (tmp_path / name).mkdir()
+        real(**{**options, "output_dir": str(tmp_path / name)}, tokenizer=tokenizer)
+        assert _tree_bytes(tmp_path / name) == {k: v for k, v in _tree_bytes(tmp_path / "a").items()
+                                                if k != "manifest.json"}
+    other = Tokenizer(spm_dir, lowercase=not options["lowercase"])
+    with pytest.raises(AlbertFastError, match="tokenizer"):
+        real(**{**options, "output_dir": str(tmp_path / "b")}, tokenizer=other._core)
+
+
 def test_seed_changes_output(corpus_dir, spm_dir, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     create_pretraining_data([corpus_dir], spm_dir, a, threads=2, **SMALL)

@@ -311,10 +311,11 @@ def create_pretraining_data(
         compression=compression, max_line_tokens=line_limit, output_files=names,
     )
     with stdin_spooled(input_specs, out) as options["inputs"]:
-        estimate = _check_input(options["inputs"], Tokenizer(model, lowercase, strip_accents,
-                                                             data.reference_compat), data)
-        result = run_with_progress(lambda p: _core.create_data(progress=p, **options), _bar,
-                                   show=progress and sys.stderr.isatty(), name="albert-fast-create-data")
+        # One model load for the estimate and the run.
+        encoder = Tokenizer(model, lowercase, strip_accents, data.reference_compat, sentencepiece_version=scoring)
+        estimate = _check_input(options["inputs"], encoder, data)
+        result = run_with_progress(lambda p: _core.create_data(progress=p, tokenizer=encoder._core, **options),
+                                   _bar, show=progress and sys.stderr.isatty(), name="albert-fast-create-data")
         input_sizes = {p: os.path.getsize(p) for p in result["inputs"]}
 
     shards = result["shards"] + _empty_named_shards(out, names, result["shards"], compression)

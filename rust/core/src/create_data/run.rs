@@ -62,16 +62,36 @@ pub struct CreateDataSummary {
 /// have ALBERT's special symbols), builds the masking view of its vocabulary and the resume
 /// fingerprint, and runs.
 pub fn run_with_model(options: &CreateDataOptions, progress: &Arc<Progress>) -> Result<CreateDataSummary> {
+    run_with_tokenizer(options, None, progress)
+}
+
+/// [`run_with_model`] with the model loaded already (`loaded`, e.g. the Python face's, which
+/// sampled the input before the run: the model is then parsed once per process). It must have
+/// been loaded from `options.model_path` with the encoding `options` asks for.
+pub fn run_with_tokenizer(options: &CreateDataOptions, loaded: Option<&Tokenizer>, progress: &Arc<Progress>) -> Result<CreateDataSummary> {
     let files = expand_inputs(&options.inputs)?;
     let sentencepiece = SpmVersion::for_release(&options.sentencepiece_version)
         .map_err(|m| Error::invalid_arg("sentencepiece_version", m))?;
     let encode = EncodeOptions::new(options.lowercase, options.strip_accents, options.reference_compat).with_sentencepiece(sentencepiece);
-    let tok = Tokenizer::from_file(&options.model_path, encode)?;
+    let owned;
+    let tok = match loaded {
+        Some(tok) if *tok.options() == encode => tok,
+        Some(tok) => {
+            return Err(Error::invalid_arg(
+                "tokenizer",
+                format!("it encodes with {:?}, the run with {encode:?}", tok.options()),
+            ))
+        }
+        None => {
+            owned = Tokenizer::from_file(&options.model_path, encode)?;
+            &owned
+        }
+    };
     tok.check_albert_specials()?;
-    let vocab = MaskingVocab::from_tokenizer(&tok)?;
+    let vocab = MaskingVocab::from_tokenizer(tok)?;
     let fingerprint = options.fingerprint(&tok.model_sha256(), &files);
     let cfg = options.run_config(files, fingerprint)?;
-    let run = run(&cfg, &tok, &vocab, progress)?;
+    let run = run(&cfg, tok, &vocab, progress)?;
     Ok(CreateDataSummary { run, inputs: cfg.inputs, vocab_size: tok.vocab_size() })
 }
 
