@@ -126,7 +126,7 @@ impl PieceTrie {
             same
         });
         let root_value = match keys.first() {
-            Some(&(k, v)) if k.is_empty() => v,
+            Some(&([], v)) => v,
             _ => -1,
         };
         let mut units = vec![Unit { base: 0, check: 0, value: root_value }];
