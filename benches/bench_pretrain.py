@@ -62,24 +62,56 @@ TOKEN_FEATURES = ("input_ids", "input_mask", "segment_ids")
 # --------------------------------------------------------------------------------------------
 # Data and workload (TensorFlow)
 
-def bench_data(mb: float = 4.0) -> Path:
-    """create-data output (train + eval shards) of technical prose + literature, made once."""
+def bench_data(mb: float = 4.0, doc_kb: float | None = None) -> Path:
+    """create-data output (train + eval shards) of technical prose + literature, made once.
+
+    ``doc_kb`` None: the documents of the first bench (a technical document = one rendered
+    file, a literature document = 1-20 paragraphs of a book; sentence per line by a regex).
+    Otherwise the raw texts as they come (``make_tech_corpus.py --format raw``: paragraphs
+    between blank lines; the en/de books of the shared corpus, whole) go through prepare-corpus
+    (Punkt) with ``--target-document-kb doc_kb``: 0 keeps every paragraph a document (the
+    reference's rule, a blank line ends a document, applied to text that has one between
+    paragraphs), N > 0 groups paragraphs into documents of about N KB."""
     import make_data_corpus
     import make_tech_corpus
 
     from albert_fast.config import load_config
     from albert_fast.create_data import create_pretraining_data
+    from albert_fast.prepare_corpus import prepare_corpus
     from albert_fast.train_tokenizer import train_tokenizer
 
-    out = DATA / f"tech-lit-{mb:g}mb"
+    name = f"tech-lit-{mb:g}mb" if doc_kb is None else f"tech-lit-raw-{mb:g}mb-doc{doc_kb:g}kb"
+    out = DATA / name
     if (out / "data" / "manifest.json").is_file():
         return out / "data"
-    texts = [make_tech_corpus.build(mb, "sentences"), make_data_corpus.build(mb, ["en", "de"])]
     cfg = load_config(REPO / "configs" / "tutorial.yaml")
+    if doc_kb is None:
+        texts = [make_tech_corpus.build(mb, "sentences"), make_data_corpus.build(mb, ["en", "de"])]
+    else:
+        books = sorted(f for lang in ("en", "de")
+                       for f in make_data_corpus.LITERATURE.glob(f"{lang}-*.txt"))
+        prepare_corpus([make_tech_corpus.build(mb, "raw"), *books], out / "corpus", config=cfg,
+                       target_document_kb=doc_kb)
+        texts = [out / "corpus"]
     train_tokenizer(texts, out / "tok", config=cfg, progress=False)
     create_pretraining_data(texts, out / "tok" / "spiece.model", out / "data", config=cfg,
                             eval_fraction=0.02)
     return out / "data"
+
+
+def length_profile(data: Path) -> str:
+    """Share of training instances shorter than max_seq_length and their mean real length."""
+    import glob
+
+    from albert_fast.dataset import lengths_of
+
+    max_len = json.loads((data / "manifest.json").read_text())["config"]["max_seq_length"]
+    hist = lengths_of(sorted(glob.glob(str(data / "train-*"))))
+    n = sum(hist.values())
+    mean = sum(length * c for length, c in hist.items()) / n
+    short = sum(c for length, c in hist.items() if length < max_len) / n
+    return (f"{n} training instances: {short:.1%} shorter than {max_len}, mean real length "
+            f"{mean:.0f} ({mean / max_len:.1%}); no-padding bound {max_len / mean:.2f}x")
 
 
 def make_workload(data: Path, batch: int, count: int, bins: tuple, seed: int = 1) -> list:
@@ -360,6 +392,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--count", type=int, default=10, help="batches in the workload")
     ap.add_argument("--bins", default=",".join(map(str, DEFAULT_BINS)))
+    ap.add_argument("--doc-kb", type=float, default=None,
+                    help="data from the raw texts via prepare-corpus --target-document-kb N "
+                    "(0: every paragraph a document); default: the first bench's documents")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     ap.add_argument("--impls", default="ours-tf,ours-tf-xla,hf",
@@ -383,13 +418,15 @@ def main() -> None:
     bins = tuple(int(b) for b in args.bins.split(",") if b)
     workload = args.workload
     if workload is None or args.save_workload:
-        data = bench_data()
+        data = bench_data(doc_kb=args.doc_kb)
+        print(f"data {data}: {length_profile(data)}", flush=True)
         batches, max_len, found = make_workload(data, args.batch, args.count, bins)
         workload = args.save_workload or Path(tempfile.mkdtemp()) / "workload.npz"
         save_workload(workload, batches, max_len)
         print(f"workload: {len(batches)} batches of {args.batch}; bins {list(found.lengths)} "
               f"shares {[round(s, 3) for s in found.shares]}; {found.mean_length():.0f} "
-              f"positions per instance binned vs {max_len} padded", flush=True)
+              f"positions per instance binned vs {max_len} padded (bins bound "
+              f"{max_len / found.mean_length():.2f}x)", flush=True)
         if args.save_workload:
             print(f"saved {workload}")
             return
@@ -464,7 +501,7 @@ def main() -> None:
                 line += f"  {row['tflops'] / args.peak_tflops:.1%} ({row['tflops']:.3g} TFLOP/s)"
             print(line, flush=True)
     if args.quality_steps:
-        data = bench_data()
+        data = bench_data(doc_kb=args.doc_kb)
         for name in args.models.split(","):
             rows += [dict(r, model=name) for r in
                      quality(data, MODELS[name], args.quality_steps, args.batch, bins)]
