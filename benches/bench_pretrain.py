@@ -115,7 +115,9 @@ def length_profile(data: Path) -> str:
 
 
 def make_workload(data: Path, batch: int, count: int, bins: tuple, seed: int = 1) -> list:
-    """``count`` batches of the binned input pipeline, as many per bin as its share says."""
+    """``count`` batches of the binned input pipeline, as many per bin as its share says but
+    at least one of every bin (so each bin's step cost is measured; ``data_weighted`` weighs
+    them by the data's own shares)."""
     import glob
 
     from albert_fast.dataset import bin_lengths, count_bins, make_dataset
@@ -125,8 +127,8 @@ def make_workload(data: Path, batch: int, count: int, bins: tuple, seed: int = 1
     flags = json.loads((data / "manifest.json").read_text())["config"]
     max_len, preds = flags["max_seq_length"], flags["max_predictions_per_seq"]
     found, _ = count_bins(files, bin_lengths(bins, max_len))
-    quota = {b: round(count * s) for b, s in zip(found.lengths, found.shares)}
-    quota[max_len] += count - sum(quota.values())
+    quota = {b: max(1, round(count * s)) for b, s in zip(found.lengths, found.shares)}
+    quota[max_len] = max(1, quota[max_len] + count - sum(quota.values()))
     ds = make_dataset(files, feature_spec(max_len, preds), batch, True, seed=seed, bins=found,
                       deterministic=True)
     taken: dict = {b: [] for b in found.lengths}
@@ -139,6 +141,35 @@ def make_workload(data: Path, batch: int, count: int, bins: tuple, seed: int = 1
             break
     batches = [b for length in found.lengths for b in taken[length]]
     return batches, max_len, found
+
+
+def bin_profile(data: Path, found) -> dict:
+    """Per bin of ``found``: its share of the training instances and their mean real length."""
+    import glob
+
+    from albert_fast.dataset import lengths_of
+
+    hist = lengths_of(sorted(glob.glob(str(data / "train-*"))))
+    real = [0.0] * len(found.lengths)
+    for length, n in hist.items():
+        real[next(k for k, b in enumerate(found.lengths) if length <= b)] += length * n
+    return {"bin_lengths": list(found.lengths), "bin_shares": found.shares,
+            "bin_real_mean": [r / c for r, c in zip(real, found.counts)]}
+
+
+def data_weighted(profile: dict, batches: list, cpu_seconds: list) -> float:
+    """Real tokens per CPU-second over the data rather than over the workload: the measured
+    CPU-seconds per instance of each batch width, weighted by the bins' shares of the data
+    (a padded workload has one width: every bin costs a 512-step)."""
+    per_width: dict = {}
+    for b, cpu in zip(batches, cpu_seconds):
+        per_width.setdefault(b["input_ids"].shape[1], []).append(cpu / b["input_ids"].shape[0])
+    cost = {w: sum(v) / len(v) for w, v in per_width.items()}
+    widths = (profile["bin_lengths"] if len(cost) > 1
+              else [next(iter(cost))] * len(profile["bin_lengths"]))
+    real = sum(s * r for s, r in zip(profile["bin_shares"], profile["bin_real_mean"]))
+    spent = sum(s * cost[w] for s, w in zip(profile["bin_shares"], widths))
+    return real / spent
 
 
 def pad_to(batch: dict, length: int) -> dict:
@@ -198,13 +229,15 @@ def _timed(run_one, batches: list) -> dict:
             seen.add(shape)
             run_one(b)
     warmup = time.perf_counter() - start
-    seconds = []
+    seconds, cpu_seconds = [], []
     cpu = time.process_time()  # all threads of the process: steadier on a shared machine
     for b in batches:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         run_one(b)
         seconds.append(time.perf_counter() - start)
-    return {"warmup_s": warmup, "seconds": seconds, "cpu_s": time.process_time() - cpu}
+        cpu_seconds.append(time.process_time() - start_cpu)
+    return {"warmup_s": warmup, "seconds": seconds, "cpu_s": time.process_time() - cpu,
+            "cpu_seconds": cpu_seconds}
 
 
 def worker_tf(model: dict, batches: list, precision: str, jit: bool, device: str) -> dict:
@@ -423,6 +456,7 @@ def main() -> None:
         batches, max_len, found = make_workload(data, args.batch, args.count, bins)
         workload = args.save_workload or Path(tempfile.mkdtemp()) / "workload.npz"
         save_workload(workload, batches, max_len)
+        workload.with_suffix(".bins.json").write_text(json.dumps(bin_profile(data, found)))
         print(f"workload: {len(batches)} batches of {args.batch}; bins {list(found.lengths)} "
               f"shares {[round(s, 3) for s in found.shares]}; {found.mean_length():.0f} "
               f"positions per instance binned vs {max_len} padded (bins bound "
@@ -431,6 +465,8 @@ def main() -> None:
             print(f"saved {workload}")
             return
     batches, max_len = load_workload(workload)
+    profile_path = workload.with_suffix(".bins.json")
+    profile = json.loads(profile_path.read_text()) if profile_path.is_file() else None
     padded = [pad_to(b, max_len) for b in batches]
     padded_path = workload.with_name(workload.stem + "-padded.npz")
     save_workload(padded_path, padded, max_len)
@@ -445,7 +481,7 @@ def main() -> None:
           flush=True)
     header = (f"{'model':6} {'impl':12} {'layout':7} {'s/step':>8} {'ex/s':>7} {'tok/s':>8} "
               f"{'real tok/s':>10} {'x padded':>8} {'x HF':>6} {'real tok/CPU-s':>14} "
-              f"{'compile s':>9}"
+              f"{'x padded':>8} {'data-wtd tok/CPU-s':>18} {'x padded':>8} {'compile s':>9}"
               + ("  MFU" if args.peak_tflops else ""))
     rows = []
     for name in args.models.split(",") if impls else []:
@@ -481,7 +517,9 @@ def main() -> None:
                    "s_per_step": total / len(shapes), "examples_per_s": n_ex / total,
                    "tokens_per_s": tokens / total, "real_tokens_per_s": real / total,
                    "compile_s": res["warmup_s"], "tflops": flops / total / 1e12,
-                   "real_tokens_per_cpu_s": real / res["cpu_s"] if res.get("cpu_s") else None}
+                   "real_tokens_per_cpu_s": real / res["cpu_s"] if res.get("cpu_s") else None,
+                   "data_weighted_per_cpu_s": (data_weighted(profile, shapes, res["cpu_seconds"])
+                                               if profile and res.get("cpu_seconds") else None)}
             rows.append(row)
         for row in rows:
             if row["model"] != name:
@@ -492,10 +530,18 @@ def main() -> None:
             row["x_padded"] = row["real_tokens_per_s"] / padded_rate if padded_rate else 0.0
             hf = same.get(("hf", row["layout"]))
             row["x_hf"] = row["real_tokens_per_s"] / hf if hf else None
+            ref = next((r for r in rows if r["model"] == name and r["impl"] == row["impl"]
+                        and r["layout"] == "padded"), None)
+            for key in ("real_tokens_per_cpu_s", "data_weighted_per_cpu_s"):
+                base = ref and ref[key]
+                row["x_padded_" + key] = row[key] / base if base and row[key] else None
             line = (f"{name:6} {row['impl']:12} {row['layout']:7} {row['s_per_step']:8.3f} "
                     f"{row['examples_per_s']:7.1f} {row['tokens_per_s']:8.0f} "
                     f"{row['real_tokens_per_s']:10.0f} {row['x_padded']:8.2f} "
                     f"{row['x_hf'] or 0:6.2f} {row['real_tokens_per_cpu_s'] or 0:14.0f} "
+                    f"{row['x_padded_real_tokens_per_cpu_s'] or 0:8.2f} "
+                    f"{row['data_weighted_per_cpu_s'] or 0:18.0f} "
+                    f"{row['x_padded_data_weighted_per_cpu_s'] or 0:8.2f} "
                     f"{row['compile_s']:9.1f}")
             if args.peak_tflops:
                 line += f"  {row['tflops'] / args.peak_tflops:.1%} ({row['tflops']:.3g} TFLOP/s)"
