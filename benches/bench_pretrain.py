@@ -99,19 +99,28 @@ def bench_data(mb: float = 4.0, doc_kb: float | None = None) -> Path:
     return out / "data"
 
 
-def length_profile(data: Path) -> str:
-    """Share of training instances shorter than max_seq_length and their mean real length."""
+def length_profile(data: Path, bins: tuple = ()) -> str:
+    """Share of training instances shorter than max_seq_length, their mean real length, and
+    the speed-up bounds (linear cost in length) of removing all padding and of ``bins``."""
     import glob
 
-    from albert_fast.dataset import lengths_of
+    from albert_fast.dataset import bin_lengths, lengths_of
 
-    max_len = json.loads((data / "manifest.json").read_text())["config"]["max_seq_length"]
+    manifest = json.loads((data / "manifest.json").read_text())
+    max_len = manifest["config"]["max_seq_length"]
     hist = lengths_of(sorted(glob.glob(str(data / "train-*"))))
     n = sum(hist.values())
     mean = sum(length * c for length, c in hist.items()) / n
     short = sum(c for length, c in hist.items() if length < max_len) / n
-    return (f"{n} training instances: {short:.1%} shorter than {max_len}, mean real length "
-            f"{mean:.0f} ({mean / max_len:.1%}); no-padding bound {max_len / mean:.2f}x")
+    totals = manifest["totals"]
+    text = (f"{totals['documents']} documents ({totals['single_sentence_documents']} of one "
+            f"sentence), {n} training instances: {short:.1%} shorter than {max_len}, mean real "
+            f"length {mean:.0f} ({mean / max_len:.1%}); no-padding bound {max_len / mean:.2f}x")
+    for b in bins:
+        lengths = bin_lengths(b, max_len)
+        cut = sum(c * next(x for x in lengths if length <= x) for length, c in hist.items()) / n
+        text += f"; bins {','.join(map(str, lengths[:-1]))} bound {max_len / cut:.2f}x"
+    return text
 
 
 def make_workload(data: Path, batch: int, count: int, bins: tuple, seed: int = 1) -> list:
@@ -441,6 +450,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds over every configuration; each reports its fastest")
     ap.add_argument("--quality-steps", type=int, default=0)
+    ap.add_argument("--profile-layouts",
+                    help="comma-separated layouts ('files' or a --doc-kb value): build each "
+                    "data set, print its length profile and stop")
     ap.add_argument("--json", type=Path, help="also write the rows here")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--worker-args", help=argparse.SUPPRESS)
@@ -449,6 +461,12 @@ def main() -> None:
         return worker_main(args.worker, json.loads(args.worker_args))
 
     bins = tuple(int(b) for b in args.bins.split(",") if b)
+    if args.profile_layouts:
+        every_64 = tuple(range(64, 512, 64))
+        for layout in args.profile_layouts.split(","):
+            data = bench_data(doc_kb=None if layout == "files" else float(layout))
+            print(f"{layout}: {length_profile(data, (bins, every_64))}", flush=True)
+        return
     workload = args.workload
     if workload is None or args.save_workload:
         data = bench_data(doc_kb=args.doc_kb)
