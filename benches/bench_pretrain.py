@@ -5,12 +5,18 @@ to read is real (non-padding) tokens per second.
 
     python benches/bench_pretrain.py                            # CPU: small and base, fp32
     python benches/bench_pretrain.py --models small --quality-steps 300   # + held-out loss
+    python benches/bench_pretrain.py --doc-kb 2 --models small  # documents of ~2 KB
+    python benches/bench_pretrain.py --profile-layouts files,0,2,16  # length profiles only
     benches/gpu_bench.sh                                        # GPU: base, bf16, XLA, MFU
 
 Data: technical prose (benches/make_tech_corpus.py, Debian documentation) and literature
 (benches/make_data_corpus.py), 4 MB each, a 30000-piece tokenizer and create-data with the
 tutorial's flags (configs/tutorial.yaml: max_seq_length 512, 20 predictions, short_seq_prob
-0.2, dupe_factor 2), 2% of the documents held out. The workload is ``--count`` batches of
+0.2, dupe_factor 2), 2% of the documents held out. How long the instances are depends on what
+a document is (create-data's instances end short at document ends): ``--doc-kb N`` builds the
+data from the raw texts through prepare-corpus instead, every paragraph a document (0) or
+paragraphs grouped into documents of about N KB; ``--profile-layouts`` prints each layout's
+length profile (share shorter than 512, mean real length, the bound of bins). The workload is ``--count`` batches of
 ``--batch`` instances drawn by the trainer's binned input pipeline, as many from each bin as its
 share of the data says; the padded runs take the same instances padded back to 512, so every
 row processes the same real tokens.
