@@ -18,8 +18,11 @@ data from the raw texts through prepare-corpus instead, every paragraph a docume
 paragraphs grouped into documents of about N KB; ``--profile-layouts`` prints each layout's
 length profile (share shorter than 512, mean real length, the bound of bins). The workload is ``--count`` batches of
 ``--batch`` instances drawn by the trainer's binned input pipeline, as many from each bin as its
-share of the data says; the padded runs take the same instances padded back to 512, so every
-row processes the same real tokens.
+share of the data says (at least one); the padded runs take the same instances padded back to
+512, so every row processes the same real tokens. Besides real tokens per second and per
+CPU-second over the workload (read the CPU-second ratios on a shared machine), each row has the
+real tokens per CPU-second over the data: each batch width's CPU-seconds per instance weighted
+by its bin's share of the training set.
 
 Each implementation runs in its own process (TensorFlow, JAX and PyTorch do not share one):
 ``ours-tf`` is the trainer's compiled training loop (``pretrain._compiled_train_loop``, LAMB,
