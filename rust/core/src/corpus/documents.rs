@@ -87,6 +87,10 @@ pub struct DocumentOptions {
     /// Blank-line mode: the end of a file does not end its last document (the reference's
     /// behaviour, Q7); otherwise it does.
     pub merge_across_files: bool,
+    /// For a span that starts inside a file (a shard of a plan): that file's mode as the full
+    /// read found it, since auto-detection needs the file's first line; a span of a
+    /// WikiExtractor file starts inside a `<doc>` element.
+    pub span_start_mode: Option<DocBoundary>,
     pub lines: LineReaderOptions,
 }
 
@@ -97,6 +101,7 @@ impl Default for DocumentOptions {
             jsonl_field: "text".into(),
             max_document_bytes: u64::MAX,
             merge_across_files: false,
+            span_start_mode: None,
             lines: LineReaderOptions::default(),
         }
     }
@@ -150,7 +155,7 @@ impl RawDocument {
 }
 
 /// What the reader counted besides [`super::InputStats`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReaderStats {
     pub input: super::InputStats,
     pub documents_read: u64,
@@ -159,15 +164,34 @@ pub struct ReaderStats {
     pub lines_outside_docs: u64,
     pub unclosed_docs: u64,
     pub split_documents: u64,
-    pub files_by_mode: std::collections::BTreeMap<&'static str, u64>,
+    pub files_by_mode: std::collections::BTreeMap<String, u64>,
     /// Up to five example problems ("path:line: message") for warnings.
     pub examples: Vec<String>,
 }
 
 impl ReaderStats {
+    const MAX_EXAMPLES: usize = 5;
+
     fn example(&mut self, msg: String) {
-        if self.examples.len() < 5 {
+        if self.examples.len() < Self::MAX_EXAMPLES {
             self.examples.push(msg);
+        }
+    }
+
+    /// Adds the counts of a read that followed this one (examples stay the first five).
+    pub fn merge(&mut self, o: &ReaderStats) {
+        self.input.merge(&o.input);
+        self.documents_read += o.documents_read;
+        self.json_errors += o.json_errors;
+        self.json_missing_field += o.json_missing_field;
+        self.lines_outside_docs += o.lines_outside_docs;
+        self.unclosed_docs += o.unclosed_docs;
+        self.split_documents += o.split_documents;
+        for (mode, n) in &o.files_by_mode {
+            *self.files_by_mode.entry(mode.clone()).or_default() += n;
+        }
+        for e in &o.examples {
+            self.example(e.clone());
         }
     }
 }
@@ -234,7 +258,8 @@ pub fn read_span(
         let (offset, line) = if index == start.file { (start.offset, start.line) } else { (0, 0) };
         let mut reader = LineReader::open_at(path, opts.lines.clone(), offset, line)?;
         let stop_at = end.filter(|e| e.file == index).map(|e| e.offset);
-        let mut file = FileReader { index, path, reader: &mut reader, opts, stats, sink: &mut sink, stop_at };
+        let resumed_mode = if offset > 0 { opts.span_start_mode } else { None };
+        let mut file = FileReader { index, path, reader: &mut reader, opts, stats, sink: &mut sink, stop_at, resumed_mode };
         let flow = file.read(&mut doc);
         stats.input.merge(reader.stats());
         match flow? {
@@ -260,6 +285,8 @@ struct FileReader<'a, S> {
     sink: &'a mut S,
     /// Offset where the span ends in this file.
     stop_at: Option<u64>,
+    /// The file's mode when the read starts inside it ([`DocumentOptions::span_start_mode`]).
+    resumed_mode: Option<DocBoundary>,
 }
 
 impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
@@ -296,7 +323,9 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
         // Auto-detection looks at the first non-blank line: buffer up to it.
         let mut head = Vec::new();
         let mut mode = self.opts.boundary;
-        if mode == DocBoundary::Auto {
+        if let Some(m) = self.resumed_mode {
+            mode = m;
+        } else if mode == DocBoundary::Auto {
             while let Some(item) = self.next_line()? {
                 let blank = is_blank(&item.1);
                 head.push(item);
@@ -307,9 +336,10 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
             let first = head.iter().map(|(_, l, _)| l.as_str()).find(|l| !is_blank(l));
             mode = detect_mode(self.path, first);
         }
-        *self.stats.files_by_mode.entry(mode.name()).or_default() += 1;
+        *self.stats.files_by_mode.entry(mode.name().to_string()).or_default() += 1;
         let mut head = head.into_iter();
-        let mut in_doc = false;
+        // A document of a WikiExtractor file starts inside its element.
+        let mut in_doc = self.resumed_mode == Some(DocBoundary::DocTag);
         macro_rules! emit {
             () => {
                 if let Some(flow) = self.emit(doc)? {

@@ -1,14 +1,16 @@
 //! Reading corpora, shared by every stage: which files ([`inputs`]), opening them with
 //! decompression ([`open`]), their lines ([`lines`]), the documents they hold ([`documents`])
-//! and the layout of a prepare-corpus output directory ([`prepared`]).
+//! and the layout of a prepare-corpus output directory ([`prepared`]); inputs named by URL are
+//! read through [`remote`].
 
 pub mod documents;
 pub mod inputs;
 pub mod lines;
 pub mod open;
 pub mod prepared;
+pub mod remote;
 
 pub use documents::{read_documents, read_span, DocBoundary, DocumentOptions, Flow, RawDocument, ReaderStats};
-pub use inputs::{expand_inputs, expand_inputs_detailed, file_stamp, total_size, InputSet};
+pub use inputs::{expand_inputs, expand_inputs_detailed, file_size, file_stamp, total_size, InputSet};
 pub use lines::{read_all_lines, InputStats, LineReader, LineReaderOptions, Position, TextPolicy, DEFAULT_MAX_LINE_BYTES};
-pub use open::{open_reader, Compression};
+pub use open::{open_raw, open_reader, Compression};

@@ -1,11 +1,13 @@
-//! Opening one input file, decompressing `.gz` (multi-member), `.zst` and `.bz2` by extension
-//! or, failing that, by magic bytes.
+//! Opening one input file (a local path, or a URL read through [`super::remote`]),
+//! decompressing `.gz` (multi-member), `.zst` and `.bz2` by extension or, failing that, by
+//! magic bytes.
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 
+use super::remote;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 
@@ -64,36 +66,29 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
-impl<R: Seek> Seek for CountingReader<R> {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.inner.seek(pos)
-    }
-}
-
 /// Opens a file for reading, decompressing `.gz` (multi-member, as `gzip` writes concatenated
 /// files), `.zst` and `.bz2` by extension, and gzip/zstd/bzip2 by magic bytes as a fallback.
 /// Adds the bytes read from disk to `progress`; starts `offset` bytes into the (decompressed)
-/// text: a seek for plain files, decompressing and dropping the bytes before it otherwise.
+/// text: a seek (or, for a URL, a ranged read) for plain files, decompressing and dropping the
+/// bytes before it otherwise.
 pub fn open_reader(path: &Path, progress: Option<Arc<Progress>>, offset: u64) -> Result<Box<dyn BufRead + Send>> {
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.is_dir() {
-        return Err(Error::InvalidInput(format!("{}: is a directory, expected a file", path.display())));
-    }
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut raw = BufReader::with_capacity(IO_BUFFER, CountingReader { inner: file, counter: progress });
-    let compression = match Compression::from_extension(path) {
+    let known = match Compression::from_extension(path) {
+        Some(c) => Some(c),
+        // Past the start, the head is read on its own so that a plain file is still entered
+        // at the offset rather than read from its start.
+        None if offset > 0 => Some(Compression::sniff(&read_head(path)?)),
+        None => None,
+    };
+    let start = if known == Some(Compression::None) { offset } else { 0 };
+    let mut raw = BufReader::with_capacity(IO_BUFFER, CountingReader { inner: open_raw(path, start)?, counter: progress });
+    let compression = match known {
         Some(c) => c,
         // A fresh BufReader fills up to its capacity on the first call, so a regular file's
         // magic bytes are all there.
         None => Compression::sniff(raw.fill_buf().map_err(|e| Error::io(path, e))?),
     };
     let mut reader: Box<dyn BufRead + Send> = match compression {
-        Compression::None => {
-            if offset > 0 {
-                raw.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(path, e))?;
-            }
-            return Ok(Box::new(raw));
-        }
+        Compression::None => return Ok(Box::new(raw)),
         Compression::Gzip => Box::new(BufReader::with_capacity(IO_BUFFER, flate2::bufread::MultiGzDecoder::new(raw))),
         Compression::Bzip2 => Box::new(BufReader::with_capacity(IO_BUFFER, bzip2::bufread::MultiBzDecoder::new(raw))),
         Compression::Zstd => {
@@ -108,4 +103,27 @@ pub fn open_reader(path: &Path, progress: Option<Arc<Progress>>, offset: u64) ->
         }
     }
     Ok(reader)
+}
+
+/// The file's raw bytes from `offset` on: a seek into a local file, a ranged read of a URL.
+pub fn open_raw(path: &Path, offset: u64) -> Result<Box<dyn Read + Send>> {
+    if remote::is_url(path) {
+        return remote::open(path, offset).map_err(|e| Error::io(path, e));
+    }
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::InvalidInput(format!("{}: is a directory, expected a file", path.display())));
+    }
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    if offset > 0 {
+        file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(path, e))?;
+    }
+    Ok(Box::new(file))
+}
+
+/// The first bytes of a file, enough for [`Compression::sniff`].
+fn read_head(path: &Path) -> Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(16);
+    open_raw(path, 0)?.take(16).read_to_end(&mut head).map_err(|e| Error::io(path, e))?;
+    Ok(head)
 }

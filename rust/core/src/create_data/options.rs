@@ -156,7 +156,8 @@ impl RunConfig {
             return Err(Error::invalid_arg("eval_fraction", format!("{} is not in [0, 1)", self.eval_fraction)));
         }
         for p in &self.inputs {
-            if !p.exists() {
+            // A URL that cannot be read fails when it is opened, naming it.
+            if !p.exists() && !crate::corpus::remote::is_url(p) {
                 return Err(Error::NotFound(p.clone()));
             }
         }

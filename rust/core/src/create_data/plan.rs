@@ -70,6 +70,23 @@ impl ShardPlan {
     pub fn lookup(&self) -> HashMap<(Split, usize), usize> {
         self.shards.iter().enumerate().map(|(k, s)| ((s.split, s.index), k)).collect()
     }
+
+    /// Shard `k` as a task on its own sees it (a worker of a cluster): a plan of that one
+    /// shard over just the input files its span touches, file indices relative to them.
+    /// [`super::build_planned_shard`] of it writes the same file as of the whole plan.
+    pub fn task(&self, k: usize) -> ShardPlan {
+        let s = &self.shards[k];
+        let base = s.start.file;
+        let rebase = |p: Position| Position { file: p.file - base, ..p };
+        ShardPlan {
+            inputs: self.inputs[base..=s.end.file.min(self.inputs.len().saturating_sub(1))].to_vec(),
+            shards: vec![PlannedShard { start: rebase(s.start), end: rebase(s.end), ..s.clone() }],
+            input_bytes: s.input_bytes,
+            documents: s.documents,
+            num_train_shards: self.num_train_shards,
+            num_eval_shards: self.num_eval_shards,
+        }
+    }
 }
 
 /// `train-00003-of-00017.tfrecord` (`.gz` appended when gzip-compressed).
