@@ -92,7 +92,7 @@ def test_our_records_parse_with_tensorflow_and_the_reference_spec(tf, tmp_path, 
     rng = random.Random(7)
     instances = [_instance(rng) for _ in range(60)]
     path = _write(tmp_path / f"ours.{compression}.tfrecord", instances, compression)
-    # The full table of spec §7 ...
+    # The full feature table of docs/data-format.md ...
     got = _tf_read(tf, path, feature_spec(SEQ, PREDS), compression == "gzip")
     assert got == instances
     # ... and exactly the spec run_pretraining.py parses (no token_boundary).

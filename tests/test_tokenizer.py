@@ -161,6 +161,14 @@ def test_vocabulary_and_specials(albert_spm_model, sp):
         tok.piece_kind(-1)
 
 
+def test_core_exposes_the_albert_specials_and_model_file_name(albert_spm_model):
+    from albert_fast import _core
+
+    assert _core.ALBERT_SPECIALS == (("<pad>", 0), ("<unk>", 1), ("[CLS]", 2), ("[SEP]", 3), ("[MASK]", 4))
+    assert _core.MODEL_FILE == "spiece.model"
+    assert Tokenizer(albert_spm_model).special_ids() == dict(_core.ALBERT_SPECIALS)
+
+
 def test_check_albert_specials_names_the_problem(tmp_path, literature_dir):
     from conftest import train_albert_spm
 

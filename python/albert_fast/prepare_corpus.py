@@ -1,19 +1,8 @@
-"""prepare-corpus: raw text -> one sentence per line, a blank line between documents; the
-Python face of ``albert_fast_core::prepare_corpus``.
+"""prepare-corpus: raw text -> one sentence per line, a blank line between documents.
 
-Reading, cleaning, de-duplication, Punkt sentence splitting, sharded atomic output and resume
-are in the Rust core; this module decides where the Punkt parameters come from:
-
-* ``punkt_params``: a ``punkt_tab`` directory the user supplies (e.g. from an installed
-  ``nltk_data``: ``tokenizers/punkt_tab/english``);
-* ``punkt_language``: the installed ``nltk_data`` model of that language, if present;
-* otherwise (the default) NLTK's own :class:`nltk.tokenize.punkt.PunktTrainer` trained on a
-  bounded sample (``punkt_sample_mb``) of the user's corpus, saved to ``OUT/punkt/`` in the
-  ``punkt_tab`` layout so that a re-run reuses it.
-
-The Rust splitter reproduces NLTK's ``PunktSentenceTokenizer`` exactly (see
-docs/prepare-corpus.md for the measured agreement).
-"""
+Reading, cleaning, de-duplication, Punkt splitting, sharded atomic output and resume are in the
+Rust core; this module decides where the Punkt parameters come from (given, installed
+``nltk_data``, or trained on a bounded sample and saved to ``OUT/punkt/``). docs/prepare-corpus.md."""
 
 from __future__ import annotations
 

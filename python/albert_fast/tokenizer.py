@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
+from albert_fast import _core
 from albert_fast._core import Tokenizer as _CoreTokenizer
 from albert_fast.config import TextConfig
 from albert_fast.errors import ConfigError, ModelError
@@ -29,9 +30,10 @@ __all__ = [
 #: The config file of a tokenizer directory, written by ``albert-fast train-tokenizer``.
 TOKENIZER_CONFIG = "tokenizer_config.json"
 #: The SentencePiece model inside a tokenizer directory (Hugging Face's name for it too).
-MODEL_FILE = "spiece.model"
+MODEL_FILE: str = _core.MODEL_FILE
 #: ALBERT's special symbols and the ids they must have (docs/tokenizer.md); ordinary pieces follow.
-ALBERT_SPECIAL_IDS = {"<pad>": 0, "<unk>": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4}
+#: Defined once, in the Rust core (``tokenizer::ALBERT_SPECIALS``).
+ALBERT_SPECIAL_IDS: dict[str, int] = dict(_core.ALBERT_SPECIALS)
 #: The same symbols by role, as SentencePiece's trainer flags name them (``pad_piece``, ...).
 ALBERT_SPECIAL_TOKENS = dict(zip(("pad", "unk", "cls", "sep", "mask"), ALBERT_SPECIAL_IDS))
 #: The first id after them.

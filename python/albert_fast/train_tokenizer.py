@@ -1,24 +1,9 @@
-"""train-tokenizer: the SentencePiece tokenizer with ALBERT's conventions
-(docs/tokenizer-training.md).
+"""train-tokenizer: a SentencePiece unigram model with ALBERT's ids (docs/tokenizer-training.md).
 
-The corpus is streamed once by the Rust core (``albert_fast_core::train_tokenizer``): every
-line gets the same text normalization that data creation applies (lower-casing, accent
-stripping, Q3 quote replacement — quirk Q1), blank lines are dropped, and a deterministic
-bottom-k sample of at most ``tokenizer.input_sentence_size`` sentences is kept. That sample, and
-only that sample, is streamed to ``sentencepiece.SentencePieceTrainer`` — so memory is bounded
-by the sample, not by the corpus.
-
-The result, in the output directory:
-
-* ``spiece.model`` / ``spiece.vocab`` — ids ``<pad>``=0, ``<unk>``=1, ``[CLS]``=2, ``[SEP]``=3,
-  ``[MASK]``=4, then the user-defined symbols, then the learned pieces; ``vocab_size`` pieces in
-  all, specials included (quirk Q5: the tutorial passes ``vocab_size - 3`` and ends up with a
-  vocabulary smaller than the model's embedding table).
-* ``tokenizer_config.json`` — the normalization and the model's checksum, so later stages
-  refuse a tokenizer that does not match their settings.
-
-See ``docs/tokenizer-training.md``.
-"""
+The Rust core streams the corpus once and keeps only a deterministic sample, normalized exactly
+as create-data will normalize it (Q1); that sample alone goes to SentencePiece's trainer, so
+memory is bounded by the sample. Writes ``spiece.model``, ``spiece.vocab`` (``vocab_size``
+counts the specials, Q5) and ``tokenizer_config.json``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 //! Profiles `inspect --stats` work on one file: `cargo run --release --example stats_profile FILE [read|decode|encode|file] [reps]`.
-use albert_fast_core::record_stats::DatasetStats;
+use albert_fast_core::dataset_stats::DatasetStats;
 use albert_fast_core::tfrecord::{decode_example_into, encode_example, FeatureValues, RecordReader};
 use std::time::Instant;
 

@@ -6,12 +6,13 @@
 pub mod atomic;
 pub mod corpus;
 pub mod create_data;
+pub mod dataset_stats;
 pub mod error;
 pub mod hashing;
 pub mod parallel;
 pub mod prepare_corpus;
 pub mod progress;
-pub mod record_stats;
+mod protobuf;
 pub mod sentences;
 pub mod text;
 pub mod tfrecord;

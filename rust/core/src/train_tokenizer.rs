@@ -1,25 +1,8 @@
-//! train-tokenizer's pass over the corpus: drawing the SentencePiece training sample
-//! (docs/tokenizer-training.md) with bounded memory, in parallel and deterministically.
-//!
-//! The training text must be normalized exactly as data creation normalizes it (quirk Q1), so
-//! SentencePiece cannot read the corpus files itself without a normalized copy of the corpus.
-//! Here the corpus is streamed once, normalized on the fly, and only the sample is kept:
-//!
-//! * every line gets a pseudo-random key `hash(seed, file index, line index)`; the sample is the
-//!   `max_sentences` usable lines with the smallest keys ("bottom-k" sampling, a uniform sample
-//!   without replacement, equivalent to reservoir sampling). Because the key depends only on the
-//!   line's position, the sample is identical for any thread count and any scheduling: files are
-//!   read in parallel, each file's lines are normalized in parallel batches, and a shared
-//!   bounded heap keeps the current bottom-k;
-//! * a line whose key cannot enter the sample any more is skipped before it is normalized, so
-//!   after the heap has filled, almost no time goes into normalization;
-//! * with `shuffle = false` the sample is the first `max_sentences` usable lines (SentencePiece's
-//!   `shuffle_input_sentence=false`), and reading stops once they are found.
-//!
-//! "Usable" means: not blank, at most `max_sentence_bytes` long (SentencePiece skips longer
-//! sentences; we drop them here so the sample has exactly the size asked for), and not empty
-//! after [`Normalization`] — the same normalization data creation applies (quirk Q1), so no piece
-//! is learned that the data pipeline can never produce. The sample is returned in corpus order.
+//! train-tokenizer's pass over the corpus: the SentencePiece training sample, drawn in one
+//! streaming pass so only the sample is ever held, normalized exactly as create-data normalizes
+//! (Q1). Bottom-k by a key of each line's position, so the sample is the same for any thread
+//! count; lines that can no longer enter are skipped before normalization
+//! (docs/tokenizer-training.md, "Sampling with bounded memory").
 
 use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};

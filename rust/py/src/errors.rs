@@ -57,11 +57,6 @@ impl From<BindingError> for PyErr {
     }
 }
 
-/// For the binding files not yet returning [`Result`] (tokenizer, TFRecord, Punkt).
-pub fn to_py(err: Error) -> PyErr {
-    BindingError::Core(err).into()
-}
-
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("AlbertFastError", py.get_type::<AlbertFastError>())?;

@@ -2,9 +2,8 @@
 
 use albert_fast_core::sentences::{PunktParameters, PunktSentenceTokenizer};
 use pyo3::prelude::*;
-use rayon::prelude::*;
 
-use crate::errors;
+use crate::errors::Result;
 
 /// NLTK-compatible Punkt sentence splitter with parameters from a `punkt_tab` directory.
 #[pyclass(name = "PunktSplitter", module = "albert_fast._core", frozen)]
@@ -16,8 +15,8 @@ pub struct PyPunktSplitter {
 impl PyPunktSplitter {
     /// Loads the parameters from a `punkt_tab` directory (NLTK's `load_punkt_params` layout).
     #[new]
-    fn new(py: Python<'_>, params_dir: std::path::PathBuf) -> PyResult<Self> {
-        let params = py.detach(|| PunktParameters::load_dir(&params_dir)).map_err(errors::to_py)?;
+    fn new(py: Python<'_>, params_dir: std::path::PathBuf) -> Result<Self> {
+        let params = py.detach(|| PunktParameters::load_dir(&params_dir))?;
         Ok(PyPunktSplitter { inner: PunktSentenceTokenizer::new(params) })
     }
 
@@ -28,32 +27,14 @@ impl PyPunktSplitter {
 
     /// Character-offset spans of the sentences (NLTK's `span_tokenize`).
     fn span_tokenize(&self, py: Python<'_>, text: &str) -> Vec<(usize, usize)> {
-        py.detach(|| {
-            let spans = self.inner.span_tokenize(text);
-            // Byte offsets -> code-point offsets, walking the text once.
-            let mut out = Vec::with_capacity(spans.len());
-            let (mut byte, mut chars) = (0usize, 0usize);
-            let mut to_chars = |target: usize| {
-                chars += text[byte..target].chars().count();
-                byte = target;
-                chars
-            };
-            for (a, b) in spans {
-                let ca = to_chars(a);
-                let cb = to_chars(b);
-                out.push((ca, cb));
-            }
-            out
-        })
+        py.detach(|| self.inner.span_tokenize_chars(text))
     }
 
     /// Splits many texts in parallel (all cores, GIL released); one list of sentences per text.
     fn tokenize_many(&self, py: Python<'_>, texts: Vec<String>) -> Vec<Vec<String>> {
         py.detach(|| {
-            texts
-                .par_iter()
-                .map(|t| self.inner.tokenize(t).into_iter().map(str::to_string).collect())
-                .collect()
+            let split = self.inner.tokenize_many(&texts);
+            split.into_iter().map(|sents| sents.into_iter().map(str::to_string).collect()).collect()
         })
     }
 

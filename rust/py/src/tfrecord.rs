@@ -1,4 +1,4 @@
-//! Python face of `albert_fast_core::tfrecord` and `record_stats`: a record reader that Python
+//! Python face of `albert_fast_core::tfrecord` and `dataset_stats`: a record reader that Python
 //! iterates (GIL released while reading and decompressing), an atomic record writer, and
 //! `tf.train.Example` encode/decode.
 
@@ -7,25 +7,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use albert_fast_core::atomic::AtomicFile;
-use albert_fast_core::record_stats::{DatasetStats, Histogram, DEFAULT_MASK_ID};
+use albert_fast_core::dataset_stats::{DatasetStats, DEFAULT_MASK_ID};
 use albert_fast_core::tfrecord::{self as core, Compression, Feature, FeatureValues};
 use albert_fast_core::Error;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use crate::errors::to_py;
+use crate::errors::Result;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn parse_compression(name: Option<&str>) -> PyResult<Option<Compression>> {
-    match name {
-        None => Ok(None),
-        Some(s) if s.eq_ignore_ascii_case("auto") => Ok(None),
-        Some(s) => Compression::parse(s).map(Some).map_err(to_py),
-    }
 }
 
 /// Iterates over the records (as `bytes`) of one TFRecord file, verifying both checksums of
@@ -41,9 +33,9 @@ pub struct PyRecordReader {
 impl PyRecordReader {
     #[new]
     #[pyo3(signature = (path, compression = None))]
-    fn new(py: Python<'_>, path: PathBuf, compression: Option<&str>) -> PyResult<Self> {
-        let compression = parse_compression(compression)?;
-        let reader = py.detach(|| core::RecordReader::open_with(&path, compression)).map_err(to_py)?;
+    fn new(py: Python<'_>, path: PathBuf, compression: Option<&str>) -> Result<Self> {
+        let compression = compression.map(Compression::parse_or_auto).transpose()?.flatten();
+        let reader = py.detach(|| core::RecordReader::open_with(&path, compression))?;
         Ok(PyRecordReader { reader: Mutex::new(reader), path })
     }
 
@@ -51,11 +43,11 @@ impl PyRecordReader {
         slf
     }
 
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    fn __next__<'py>(&self, py: Python<'py>) -> Result<Option<Bound<'py, PyBytes>>> {
         // The lock is taken after the GIL is released, so a second thread using this reader
         // waits without holding the GIL (no deadlock).
         let mut buf = Vec::new();
-        let more = py.detach(|| lock(&self.reader).read_next(&mut buf)).map_err(to_py)?;
+        let more = py.detach(|| lock(&self.reader).read_next(&mut buf))?;
         Ok(more.then(|| PyBytes::new(py, &buf)))
     }
 
@@ -97,12 +89,12 @@ pub struct PyRecordWriter {
 }
 
 impl PyRecordWriter {
-    fn with_writer<T>(&self, f: impl FnOnce(&mut core::RecordWriter<AtomicFile>) -> std::io::Result<T>) -> PyResult<T> {
+    fn with_writer<T>(&self, f: impl FnOnce(&mut core::RecordWriter<AtomicFile>) -> std::io::Result<T>) -> Result<T> {
         let mut guard = lock(&self.writer);
         let w = guard
             .as_mut()
             .ok_or_else(|| PyValueError::new_err(format!("{}: RecordWriter is closed", self.path.display())))?;
-        let out = f(w).map_err(|e| to_py(Error::io(&self.path, e)))?;
+        let out = f(w).map_err(|e| Error::io(&self.path, e))?;
         self.written.store(w.records_written(), Ordering::Relaxed);
         Ok(out)
     }
@@ -112,9 +104,9 @@ impl PyRecordWriter {
 impl PyRecordWriter {
     #[new]
     #[pyo3(signature = (path, compression = "none"))]
-    fn new(path: PathBuf, compression: &str) -> PyResult<Self> {
-        let compression = Compression::parse(compression).map_err(to_py)?;
-        let file = AtomicFile::create(&path).map_err(to_py)?;
+    fn new(path: PathBuf, compression: &str) -> Result<Self> {
+        let compression = Compression::parse(compression)?;
+        let file = AtomicFile::create(&path)?;
         Ok(PyRecordWriter {
             writer: Mutex::new(Some(core::RecordWriter::new(file, compression))),
             path,
@@ -123,12 +115,12 @@ impl PyRecordWriter {
     }
 
     /// Writes one record.
-    fn write(&self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+    fn write(&self, py: Python<'_>, data: &[u8]) -> Result<()> {
         py.detach(|| self.with_writer(|w| w.write_record(data)))
     }
 
     /// Encodes `features` (see `encode_example`) and writes them as one record.
-    fn write_example(&self, py: Python<'_>, features: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn write_example(&self, py: Python<'_>, features: &Bound<'_, PyAny>) -> Result<()> {
         let data = encode_py_example(features)?;
         py.detach(|| self.with_writer(|w| w.write_record(&data)))
     }
@@ -140,13 +132,14 @@ impl PyRecordWriter {
     }
 
     /// Finishes the file (GZIP trailer, fsync) and moves it to its final name.
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
+    fn close(&self, py: Python<'_>) -> Result<()> {
         let Some(w) = lock(&self.writer).take() else { return Ok(()) };
         py.detach(|| {
             let file = w.finish().map_err(|e| Error::io(&self.path, e))?;
             file.commit()
-        })
-        .map_err(to_py)
+        })?;
+        Ok(())
+        
     }
 
     /// Drops the unfinished file; nothing appears under the final name.
@@ -271,8 +264,8 @@ fn feature_to_py<'py>(py: Python<'py>, f: &Feature) -> PyResult<Bound<'py, PyLis
 /// Parses a serialized `tf.train.Example` into a dict name -> list (ints, floats or bytes), in
 /// the order the features are stored. Malformed input raises `InputError`.
 #[pyfunction]
-fn decode_example<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
-    let features = core::decode_example(data).map_err(to_py)?;
+fn decode_example<'py>(py: Python<'py>, data: &[u8]) -> Result<Bound<'py, PyDict>> {
+    let features = core::decode_example(data)?;
     let d = PyDict::new(py);
     for (name, f) in &features {
         d.set_item(name, feature_to_py(py, f)?)?;
@@ -282,8 +275,8 @@ fn decode_example<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDi
 
 /// Like `decode_example`, but also returns each feature's kind: dict name -> (kind, list).
 #[pyfunction]
-fn decode_example_typed<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
-    let features = core::decode_example(data).map_err(to_py)?;
+fn decode_example_typed<'py>(py: Python<'py>, data: &[u8]) -> Result<Bound<'py, PyDict>> {
+    let features = core::decode_example(data)?;
     let d = PyDict::new(py);
     for (name, f) in &features {
         d.set_item(name, (f.kind_name(), feature_to_py(py, f)?))?;
@@ -294,8 +287,8 @@ fn decode_example_typed<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py
 /// Like `decode_example`, with int64 and float lists as little-endian `bytes` (8 and 4 bytes per
 /// value) for zero-copy `numpy.frombuffer`: dict name -> (kind, bytes | list of bytes).
 #[pyfunction]
-fn decode_example_packed<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
-    let features = core::decode_example(data).map_err(to_py)?;
+fn decode_example_packed<'py>(py: Python<'py>, data: &[u8]) -> Result<Bound<'py, PyDict>> {
+    let features = core::decode_example(data)?;
     let d = PyDict::new(py);
     for (name, f) in &features {
         let value: Bound<'py, PyAny> = match f {
@@ -338,51 +331,13 @@ fn frame_record<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
     PyBytes::new(py, &out)
 }
 
-fn hist_to_py<'py>(py: Python<'py>, h: &Histogram) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    for (k, v) in h {
-        d.set_item(k, v)?;
-    }
-    Ok(d)
-}
-
 /// Raw counts and histograms over TFRecord files of ALBERT instances (files read in parallel,
 /// GIL released); `albert_fast.records.dataset_stats` turns them into the summary.
 #[pyfunction]
 #[pyo3(signature = (paths, mask_id = DEFAULT_MASK_ID))]
-fn dataset_stats_raw<'py>(py: Python<'py>, paths: Vec<PathBuf>, mask_id: i64) -> PyResult<Bound<'py, PyDict>> {
-    let s = py.detach(|| DatasetStats::of_files(&paths, mask_id)).map_err(to_py)?;
-    let d = PyDict::new(py);
-    let files: Vec<(String, u64)> = s.files.iter().map(|(p, n)| (p.display().to_string(), *n)).collect();
-    d.set_item("files", files)?;
-    d.set_item("instances", s.instances)?;
-    for (name, h) in [
-        ("padded_lengths", &s.padded_lengths),
-        ("prediction_slots", &s.prediction_slots),
-        ("lengths", &s.lengths),
-        ("masked_per_instance", &s.masked_per_instance),
-        ("span_words", &s.span_words),
-        ("span_pieces", &s.span_pieces),
-        ("sop_labels", &s.sop_labels),
-    ] {
-        d.set_item(name, hist_to_py(py, h)?)?;
-    }
-    for (name, v) in [
-        ("real_tokens", s.real_tokens),
-        ("predictions", s.predictions),
-        ("replaced_mask", s.replaced_mask),
-        ("kept", s.kept),
-        ("random", s.random),
-        ("positions_out_of_range", s.positions_out_of_range),
-        ("spans_starting_mid_word", s.spans_starting_mid_word),
-        ("spans_ending_mid_word", s.spans_ending_mid_word),
-        ("boundary_tokens", s.boundary_tokens),
-        ("without_token_boundary", s.without_token_boundary),
-        ("segment_b_tokens", s.segment_b_tokens),
-    ] {
-        d.set_item(name, v)?;
-    }
-    Ok(d)
+fn dataset_stats_raw<'py>(py: Python<'py>, paths: Vec<PathBuf>, mask_id: i64) -> Result<Bound<'py, PyAny>> {
+    let stats = py.detach(|| DatasetStats::of_files(&paths, mask_id))?;
+    Ok(pythonize::pythonize(py, &stats)?)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

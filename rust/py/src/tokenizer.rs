@@ -4,19 +4,18 @@
 
 use std::borrow::Cow;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use albert_fast_core::tokenizer::{EncodeOptions, Tokenizer};
+use albert_fast_core::tokenizer::{EncodeOptions, Tokenizer, ALBERT_SPECIALS, MODEL_FILE};
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
-use crate::errors::{to_py, InputError};
+use crate::errors::{InputError, Result};
 
 /// A loaded SentencePiece unigram model with ALBERT's text pipeline.
 #[pyclass(name = "Tokenizer", module = "albert_fast._core", frozen)]
 pub struct PyTokenizer {
-    inner: Arc<Tokenizer>,
+    inner: Tokenizer,
 }
 
 /// Text as `str`, or `bytes` that must be valid UTF-8.
@@ -39,19 +38,19 @@ fn text_arg<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow<'a, str>>
 impl PyTokenizer {
     #[new]
     #[pyo3(signature = (path, lowercase, strip_accents, reference_compat=false))]
-    fn new(py: Python<'_>, path: PathBuf, lowercase: bool, strip_accents: bool, reference_compat: bool) -> PyResult<Self> {
+    fn new(py: Python<'_>, path: PathBuf, lowercase: bool, strip_accents: bool, reference_compat: bool) -> Result<Self> {
         let options = EncodeOptions::new(lowercase, strip_accents, reference_compat);
-        let inner = py.detach(|| Tokenizer::from_file(&path, options)).map_err(to_py)?;
-        Ok(PyTokenizer { inner: Arc::new(inner) })
+        let inner = py.detach(|| Tokenizer::from_file(&path, options))?;
+        Ok(PyTokenizer { inner })
     }
 
     /// Builds a tokenizer from the bytes of a `.model` file.
     #[staticmethod]
     #[pyo3(signature = (data, lowercase, strip_accents, reference_compat=false))]
-    fn from_bytes(data: &[u8], lowercase: bool, strip_accents: bool, reference_compat: bool) -> PyResult<Self> {
+    fn from_bytes(data: &[u8], lowercase: bool, strip_accents: bool, reference_compat: bool) -> Result<Self> {
         let options = EncodeOptions::new(lowercase, strip_accents, reference_compat);
-        let inner = Tokenizer::from_bytes(data, options).map_err(to_py)?;
-        Ok(PyTokenizer { inner: Arc::new(inner) })
+        let inner = Tokenizer::from_bytes(data, options)?;
+        Ok(PyTokenizer { inner })
     }
 
     fn encode(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
@@ -61,13 +60,13 @@ impl PyTokenizer {
     }
 
     #[pyo3(signature = (texts, threads=None))]
-    fn encode_batch(&self, py: Python<'_>, texts: &Bound<'_, PyAny>, threads: Option<usize>) -> PyResult<Vec<Vec<u32>>> {
+    fn encode_batch(&self, py: Python<'_>, texts: &Bound<'_, PyAny>, threads: Option<usize>) -> Result<Vec<Vec<u32>>> {
         let mut owned: Vec<String> = Vec::new();
         for (i, item) in texts.try_iter()?.enumerate() {
             owned.push(text_arg(&item?, &format!("texts[{i}]"))?.into_owned());
         }
         let inner = &self.inner;
-        py.detach(|| inner.encode_batch(&owned, threads)).map_err(to_py)
+        Ok(py.detach(|| inner.encode_batch(&owned, threads))?)
     }
 
     fn tokenize(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
@@ -97,8 +96,8 @@ impl PyTokenizer {
         (0..self.inner.vocab_size() as u32).map(|id| self.inner.id_to_piece(id).to_string()).collect()
     }
 
-    fn check_albert_specials(&self) -> PyResult<()> {
-        self.inner.check_albert_specials().map_err(to_py)
+    fn check_albert_specials(&self) -> Result<()> {
+        Ok(self.inner.check_albert_specials()?)
     }
 
     fn special_ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -153,14 +152,11 @@ impl PyTokenizer {
         }
         Ok(id as u32)
     }
-
-    /// The shared core tokenizer, for other bindings that take a `Tokenizer` argument.
-    #[allow(dead_code)]
-    pub fn core(&self) -> Arc<Tokenizer> {
-        Arc::clone(&self.inner)
-    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyTokenizer>()
+    m.add_class::<PyTokenizer>()?;
+    // ((piece, id), ...) in id order, and the model file's name in a tokenizer directory.
+    m.add("ALBERT_SPECIALS", PyTuple::new(m.py(), ALBERT_SPECIALS)?)?;
+    m.add("MODEL_FILE", MODEL_FILE)
 }

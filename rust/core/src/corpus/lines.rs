@@ -1,16 +1,7 @@
-//! Reading one (possibly compressed) text file line by line with bounded memory.
-//!
-//! Two policies for bytes that are not clean text ([`TextPolicy`]); both end lines at `\n` and
-//! count what they read ([`InputStats`]) and where they are ([`Position`]):
-//! * **Lenient** (raw corpora: prepare-corpus, the tokenizer sample; documented in
-//!   `docs/tokenizer-training.md`, "Reading input"): invalid UTF-8 is decoded lossily (U+FFFD)
-//!   and counted, since web text nearly always holds a few bad bytes; a NUL byte in the first
-//!   8 KiB refuses the file as binary (with a hint for UTF-16); a UTF-8 byte-order mark and one
-//!   `\r` before `\n` are removed; a line longer than `max_line_bytes` (16 MiB) is split at the
-//!   last space or tab before the cap (else at a character boundary) and counted.
-//! * **Strict** (create-data, whose input is one sentence per line, already clean): invalid
-//!   UTF-8 or a NUL byte anywhere is an error naming the line; every `\r` before the line end
-//!   is removed; nothing else is changed and lines are never split.
+//! Reading one (possibly compressed) text file line by line with bounded memory, under one of
+//! two [`TextPolicy`]s: lenient for raw corpora (lossy UTF-8, binary files refused, over-long
+//! lines split) and strict for create-data's already-clean input (bad UTF-8 or NUL is an error
+//! naming the line). docs/prepare-corpus.md and docs/create-data.md list the exact rules.
 
 use std::io::{self, BufRead, Cursor, Read};
 use std::path::{Path, PathBuf};

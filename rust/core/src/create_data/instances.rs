@@ -1,15 +1,6 @@
-//! Segment pairing, sentence-order labels and truncation (docs/create-data.md): one document in, a list of
-//! masked `[CLS] A [SEP] B [SEP]` instances out.
-//!
-//! Default behaviour fixes the reference's defects; `compat = true` reproduces them:
-//! - Q9: the reference takes segment B from a *random document* for every single-sentence
-//!   chunk, even in SOP mode (`random_next_sentence` off), so ~55% of SOP labels are 1 and some
-//!   "swapped" pairs are really NSP negatives. Fixed: a single-sentence chunk is extended with
-//!   the document's next sentence; if it is the document's last sentence it is split at a word
-//!   start into A and B; a one-token last sentence yields no instance. The usual coin then
-//!   decides the label, so SOP labels are 50/50 and always mean "these two spans were swapped".
-//! - The reference's random-document draw tries 10 times to avoid the current document and
-//!   may still return it; fixed mode draws uniformly among the *other* documents.
+//! Segment pairing, sentence-order labels and truncation: one document in, masked
+//! `[CLS] A [SEP] B [SEP]` instances out. The reference's defects (Q9 and its random-document
+//! draw) are fixed unless `compat` (docs/create-data.md, "Q9: what a single-sentence chunk becomes").
 
 use serde::{Deserialize, Serialize};
 

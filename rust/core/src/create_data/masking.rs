@@ -1,18 +1,7 @@
-//! Masked-LM predictions (docs/create-data.md): whole-word candidate groups, n-gram spans with weights 1/n,
-//! 80% `[MASK]` / 10% kept / 10% random, optional permutation, and `token_boundary`.
-//!
-//! Everything that depends on piece *strings* is computed once per vocabulary in
-//! [`MaskingVocab`], so the per-token hot path only indexes arrays by id.
-//!
-//! Default behaviour fixes the reference's defects; `compat = true` reproduces them:
-//! - Q10 word starts: fixed rule "begins with ▁, is a special/user-defined/unknown symbol, or
-//!   consists of punctuation/symbols"; compat rule "begins with ▁ or <, is one of the listed
-//!   ASCII punctuation characters, or contains any character outside a–z".
-//! - Q11: fixed mode never lets a whole-word group or an n-gram cross `[CLS]`/`[SEP]`; compat
-//!   lets the first non-start piece of segment B join A's last group and n-grams span segments.
-//! - Q13: fixed mode draws "random" replacements from ordinary pieces only; compat draws any id
-//!   in `0..vocab_size`, specials included.
-//! - Q6: n-gram lengths come from the same seeded stream as everything else, in both modes.
+//! Masked-LM predictions: whole-word groups, n-gram spans with weights 1/n, 80/10/10, optional
+//! permutation and `token_boundary`. Everything that depends on piece strings is computed once
+//! per vocabulary in [`MaskingVocab`], so the per-token path only indexes arrays. The reference's
+//! defects (Q6, Q10, Q11, Q13) are fixed unless `compat` (docs/create-data.md, quirk table).
 
 use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 

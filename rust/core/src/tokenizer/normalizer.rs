@@ -2,60 +2,16 @@
 //! ALBERT preprocessing: user-defined symbols pass through untouched, every other position is
 //! rewritten by the longest matching rule of the precompiled char map (for the default
 //! `nmt_nfkc`: NFKC plus a few extra folds), runs of spaces collapse, a dummy "▁" prefix is added
-//! and spaces become "▁".
+//! and spaces become "▁". Hand-written: no crate reproduces SentencePiece's normalizer byte for
+//! byte (longest match over the char map with user-defined symbols protected, its whitespace
+//! rules).
 
-use super::proto::RawNormalizerSpec;
-use super::trie::{DoubleArray, PieceTrie};
+use super::charsmap::CharsMap;
+use super::model_proto::NormalizerSpec;
+use super::trie::PieceTrie;
 
 /// "▁" (U+2581), SentencePiece's visible space.
 pub const SPACE_SYMBOL: &str = "\u{2581}";
-
-/// The precompiled rules: a double array mapping byte sequences to offsets into a blob of
-/// NUL-terminated replacement strings.
-#[derive(Debug, Clone)]
-struct CharsMap {
-    trie: DoubleArray,
-    /// The replacement strings, validated as UTF-8 once at load time.
-    normalized: String,
-}
-
-impl CharsMap {
-    /// Parses `precompiled_charsmap`: a little-endian u32 trie size, the trie, then the strings.
-    fn parse(blob: &[u8]) -> Result<CharsMap, String> {
-        if blob.len() <= 4 {
-            return Err("normalizer_spec.precompiled_charsmap is truncated".into());
-        }
-        let trie_size = u32::from_le_bytes([blob[0], blob[1], blob[2], blob[3]]) as usize;
-        if trie_size > blob.len() - 4 || trie_size == 0 {
-            return Err(format!(
-                "normalizer_spec.precompiled_charsmap: trie size {trie_size} exceeds the blob ({} bytes)",
-                blob.len()
-            ));
-        }
-        let trie = DoubleArray::from_bytes(&blob[4..4 + trie_size])
-            .ok_or("normalizer_spec.precompiled_charsmap: trie size is not a multiple of 4")?;
-        let normalized = String::from_utf8(blob[4 + trie_size..].to_vec())
-            .map_err(|_| "normalizer_spec.precompiled_charsmap: replacement strings are not UTF-8")?;
-        Ok(CharsMap { trie, normalized })
-    }
-
-    /// The longest rule matching a prefix of `input`: (replacement, consumed bytes).
-    #[inline]
-    fn longest(&self, input: &str) -> Option<(&str, usize)> {
-        let mut best: Option<(usize, u32)> = None;
-        self.trie.common_prefix_search(input.as_bytes(), |len, value| {
-            // A rule ending inside a UTF-8 sequence cannot come from a real model; skipping it
-            // keeps every slice valid.
-            if input.is_char_boundary(len) {
-                best = Some((len, value));
-            }
-        });
-        let (len, value) = best?;
-        let rest = self.normalized.get(value as usize..)?;
-        let end = rest.find('\0').unwrap_or(rest.len());
-        Some((&rest[..end], len))
-    }
-}
 
 /// SentencePiece's `Normalizer` for one model.
 #[derive(Debug, Clone)]
@@ -74,25 +30,25 @@ pub struct SpmNormalizer {
 }
 
 impl SpmNormalizer {
-    pub fn new(spec: &RawNormalizerSpec, user_defined: PieceTrie) -> Result<SpmNormalizer, String> {
-        let charsmap =
-            if spec.precompiled_charsmap.is_empty() { None } else { Some(CharsMap::parse(&spec.precompiled_charsmap)?) };
+    pub fn new(spec: &NormalizerSpec, user_defined: PieceTrie) -> Result<SpmNormalizer, String> {
+        let blob = spec.precompiled_charsmap();
+        let charsmap = if blob.is_empty() { None } else { Some(CharsMap::parse(blob)?) };
         let mut passthrough = [false; 128];
         for (b, slot) in passthrough.iter_mut().enumerate() {
             let b = b as u8;
             *slot = b != b' '
                 && !user_defined.has_first_byte(b)
-                && !charsmap.as_ref().is_some_and(|m| m.trie.has_first_byte(b));
+                && !charsmap.as_ref().is_some_and(|m| m.has_first_byte(b));
         }
-        let plain_space = !user_defined.has_first_byte(b' ') && !charsmap.as_ref().is_some_and(|m| m.trie.has_first_byte(b' '));
+        let plain_space = !user_defined.has_first_byte(b' ') && !charsmap.as_ref().is_some_and(|m| m.has_first_byte(b' '));
         Ok(SpmNormalizer {
             passthrough,
             plain_space,
             charsmap,
             user_defined,
-            add_dummy_prefix: spec.add_dummy_prefix,
-            remove_extra_whitespaces: spec.remove_extra_whitespaces,
-            escape_whitespaces: spec.escape_whitespaces,
+            add_dummy_prefix: spec.add_dummy_prefix(),
+            remove_extra_whitespaces: spec.remove_extra_whitespaces(),
+            escape_whitespaces: spec.escape_whitespaces(),
         })
     }
 

@@ -1,35 +1,39 @@
 //! Unit tests on hand-built models (identity normalizer). The differential tests against the
 //! `sentencepiece` package and `transformers` on real text are in `tests/test_tokenizer_parity.py`.
 
-use super::proto::tests::{len_field, piece, varint_field};
+use std::path::Path;
+
+use prost::Message;
+
+use super::model_proto::{ModelProto, NormalizerSpec, SentencePiece, TrainerSpec};
 use super::*;
+use crate::error::Error;
 
-const NORMAL: u64 = 1;
-const UNKNOWN: u64 = 2;
-const CONTROL: u64 = 3;
-const USER: u64 = 4;
-const UNUSED: u64 = 5;
-const BYTE: u64 = 6;
+const NORMAL: i32 = 1;
+const UNKNOWN: i32 = 2;
+const CONTROL: i32 = 3;
+const USER: i32 = 4;
+const UNUSED: i32 = 5;
+const BYTE: i32 = 6;
 
-fn model_bytes(pieces: &[(&str, f32, u64)], byte_fallback: bool, model_type: u64) -> Vec<u8> {
-    let mut m = Vec::new();
-    for &(p, s, k) in pieces {
-        len_field(1, &piece(p, s, k), &mut m);
+fn model_bytes(pieces: &[(&str, f32, i32)], byte_fallback: bool, model_type: i32) -> Vec<u8> {
+    ModelProto {
+        pieces: pieces
+            .iter()
+            .map(|&(p, s, k)| SentencePiece { piece: Some(p.into()), score: Some(s), r#type: Some(k) })
+            .collect(),
+        trainer_spec: Some(TrainerSpec {
+            model_type: Some(model_type),
+            byte_fallback: byte_fallback.then_some(true),
+            ..Default::default()
+        }),
+        normalizer_spec: Some(NormalizerSpec { name: Some("identity".into()), ..Default::default() }),
     }
-    let mut trainer = Vec::new();
-    varint_field(3, model_type, &mut trainer);
-    if byte_fallback {
-        varint_field(35, 1, &mut trainer);
-    }
-    len_field(2, &trainer, &mut m);
-    let mut norm = Vec::new();
-    len_field(1, b"identity", &mut norm);
-    len_field(3, &norm, &mut m);
-    m
+    .encode_to_vec()
 }
 
 /// An ALBERT-shaped vocabulary: specials 0–4, user-defined "(" and "-", then learned pieces.
-fn albert_pieces() -> Vec<(&'static str, f32, u64)> {
+fn albert_pieces() -> Vec<(&'static str, f32, i32)> {
     vec![
         ("<pad>", 0.0, CONTROL),
         ("<unk>", 0.0, UNKNOWN),

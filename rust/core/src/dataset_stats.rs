@@ -1,30 +1,14 @@
-//! Statistics over ALBERT pretraining TFRecords (`albert-fast inspect --stats`): the numbers that
-//! tell whether created data looks like the reference's (spec §10) — sequence lengths, masked
-//! positions per instance, the 80/10/10 split, masked span lengths in words, SOP label balance.
-//!
-//! All statistics are integer counts and histograms, so merging per-file results (files are
-//! read in parallel) gives the same answer for any thread count.
-//!
-//! Definitions (also in docs/data-format.md):
-//! * **length** of an instance = real tokens = `sum(input_mask)`.
-//! * **prediction** = a slot `j` of `masked_lm_*` with `masked_lm_weights[j] > 0`.
-//! * **[MASK]/kept/random**: at a prediction's position `p`, `input_ids[p] == mask_id` counts as
-//!   [MASK], else `input_ids[p] == masked_lm_ids[j]` as kept, else random. (A random draw that
-//!   happens to pick the original piece or `[MASK]` — Q13 — is counted as kept/[MASK]; that
-//!   is what the data shows.)
-//! * **word**: a real position with `token_boundary == 1` starts a word; a position with `0`
-//!   continues the word before it (a sequence's first position always starts one).
-//! * **masked span**: a maximal run of consecutive predicted positions. Its length in words is
-//!   the number of words it touches. Two masked n-grams that happen to be adjacent form one
-//!   span, so the histogram is what a reader of the data observes, not the sampler's n.
-//!   A span *starts mid-word* when its first position continues a word, and *ends mid-word*
-//!   when the position after it continues a word — with whole-word masking both stay 0 except
-//!   where a word spans `[SEP]` (Q11).
+//! The counts behind `albert-fast inspect --stats` (Python face:
+//! `albert_fast.records.dataset_stats`): sequence lengths, masked positions, the 80/10/10 split,
+//! masked spans in words, SOP labels, as defined in docs/data-format.md ("Statistics"). All are
+//! integer counts and histograms, so merging per-file results (read in parallel) gives the same
+//! answer for any thread count.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
 use crate::tfrecord::{decode_example_into, Feature, RecordReader};
@@ -62,9 +46,10 @@ pub const DEFAULT_MASK_ID: i64 = 4;
 pub type Histogram = BTreeMap<i64, u64>;
 
 /// Counts over a set of TFRecord files of ALBERT instances.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DatasetStats {
     /// Records per file, in the order the files were given.
+    #[serde(serialize_with = "paths_as_text")]
     pub files: Vec<(PathBuf, u64)>,
     pub instances: u64,
     /// `len(input_ids)` (the padded max_seq_length) -> instances.
@@ -94,8 +79,13 @@ pub struct DatasetStats {
     pub boundary_tokens: u64,
     /// Instances without a `token_boundary` feature (BERT-style data): every piece counts as a word.
     pub without_token_boundary: u64,
-    /// Real tokens with `segment_ids == 1` (segment B, including its closing [SEP]).
+    /// Real tokens with `segment_ids == 1` (segment B, including its closing `[SEP]`).
     pub segment_b_tokens: u64,
+}
+
+/// Paths as they are displayed (serde refuses paths that are not UTF-8).
+fn paths_as_text<S: Serializer>(files: &[(PathBuf, u64)], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(files.iter().map(|(p, n)| (p.display().to_string(), n)))
 }
 
 fn bump(h: &mut Histogram, k: i64) {
