@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 import yaml
 
-from albert_fast.config import FIELD_ALIASES, SECTIONS, Config, SECTION_MODELS, load_config
+from albert_fast.config import FIELD_ALIASES, FLAG_NAMES, SECTIONS, Config, SECTION_MODELS, load_config
 from albert_fast.errors import ConfigError
 
 _DEST_PREFIX = "cfg:"
@@ -30,6 +30,7 @@ _SECTION_TITLES = {
     "data": "data (create_pretraining_data.py flags)",
     "pretraining": "pretraining (run_pretraining.py flags)",
     "corpus": "corpus (prepare-corpus: document boundaries, cleaning, Punkt)",
+    "cluster": "cluster (where the data stages run; docs/cluster.md)",
 }
 
 
@@ -127,7 +128,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, sections: Iterable[str
             _SECTION_TITLES[section],
             f"override the config's {section!r} section; unset flags keep the config's value")
         for name, info in SECTION_MODELS[section].model_fields.items():
-            names = [name, *FIELD_ALIASES.get((section, name), ())]
+            names = list(FLAG_NAMES.get((section, name), (name, *FIELD_ALIASES.get((section, name), ()))))
             taken = parser._option_string_actions
             if any(f"--{s}" in taken or f"--no-{s}" in taken for n in names for s in _spellings(n)):
                 names = [f"{section}_{name}"]

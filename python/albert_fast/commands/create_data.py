@@ -50,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-line-tokens", "--max_line_tokens", type=int, default=None, metavar="N",
                    help="a line with more tokens is an error (default: 16 x max_seq_length; 0: no limit)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_config_arguments(p, sections=("text", "data"))
+    add_config_arguments(p, sections=("text", "data", "cluster"))
     p.set_defaults(run=run)
 
 

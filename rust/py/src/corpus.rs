@@ -55,7 +55,16 @@ fn prepared_output_exists(directory: PathBuf) -> bool {
     corpus::prepared::holds_prepared_output(&directory)
 }
 
+/// True for a shard name of a prepare-corpus output (`corpus-NNNNN.txt`).
+#[pyfunction]
+fn is_prepared_shard_name(name: &str) -> bool {
+    corpus::prepared::is_shard_file(std::path::Path::new(name))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("PREPARED_STATS_FILE", corpus::prepared::STATS_FILE)?;
+    m.add("PREPARED_STATE_FILE", corpus::prepared::STATE_FILE)?;
+    m.add_function(wrap_pyfunction!(is_prepared_shard_name, m)?)?;
     m.add_class::<PyLineIterator>()?;
     m.add_function(wrap_pyfunction!(open_lines, m)?)?;
     m.add_function(wrap_pyfunction!(expand_inputs, m)?)?;
