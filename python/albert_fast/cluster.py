@@ -187,7 +187,7 @@ def open_executor(cluster: Any, threads: int = 0, connect_timeout: float = DEFAU
         with _quiet_dask():
             local = distributed.LocalCluster(
                 n_workers=spec.workers, threads_per_worker=1, processes=True,
-                dashboard_address=None, memory_limit=0, silence_logs=50)
+                dashboard_address=":0", memory_limit=0, silence_logs=50)
             client = distributed.Client(local)
         try:
             yield DaskExecutor(client)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from albert_fast import storage
 from albert_fast.config import Config
 from albert_fast.records import feature_spec, is_record_file_name, tf_feature_spec
 
@@ -30,6 +31,11 @@ class DataFiles:
 
 
 def _expand(spec: str) -> list[str]:
+    spec = storage.for_tensorflow(spec)
+    if storage.is_url(spec):  # read by tf.data itself (gs://)
+        found, _ = storage.expand_inputs([spec])
+        names = [f for f in found if is_record_file_name(f.rsplit("/", 1)[-1])]
+        return names if names or any(c in spec for c in "*?[") else found
     path = Path(spec)
     if path.is_dir():
         return sorted(str(p) for p in path.iterdir() if p.is_file() and is_record_file_name(p.name))
@@ -50,14 +56,18 @@ def find_data_files(data: str | Sequence[str], eval_data: Optional[str | Sequenc
     files: list[str] = []
     manifest: dict = {}
     for spec in specs:
-        files.extend(_expand(spec))
-        m = Path(spec) / "manifest.json"
-        if Path(spec).is_dir() and m.is_file():
+        local = storage.for_tensorflow(spec)
+        files.extend(_expand(local))
+        if storage.is_url(local):
+            manifest = storage.read_json(storage.join(local, "manifest.json")) or manifest
+            continue
+        m = Path(local) / "manifest.json"
+        if Path(local).is_dir() and m.is_file():
             manifest = json.loads(m.read_text(encoding="utf-8"))
     if not files:
         raise ValueError(f"--data {','.join(specs)}: no TFRecord files found")
-    train = [f for f in files if Path(f).name.startswith("train-")]
-    held_out = [f for f in files if Path(f).name.startswith("eval-")]
+    train = [f for f in files if f.rsplit("/", 1)[-1].startswith("train-")]
+    held_out = [f for f in files if f.rsplit("/", 1)[-1].startswith("eval-")]
     if not train:  # not a split layout: every file trains
         train, held_out = files, []
     if eval_data:

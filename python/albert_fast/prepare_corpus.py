@@ -271,6 +271,10 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
             raise
         # 2. The plan; the journal marks the directory as this run's from now on.
         plan, tasks = _core.prepare_plan(indexes, files, fp, **options)
+        if not tasks:  # nothing to write: the statistics say so, as the local run does
+            storage.remove_tree(plan_dir)
+            return _core.prepare_stats(plan, [], str(out), len(files), hidden + url_hidden, 0,
+                                       extra_stats={"punkt": punkt_info}, **options)
         _write_journal(out, fp, journal_done)
         # 3. The shards (those the journal lists as finished are kept, as the local run does).
         finished = {r["file"]: r for r in _verified(out, journal_done)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from albert_fast import storage
 from albert_fast.checkpoints import (BEST_DIR, CHECKPOINT_NAME, WEIGHTS_NAME, save_run_config,
                                      save_weights)
 from albert_fast.config import Config, as_config
@@ -67,7 +69,15 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
                          f"{keras.backend.backend()!r}")
     pc = config.pretraining
     emit = progress or (lambda line: print(line, file=sys.stderr, flush=True))
-    out = ensure_output_dir(output_dir)
+    # A run directory in object storage is a local mirror pushed after every checkpoint
+    # (TensorFlow's `checkpoint` pointer last) and at the end; a re-run pulls it to resume.
+    mirror = None
+    if storage.is_url(output_dir):
+        storage.ensure_output(output_dir)
+        mirror = storage.Mirror(os.fspath(output_dir), last=("checkpoint",))
+        out = ensure_output_dir(mirror.pull())
+    else:
+        out = ensure_output_dir(output_dir)
     files = find_data_files(data, eval_data)
     stop_step = min(num_train_steps or pc.num_train_steps, pc.num_train_steps)
     precision = precision or pc.precision
@@ -87,15 +97,23 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
             tf.config.experimental.enable_op_determinism()
         if chief:
             save_run_config(config, out)
-        return _train(config, files, out, strat, chief, stop_step, precision, seed,
-                      deterministic, do_eval, eval_every, log_every or pc.iterations_per_loop,
-                      emit)
+        after_save = mirror.push if mirror is not None and chief else (lambda: None)
+        try:
+            result = _train(config, files, out, strat, chief, stop_step, precision, seed,
+                            deterministic, do_eval, eval_every, log_every or pc.iterations_per_loop,
+                            emit, after_save)
+        finally:
+            after_save()
+        if mirror is not None:
+            result.output_dir = mirror.url
+        return result
 
 
 def _train(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bool,
            stop_step: int, precision: str, seed: Optional[int], deterministic: bool,
            do_eval: bool, eval_every: Optional[int], log_every: int,
-           emit: Callable[[str], None]) -> PretrainResult:
+           emit: Callable[[str], None], after_save: Callable[[], None] = lambda: None
+           ) -> PretrainResult:
     import tensorflow as tf
 
     pc, dc = config.pretraining, config.data
@@ -194,6 +212,7 @@ def _train(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bo
             path = manager.save(checkpoint_number=step)
             if chief:
                 emit(f"saved {path}")
+            after_save()
         if do_eval and eval_every and step % eval_every == 0 and step < stop_step:
             last_eval = evaluate_now(step)
 

@@ -36,7 +36,7 @@ from albert_fast import _core
 __all__ = ["is_url", "local_path", "join", "exists", "size", "version", "read_bytes", "read_json",
            "write_bytes", "write_json", "put_file", "remove", "remove_tree", "listdir",
            "expand_inputs", "ensure_output", "fetch", "fetch_dir", "upload_dir", "cache_dir",
-           "temp_dir", "core_open", "core_size", "core_version"]
+           "temp_dir", "Mirror", "for_tensorflow", "core_open", "core_size", "core_version"]
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 
@@ -63,7 +63,10 @@ def join(base: Any, *parts: str) -> str:
 
 def _filesystem(url: str):
     """(fsspec filesystem, path inside it) of a URL."""
-    import fsspec
+    try:
+        import fsspec
+    except ImportError:
+        raise OSError(f"{url}: URLs need fsspec: install `pip install 'albert-fast[cloud]'`") from None
 
     protocol = url.split("://", 1)[0]
     options: dict[str, Any] = {}
@@ -382,6 +385,70 @@ def upload_dir(local: Any, url: Any, last: Sequence[str] = (), delete_extra: boo
         for f in fs.find(root):
             if f[len(root):].strip("/") not in keep:
                 fs.rm_file(f)
+
+
+class Mirror:
+    """A local working copy of a directory in object storage, for a stage that writes a
+    directory over time (pretrain's run directory): :meth:`pull` copies what the bucket holds
+    (a run resumes from it), :meth:`push` uploads what changed since the last push -- the
+    ``last`` names (the directory's pointer files, e.g. TensorFlow's ``checkpoint``) after the
+    rest -- and deletes objects whose files are gone (checkpoints rotated out)."""
+
+    def __init__(self, url: str, last: Sequence[str] = ()) -> None:
+        self.url = local_path(url).rstrip("/")
+        self.last = tuple(last)
+        self.local = cache_dir("mirrors", _cache_key(self.url))
+        self._pushed: dict[str, tuple[int, int]] = {}
+
+    def pull(self) -> Path:
+        if exists(self.url):
+            fetch_dir(self.url, local=self.local)
+        self._pushed = self._state()
+        return self.local
+
+    def _state(self) -> dict[str, tuple[int, int]]:
+        return {p.relative_to(self.local).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
+                for p in self.local.rglob("*") if p.is_file() and not p.name.endswith(".version")
+                and ".tmp-" not in p.name}
+
+    def push(self) -> None:
+        now = self._state()
+        changed = [r for r, st in now.items() if self._pushed.get(r) != st]
+        for rel in sorted(changed, key=lambda r: r in self.last):
+            put_file(self.local / rel, join(self.url, rel))
+        for rel in sorted(set(self._pushed) - set(now)):
+            remove(join(self.url, rel))
+        self._pushed = now
+
+
+#: URL schemes TensorFlow's tf.data reads by itself (its GCS filesystem); others are staged.
+TENSORFLOW_SCHEMES = ("gs",)
+
+
+def for_tensorflow(spec: str) -> str:
+    """A path TensorFlow can read for ``spec``: local paths and ``gs://`` URLs as they are;
+    other URLs (``s3://``: TensorFlow has no S3 filesystem any more) are downloaded to
+    :func:`cache_dir` first (a directory, an object, or a glob's objects), kept there for the
+    next run."""
+    spec = local_path(spec)
+    if not is_url(spec) or spec.split("://", 1)[0] in TENSORFLOW_SCHEMES:
+        return spec
+    fs, p = _filesystem(spec)
+    try:
+        if any(c in p for c in "*?["):
+            parent = spec[:spec.rfind("/", 0, min(spec.find(c) for c in "*?[" if c in spec))]
+            target = cache_dir("staged", _cache_key(parent))
+            for url in expand_inputs([spec])[0]:
+                fetch(url, target / url[len(parent):].strip("/"))
+            return str(target / spec[len(parent):].strip("/"))
+        if fs.isfile(p):
+            base, name = spec.rsplit("/", 1)
+            return str(fetch(spec, cache_dir("staged", _cache_key(base)) / name))
+    except OSError:
+        raise
+    except Exception as err:  # noqa: BLE001
+        raise _fail(spec, err, "list it") from None
+    return str(fetch_dir(spec, local=cache_dir("staged", _cache_key(spec))))
 
 
 # ------------------------------------------------------------------------------------------
