@@ -42,11 +42,12 @@ fn open_lines(py: Python<'_>, path: PathBuf, max_line_bytes: usize, progress: Op
 }
 
 /// Files named by the user (files, directories, globs), sorted and de-duplicated, plus the
-/// number of hidden entries skipped.
+/// number of hidden entries skipped. Paths come back as `str` (a URL stays one; `pathlib`
+/// would fold its `//`).
 #[pyfunction]
-fn expand_inputs(py: Python<'_>, inputs: Vec<String>) -> Result<(Vec<PathBuf>, u64)> {
+fn expand_inputs(py: Python<'_>, inputs: Vec<String>) -> Result<(Vec<String>, u64)> {
     let set = py.detach(|| corpus::expand_inputs_detailed(&inputs))?;
-    Ok((set.files, set.skipped_hidden))
+    Ok((crate::options::path_strings(&set.files), set.skipped_hidden))
 }
 
 /// True when the directory holds a prepare-corpus run's output, finished or not.

@@ -44,8 +44,8 @@ pub struct PyCreateDataPlan {
 #[pymethods]
 impl PyCreateDataPlan {
     #[getter]
-    fn inputs(&self) -> Vec<PathBuf> {
-        self.plan.inputs.clone()
+    fn inputs(&self) -> Vec<String> {
+        crate::options::path_strings(&self.plan.inputs)
     }
     #[getter]
     fn input_bytes(&self) -> u64 {

@@ -82,12 +82,12 @@ fn prepare_fingerprint(
     inputs: Vec<String>,
     splitter: PyRef<'_, PyPunktSplitter>,
     options: Option<&Bound<'_, PyDict>>,
-) -> Result<(String, Vec<PathBuf>, u64)> {
+) -> Result<(String, Vec<String>, u64)> {
     let opts: PrepareOptions = from_kwargs(py, options)?;
     let splitter = &splitter.inner;
     Ok(py.detach(|| -> albert_fast_core::Result<_> {
         let set = expand_inputs_detailed(&inputs)?;
-        Ok((core::fingerprint(&set.files, &opts, splitter), set.files, set.skipped_hidden))
+        Ok((core::fingerprint(&set.files, &opts, splitter), crate::options::path_strings(&set.files), set.skipped_hidden))
     })?)
 }
 
