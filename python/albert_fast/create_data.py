@@ -289,7 +289,9 @@ def _create_data_planned(options: dict[str, Any], cluster: Any, connect_timeout:
             lambda p: _core.create_data_plan(local_output=local_out, progress=p, **options), _bar,
             show=show, name="albert-fast-create-data")
         n = plan.num_shards
-        per = max(1, min(-(-n // (4 * ex.width)), _TASK_BYTES * n // max(1, plan.input_bytes)))
+        # One shard per task unless there are many (the scheduler's cost per task stays small
+        # next to the work), at most _TASK_BYTES of input per task.
+        per = max(1, min(n // (50 * ex.width), _TASK_BYTES * n // max(1, plan.input_bytes)))
         tasks = [plan.task(i, i + per) for i in range(0, n, per)]
         worker_options = dict(options, threads=1)
         built = run_tasks(ex, _create_data_task,
