@@ -29,11 +29,27 @@ def examples_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def literature_dir() -> Path:
-    """The full shared corpora (English, German, French). Required, not optional: the
-    differential tests are only meaningful on real text."""
-    if not SHARED_LITERATURE.is_dir():
-        pytest.fail(f"shared corpora not found at {SHARED_LITERATURE}")
-    return SHARED_LITERATURE
+    """The full shared corpora (English, German, French): ``../shared/corpora/literature``
+    beside the checkout, or ``$ALBERT_FAST_LITERATURE`` where the checkout sits elsewhere
+    (helper worktrees). Required, not optional: the differential tests are only meaningful on
+    real text."""
+    for candidate in (SHARED_LITERATURE, os.environ.get("ALBERT_FAST_LITERATURE")):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    pytest.fail(f"shared corpora not found at {SHARED_LITERATURE} (or $ALBERT_FAST_LITERATURE)")
+
+
+@pytest.fixture(scope="session")
+def twain_data(tmp_path_factory, literature_dir) -> Path:
+    """Pretraining TFRecords from real text (tests/pretrain_data.py): train shards from two
+    Twain novels, the held-out split from a third."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import pretrain_data
+
+    out = tmp_path_factory.mktemp("twain_data")
+    return pretrain_data.build_dataset(out, [literature_dir / "en-twain1.txt",
+                                             literature_dir / "en-twain2.txt"],
+                                       [literature_dir / "en-twain4.txt"])
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):

@@ -408,11 +408,13 @@ def test_original_alias_flag_do_lower_case():
     assert config_from_args(_parser().parse_args(["--no-do_lower_case"])).text.lowercase is False
 
 
-def test_set_overrides_any_field():
-    cfg = config_from_args(_parser().parse_args(
+def test_set_overrides_any_field_the_verb_uses():
+    cfg = config_from_args(_parser(("model", "tokenizer")).parse_args(
         ["--set", "model.hidden_size=256", "--set", "model.num_attention_heads=4",
          "--set", "tokenizer.user_defined_symbols=[a, b]"]))
     assert cfg.model.hidden_size == 256 and cfg.tokenizer.user_defined_symbols == ["a", "b"]
+    with pytest.raises(ConfigError, match="does not use this setting"):
+        config_from_args(_parser().parse_args(["--set", "model.hidden_size=256"]))
 
 
 def test_set_unknown_field_did_you_mean():

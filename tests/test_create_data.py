@@ -256,7 +256,7 @@ def test_cli_accepts_the_original_input_and_vocab_flags(corpus_dir, spm_dir, tmp
     files = ",".join(str(p) for p in sorted(corpus_dir.glob("*.txt")))
     a, b = tmp_path / "a", tmp_path / "b"
     r = run_cli("create-data", "--input_file", files, "--spm_model_file", str(spm_dir / "spiece.model"),
-                "--vocab_file", "ignored.vocab", "-o", str(a), "--max_seq_length", "128",
+                "--vocab_file", str(spm_dir / "spiece.vocab"), "-o", str(a), "--max_seq_length", "128",
                 "--dupe_factor", "1", "--no-progress")
     assert r.returncode == 0, r.stderr
     r = run_cli("create-data", str(corpus_dir), "--tokenizer", str(spm_dir), "-o", str(b),

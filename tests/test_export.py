@@ -255,3 +255,47 @@ def test_tokenizer_parity_with_user_defined_symbols(tmp_path, examples_dir):
     assert result["tokenizer_texts"] == len(texts)
     added = json.loads((hf / "tokenizer.json").read_text())["added_tokens"]
     assert {t["content"] for t in added} == {"<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"}
+
+
+_HF_CLASSES_SCRIPT = r"""
+import json, sys
+import torch, transformers
+from transformers import AlbertForPreTraining, AutoModelForMaskedLM, AutoTokenizer
+hf = sys.argv[1]
+tok = AutoTokenizer.from_pretrained(hf)
+enc = tok(["the fox and [MASK] dog"], ["it ran away."], return_tensors="pt")
+mlm, pre = AutoModelForMaskedLM.from_pretrained(hf), AlbertForPreTraining.from_pretrained(hf)
+with torch.no_grad():
+    a = mlm(**enc).logits
+    b = pre(**enc).prediction_logits
+print(json.dumps({"version": transformers.__version__, "tokenizer": type(tok).__name__,
+                  "model": type(mlm).__name__, "same_logits": bool(torch.equal(a, b)),
+                  "input_ids": enc["input_ids"][0].tolist(),
+                  "token_type_ids": enc["token_type_ids"][0].tolist(),
+                  "mask_id": tok.mask_token_id}))
+"""
+
+
+def test_transformers_auto_classes_load_the_export(exported, trained):
+    """AutoTokenizer, AutoModelForMaskedLM and AlbertForPreTraining of the installed
+    transformers (5.x in CI; 4.x too) on the export, in a process of their own as a user has
+    them: the MLM head's logits are the pretraining model's, a sentence pair gets ALBERT's
+    [CLS] A [SEP] B [SEP] with segment ids, and the ids are our tokenizer's."""
+    import subprocess
+
+    from albert_fast.tokenizer import Tokenizer
+
+    hf, _ = exported
+    env = {k: v for k, v in os.environ.items() if k not in ("USE_TORCH", "USE_TF")}
+    env["USE_TF"] = "0"  # transformers 4.x would import TensorFlow (no effect in 5.x)
+    proc = subprocess.run([sys.executable, "-c", _HF_CLASSES_SCRIPT, str(hf)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["model"] == "AlbertForMaskedLM" and got["same_logits"], got
+    assert got["tokenizer"] in ("PreTrainedTokenizerFast", "TokenizersBackend"), got
+    ours = Tokenizer(hf / "spiece.model", lowercase=trained[2].text.lowercase)
+    a, b = ours.encode("the fox and [MASK] dog"), ours.encode("it ran away.")
+    assert got["input_ids"] == [2, *a, 3, *b, 3]
+    assert got["token_type_ids"] == [0] * (len(a) + 2) + [1] * (len(b) + 1)
+    assert got["mask_id"] == 4 and 4 in a

@@ -127,3 +127,62 @@ def test_create_optimizer_rejects_unknown():
         create_optimizer("sgd", 1e-3, 10, 1)
     assert isinstance(create_optimizer("lamb", 1e-3, 10, 1), AlbertLamb)
     assert isinstance(create_optimizer("adamw", 1e-3, 10, 1), AlbertAdamW)
+
+
+def test_clipping_uses_the_norm_of_the_summed_embedding_gradients():
+    """Q17: the token-type lookup's gradient is an IndexedSlices with one row per token
+    (duplicate rows unsummed). The global norm the optimizer clips with must be that of the
+    densified (summed) gradients; the reference's CPU/GPU path takes the norm of the unsummed
+    rows, which understates it. AdamW with epsilon 1 makes the first update proportional to
+    the clipped gradient, so the update shows the clip factor that was used."""
+    import tensorflow as tf
+
+    from albert_fast.config import ModelConfig
+    from albert_fast.losses import pretraining_losses
+    from albert_fast.model import build_pretraining_model
+
+    batch, seq, preds = 8, 32, 5
+    keras.utils.set_random_seed(3)
+    model = build_pretraining_model(ModelConfig(
+        vocab_size=300, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, max_position_embeddings=seq))
+    rng = np.random.default_rng(3)
+    # One instance, repeated: its token-type rows come back once per copy, unsummed.
+    one = {
+        "input_ids": rng.integers(5, 300, seq), "input_mask": np.ones(seq),
+        "segment_ids": np.array([0] * (seq // 2) + [1] * (seq // 2)),
+        "masked_lm_positions": rng.integers(1, seq, preds),
+        "masked_lm_ids": rng.integers(5, 300, preds),
+        "masked_lm_weights": np.ones(preds, np.float32), "next_sentence_labels": np.array(1)}
+    features = {k: np.repeat(v[None], batch, axis=0) for k, v in one.items()}
+    features = {k: tf.constant(v, tf.float32 if k == "masked_lm_weights" else tf.int32)
+                for k, v in features.items()}
+    variables = model.trainable_variables
+    with tf.GradientTape() as tape:
+        loss = pretraining_losses(model(features, training=False), features)["loss"]
+    grads = tape.gradient(loss, variables)
+    # What our model produces: the token-type table's gradient, one unsummed row per token.
+    sparse = {v.path: g for v, g in zip(variables, grads) if isinstance(g, tf.IndexedSlices)}
+    assert list(sparse) == ["albert/bert/embeddings/token_type_embeddings"]
+    assert sparse["albert/bert/embeddings/token_type_embeddings"].values.shape[0] == batch * seq
+    dense = [tf.convert_to_tensor(g) for g in grads]
+    true_norm = float(tf.linalg.global_norm(dense))
+    unsummed_norm = float(tf.linalg.global_norm(grads))  # what the reference's CPU/GPU path clips with
+    assert unsummed_norm < 0.98 * true_norm, (unsummed_norm, true_norm)  # 4.12 vs 4.32
+    clip = 0.5 * unsummed_norm  # clipping active under either norm
+    start = [v.numpy() for v in variables]
+
+    def update(gradients, clip_norm):
+        for var, value in zip(variables, start):
+            var.assign(value)
+        opt = AlbertAdamW(learning_rate=1.0, epsilon=1.0, weight_decay_rate=0.0,
+                          clip_norm=clip_norm)
+        opt.apply_gradients(zip(gradients, variables))
+        return np.concatenate([(v.numpy() - s).ravel() for v, s in zip(variables, start)])
+
+    ours = update(grads, clip)
+    with_true_norm = update([g * (clip / true_norm) for g in dense], None)
+    with_unsummed_norm = update([g * (clip / unsummed_norm) for g in dense], None)
+    scale = np.linalg.norm(with_true_norm)
+    assert np.linalg.norm(ours - with_true_norm) < 1e-4 * scale
+    assert np.linalg.norm(with_unsummed_norm - with_true_norm) > 1e-2 * scale

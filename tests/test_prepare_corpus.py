@@ -202,6 +202,31 @@ def test_punkt_trained_on_sample_by_default_and_reused(examples_dir, tmp_path):
     assert (out / "punkt" / "ortho_context.tab").read_bytes() == before
 
 
+def test_default_punkt_parameters_are_nltks_on_the_sample(literature_dir, tmp_path):
+    # Already-clean paragraphs, one file, sample larger than the file: the sample is the file's
+    # paragraphs joined by blank lines, which NLTK's PunktTrainer gets as its text.
+    paras = [p.strip() for p in (literature_dir / "en-twain1.txt").read_text(encoding="utf-8").split("\n\n")]
+    paras = [" ".join(p.split()) for p in paras if len(p.strip()) > 2]
+    src = tmp_path / "book.txt"
+    src.write_text("\n\n".join(paras) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    stats = albert_fast.prepare_corpus([src], out, punkt_sample_mb=5)
+    assert stats["punkt"]["sample_bytes"] == len("\n\n".join(paras).encode("utf-8"))
+    trainer = PunktTrainer()
+    trainer.train("\n\n".join(paras), finalize=True)
+    p = trainer.get_params()
+    expected = {
+        "abbrev_types.txt": sorted(p.abbrev_types),
+        "sent_starters.txt": sorted(p.sent_starters),
+        "collocations.tab": sorted(f"{a}\t{b}" for a, b in p.collocations),
+        "ortho_context.tab": sorted(f"{k}\t{v}" for k, v in p.ortho_context.items()),
+    }
+    for name, lines in expected.items():
+        text = (out / "punkt" / name).read_text(encoding="utf-8")
+        assert (text.split("\n") if text else []) == lines, name
+    assert len(expected["abbrev_types.txt"]) > 5 and len(expected["sent_starters.txt"]) > 5
+
+
 def test_invalid_utf8_is_decoded_lossily_and_counted(tmp_path, punkt_dir):
     f = tmp_path / "bad.txt"
     f.write_bytes(b"Caf\xe9 is open. Good \xff\xfe news.\n")

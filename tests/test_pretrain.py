@@ -23,31 +23,12 @@ tf = pytest.importorskip("tensorflow")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pretrain_data as pdata  # noqa: E402
-from conftest import SHARED_LITERATURE, run_cli  # noqa: E402
+from conftest import run_cli  # noqa: E402
 
 from albert_fast.dataset import find_data_files  # noqa: E402
 from albert_fast.pretrain import pretrain  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session")
-def literature_dir() -> Path:
-    """conftest's shared corpora (``../shared/corpora/literature`` beside the checkout), or
-    ``$ALBERT_FAST_LITERATURE`` where the checkout sits elsewhere (helper worktrees)."""
-    for candidate in (SHARED_LITERATURE, os.environ.get("ALBERT_FAST_LITERATURE")):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    pytest.fail(f"shared corpora not found at {SHARED_LITERATURE} (or $ALBERT_FAST_LITERATURE)")
-
-
-@pytest.fixture(scope="session")
-def twain_data(tmp_path_factory, literature_dir) -> Path:
-    """Train shards from two Twain novels, the held-out split from a third."""
-    out = tmp_path_factory.mktemp("twain_data")
-    return pdata.build_dataset(out, [literature_dir / "en-twain1.txt",
-                                     literature_dir / "en-twain2.txt"],
-                               [literature_dir / "en-twain4.txt"])
 
 
 def _masked_ids(pattern: str) -> tuple[np.ndarray, np.ndarray]:
@@ -390,7 +371,8 @@ def test_cli_help_does_not_import_tensorflow():
 
 def test_trains_on_create_data_output(tmp_path, literature_dir):
     """The whole chain through the CLI: train-tokenizer -> create-data (with a held-out split)
-    -> pretrain reads its shards and manifest, checks them against the config and trains."""
+    -> pretrain reads its shards and manifest, checks them against the config and trains ->
+    export-hf without --tokenizer -> the fill-mask command it prints."""
     import yaml
 
     corpus = tmp_path / "corpus.txt"
@@ -419,3 +401,28 @@ def test_trains_on_create_data_output(tmp_path, literature_dir):
     assert "step 6/6" in proc.stdout and "note: no held-out split" not in proc.stdout
     result = json.loads((tmp_path / "run" / "eval_results.json").read_text())
     assert result["global_step"] == 6 and 0 <= result["masked_lm_accuracy"] <= 1
+
+    # pretrain recorded the tokenizer the data's manifest names (path + checksum): a plain
+    # export-hf finds it, and the command it prints at the end runs as a user would run it.
+    recorded = json.loads((tmp_path / "run" / "inputs.json").read_text())
+    assert recorded["tokenizer"] == str((tmp_path / "tok" / "spiece.model").resolve())
+    assert len(recorded["spiece_sha256"]) == 64
+    proc = run_cli("export-hf", str(tmp_path / "run"), "-o", str(tmp_path / "hf"), env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    command = lines[lines.index("use it with Hugging Face Transformers:") + 1].strip()
+    assert "fill-mask" in command and str(tmp_path / "hf") in command
+    user_env = {k: v for k, v in os.environ.items() if k not in ("USE_TORCH", "USE_TF")}
+    user_env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + user_env.get("PATH", "")
+    user_env["PYTHONPATH"] = str(REPO / "python")
+    ran = subprocess.run(command, shell=True, cwd=tmp_path, env=user_env, capture_output=True,
+                         text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert "'token_str'" in ran.stdout and "'score'" in ran.stdout
+
+    # A tokenizer changed after training is named, not used.
+    model = tmp_path / "tok" / "spiece.model"
+    model.write_bytes(model.read_bytes() + b"\n")
+    proc = run_cli("export-hf", str(tmp_path / "run"), "-o", str(tmp_path / "hf2"), env=env)
+    assert proc.returncode == 2 and "has changed" in proc.stderr and str(model) in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "hf2").exists()

@@ -218,3 +218,40 @@ def test_real_run_killed_in_pretrain_and_resumed(tmp_path, examples_dir):
     assert again.returncode == 0
     assert again.stdout.count("up to date, skipped") == 4
     assert (out / "data" / "manifest.json").is_file() and list((out / "data").glob("eval-*"))
+
+
+def test_stage_option_typos_are_reported_before_any_stage(tmp_path):
+    """A misspelt option or a bad value in run.prepare / run.create_data / run.pretrain is a
+    ConfigError naming run.SECTION.KEY before the first stage starts (not a TypeError or an
+    error under another name hours later, in stage 4)."""
+    corpus = tmp_path / "raw.txt"
+    corpus.write_text("One sentence. Another one.\n")
+    cases = {
+        ("pretrain", "stratgy", "cpu"): r"run\.pretrain\.stratgy: unknown option.*'strategy'",
+        ("pretrain", "strategy", "gpuu"): r"run\.pretrain\.strategy = 'gpuu': choose one of",
+        ("pretrain", "data", "x"): r"run\.pretrain\.data: set by albert-fast run itself",
+        ("create_data", "dupe_factr", 2): r"run\.create_data\.dupe_factr: unknown option.*"
+                                          r"'dupe_factor'",
+        ("create_data", "dupe_factor", 0): r"run\.create_data\.dupe_factor = 0: ",
+        ("create_data", "compresion", "gzip"): r"run\.create_data\.compresion: unknown option",
+        ("prepare", "doc_boundry", "line"): r"run\.prepare\.doc_boundry: unknown option.*"
+                                           r"'doc_boundary'",
+        ("prepare", "min_line_chars", -1): r"run\.prepare\.min_line_chars = -1: ",
+    }
+    for (section, key, value), message in cases.items():
+        fake = FakeStages()
+        cfg = _write_config(tmp_path / "run.yaml", tmp_path / "out", [corpus])
+        raw = yaml.safe_load(cfg.read_text())
+        raw["run"][section] = {key: value}
+        cfg.write_text(yaml.safe_dump(raw))
+        with pytest.raises(ConfigError, match=message):
+            _run(cfg, fake)
+        assert fake.calls == [] and not (tmp_path / "out").exists(), (section, key)
+    # What each stage takes is accepted.
+    raw["run"].update(prepare={"threads": 1, "doc_boundary": "line"},
+                      create_data={"eval_fraction": 0.1, "dupe_factor": 3},
+                      pretrain={"strategy": "cpu", "eval_every": 10})
+    cfg.write_text(yaml.safe_dump(raw))
+    fake = FakeStages()
+    _run(cfg, fake)
+    assert fake.calls == list(STAGES)

@@ -3,8 +3,10 @@ German, French) plus hand-picked tricky lines:
 
 * `reference_compat=True` against a Python rendering of the original `FullTokenizer` path on the
   `sentencepiece` package (quirk Q2 included);
-* the default against Hugging Face `transformers`' `AlbertTokenizer` (quirk Q3, the intended
-  digit-comma rule, special tokens);
+* the default against Hugging Face's sentencepiece-based `AlbertTokenizer` (quirk Q3, the
+  intended digit-comma rule, special tokens): transformers 4.x's class itself where it is
+  installed, and its rendering on `sentencepiece` (`tokenizer_oracles.HFSlowAlbertTokenizer`),
+  which transformers 5 (its `AlbertTokenizer` is built on `tokenizers`) leaves as the oracle;
 
 for lower-casing on/off and accent stripping on/off. Every line must give identical ids.
 """
@@ -23,6 +25,7 @@ from tokenizer_oracles import (
     read_lines,
     reference_ids_batch,
     reference_pieces_batch,
+    transformers_slow_albert,
 )
 
 SETTINGS = list(itertools.product([False, True], [False, True]))
@@ -150,6 +153,22 @@ def test_default_matches_hf_albert_tokenizer_sample(albert_spm_model, corpus_lin
     want = hf_ids(hf_tokenizer(albert_spm_model, lowercase, strip_accents), lines)
     ours = tok.encode_batch(lines)
     assert ours == want, _report(lines, ours, want, tok)
+
+
+@pytest.mark.parametrize("lowercase,strip_accents", SETTINGS, ids=SETTING_IDS)
+def test_hf_oracle_is_transformers_4_albert_tokenizer(albert_spm_model, digit_comma_spm_model,
+                                                      corpus_lines, lowercase, strip_accents):
+    """The rendering of the sentencepiece-based AlbertTokenizer is that class, where
+    transformers 4.x has it (transformers 5 removed it; verified with 4.57.6)."""
+    real = transformers_slow_albert(albert_spm_model, lowercase, strip_accents)
+    if real is None:
+        pytest.skip("transformers 5 has no sentencepiece-based AlbertTokenizer to compare with")
+    lines = _hf_sample(corpus_lines)
+    for model in (albert_spm_model, digit_comma_spm_model):
+        real = transformers_slow_albert(model, lowercase, strip_accents)
+        oracle = hf_tokenizer(model, lowercase, strip_accents)
+        assert hf_ids(oracle, lines) == hf_ids(real, lines)
+        assert [oracle.tokenize(t) for t in TRICKY_LINES] == [real.tokenize(t) for t in TRICKY_LINES]
 
 
 @pytest.mark.slow

@@ -4,7 +4,8 @@
 * `reference_*`: ALBERT's `tokenization.preprocess_text` + `encode_pieces` + `FullTokenizer.
   convert_tokens_to_ids` as they run under Python 3 (google-research/albert, commit b772393),
   written from the spec (section 2), with accent stripping made optional (quirk Q1).
-* Hugging Face's `AlbertTokenizer` is used directly (`hf_tokenizer`), not re-implemented.
+* `HFSlowAlbertTokenizer`: transformers 4.x's sentencepiece-based `AlbertTokenizer`, which
+  transformers 5 no longer has; checked against the real class where 4.x is installed.
 """
 
 from __future__ import annotations
@@ -96,11 +97,89 @@ def reference_ids_batch(sp, lines: Sequence[str], lower: bool, strip_accents: bo
     return [sp.piece_to_id(pieces) if pieces else [] for pieces in reference_pieces_batch(sp, lines, lower, strip_accents)]
 
 
-def hf_tokenizer(model_file: Path, lowercase: bool, strip_accents: bool):
-    """Hugging Face's sentencepiece-based `AlbertTokenizer` with the matching settings."""
-    from transformers import AlbertTokenizer
+#: Hugging Face's special tokens of ALBERT, which its tokenizer keeps whole.
+HF_SPECIAL_TOKENS = ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")
 
-    return AlbertTokenizer(str(model_file), do_lower_case=lowercase, keep_accents=not strip_accents)
+
+class HFSlowAlbertTokenizer:
+    """transformers 4.x's SentencePiece-based ``AlbertTokenizer`` (``tokenize`` and
+    ``encode(..., add_special_tokens=False)``), written from its behaviour on top of the
+    `sentencepiece` package: transformers 5 has no such class any more (its ``AlbertTokenizer``
+    is built on `tokenizers`), and our default pipeline is defined as this one. With
+    transformers 4.x installed, `tests/test_tokenizer_parity.py` checks it against the real
+    class.
+
+    * ``tokenize``: with do_lower_case, every character outside a special token is lower-cased
+      on its own (no final sigma); the text is split at the special tokens (kept whole);
+    * each piece in between: ``" ".join(text.strip().split())``, "``"/"''" -> '"', NFKD and
+      combining marks dropped unless keep_accents, ``lower()``, ``EncodeAsPieces``, then the
+      digit-comma rule as intended (a mid-word piece loses the "▁" re-encoding adds);
+    * ids: ``PieceToId`` of every piece.
+    """
+
+    def __init__(self, model_file: Path, lowercase: bool, strip_accents: bool) -> None:
+        import re
+
+        import sentencepiece as spm
+
+        self.sp = spm.SentencePieceProcessor(model_file=str(model_file))
+        self.lowercase, self.strip_accents = lowercase, strip_accents
+        self._specials = re.compile("|".join(re.escape(t) for t in HF_SPECIAL_TOKENS))
+
+    def _preprocess(self, text: str) -> str:
+        out = " ".join(text.strip().split()).replace("``", '"').replace("''", '"')
+        if self.strip_accents:
+            out = "".join(c for c in unicodedata.normalize("NFKD", out) if not unicodedata.combining(c))
+        return out.lower() if self.lowercase else out
+
+    def _pieces(self, text: str) -> list[str]:
+        out: list[str] = []
+        for piece in self.sp.encode(self._preprocess(text), out_type=str):
+            if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
+                cur = self.sp.encode(piece[:-1].replace("\u2581", ""), out_type=str)
+                if piece[0] != "\u2581" and cur and cur[0][0] == "\u2581":
+                    cur = cur[1:] if len(cur[0]) == 1 else [cur[0][1:], *cur[1:]]
+                out.extend(cur + [","])
+            else:
+                out.append(piece)
+        return out
+
+    def tokenize(self, text: str) -> list[str]:
+        if self.lowercase:
+            text = "".join(m.group(0) if m.group(0) in HF_SPECIAL_TOKENS else m.group(0).lower()
+                           for m in re_chars(self._specials, text))
+        out: list[str] = []
+        at = 0
+        for m in self._specials.finditer(text):
+            out += self._pieces(text[at:m.start()]) + [m.group(0)]
+            at = m.end()
+        return out + self._pieces(text[at:])
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        assert not add_special_tokens
+        return [self.sp.piece_to_id(p) for p in self.tokenize(text)]
+
+
+def re_chars(specials, text: str):
+    """The text as special-token matches and single characters, in order."""
+    import re
+
+    return re.finditer(f"(?:{specials.pattern})|.", text, flags=re.DOTALL)
+
+
+def hf_tokenizer(model_file: Path, lowercase: bool, strip_accents: bool) -> HFSlowAlbertTokenizer:
+    """Hugging Face's sentencepiece-based `AlbertTokenizer` with the matching settings."""
+    return HFSlowAlbertTokenizer(model_file, lowercase, strip_accents)
+
+
+def transformers_slow_albert(model_file: Path, lowercase: bool, strip_accents: bool):
+    """transformers 4.x's own SentencePiece `AlbertTokenizer`; None with transformers 5."""
+    import transformers
+
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        return None
+    return transformers.AlbertTokenizer(str(model_file), do_lower_case=lowercase,
+                                        keep_accents=not strip_accents)
 
 
 def hf_ids(tok, lines: Sequence[str]) -> list[list[int]]:

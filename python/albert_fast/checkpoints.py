@@ -1,26 +1,35 @@
 """Our run directories and checkpoints: what a run directory holds, finding the checkpoint and
-config of a run, ``best`` or import directory, and saving and restoring every weight of the
-model (Keras 3 hides Dense kernels from a checkpoint of the model alone; see _WEIGHT_LISTS)."""
+config of a run, ``best`` or import directory, saving and restoring every weight of the
+model (Keras 3 hides Dense kernels from a checkpoint of the model alone; see _WEIGHT_LISTS),
+and the training checkpoints' safety: one run per directory (a lock), saves that leave nothing
+half-written on a full disk, and resuming past a damaged latest checkpoint."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import glob
 import json
 import os
+import re
+import shutil
+import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import yaml
 
 from albert_fast.config import Config, ModelConfig, load_config
 from albert_fast.errors import ConfigError, ModelError
-from albert_fast.io_utils import atomic_write_json, atomic_write_text
+from albert_fast.io_utils import atomic_write_json, atomic_write_text, file_sha256
 from albert_fast.runtime import quiet_tensorflow
 from albert_fast.tokenizer import MODEL_FILE
 
 #: The resolved config of a run (``RUN/config.yaml``), also beside ``best/`` and import outputs.
 RUN_CONFIG = "config.yaml"
-#: The data and tokenizer a run was trained from, as ``albert-fast run`` records them.
+#: The data and tokenizer a run was trained from, as pretrain records them.
 RUN_INPUTS = "inputs.json"
 #: Training checkpoints are ``RUN/ckpt-STEP``.
 CHECKPOINT_NAME = "ckpt"
@@ -46,25 +55,52 @@ def save_run_config(config: Config, run_dir: Path) -> None:
     atomic_write_text(path, yaml.safe_dump(resolved, sort_keys=False))
 
 
-def record_run_inputs(run_dir: Path, data: Path, tokenizer: Path) -> None:
-    """Records the data and tokenizer of a run, so export-hf and warm starts find its
-    tokenizer (:func:`run_tokenizer`)."""
-    atomic_write_json(run_dir / RUN_INPUTS, {"data": str(data.resolve()),
-                                             "tokenizer": str(tokenizer.resolve())})
+def record_run_inputs(run_dir: Path, data: str, tokenizer: Path) -> None:
+    """Records the data of a run and the tokenizer model it was made with (path and SHA-256),
+    so export-hf and warm starts find the tokenizer (:func:`run_tokenizer`). pretrain calls it
+    with the tokenizer the data's ``manifest.json`` names."""
+    atomic_write_json(run_dir / RUN_INPUTS, {"data": data, "tokenizer": str(tokenizer.resolve()),
+                                             "spiece_sha256": file_sha256(tokenizer)})
 
 
-def run_tokenizer(run_dir: Path) -> Optional[Path]:
-    """The tokenizer directory of a run: one holding ``spiece.model`` (the run directory, its
-    ``tokenizer/`` subdirectory or its parent), else the one :func:`record_run_inputs` noted."""
-    for d in (run_dir, run_dir / "tokenizer", run_dir.parent):
-        if (d / MODEL_FILE).is_file():
-            return d
-    rec = run_dir / RUN_INPUTS
-    if rec.is_file():
-        tok = json.loads(rec.read_text(encoding="utf-8")).get("tokenizer")
-        if tok:
-            p = Path(tok)
-            return p if p.is_dir() else p.parent
+def run_tokenizer(run_dir: Path, *, strict: bool = True) -> Optional[Path]:
+    """The tokenizer of a run: a ``spiece.model`` in the directory itself (an ``albert-fast
+    import`` output), else the one :func:`record_run_inputs` noted in the run directory (or, for
+    ``RUN/best``, its parent), else a ``tokenizer/`` subdirectory or a ``spiece.model`` in the
+    parent. A recorded tokenizer that is gone or whose SHA-256 changed is a ModelError naming
+    it (``strict``), or skipped."""
+    if (run_dir / MODEL_FILE).is_file():
+        return run_dir
+    for d in (run_dir, run_dir.parent):
+        rec = d / RUN_INPUTS
+        if not rec.is_file():
+            continue
+        try:
+            recorded = json.loads(rec.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            if strict:
+                raise ModelError(f"{rec}: unreadable ({err})") from None
+            continue
+        tok = recorded.get("tokenizer") if isinstance(recorded, dict) else None
+        if not tok:
+            continue
+        p = Path(tok)
+        model = p / MODEL_FILE if p.is_dir() else p
+        problem = None
+        if not model.is_file():
+            problem = f"the tokenizer recorded with this run, {model}, no longer exists"
+        elif recorded.get("spiece_sha256") and file_sha256(model) != recorded["spiece_sha256"]:
+            problem = (f"the tokenizer recorded with this run, {model}, has changed since "
+                       f"(SHA-256 {file_sha256(model)[:12]}…, recorded "
+                       f"{str(recorded['spiece_sha256'])[:12]}…)")
+        if problem is None:
+            return model.parent if model.name == MODEL_FILE else model
+        if strict:
+            raise ModelError(f"{rec}: {problem}; give the spiece.model the data was made with "
+                             "(--tokenizer)")
+    for candidate in (run_dir / "tokenizer", run_dir.parent):
+        if (candidate / MODEL_FILE).is_file():
+            return candidate
     return None
 
 
@@ -228,7 +264,231 @@ def restore_weights(model: Any, prefix: str, config_src: str) -> None:
 
 
 def save_weights(model: Any, prefix: str | os.PathLike) -> None:
-    """Writes a weights-only checkpoint that :func:`restore_weights` reads completely."""
+    """Writes a weights-only checkpoint that :func:`restore_weights` reads completely. A
+    failed write (a full disk) removes its staging directory, leaves the weights written
+    before as they were and is one line (OSError)."""
     import tensorflow as tf
 
-    tf.train.Checkpoint(model=model, weights=list(model.trainable_variables)).write(str(prefix))
+    prefix = Path(prefix)
+    try:
+        tf.train.Checkpoint(model=model, weights=list(model.trainable_variables)).write(str(prefix))
+    except (tf.errors.OpError, OSError) as err:
+        shutil.rmtree(prefix.with_name(prefix.name + "_temp"), ignore_errors=True)
+        raise _save_error(err, prefix.parent, f"the weights {prefix}", 0,
+                          "the weights saved before are kept: {fix} and run again") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Training checkpoints: one writer, saving without leftovers, resuming past damage
+
+#: Held (``flock``) by the run writing into a run directory.
+LOCK_FILE = ".lock"
+#: Suffix of the files of a damaged checkpoint, set aside when a run resumes past it.
+DAMAGED_SUFFIX = ".damaged"
+# What TensorFlow stages a save in: ``PREFIX_temp/`` (sharded saves) and the state file's
+# ``checkpoint.tmp<uuid hex>``; a run killed inside a save leaves them behind.
+_TEMP_DIR = re.compile(rf"(?:{CHECKPOINT_NAME}-\d+|{WEIGHTS_NAME})_temp")
+_STATE_TEMP = re.compile(r"checkpoint\.tmp[0-9a-f]{32}")
+
+
+class RunDirLock:
+    """Only one run writes into a run directory: an exclusive ``flock`` on ``RUN/.lock``,
+    which names its holder. The kernel drops the lock when the holder dies, so a lock file a
+    killed run left behind does not block. Where the filesystem has no locks, ``emit`` says
+    so and the run goes on unlocked."""
+
+    def __init__(self, run_dir: str | os.PathLike, what: str = "albert-fast pretrain",
+                 emit: Optional[Callable[[str], None]] = None) -> None:
+        self.path = Path(run_dir) / LOCK_FILE
+        self.what = what
+        self.emit = emit
+        self._fd: Optional[int] = None
+
+    def __enter__(self) -> "RunDirLock":
+        import fcntl
+
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "pid unknown"
+                os.close(fd)
+                raise OSError(errno.EBUSY, f"another {self.what} ({holder}) is writing into this "
+                              "run directory; wait for it to finish or give another output "
+                              "directory", str(self.path.parent)) from None
+            except OSError as err:  # e.g. ENOLCK: a filesystem without locks
+                os.close(fd)
+                if self.emit:
+                    self.emit(f"note: {self.path.parent}: cannot lock the run directory "
+                              f"({err.strerror}); make sure no other run writes into it")
+                return self
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the previous holder removed the file between our open and lock
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        os.close(self._fd)
+        self._fd = None
+
+
+def remove_stale_temporaries(directory: Path) -> None:
+    """Removes the staging files of saves that did not finish (a killed run, a full disk):
+    ``ckpt-N_temp/``, ``best/model_temp/``, ``checkpoint.tmp*``. Only while holding the
+    directory's :class:`RunDirLock`: a running save stages in them too."""
+    for parent in (directory, directory / BEST_DIR):
+        if not parent.is_dir():
+            continue
+        for entry in parent.iterdir():
+            if entry.is_dir() and _TEMP_DIR.fullmatch(entry.name):
+                shutil.rmtree(entry, ignore_errors=True)
+            elif entry.is_file() and _STATE_TEMP.fullmatch(entry.name):
+                entry.unlink(missing_ok=True)
+
+
+def save_checkpoint(manager: Any, step: int) -> str:
+    """``manager.save`` at ``step``; when the save fails (a full disk, a write error) what it
+    staged is removed, the earlier checkpoints stay as they were, and the error is one line
+    naming the directory, the free space and the checkpoint to resume from."""
+    import tensorflow as tf
+
+    directory = Path(manager.directory)
+    prefix = directory / f"{CHECKPOINT_NAME}-{step}"
+    existed = set(_checkpoint_files(prefix))
+    try:
+        return manager.save(checkpoint_number=step)
+    except (tf.errors.OpError, OSError) as err:
+        for path in set(_checkpoint_files(prefix)) - existed:
+            path.unlink(missing_ok=True)
+        remove_stale_temporaries(directory)
+        previous = tf.train.latest_checkpoint(str(directory))
+        size = sum(p.stat().st_size for p in _checkpoint_files(Path(previous))) if previous else 0
+        raise _save_error(err, directory, f"checkpoint {prefix.name}", size, (
+            f"the earlier checkpoints are intact: {{fix}} and run the same command again to "
+            f"resume from {Path(previous).name}" if previous else
+            "no earlier checkpoint to resume from")) from None
+
+
+def _save_error(err: BaseException, directory: Path, what: str, size: int,
+                after: str) -> OSError:
+    """One line for a failed save: ``after`` says what the user can do (``{fix}``: make
+    room, or fix the error)."""
+    text = str(err)
+    full = (getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+            or "No space left" in text or "Disk quota" in text)
+    if full:
+        free = shutil.disk_usage(directory).free
+        needs = f"; it takes about {_megabytes(size)}" if size else ""
+        return OSError(errno.ENOSPC, f"no space left on device while saving {what} "
+                       f"({_megabytes(free)} free{needs}); {after.format(fix='make room')}",
+                       str(directory))
+    return OSError(getattr(err, "errno", None) or errno.EIO,
+                   f"cannot save {what}: {_first_line(err)}; {after.format(fix='fix this')}",
+                   str(directory))
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def _checkpoint_files(prefix: Path) -> list[Path]:
+    """The files of one checkpoint: ``PREFIX.index`` and ``PREFIX.data-*``."""
+    return [p for p in prefix.parent.glob(glob.escape(prefix.name) + ".*")
+            if p.name == prefix.name + ".index" or p.name.startswith(prefix.name + ".data-")]
+
+
+def training_checkpoints(run_dir: Path) -> list[str]:
+    """The run's ``ckpt-N`` prefixes that have an index, newest (highest step) first: those
+    the state file lists and those on disk (a run killed between writing a checkpoint and
+    recording it)."""
+    import tensorflow as tf
+
+    listed: list[str] = []
+    with contextlib.suppress(tf.errors.OpError, ValueError):
+        state = tf.train.get_checkpoint_state(str(run_dir))
+        if state is not None:
+            listed = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+    found = {str(run_dir / Path(p).name) for p in listed}
+    found.update(str(p)[: -len(".index")] for p in run_dir.glob(f"{CHECKPOINT_NAME}-*.index"))
+    steps = {p: _step_of(p) for p in found if Path(p + ".index").is_file()}
+    return sorted((p for p, s in steps.items() if s is not None), key=lambda p: -steps[p])
+
+
+def restore_checkpoint(checkpoint: Any, run_dir: Path, emit: Callable[[str], None], *,
+                       partial: bool = False, chief: bool = True) -> Optional[str]:
+    """Restores the newest training checkpoint of ``run_dir`` that reads back completely
+    (TensorFlow verifies every tensor's checksum) and returns it; None when there is none.
+    Damaged newer ones are named in one warning; the chief sets their files aside
+    (``*.damaged``) and records the restored one as the latest, so every later lookup agrees.
+    No intact checkpoint at all is a ModelError. ``partial``: the checkpoint may hold objects
+    this run does not restore (the input position, where it cannot be saved)."""
+    import tensorflow as tf
+
+    damaged: list[tuple[str, str]] = []
+    candidates = training_checkpoints(run_dir)
+    for prefix in candidates:
+        try:
+            status = checkpoint.restore(prefix)
+        except (tf.errors.OpError, ValueError) as err:
+            damaged.append((prefix, _first_line(err)))
+            continue
+        status.assert_existing_objects_matched()
+        if partial:
+            status.expect_partial()
+        break
+    else:
+        if damaged:
+            raise ModelError(
+                f"{run_dir}: no intact checkpoint to resume from ("
+                + "; ".join(f"{p}: {why}" for p, why in damaged)
+                + "); move them out of the way to start over, or give another output directory")
+        return None
+    if damaged:
+        names = ", ".join(p for p, _ in damaged)
+        why = "; ".join(w for _, w in damaged)
+        emit(f"warning: {names} {'is' if len(damaged) == 1 else 'are'} damaged ({why}); "
+             f"resuming from {prefix}" + (f", the damaged files renamed to *{DAMAGED_SUFFIX}"
+                                          if chief else ""))
+        if chief:
+            for bad, _ in damaged:
+                for path in _checkpoint_files(Path(bad)):
+                    os.replace(path, path.with_name(path.name + DAMAGED_SUFFIX))
+            # The state file as CheckpointManager writes it (relative paths), without the
+            # damaged ones; tf.compat.v1's public wrapper only adds a deprecation warning.
+            from tensorflow.python.checkpoint.checkpoint_management import (
+                update_checkpoint_state_internal)
+
+            kept = [p for p in reversed(candidates) if p not in dict(damaged)]
+            kept = kept[:kept.index(prefix) + 1]
+            # Their timestamps too: CheckpointManager rotates only checkpoints that have one.
+            state = None
+            with contextlib.suppress(tf.errors.OpError, ValueError):
+                state = tf.train.get_checkpoint_state(str(run_dir))
+            stamps = {Path(p).name: t for p, t in zip(
+                state.all_model_checkpoint_paths, state.all_model_checkpoint_timestamps)
+                } if state is not None else {}
+            now = time.time()
+            update_checkpoint_state_internal(
+                str(run_dir), prefix, all_model_checkpoint_paths=kept, save_relative_paths=True,
+                all_model_checkpoint_timestamps=[stamps.get(Path(p).name, now) for p in kept],
+                last_preserved_timestamp=state.last_preserved_timestamp if state else None)
+    return prefix
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    line = text.splitlines()[0] if text else type(err).__name__
+    return re.sub(r"^\{\{[^}]*\}\}\s*", "", line).replace(" [Op:RestoreV2]", "").replace(
+        " [Op:SaveV2]", "")

@@ -13,7 +13,8 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Sequence
+import warnings
+from typing import Any, Sequence
 
 from albert_fast import __version__
 from albert_fast.errors import AlbertFastError
@@ -29,6 +30,7 @@ COMMAND_MODULES: list[str] = [
     "albert_fast.commands.export_hf",
     "albert_fast.commands.import_cmd",
     "albert_fast.commands.run",
+    "albert_fast.commands.completion",
 ]
 
 DESCRIPTION = """\
@@ -56,6 +58,15 @@ overriding the file. Set ALBERT_FAST_DEBUG=1 to see tracebacks.
 """
 
 
+class _VerbParser(argparse.ArgumentParser):
+    """A verb's parser: no abbreviated flags (absl, whose flag names every verb takes, has none,
+    and an abbreviation would silently pick one of several settings)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="albert-fast",
@@ -63,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"albert-fast {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                       parser_class=_VerbParser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_parser(subparsers)
     return parser
@@ -74,17 +86,77 @@ def main(argv: Sequence[str] | None = None) -> int:
     # progress output; its errors still surface as Python exceptions. Users can override this.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if "_ARGCOMPLETE" in os.environ:  # TAB in a shell with `albert-fast completion` loaded
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
     try:
-        return int(args.run(args) or 0)
+        try:
+            args, extra = parser.parse_known_args(argv)
+        except SystemExit:  # --help, --version, a usage error: flushed here, not at exit
+            sys.stdout.flush()
+            raise
+        if extra:
+            return _reject_unknown(parser, args, extra)
+        with warnings.catch_warnings():
+            warnings.showwarning = _plain_warning(args.command)
+            return _run(args)
+    except BrokenPipeError:
+        # `albert-fast ... | head`: the reader went away, which is not an error; nothing more
+        # may reach the closed pipe (not even Python's flush at exit).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
         print("albert-fast: interrupted", file=sys.stderr)
         return 130
-    except (AlbertFastError, OSError, ValueError) as err:
+    except BrokenPipeError:
+        raise
+    except (AlbertFastError, OSError, ValueError, FloatingPointError) as err:
         if os.environ.get("ALBERT_FAST_DEBUG"):
             raise
         print(f"albert-fast {args.command}: error: {_describe(err)}", file=sys.stderr)
         return 2
+
+
+def _plain_warning(verb: str) -> Any:
+    """Python warnings as one line, ``albert-fast VERB: warning: ...``, without the source line
+    that ``warnings`` prints by default."""
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+             line: Any = None) -> None:
+        text = " ".join(str(message).split("\n"))
+        print(f"albert-fast {verb}: warning: {text}", file=file or sys.stderr)
+
+    return show
+
+
+def _verbs(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def _reject_unknown(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                    extra: list[str]) -> int:
+    """Exit status 2, naming the first argument the verb does not take: a flag of another verb ("has
+    no effect on pretrain") or a near miss ("did you mean"), as config files are checked."""
+    from albert_fast.commands._options import unknown_flag_message
+
+    verbs = _verbs(parser)
+    verb, sub = args.command, verbs[args.command]
+    if getattr(args, "action", None) and verb == "config":
+        sub = _verbs(sub)[args.action]
+        verb = f"config {args.action}"
+    flags = [t for t in extra if t.startswith("-")] or extra
+    print(f"albert-fast {verb}: error: {unknown_flag_message(sub, verb, flags[0], verbs)}",
+          file=sys.stderr)
+    return 2
 
 
 def _describe(err: BaseException) -> str:

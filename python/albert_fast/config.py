@@ -249,20 +249,21 @@ FLAG_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
 # Flags of the original tools with no field here: accepted in a tutorial-layout file, with a note
 # saying where the setting went. (albert_config_file is handled separately: it is loaded.)
 TOOL_ONLY_KEYS: dict[str, str] = {
-    "input_file": "inputs are named on the command line (create-data INPUT..., pretrain --data DIR)",
-    "output_file": "create-data writes sharded TFRecords to its -o/--output directory",
+    "input_file": "inputs are named on the command line (create-data INPUT... or --input_file, "
+                  "pretrain --data or --input_file)",
+    "output_file": "give create-data its output on the command line (--output_file or -o)",
     "vocab_file": "the vocabulary comes from the SentencePiece model; vocab_file is ignored (Q4)",
-    "spm_model_file": "give the SentencePiece model to create-data with --tokenizer",
+    "spm_model_file": "give the SentencePiece model to create-data with --spm_model_file/--tokenizer",
     "input_file_mode": "inputs are read as UTF-8 text (plain, .gz or .zst)",
-    "output_dir": "give the run directory to pretrain with -o/--output",
-    "do_train": "pretrain trains; run control is on the pretrain command line",
-    "do_eval": "evaluation is on the pretrain command line",
-    "use_tpu": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
-    "tpu_name": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
-    "tpu_zone": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
-    "gcp_project": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
-    "master": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
-    "num_tpu_cores": "the device and distribution strategy are chosen by pretrain (tf.distribute)",
+    "output_dir": "give the run directory to pretrain with -o/--output_dir",
+    "do_train": "run control is on the pretrain command line (--do_train, --do_eval)",
+    "do_eval": "run control is on the pretrain command line (--do_train, --do_eval)",
+    "use_tpu": "the TPU is chosen on the pretrain command line (--use_tpu --tpu_name NAME)",
+    "tpu_name": "the TPU is chosen on the pretrain command line (--use_tpu --tpu_name NAME)",
+    "tpu_zone": "the TPU is chosen on the pretrain command line (--use_tpu --tpu_zone ZONE)",
+    "gcp_project": "the TPU is chosen on the pretrain command line (--use_tpu --gcp_project P)",
+    "master": "the TPU is chosen on the pretrain command line (--use_tpu --master URL)",
+    "num_tpu_cores": "the TPU strategy uses every core of the TPU",
 }
 
 
@@ -454,14 +455,52 @@ def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: The presets shipped with the package (``configs/`` in a checkout links here).
+PRESET_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def presets() -> dict[str, Path]:
+    """The shipped presets by name (``albert_base``, ``tiny``, ...), in name order."""
+    return {p.stem: p for p in sorted(PRESET_DIR.glob("*.yaml"))}
+
+
+def preset_description(path: Path) -> str:
+    """The first sentence of a preset's leading comment (what it is)."""
+    words: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        words += line.lstrip("#").split()
+        text = " ".join(words)
+        if ". " in text or text.endswith("."):
+            return text.split(". ", 1)[0].rstrip(".") + "."
+    return " ".join(words)
+
+
+def resolve_config_path(path: str | os.PathLike) -> Path:
+    """A config file path, or the name of a shipped preset (``albert_base``,
+    ``albert_base.yaml``) when no such file exists: ``--config albert_base`` works from any
+    directory. An existing file always wins."""
+    p = Path(path)
+    if p.exists() or p.parent != Path("."):
+        return p
+    name = p.stem if p.suffix in (".yaml", ".yml") else p.name
+    return presets().get(name, p)
+
+
 def read_config_file(path: str | Path) -> Any:
     """Parses a YAML or JSON file (``.json`` as JSON, anything else as YAML, which also reads
-    JSON) into plain Python data; every failure is a :class:`ConfigError` naming the file."""
-    path = Path(path)
+    JSON), or a shipped preset by name (:func:`resolve_config_path`), into plain Python data;
+    every failure is a :class:`ConfigError` naming the file."""
+    path = resolve_config_path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        hint = ""
+        if path.parent == Path("."):
+            hint = (f" (nor a preset: {', '.join(presets())}; `albert-fast config list`)"
+                    f"{_did_you_mean(path.stem, presets())}")
+        raise ConfigError(f"{path}: config file not found{hint}") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, not a config file") from None
     except UnicodeDecodeError as err:
@@ -706,7 +745,8 @@ def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] 
     if path is None:
         raw, source, base_dir = None, "<defaults>", None
     else:
-        raw, source, base_dir = read_config_file(path), str(path), Path(path).parent
+        path = resolve_config_path(path)
+        raw, source, base_dir = read_config_file(path), str(path), path.parent
     cfg, problems, _ = diagnose(raw, source=source, base_dir=base_dir, overrides=overrides,
                                 override_origins=override_origins)
     if cfg is None:

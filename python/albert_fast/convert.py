@@ -182,7 +182,7 @@ def read_weights(source: str | os.PathLike, config: Optional[Config] = None) -> 
         return read_tf1_weights(source, config)
     model, ckpt = load_model(source, config)
     return Weights(model_weights(model), "ours", ckpt.prefix, ckpt.config.model,
-                   run_tokenizer(ckpt.run_dir), ckpt.config.text.model_dump())
+                   run_tokenizer(ckpt.run_dir, strict=False), ckpt.config.text.model_dump())
 
 
 def _tf1_prefix(source: str | os.PathLike) -> str:

@@ -26,12 +26,16 @@ from albert_fast.progress import Bar, run_with_progress
 from albert_fast.records import feature_spec
 from albert_fast.tokenizer import TOKENIZER_CONFIG, resolve_tokenizer_paths
 
-__all__ = ["create_pretraining_data", "MANIFEST", "default_shard_size"]
+__all__ = ["create_pretraining_data", "check_vocab_file", "MANIFEST", "default_shard_size"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: The manifest written (last, atomically) into the output directory.
 MANIFEST = "manifest.json"
+#: What each shard counts (besides ``records``), summed into the manifest's totals.
+_SHARD_COUNTS = ("documents", "sentences", "single_sentence_documents", "input_tokens",
+                 "instances", "real_tokens", "masked_positions", "label_ones",
+                 "random_document_pairs", "skipped_chunks")
 
 
 def default_shard_size(dupe_factor: int) -> int:
@@ -78,6 +82,53 @@ def _normalization(cfg: Config, explicit: bool, recorded: Mapping[str, Any], mod
     return lowercase, strip
 
 
+def _empty_named_shards(out: Path | str, names: Sequence[str], shards: Sequence[Mapping[str, Any]],
+                        compression: str) -> list[dict[str, Any]]:
+    """The ``output_files`` the training text did not reach (fewer documents than files): valid
+    empty TFRecord files, as the original leaves them, listed like the others."""
+    import gzip
+
+    written = {s["file"] for s in shards}
+    empty = []
+    for k, name in enumerate(names):
+        if name in written:
+            continue
+        data = gzip.compress(b"", mtime=0) if compression == "gzip" else b""
+        storage.write_bytes(storage.join(out, name), data)  # whole or not at all, on disk or in a bucket
+        empty.append({"split": "train", "index": k, "file": name, "records": 0,
+                      **{key: 0 for key in _SHARD_COUNTS}, "resumed": False})
+    return empty
+
+
+def check_vocab_file(vocab_file: PathLike, tokenizer: PathLike) -> None:
+    """The original's required ``--vocab_file``: with a SentencePiece model its vocabulary is
+    the model's (Q4), so the file must list the model's pieces in id order (``spiece.vocab``:
+    ``piece<TAB>score`` per line; a plain one-piece-per-line file works too). ConfigError
+    naming the first line that differs."""
+    import sentencepiece as spm
+
+    model, _ = resolve_tokenizer_paths(tokenizer)
+    path = Path(vocab_file)
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except FileNotFoundError:
+        raise ConfigError(f"--vocab_file {path}: not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"--vocab_file {path}: cannot read it ({err})") from None
+    if lines and lines[-1] == "":
+        lines.pop()
+    sp = spm.SentencePieceProcessor(model_file=str(model))
+    pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    for i, (line, piece) in enumerate(zip(lines, pieces)):
+        if line.split("\t", 1)[0] != piece:
+            raise ConfigError(f"--vocab_file {path}: line {i + 1} is {line.split(chr(9))[0]!r} "
+                              f"but piece {i} of {model} is {piece!r}; the vocabulary file "
+                              "belongs to another model")
+    if len(lines) != len(pieces):
+        raise ConfigError(f"--vocab_file {path}: {len(lines)} lines but {model} has "
+                          f"{len(pieces)} pieces; the vocabulary file belongs to another model")
+
+
 def _bar(s: dict[str, Any]) -> Bar:
     """Planning: the input read so far; building: the text of the documents done."""
     if s["phase"] == "planning":
@@ -99,6 +150,7 @@ def create_pretraining_data(
     max_line_tokens: Optional[int] = None,
     progress: bool = False,
     strict_normalization: Optional[bool] = None,
+    output_files: Optional[Sequence[str]] = None,
     cluster: Any = None,
     **overrides: Any,
 ) -> dict[str, Any]:
@@ -125,6 +177,10 @@ def create_pretraining_data(
         strict_normalization: whether the config's ``text`` settings must equal those recorded
             with the tokenizer (error otherwise); when false the tokenizer's recorded settings
             win. Default: strict when a ``config`` is given.
+        output_files: the original's ``--output_file`` list: names of files in ``output_dir``
+            that are the train shards (the training text split evenly over them; a name the
+            text does not reach becomes an empty file) instead of ``train-*`` shards of
+            ``shard_size_bytes``.
         cluster: run the shards as tasks on Dask: ``"local"``, ``"local:N"``, a scheduler
             address (``tcp://host:port``) or a ``distributed.Client``; default: the config's
             ``cluster.address``, else this process. The files are the same either way
@@ -165,6 +221,10 @@ def create_pretraining_data(
         raise ConfigError(f"invalid value for threads: {threads} (expected at least 1)")
     if not -(2**63) <= data.random_seed < 2**63:
         raise ConfigError(f"invalid value for random_seed: {data.random_seed} (must fit in 64 bits)")
+    names = [str(n) for n in output_files or []]
+    if names and shard_size_bytes is not None:
+        raise ConfigError("output_files and shard_size_bytes exclude each other: the files "
+                          "named are the shards")
     if shard_size_bytes is not None and int(shard_size_bytes) < 1:
         raise ConfigError(f"invalid value for shard_size_bytes: {shard_size_bytes} (expected at least 1)")
     if max_line_tokens is not None and int(max_line_tokens) < 0:
@@ -196,7 +256,7 @@ def create_pretraining_data(
         random_next_sentence=data.random_next_sentence, do_whole_word_mask=data.do_whole_word_mask,
         favor_shorter_ngram=data.favor_shorter_ngram, ngram=data.ngram,
         eval_fraction=float(eval_fraction), shard_size_bytes=shard_size, threads=threads,
-        compression=compression, max_line_tokens=line_limit,
+        compression=compression, max_line_tokens=line_limit, output_files=names,
     )
     show = progress and sys.stderr.isatty()
     if parse_cluster(cluster) is not None or not local_out:
@@ -207,10 +267,8 @@ def create_pretraining_data(
         result = run_with_progress(lambda p: _core.create_data(progress=p, **options), _bar,
                                    show=show, name="albert-fast-create-data")
 
-    shards = result["shards"]
-    totals = {k: sum(s[k] for s in shards) for k in (
-        "records", "documents", "sentences", "single_sentence_documents", "input_tokens", "instances",
-        "real_tokens", "masked_positions", "label_ones", "random_document_pairs", "skipped_chunks")}
+    shards = result["shards"] + _empty_named_shards(out, names, result["shards"], compression)
+    totals = {k: sum(s[k] for s in shards) for k in ("records", *_SHARD_COUNTS)}
     if totals["documents"] and totals["single_sentence_documents"] == totals["documents"]:
         warnings.warn("every document has a single sentence: sentence-order pairs are made by splitting "
                       "sentences at a word start (is the input one sentence per line, with blank lines "

@@ -1,6 +1,6 @@
 """The pretraining data as TensorFlow reads it: which TFRecord files a run trains and evaluates
-on, a check that they fit the config, and the ``tf.data`` pipeline that parses them. Used by
-the trainer and by export-hf's verification batch."""
+on and the ``tf.data`` pipeline that parses them. Used by the trainer and by export-hf's
+verification batch; the checks that the files fit the config are in :mod:`albert_fast.data_check`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from albert_fast import storage
-from albert_fast.config import Config
 from albert_fast.records import feature_spec, is_record_file_name, tf_feature_spec
 
 DEFAULT_SHUFFLE_BUFFER = 1000  # the reference's 100 barely mixes neighbouring instances.
@@ -111,79 +110,6 @@ def first_batch(path: str, spec: dict, size: int) -> Optional[dict]:
     ds = tf.data.TFRecordDataset(path, compression_type=compression(path))
     for feats in ds.take(size).map(parser(spec)).batch(size):
         return {k: v.numpy() for k, v in feats.items()}
-    return None
-
-
-# --------------------------------------------------------------------------------------------
-# Do they fit the config
-
-def _first_record(path: str) -> bytes:
-    import tensorflow as tf
-
-    for raw in tf.data.TFRecordDataset(path, compression_type=compression(path)).take(1):
-        return raw.numpy()
-    raise ValueError(f"{path}: contains no records")
-
-
-def check_data_matches_config(files: DataFiles, config: Config, sample: int = 512) -> None:
-    """Fails early, naming the file and both values, when the data was made for another
-    ``max_seq_length``, ``max_predictions_per_seq`` or vocabulary than the config says."""
-    import numpy as np
-    import tensorflow as tf
-
-    d, m = config.data, config.model
-    for key, want in (("max_seq_length", d.max_seq_length),
-                      ("max_predictions_per_seq", d.max_predictions_per_seq)):
-        got = _manifest_value(files.manifest, key)
-        if got is not None and int(got) != want:
-            raise ValueError(f"data manifest says {key} = {got} but the config has "
-                             f"data.{key} = {want}")
-    vocab = _manifest_value(files.manifest, "vocab_size")
-    if vocab is not None and int(vocab) > m.vocab_size:
-        raise ValueError(f"the data's tokenizer has {vocab} pieces but model.vocab_size is "
-                         f"{m.vocab_size} (Q5: they must agree)")
-    dynamic = config.pretraining.masked_lm_budget > 0
-    for path in {files.train[0], files.eval[0]}:
-        example = tf.train.Example.FromString(_first_record(path))
-        feats = example.features.feature
-        for name, (_, length) in feature_spec(d.max_seq_length, d.max_predictions_per_seq,
-                                              token_boundary=dynamic).items():
-            if name not in feats:
-                raise ValueError(f"{path}: records have no feature {name!r}; not ALBERT "
-                                 "pretraining data?" + (" (dynamic masking, masked_lm_budget > "
-                                 "0, needs token_boundary)" if name == "token_boundary" else ""))
-            values = feats[name].int64_list.value or feats[name].float_list.value
-            if len(values) != length:
-                what = "max_seq_length" if length == d.max_seq_length and not name.startswith(
-                    "masked_lm") else "max_predictions_per_seq"
-                if name == "next_sentence_labels":
-                    raise ValueError(f"{path}: next_sentence_labels has {len(values)} values, "
-                                     "expected 1")
-                raise ValueError(
-                    f"{path}: feature {name} has length {len(values)} but the config's "
-                    f"data.{what} gives {length}; set data.{what} to the value the data was "
-                    "created with (data made with do_permutation has twice the masked_lm "
-                    "slots, Q14)")
-    spec = feature_spec(d.max_seq_length, d.max_predictions_per_seq, token_boundary=False)
-    feats = first_batch(files.train[0], spec, sample)
-    max_id = max(int(np.max(feats["input_ids"])), int(np.max(feats["masked_lm_ids"])))
-    if max_id >= m.vocab_size:
-        raise ValueError(f"{files.train[0]}: token id {max_id} is outside model.vocab_size = "
-                         f"{m.vocab_size}; the data was made with a larger vocabulary (Q5)")
-    if d.max_seq_length > m.max_position_embeddings:
-        raise ValueError(f"data.max_seq_length = {d.max_seq_length} exceeds "
-                         f"model.max_position_embeddings = {m.max_position_embeddings}")
-
-
-def _manifest_value(manifest: dict, key: str) -> Any:
-    """Looks ``key`` up at the top of the manifest or one section down."""
-    if key in manifest and not isinstance(manifest[key], dict):
-        return manifest[key]
-    for value in manifest.values():
-        if isinstance(value, dict):
-            found = _manifest_value(value, key)
-            if found is not None:
-                return found
     return None
 
 

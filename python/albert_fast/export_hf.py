@@ -19,7 +19,7 @@ from albert_fast.config import Config, as_config, check_vocab_size
 from albert_fast.convert import hf_config_dict, hf_state_dict
 from albert_fast.dataset import find_data_files, first_batch
 from albert_fast.errors import ConfigError, InputError, ModelError
-from albert_fast.hf_worker import LOGITS_TOLERANCE, run_hf_worker
+from albert_fast.hf_worker import DEFAULT_FILL_MASK_TEXT, LOGITS_TOLERANCE, run_hf_worker
 from albert_fast.io_utils import atomic_dir
 from albert_fast.records import feature_spec
 from albert_fast.tokenizer import (ALBERT_SPECIAL_IDS, FIRST_ORDINARY_ID, TOKENIZER_CONFIG,
@@ -102,7 +102,8 @@ def export_hf(source: str | os.PathLike, output_dir: str | os.PathLike, *,
     cfg = ckpt.config
     tok_dir = tokenizer if tokenizer else run_tokenizer(ckpt.run_dir)
     if tok_dir is None:
-        raise ModelError(f"{source}: no tokenizer recorded with this run; give the "
+        raise ModelError(f"{source}: no tokenizer recorded with this run (pretrain records the "
+                         "one the data's manifest.json names; this data has none); give the "
                          "spiece.model the data was made with (--tokenizer)")
     model_file, recorded = resolve_tokenizer_paths(tok_dir)
     lowercase, strip_accents = _text_settings(model_file, recorded, cfg)
@@ -146,13 +147,15 @@ def export_hf(source: str | os.PathLike, output_dir: str | os.PathLike, *,
             emit(f"logits parity on {report.batch_source}: MLM max |diff| "
                  f"{report.mlm_max_abs_diff:.2e}, SOP {report.sop_max_abs_diff:.2e} "
                  f"(tolerance {LOGITS_TOLERANCE:g})")
-            emit(f"tokenizer parity: slow and fast AutoTokenizer give our ids on "
+            emit(f"tokenizer parity: AutoTokenizer (tokenizer.json) gives our ids on "
                  f"{report.tokenizer_texts} texts" + (
                      f" (fast: {report.tokenizer_ties} exact Viterbi tie(s) broken the other "
                      "way)" if report.tokenizer_ties else ""))
         (tmp / EXPORT_REPORT).write_text(
             json.dumps(report.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
     emit(f"exported {ckpt.prefix} to {output_dir}")
+    emit("use it with Hugging Face Transformers:\n  "
+         + fill_mask_command(output_dir, report.fill_mask_text or DEFAULT_FILL_MASK_TEXT))
     return report
 
 
@@ -166,6 +169,27 @@ def _local_source(source: str | os.PathLike) -> str:
         return str(storage.fetch_dir(source))
     base, name = source.rstrip("/").rsplit("/", 1)  # a prefix such as RUN/ckpt-500
     return str(storage.fetch_dir(base) / name)
+
+
+def fill_mask_command(hf_dir: str | os.PathLike, text: str = DEFAULT_FILL_MASK_TEXT) -> str:
+    """The shell command printed at the end of an export: ``pipeline("fill-mask")`` on it.
+    transformers 4.x imports TensorFlow whenever it is installed, and with TensorFlow's Keras 3
+    it then asks for ``tf-keras`` (or aborts in LLVM next to torch), so there the command
+    starts with ``USE_TF=0``; 5.x has no TensorFlow side."""
+    import importlib.metadata
+    import importlib.util
+    import shlex
+
+    code = (f"from transformers import pipeline; "
+            f'print(pipeline("fill-mask", model={json.dumps(os.fspath(hf_dir))})({json.dumps(text)}))')
+    command = f"python -c {shlex.quote(code)}"
+    try:
+        major = int(importlib.metadata.version("transformers").split(".", 1)[0])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        major = 5
+    if major < 5 and importlib.util.find_spec("tensorflow") is not None:
+        command = "USE_TF=0 " + command
+    return command
 
 
 def fill_mask_lines(preds: list, text: str) -> list[str]:

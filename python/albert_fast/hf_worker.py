@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from albert_fast.errors import ModelError
-from albert_fast.tokenizer import MODEL_FILE, TOKENIZER_CONFIG
+from albert_fast.tokenizer import ALBERT_SPECIAL_IDS, MODEL_FILE, TOKENIZER_CONFIG
 
+#: The fill-mask check's sentence when none is given.
+DEFAULT_FILL_MASK_TEXT = "The capital of France is [MASK]."
 #: Tolerance of the logits parity check (float32).
 LOGITS_TOLERANCE = 1e-4
 #: What Python's ``str.split()`` treats as whitespace (includes U+001C..U+001F).
@@ -51,7 +53,7 @@ def run_hf_worker(task: dict) -> dict:
 
 def hf_worker(task: dict) -> dict:
     """The HF side of an export: writes the tokenizer files, then (``verify``) compares HF's
-    logits with ours, HF's slow and fast tokenizers with our ids, and runs fill-mask."""
+    logits with ours, HF's tokenizers with our ids (:func:`check_tokenizer`), and runs fill-mask."""
     hf_dir, model_file = Path(task["dir"]), Path(task["model_file"])
     write_hf_tokenizer(model_file, hf_dir, task["lowercase"], task["strip_accents"],
                        task["max_length"])
@@ -72,54 +74,107 @@ def hf_worker(task: dict) -> dict:
 # --------------------------------------------------------------------------------------------
 # The tokenizer files
 
+#: ``tokenizer_class`` of the export. transformers 5's ``AlbertTokenizer`` rebuilds its pipeline
+#: from the vocabulary and ignores ``tokenizer.json``'s normalizer and byte fallback; the
+#: generic fast class (``TokenizersBackend`` in 5.x, of which this is the alias; 4.x has it under
+#: this name) loads ``tokenizer.json`` as written, so ``AutoTokenizer`` gives the data's ids in
+#: both majors.
+TOKENIZER_CLASS = "PreTrainedTokenizerFast"
+#: ALBERT's special symbols as Hugging Face names them; ``[MASK]`` swallows the space before it
+#: (``lstrip``), as ``AlbertTokenizer`` defines it.
+_HF_SPECIALS = {"pad_token": "<pad>", "unk_token": "<unk>", "cls_token": "[CLS]",
+                "sep_token": "[SEP]", "mask_token": "[MASK]", "bos_token": "[CLS]",
+                "eos_token": "[SEP]"}
+#: Score added to pieces SentencePiece never produces from text (unused, byte), and to pieces
+#: ending in digit + comma, which ALBERT's digit-comma rule re-splits (transformers' converter
+#: does the same, -100): the Unigram model of ``tokenizers`` then avoids them.
+_AVOID_SCORE = -100.0
+
+
 def write_hf_tokenizer(model_file: Path, out: Path, lowercase: bool, strip_accents: bool,
                        max_length: int) -> None:
-    """``spiece.model``, ``tokenizer_config.json``, ``special_tokens_map.json`` and the fast
-    tokenizer's ``tokenizer.json``, written by transformers itself (slow tokenizer built with the
-    data's normalization, fast one converted from it) so the files are what HF expects."""
-    from transformers import AlbertTokenizer, AlbertTokenizerFast
+    """``spiece.model``, ``tokenizer.json``, ``tokenizer_config.json`` and
+    ``special_tokens_map.json`` for the data's normalization. ``tokenizer.json`` is built with
+    the ``tokenizers`` library directly from the SentencePiece model (docs/export.md), so the
+    files are the same whichever transformers (4.x or 5.x) writes them, and load in both."""
+    import shutil
 
-    slow = AlbertTokenizer(vocab_file=str(model_file), do_lower_case=lowercase,
-                           keep_accents=not strip_accents, remove_space=True,
-                           model_max_length=max_length)
-    slow.save_pretrained(str(out))
-    fast = AlbertTokenizerFast.from_pretrained(str(out), from_slow=True)
-    fast.save_pretrained(str(out))
-    _align_fast_whitespace(out / "tokenizer.json")
-    _only_special_added_tokens(out / "tokenizer.json")
-    cfg_path = out / TOKENIZER_CONFIG
-    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    # The converter registers SentencePiece's user_defined_symbols ("-", "(", ...) as added
-    # tokens; loaded back, both tokenizers would then cut the text at them first and lose the
-    # "▁" sentencepiece puts before them ("said -- in": "▁said", "▁", "-", "-"). They stay
-    # ordinary vocabulary pieces (score 0, so Viterbi still keeps them whole).
-    decoder = cfg.get("added_tokens_decoder", {})
-    cfg["added_tokens_decoder"] = {k: v for k, v in decoder.items() if v.get("special")}
-    cfg.pop("from_slow", None)  # else AutoTokenizer re-converts and ignores tokenizer.json
-    cfg.update({"do_lower_case": lowercase, "keep_accents": not strip_accents,
-                "remove_space": True, "tokenizer_class": "AlbertTokenizer"})
-    cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _align_fast_whitespace(path: Path) -> None:
-    """transformers' converter gives the fast tokenizer no equivalent of the slow one's
-    ``" ".join(text.strip().split())``: trailing whitespace becomes an extra "▁" piece and
-    U+001C..U+001F stay. Two normalizers in front (Python's whitespace -> " ", strip) make the
-    fast tokenizer give the slow one's (and our) ids."""
-    tok = json.loads(path.read_text(encoding="utf-8"))
-    norm = tok.get("normalizer")
-    steps = norm["normalizers"] if norm and norm.get("type") == "Sequence" else (
-        [norm] if norm else [])
-    front = [{"type": "Replace", "pattern": {"Regex": _PY_WHITESPACE}, "content": " "},
-             {"type": "Strip", "strip_left": True, "strip_right": True}]
-    tok["normalizer"] = {"type": "Sequence", "normalizers": front + steps}
-    path.write_text(json.dumps(tok, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    target = out / MODEL_FILE
+    if not (target.exists() and os.path.samefile(model_file, target)):
+        shutil.copyfile(model_file, target)
+    (out / "tokenizer.json").write_text(
+        build_tokenizer_json(model_file, lowercase, strip_accents), encoding="utf-8")
+    added = {str(i): {"content": piece, "lstrip": piece == "[MASK]", "normalized": False,
+                      "rstrip": False, "single_word": False, "special": True}
+             for piece, i in ALBERT_SPECIAL_IDS.items()}
+    config = {"tokenizer_class": TOKENIZER_CLASS, **_HF_SPECIALS,
+              "do_lower_case": lowercase, "keep_accents": not strip_accents,
+              "remove_space": True, "model_max_length": max_length,
+              "clean_up_tokenization_spaces": False, "added_tokens_decoder": added,
+              # ALBERT takes segment ids; transformers 5's generic class returns none unless
+              # asked to.
+              "model_input_names": ["input_ids", "token_type_ids", "attention_mask"]}
+    (out / TOKENIZER_CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n",
+                                        encoding="utf-8")
+    special_map = {k: {"content": v, "lstrip": v == "[MASK]", "normalized": False,
+                       "rstrip": False, "single_word": False} for k, v in _HF_SPECIALS.items()}
+    (out / "special_tokens_map.json").write_text(json.dumps(special_map, indent=2) + "\n",
+                                                 encoding="utf-8")
 
 
-def _only_special_added_tokens(path: Path) -> None:
-    tok = json.loads(path.read_text(encoding="utf-8"))
-    tok["added_tokens"] = [t for t in tok.get("added_tokens", []) if t.get("special")]
-    path.write_text(json.dumps(tok, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+def build_tokenizer_json(model_file: Path, lowercase: bool, strip_accents: bool) -> str:
+    """The fast tokenizer of the data's pipeline (our ``Tokenizer`` in its Hugging Face mode):
+    Python's whitespace (U+001C..U+001F included) -> " " and strip (the slow tokenizer's
+    ``" ".join(text.strip().split())``), "``"/"''" -> '"' (Q3), accents, case, the model's
+    precompiled char map, collapsed spaces; Metaspace words; the model's Unigram pieces with
+    its byte fallback; ``[CLS] A [SEP] B [SEP]`` with segment ids. Only the five special
+    symbols are added tokens: SentencePiece's user-defined symbols stay vocabulary pieces, or
+    both HF tokenizers would cut the text at them and lose their "▁"."""
+    from sentencepiece import sentencepiece_model_pb2 as model_pb2
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
+    from tokenizers import processors
+    from tokenizers.models import Unigram
+
+    proto = model_pb2.ModelProto()
+    proto.ParseFromString(Path(model_file).read_bytes())
+    kinds = model_pb2.ModelProto.SentencePiece
+    vocab = [(p.piece, p.score + _AVOID_SCORE
+              if p.type in (kinds.UNUSED, kinds.BYTE) or _digit_comma(p.piece) else p.score)
+             for p in proto.pieces]
+    unk_id = next(i for i, p in enumerate(proto.pieces) if p.type == kinds.UNKNOWN)
+    byte_fallback = proto.trainer_spec.byte_fallback
+    spec = proto.normalizer_spec
+    steps = [normalizers.Replace(Regex(_PY_WHITESPACE), " "), normalizers.Strip(),
+             normalizers.Replace("``", '"'), normalizers.Replace("''", '"')]
+    if strip_accents:
+        steps += [normalizers.NFKD(), normalizers.StripAccents()]
+    if lowercase:
+        steps.append(normalizers.Lowercase())
+    if spec.precompiled_charsmap:
+        steps.append(normalizers.Precompiled(spec.precompiled_charsmap))
+    if spec.remove_extra_whitespaces:
+        steps.append(normalizers.Replace(Regex(" {2,}"), " "))
+    tok = Tokenizer(Unigram(vocab, unk_id=unk_id, byte_fallback=byte_fallback))
+    tok.normalizer = normalizers.Sequence(steps)
+    prepend = "always" if spec.add_dummy_prefix else "never"
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme=prepend)
+    if byte_fallback:
+        tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(),
+                                         decoders.Fuse(), decoders.Strip(" ", 1, 0)])
+    else:
+        tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme=prepend)
+    ids = dict(ALBERT_SPECIAL_IDS)
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS]:0 $A:0 [SEP]:0", pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])])
+    tok.add_special_tokens([AddedToken(piece, lstrip=piece == "[MASK]", normalized=False,
+                                       special=True) for piece in ids])
+    return tok.to_str(pretty=True) + "\n"
+
+
+def _digit_comma(piece: str) -> bool:
+    """A piece ALBERT's digit-comma rule re-splits: "1998," (``piece[-2].isdigit()``)."""
+    return len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit()
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,38 +208,50 @@ def check_logits(hf_dir: Path, batch_file: str) -> tuple[float, float]:
 
 def check_tokenizer(hf_dir: Path, texts: Sequence[str], ids: Sequence[Sequence[int]],
                     lowercase: bool, strip_accents: bool) -> tuple[int, int]:
-    """Slow and fast ``AutoTokenizer.from_pretrained(hf_dir)`` must give exactly our ``ids``
-    for every text; ModelError naming the first text that differs. One allowance, for the fast
-    tokenizer only: an exact Viterbi tie (the same pieces' text, the same total score, e.g.
+    """``AutoTokenizer.from_pretrained(hf_dir)`` (``tokenizer.json``) and, with transformers
+    4.x, the SentencePiece-based ``AlbertTokenizer`` must give exactly our ``ids`` for every
+    text; ModelError naming the first text that differs. One allowance, for the ``tokenizers``
+    one only: an exact Viterbi tie (the same pieces' text, the same total score, e.g.
     "▁"+"ken" vs "▁k"+"en"), which the ``tokenizers`` library breaks differently from
-    sentencepiece. Returns (texts checked, ties seen)."""
+    sentencepiece. (transformers 5's ``AlbertTokenizer`` rebuilds its own pipeline from the
+    vocabulary and is not what ``AutoTokenizer`` loads; docs/export.md.) Returns (texts
+    checked, ties seen)."""
     import sentencepiece as spm
-    from transformers import AutoTokenizer
+    from transformers import AlbertTokenizer, AutoTokenizer
 
     sp = spm.SentencePieceProcessor(model_file=str(hf_dir / MODEL_FILE))
+    candidates = [("AutoTokenizer", AutoTokenizer, True)]
+    if transformers_major() < 5:
+        candidates.append(("SentencePiece AlbertTokenizer", AlbertTokenizer, False))
     ties = 0
-    for use_fast in (False, True):
-        hf = AutoTokenizer.from_pretrained(str(hf_dir), use_fast=use_fast)
-        kind = "fast" if use_fast else "slow"
+    for kind, cls, tie_allowed in candidates:
+        hf = cls.from_pretrained(str(hf_dir))
         theirs_all = hf(list(texts), add_special_tokens=False)["input_ids"]
         for text, ours, theirs in zip(texts, ids, theirs_all):
             ours, theirs = list(ours), list(theirs)
             if ours == theirs:
                 continue
-            if use_fast and _viterbi_tie(sp, ours, theirs):
+            if tie_allowed and _viterbi_tie(sp, ours, theirs):
                 ties += 1
                 continue
             at = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b),
                       min(len(ours), len(theirs)))
             lo = max(0, at - 3)
             raise ModelError(
-                f"export check failed: the {kind} Hugging Face tokenizer gives other ids "
-                f"than ours for {text[:200]!r} from token {at}: "
+                f"export check failed: Hugging Face's {kind} ({type(hf).__name__}) gives other "
+                f"ids than ours for {text[:200]!r} from token {at}: "
                 f"{hf.convert_ids_to_tokens(theirs[lo:at + 5])} vs "
                 f"{hf.convert_ids_to_tokens(ours[lo:at + 5])} "
                 f"(do_lower_case={lowercase}, keep_accents={not strip_accents}); nothing "
                 "was written")
     return len(texts), ties
+
+
+def transformers_major() -> int:
+    """The installed transformers' major version (4 or 5)."""
+    import transformers
+
+    return int(transformers.__version__.split(".", 1)[0])
 
 
 def _viterbi_tie(sp: Any, ours: list[int], theirs: list[int]) -> bool:
@@ -205,7 +272,7 @@ def check_fill_mask(hf_dir: Path, text: Optional[str] = None, top_k: int = 5
     from transformers import pipeline
 
     fill = pipeline("fill-mask", model=str(hf_dir), tokenizer=str(hf_dir), device="cpu")
-    text = text or f"The capital of France is {fill.tokenizer.mask_token}."
+    text = text or DEFAULT_FILL_MASK_TEXT
     if fill.tokenizer.mask_token not in text:
         raise ValueError(f"fill-mask text {text!r} has no {fill.tokenizer.mask_token}")
     preds = fill(text, top_k=top_k)

@@ -87,7 +87,9 @@ class _AlbertUpdateMixin:
             import tensorflow as tf
 
             tvars = [v.value if isinstance(v, keras.Variable) else v for v in trainable_variables]
-            # Embedding lookups give IndexedSlices; the moments are dense anyway.
+            # Embedding lookups give IndexedSlices, one row per token with duplicates unsummed;
+            # densified (summed) first, the global norm below is the gradient's true one (Q17:
+            # the reference's CPU/GPU path clips with the norm of the unsummed rows).
             grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
                      for g in grads]
             pairs = self._all_reduce_sum_gradients(list(zip(grads, tvars)))

@@ -2,7 +2,8 @@
 
 Reading, cleaning, de-duplication, Punkt splitting, sharded atomic output and resume are in the
 Rust core; this module decides where the Punkt parameters come from (given, installed
-``nltk_data``, or trained on a bounded sample and saved to ``OUT/punkt/``). docs/prepare-corpus.md."""
+``nltk_data``, or trained on a bounded sample by the Rust trainer — the parameters NLTK's
+``PunktTrainer`` learns — and saved to ``OUT/punkt/``). docs/prepare-corpus.md."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import shutil
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from albert_fast import _core, storage
 from albert_fast.cluster import DEFAULT_CONNECT_TIMEOUT, open_executor, parse_cluster, run_tasks
@@ -41,36 +42,39 @@ def save_punkt_params(params: Any, directory: str | Path) -> Path:
     return directory
 
 
-def train_punkt(text: str, directory: str | Path, extra_info: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Trains NLTK's ``PunktTrainer`` on ``text`` and saves the parameters to ``directory``
-    (appearing complete or not at all). Returns what was learned and how long it took."""
-    from nltk.tokenize.punkt import PunktTrainer
-
-    if not text.strip():
-        raise InputError("no text to train Punkt on: the inputs hold no text after cleaning")
-    directory = Path(directory)
-    start = time.perf_counter()
-    trainer = PunktTrainer()
-    trainer.train(text, finalize=True)
-    params = trainer.get_params()
-    seconds = time.perf_counter() - start
+def _write_trained(directory: Path, train: Callable[[Path], dict[str, Any]], extra_info: dict[str, Any] | None) -> dict[str, Any]:
+    """Runs ``train(tmp)`` (which writes the parameter files into ``tmp``), adds
+    ``training.json`` and moves the directory to ``directory``: it appears complete or not at all."""
     tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    save_punkt_params(params, tmp)
-    info = {
-        "source": "trained",
-        "sample_bytes": len(text.encode("utf-8")),
-        "train_seconds": round(seconds, 3),
-        "abbrev_types": len(params.abbrev_types),
-        "collocations": len(params.collocations),
-        "sent_starters": len(params.sent_starters),
-        "ortho_context": len(params.ortho_context),
-        **(extra_info or {}),
-    }
-    atomic_write_json(tmp / "training.json", info)
-    shutil.rmtree(directory, ignore_errors=True)
-    os.replace(tmp, directory)
+    try:
+        info = {"source": "trained", **train(tmp), **(extra_info or {})}
+        atomic_write_json(tmp / "training.json", info)
+        shutil.rmtree(directory, ignore_errors=True)
+        os.replace(tmp, directory)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return info
+
+
+def train_punkt(text: str, directory: str | Path, extra_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Trains Punkt on ``text`` -- the parameters NLTK's ``PunktTrainer().train(text)`` learns,
+    computed in Rust -- and saves them to ``directory`` (appearing complete or not at all).
+    Returns what was learned and how long it took."""
+    if not text.strip():
+        raise InputError("no text to train Punkt on: the inputs hold no text after cleaning")
+
+    def train(tmp: Path) -> dict[str, Any]:
+        start = time.perf_counter()
+        (abbrevs, collocations, starters, ortho), (tokens, types, breaks) = _core.train_punkt(text)
+        seconds = time.perf_counter() - start
+        _core.save_punkt_params(str(tmp), abbrevs, collocations, starters, ortho)
+        return {"sample_bytes": len(text.encode("utf-8")), "train_seconds": round(seconds, 3),
+                "tokens": tokens, "types": types, "sentence_breaks": breaks,
+                "abbrev_types": len(abbrevs), "collocations": len(collocations),
+                "sent_starters": len(starters), "ortho_context": len(ortho)}
+
+    return _write_trained(Path(directory), train, extra_info)
 
 
 def _has_punkt_files(directory: Path) -> bool:
@@ -151,12 +155,14 @@ def _resolve_local_params(inputs: list[str], out: Path, cfg: CorpusConfig,
             f"{shown or out}: holds the output of an earlier prepare-corpus run with other inputs or "
             "settings; choose another output directory or remove it"
         )
-    text = _core.sample_text(
-        inputs,
-        int(cfg.punkt_sample_mb * 1024 * 1024),
-        **_reading_settings(cfg),
-    )
-    return d, train_punkt(text, d, {"sample_settings": sample_settings})
+
+    def train(tmp: Path) -> dict[str, Any]:
+        info = _core.train_punkt_sample(inputs, int(cfg.punkt_sample_mb * 1024 * 1024), str(tmp),
+                                        **_reading_settings(cfg))
+        info["train_seconds"] = round(info["train_seconds"], 3)
+        return info
+
+    return d, _write_trained(d, train, {"sample_settings": sample_settings})
 
 
 def _reading_settings(cfg: CorpusConfig) -> dict[str, Any]:

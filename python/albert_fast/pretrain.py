@@ -5,6 +5,7 @@ TensorBoard summaries, eval results and the best weights so far (``best/``)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -16,16 +17,21 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from albert_fast import storage
-from albert_fast.checkpoints import (BEST_DIR, CHECKPOINT_NAME, WEIGHTS_NAME, save_run_config,
+from albert_fast.checkpoints import (BEST_DIR, CHECKPOINT_NAME, LOCK_FILE, WEIGHTS_NAME,
+                                     RunDirLock, record_run_inputs, remove_stale_temporaries,
+                                     restore_checkpoint, save_checkpoint, save_run_config,
                                      save_weights)
-from albert_fast.config import Config, as_config
+from albert_fast.config import Config, as_config, unsupported_settings
 from albert_fast.convert import warm_start
-from albert_fast.dataset import DataFiles, check_data_matches_config, find_data_files, make_dataset
+from albert_fast.data_check import check_training_data, remember_verified, stop_cleanly_on_bad_records
+from albert_fast.dataset import DataFiles, find_data_files, make_dataset
 from albert_fast.dynamic_masking import DynamicMasking
+from albert_fast.errors import ConfigError
 from albert_fast.io_utils import atomic_write_json, ensure_output_dir
 from albert_fast.losses import metric_sums, metrics_from_sums, pretraining_losses
-from albert_fast.records import feature_spec
-from albert_fast.runtime import is_chief, make_strategy, precision_policy, quiet_tensorflow, task_id
+from albert_fast.records import feature_spec, tokenizer_from_manifest
+from albert_fast.runtime import (PRECISIONS, STRATEGIES, is_chief, make_strategy, precision_policy,
+                                 quiet_tensorflow, task_id)
 
 #: What one training step sums over replicas and steps (``loss`` is averaged instead).
 SUM_KEYS = ("loss", "mlm_weight", "mlm_correct", "mlm_loss", "sop_count", "sop_correct",
@@ -47,8 +53,9 @@ class PretrainResult:
 def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
              output_dir: str | Path, *,
              eval_data: Optional[str | Sequence[str]] = None, strategy: str = "auto",
-             tpu: Optional[str] = None, precision: Optional[str] = None,
-             num_train_steps: Optional[int] = None, do_eval: bool = True,
+             tpu: Optional[str] = None, tpu_options: Optional[dict] = None,
+             precision: Optional[str] = None,
+             num_train_steps: Optional[int] = None, do_train: bool = True, do_eval: bool = True,
              eval_every: Optional[int] = None, seed: Optional[int] = None,
              deterministic: bool = False, log_every: Optional[int] = None,
              progress: Optional[Callable[[str], None]] = None) -> PretrainResult:
@@ -58,8 +65,28 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
 
     ``num_train_steps`` stops the run at that step (``--stop-at``); the learning-rate schedule
     always spans ``pretraining.num_train_steps``, so a later run continues it unchanged.
+    ``do_train=False`` (run_pretraining.py's ``--do_train=false``) only evaluates the run's
+    latest checkpoint. ``tpu_options`` (``zone``, ``project``) go to the TPU resolver.
     """
+    if not (do_train or do_eval):
+        raise ValueError("at least one of do_train and do_eval must be true")
     config = as_config(config)
+    pc = config.pretraining
+    emit = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    precision = precision or pc.precision
+    # Everything that can be checked without TensorFlow is, before it is imported (seconds).
+    stop_step = check_settings(config, strategy, precision, num_train_steps, eval_every)
+    files = find_data_files(data, eval_data)
+    # A run directory in object storage is a local mirror pushed after every checkpoint
+    # (TensorFlow's `checkpoint` pointer last) and at the end; a re-run pulls it to resume.
+    mirror = None
+    if storage.is_url(output_dir):
+        storage.ensure_output(output_dir)
+        mirror = storage.Mirror(os.fspath(output_dir), last=("checkpoint",), skip=(LOCK_FILE,))
+        out = ensure_output_dir(mirror.pull())
+    else:
+        out = ensure_output_dir(output_dir)
+    verified = check_training_data(files, config, out, emit)
     quiet_tensorflow()
     import keras
     import tensorflow as tf
@@ -67,26 +94,15 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
     if keras.backend.backend() != "tensorflow":
         raise ValueError(f"pretraining runs on the TensorFlow backend of Keras; KERAS_BACKEND is "
                          f"{keras.backend.backend()!r}")
-    pc = config.pretraining
-    emit = progress or (lambda line: print(line, file=sys.stderr, flush=True))
-    # A run directory in object storage is a local mirror pushed after every checkpoint
-    # (TensorFlow's `checkpoint` pointer last) and at the end; a re-run pulls it to resume.
-    mirror = None
-    if storage.is_url(output_dir):
-        storage.ensure_output(output_dir)
-        mirror = storage.Mirror(os.fspath(output_dir), last=("checkpoint",))
-        out = ensure_output_dir(mirror.pull())
-    else:
-        out = ensure_output_dir(output_dir)
-    files = find_data_files(data, eval_data)
-    stop_step = min(num_train_steps or pc.num_train_steps, pc.num_train_steps)
-    precision = precision or pc.precision
-    with precision_policy(precision):
+    with precision_policy(precision), contextlib.ExitStack() as guards:
         # The strategy comes before any other TensorFlow op: multi-worker collectives must be
         # configured before the eager context starts.
-        strat = make_strategy(strategy, tpu)
+        strat = make_strategy(strategy, tpu, **(tpu_options or {}))
         chief = is_chief(strat)
-        check_data_matches_config(files, config)
+        if chief:  # the chief writes the run directory: one run at a time, its leftovers gone
+            guards.enter_context(RunDirLock(out, emit=emit))
+            remove_stale_temporaries(out)
+            remember_verified(out, verified)
         if files.eval_is_train and do_eval:
             emit("note: no held-out split (eval-* shards or --eval-data); evaluating on the "
                  "training files as the reference does (Q15)")
@@ -97,11 +113,13 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
             tf.config.experimental.enable_op_determinism()
         if chief:
             save_run_config(config, out)
+            _record_tokenizer(out, data, files, emit)
+        guards.enter_context(stop_cleanly_on_bad_records(files, config, out, emit))
         after_save = mirror.push if mirror is not None and chief else (lambda: None)
         try:
             result = _train(config, files, out, strat, chief, stop_step, precision, seed,
-                            deterministic, do_eval, eval_every, log_every or pc.iterations_per_loop,
-                            emit, after_save)
+                            deterministic, do_train, do_eval, eval_every,
+                            log_every or pc.iterations_per_loop, emit, after_save)
         finally:
             after_save()
         if mirror is not None:
@@ -109,9 +127,50 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
         return result
 
 
+def _record_tokenizer(out: Path, data: str | Sequence[str], files: DataFiles,
+                      emit: Callable[[str], None]) -> None:
+    """Notes in the run the tokenizer the data's ``manifest.json`` names (checked against its
+    SHA-256 there), so export-hf finds it."""
+    model, reason = tokenizer_from_manifest(files.train[0])
+    if model is not None:
+        spec = data if isinstance(data, str) else ",".join(str(d) for d in data)
+        record_run_inputs(out, spec, model)
+    elif reason:
+        emit(f"note: {reason}; export-hf will need --tokenizer")
+
+
+def check_settings(config: Config, strategy: str, precision: str,
+                   num_train_steps: Optional[int], eval_every: Optional[int]) -> int:
+    """The settings errors :func:`pretrain` can find without TensorFlow, as ConfigError; returns
+    the step the run stops at."""
+    pc = config.pretraining
+    problems = unsupported_settings(config)
+    if pc.train_batch_size % pc.gradient_accumulation_steps:
+        problems.append(f"pretraining.train_batch_size = {pc.train_batch_size} is not divisible "
+                        "by pretraining.gradient_accumulation_steps = "
+                        f"{pc.gradient_accumulation_steps}")
+    if strategy not in STRATEGIES:
+        problems.append(f"--strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    if precision not in PRECISIONS:
+        problems.append(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    for name, flag, value in (("num_train_steps", "--stop-at", num_train_steps),
+                              ("eval_every", "--eval-every", eval_every)):
+        if value is not None and value < 1:
+            problems.append(f"{name} ({flag}) = {value}: must be at least 1")
+    init = pc.init_checkpoint
+    if init and "://" not in init and not (Path(init).exists()
+                                           or Path(init + ".index").is_file()):
+        problems.append(f"pretraining.init_checkpoint = {init!r}: no such checkpoint or "
+                        "directory")
+    if problems:
+        raise ConfigError(f"{config.source}: " + "; ".join(problems))
+    return min(pc.num_train_steps if num_train_steps is None else num_train_steps,
+               pc.num_train_steps)
+
+
 def _train(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bool,
            stop_step: int, precision: str, seed: Optional[int], deterministic: bool,
-           do_eval: bool, eval_every: Optional[int], log_every: int,
+           do_train: bool, do_eval: bool, eval_every: Optional[int], log_every: int,
            emit: Callable[[str], None], after_save: Callable[[], None] = lambda: None
            ) -> PretrainResult:
     import tensorflow as tf
@@ -161,18 +220,20 @@ def _train(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bo
     # Every worker resumes from the chief's checkpoints (the run directory is shared);
     # non-chief workers save to scratch directories as tf.distribute requires.
     ckpt_dir = out if chief else out / f".worker-{task_id(strategy)}"
-    manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=pc.keep_checkpoint_max,
-                                         checkpoint_name=CHECKPOINT_NAME)
-    latest = tf.train.latest_checkpoint(str(out))
+    latest = restore_checkpoint(ckpt, out, emit, partial=not iterator_saved, chief=chief)
+    if not do_train and not latest:
+        raise ValueError(f"{out}: no checkpoint to evaluate (--do_train=false evaluates the "
+                         "run's latest checkpoint)")
     if latest:
-        status = ckpt.restore(latest)
-        status.assert_existing_objects_matched()
         if not iterator_saved:
-            status.expect_partial()
             train_iter = train_iterator(None if seed is None else seed + global_step())
         emit(f"resumed from {latest} at step {global_step()}")
     elif pc.init_checkpoint:
         warm_start(model, pc.init_checkpoint, pc.init_from_group0, emit)
+    # Made after the restore: it reads the checkpoint state, which a restore past a damaged
+    # checkpoint rewrites.
+    manager = tf.train.CheckpointManager(ckpt, str(ckpt_dir), max_to_keep=pc.keep_checkpoint_max,
+                                         checkpoint_name=CHECKPOINT_NAME)
 
     # The loop: iterations_per_loop steps per compiled call, never across a checkpoint step.
     train_loop = _compiled_train_loop(model, optimizer, strategy, precision)
@@ -188,7 +249,9 @@ def _train(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bo
     last_train: dict = {}
     last_eval: dict = {}
     step = global_step()
-    if step >= stop_step:
+    if not do_train:
+        stop_step = step
+    elif step >= stop_step:
         emit(f"step {step} >= num_train_steps {stop_step}: nothing to train")
     while step < stop_step:
         next_save = (step // pc.save_checkpoints_steps + 1) * pc.save_checkpoints_steps
@@ -209,7 +272,7 @@ def _train(config: Config, files: DataFiles, out: Path, strategy: Any, chief: bo
         if not math.isfinite(stats["loss"]):
             raise FloatingPointError(f"training loss became {stats['loss']} at step {step}")
         if step % pc.save_checkpoints_steps == 0 or step >= stop_step:
-            path = manager.save(checkpoint_number=step)
+            path = save_checkpoint(manager, step)
             if chief:
                 emit(f"saved {path}")
             after_save()

@@ -6,6 +6,7 @@ place, a changed one starts over (docs/run.md)."""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -15,14 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from albert_fast.checkpoints import record_run_inputs
-from albert_fast.config import Config, config_from_dict, read_config_file
+from pydantic import ValidationError
+
+from albert_fast.config import (SECTION_MODELS, Config, config_from_dict, format_validation_error,
+                                read_config_file)
 from albert_fast.create_data import create_pretraining_data
 from albert_fast.errors import ConfigError
 from albert_fast.export_hf import export_hf, fill_mask_lines
 from albert_fast.io_utils import atomic_write_json, ensure_output_dir, file_sha256
 from albert_fast.prepare_corpus import prepare_corpus
 from albert_fast.pretrain import pretrain
+from albert_fast.runtime import PRECISIONS, STRATEGIES
 from albert_fast.train_tokenizer import train_tokenizer
 
 STAGES = ("prepare-corpus", "train-tokenizer", "create-data", "pretrain", "export-hf")
@@ -75,7 +79,57 @@ def load_run_config(path: str | os.PathLike) -> tuple[RunSettings, Config, dict]
                            dict(section.get("prepare") or {}), dict(section.get("pretrain") or {}),
                            dict(section.get("create_data") or {}), section.get("fill_mask"))
     cfg = config_from_dict(raw, source=str(path))
+    check_stage_options(settings, cfg, str(path))
     return settings, cfg, section
+
+
+#: ``run.<key>``: the stage function that takes those options, the arguments ``run`` passes
+#: itself, and the config section whose fields the stage also takes as options.
+_STAGE_OPTIONS = {"prepare": (prepare_corpus, {"inputs", "output", "config", "progress"}, "corpus"),
+                  "create_data": (create_pretraining_data,
+                                  {"inputs", "tokenizer", "output_dir", "config", "progress"},
+                                  "data"),
+                  "pretrain": (pretrain, {"config", "data", "output_dir", "progress"}, None)}
+
+
+def check_stage_options(settings: RunSettings, cfg: Config, source: str) -> None:
+    """Every option in ``run.prepare``, ``run.create_data`` and ``run.pretrain`` must be one its
+    stage takes (a keyword of its Python function, or a field of the config section it
+    overrides), with a valid value: a ConfigError naming ``run.SECTION.KEY`` before any stage
+    runs, rather than a failure in that stage hours later."""
+    import inspect
+
+    for key, (func, fixed, section) in _STAGE_OPTIONS.items():
+        options = getattr(settings, key)
+        params = {n for n, p in inspect.signature(func).parameters.items()
+                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - fixed
+        fields = SECTION_MODELS[section].model_fields if section else {}
+        overrides = {}
+        for name, value in options.items():
+            where = f"{source}: run.{key}.{name}"
+            if name in fixed:
+                raise ConfigError(f"{where}: set by albert-fast run itself (run.input, "
+                                  "run.output and the config sections)")
+            if name in fields:
+                overrides[name] = value
+            elif name not in params:
+                known = sorted(params | set(fields))
+                close = difflib.get_close_matches(name, known, n=2, cutoff=0.6)
+                hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+                raise ConfigError(f"{where}: unknown option; {key} takes {', '.join(known)}"
+                                  f"{hint}")
+        if key == "pretrain":
+            for name, allowed in (("strategy", STRATEGIES), ("precision", PRECISIONS)):
+                if name in options and options[name] not in allowed:
+                    raise ConfigError(f"{source}: run.pretrain.{name} = {options[name]!r}: "
+                                      f"choose one of {', '.join(allowed)}")
+        if overrides:
+            try:
+                SECTION_MODELS[section].model_validate(
+                    dict(getattr(cfg, section).model_dump(), **overrides))
+            except ValidationError as err:
+                lines = [f"run.{key}.{line}" for line in format_validation_error(err)]
+                raise ConfigError(f"{source}: " + "; ".join(lines)) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,7 +218,6 @@ def _stage_pretrain(ctx: StageContext) -> dict:
     opts = dict(ctx.settings.pretrain)
     out = ctx.dir("pretrain")
     out.mkdir(parents=True, exist_ok=True)
-    record_run_inputs(out, ctx.dir("create-data"), ctx.dir("train-tokenizer"))
     result = pretrain(ctx.cfg, str(ctx.dir("create-data")), out, progress=ctx.emit, **opts)
     return {"step": result.step, "train": _jsonable(result.train),
             "eval": _jsonable(result.eval)}

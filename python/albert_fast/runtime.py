@@ -34,9 +34,12 @@ def precision_policy(precision: str) -> Iterator[None]:
         keras.mixed_precision.set_global_policy(previous)
 
 
-def make_strategy(name: str = "auto", tpu: Optional[str] = None) -> Any:
+def make_strategy(name: str = "auto", tpu: Optional[str] = None, *, zone: Optional[str] = None,
+                  project: Optional[str] = None) -> Any:
     """``auto``: TPU when ``--tpu`` is given, multi-worker when ``TF_CONFIG`` names several
-    tasks, mirrored over all GPUs when there are several, else the default single device."""
+    tasks, mirrored over all GPUs when there are several, else the default single device.
+    ``tpu`` (a name or grpc:// address; empty: the local TPU), ``zone`` and ``project`` find
+    the TPU as run_pretraining.py's ``--tpu_name``/``--tpu_zone``/``--gcp_project`` do."""
     import tensorflow as tf
 
     if name not in STRATEGIES:
@@ -51,7 +54,8 @@ def make_strategy(name: str = "auto", tpu: Optional[str] = None) -> Any:
         else:
             return tf.distribute.get_strategy()
     if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "", zone=zone,
+                                                                     project=project)
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)

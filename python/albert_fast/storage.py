@@ -392,11 +392,13 @@ class Mirror:
     directory over time (pretrain's run directory): :meth:`pull` copies what the bucket holds
     (a run resumes from it), :meth:`push` uploads what changed since the last push -- the
     ``last`` names (the directory's pointer files, e.g. TensorFlow's ``checkpoint``) after the
-    rest -- and deletes objects whose files are gone (checkpoints rotated out)."""
+    rest -- and deletes objects whose files are gone (checkpoints rotated out). Files named in
+    ``skip`` (a lock file) stay local."""
 
-    def __init__(self, url: str, last: Sequence[str] = ()) -> None:
+    def __init__(self, url: str, last: Sequence[str] = (), skip: Sequence[str] = ()) -> None:
         self.url = local_path(url).rstrip("/")
         self.last = tuple(last)
+        self.skip = frozenset(skip)
         self.local = cache_dir("mirrors", _cache_key(self.url))
         self._pushed: dict[str, tuple[int, int]] = {}
 
@@ -409,7 +411,7 @@ class Mirror:
     def _state(self) -> dict[str, tuple[int, int]]:
         return {p.relative_to(self.local).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
                 for p in self.local.rglob("*") if p.is_file() and not p.name.endswith(".version")
-                and ".tmp-" not in p.name}
+                and ".tmp-" not in p.name and p.name not in self.skip}
 
     def push(self) -> None:
         now = self._state()

@@ -171,6 +171,22 @@ class Tokenizer:
         """The pieces ``encode`` returns ids of."""
         return self._core.tokenize(text)
 
+    # -- decoding ---------------------------------------------------------------------------
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """The text of ``ids`` (a model's predictions, an instance's ``input_ids``), exactly as
+        SentencePiece's ``decode_ids`` gives it: control symbols (``[CLS]``, ``[SEP]``,
+        ``[MASK]``, ``<pad>``) vanish, ``<unk>`` reads " ⁇ ", "▁" is a space, byte pieces are
+        joined into UTF-8. The lower-casing and accent stripping of encoding are not undone.
+        ``IndexError`` for an id outside the vocabulary."""
+        return self._core.decode([int(i) for i in ids])
+
+    def decode_batch(self, batch: Iterable[Iterable[int]], threads: Optional[int] = None) -> list[str]:
+        """:meth:`decode` of many id sequences, in parallel with the GIL released; in input order."""
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ConfigError(f"invalid value for threads: expected a positive integer, got {threads!r}")
+        return self._core.decode_batch([[int(i) for i in ids] for ids in batch], threads)
+
     # -- vocabulary -------------------------------------------------------------------------
 
     @property

@@ -22,7 +22,7 @@ See docs/config.md for every field and how the original flag names map.
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "config",
-        help="show or validate a config file",
+        help="show, validate or list config files and the shipped presets",
         description="Load a YAML/JSON config, validate it and print the resolved result.\n\n"
         + _LAYOUTS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -65,13 +65,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="also check that this SentencePiece model's vocabulary size agrees "
                      "with model.vocab_size (Q5)")
     add_config_arguments(val, SECTIONS, config_option=False)
+
+    sub.add_parser(
+        "list", help="list the presets shipped with albert-fast (usable as --config NAME)",
+        description="List the config presets that ship with albert-fast: the published ALBERT "
+        "v2 sizes (albert_base, albert_large, albert_xlarge, albert_xxlarge), tiny, demo and the "
+        "original tutorial's layout. Any verb takes one by name, from any directory: "
+        "--config albert_base (a file of that name in the current directory wins). "
+        "`albert-fast config show NAME` prints one in full.")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "validate":
         return _validate(args)
+    if args.action == "list":
+        return _list()
     return _show(args)
+
+
+def _list() -> int:
+    from albert_fast.config import preset_description, presets
+
+    found = presets()
+    width = max(map(len, found), default=0)
+    for name, path in found.items():
+        print(f"{name:<{width}}  {preset_description(path)}")
+    print(f"\n(in {next(iter(found.values())).parent}; use one as --config NAME)"
+          if found else "no presets installed")
+    return 0
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -95,12 +117,13 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from albert_fast.config import check_vocab_size, diagnose, read_config_file, unsupported_settings
+    from albert_fast.config import (check_vocab_size, diagnose, read_config_file,
+                                    resolve_config_path, unsupported_settings)
     from albert_fast.errors import ConfigError
 
-    path = Path(args.config)
+    path = resolve_config_path(args.config)
     if not path.exists():
-        raise ConfigError(f"{path}: config file not found")
+        read_config_file(path)  # the ConfigError naming the file and the presets
     values, origins = overrides_from_args(args)
     try:
         raw = read_config_file(path)

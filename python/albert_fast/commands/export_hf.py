@@ -12,8 +12,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="export a checkpoint as a Hugging Face ALBERT directory (verified)",
         description="Write config.json, model.safetensors (AlbertForPreTraining), spiece.model and "
         "tokenizer files with the data's normalization, then check them: HF's MLM/SOP logits "
-        "within 1e-4 of ours, the slow and fast AutoTokenizer give our ids, fill-mask runs. A "
-        "failed check is an error and leaves nothing under HF_DIR. Needs albert-fast[hf].",
+        "within 1e-4 of ours, AutoTokenizer gives our ids, fill-mask runs. A failed check is an "
+        "error and leaves nothing under HF_DIR. The tokenizer is the one pretrain recorded from "
+        "the data's manifest.json unless --tokenizer names one. Ends with a command line that "
+        "runs fill-mask on the export. transformers 4.45+ and 5.x; needs albert-fast[hf].",
     )
     p.add_argument("source", metavar="RUN_OR_CHECKPOINT",
                    help="run directory (latest checkpoint), RUN/best, an `albert-fast import` "

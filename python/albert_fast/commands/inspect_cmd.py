@@ -18,7 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "create_pretraining_data.py logs them (tokens, then one line per feature), or with --stats "
         "dataset statistics as JSON. Checksums are verified; plain and GZIP files are detected "
         "automatically. Tokens are shown as pieces when a tokenizer is given or named by the "
-        "manifest.json beside the files, as ids otherwise.",
+        "manifest.json beside the files, as ids otherwise. Record counts that differ from "
+        "the ones manifest.json lists are warned about on stderr.",
     )
     p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="TFRecord files or directories of them")
     p.add_argument("-n", "--num", type=int, default=5, metavar="N", help="instances to print (default 5)")
@@ -60,7 +61,15 @@ def _tokenizer(args: argparse.Namespace, first_file: Path) -> Any:
     return None
 
 
+def _warn_on_count_mismatches(counts: dict[str, int]) -> None:
+    from albert_fast.data_check import count_mismatches
+
+    for line in count_mismatches(counts):
+        print(f"albert-fast inspect: warning: {line}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
+    from albert_fast.data_check import count_records
     from albert_fast.records import dataset_stats, format_instance, read_examples, record_files
 
     if args.num < 0:
@@ -70,12 +79,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.stats:
             stats = dataset_stats(files, tokenizer=tokenizer, mask_id=args.mask_id)
+            _warn_on_count_mismatches({f["path"]: f["instances"] for f in stats["files"]})
             print(json.dumps(stats, indent=2, ensure_ascii=False))
             return 0
         shown = 0
+        read_from = []
         for path in files:
             if shown >= args.num:
                 break
+            read_from.append(path)
             for example in read_examples(path):
                 if shown >= args.num:
                     break
@@ -84,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         if shown == 0 and args.num > 0:
             _note("no records in " + ", ".join(str(f) for f in files))
+        # The files shown from are counted in full (verified framing only, fast) against the
+        # manifest; --stats counts every file.
+        _warn_on_count_mismatches({str(p): count_records(p) for p in read_from})
     except BrokenPipeError:
         # `albert-fast inspect ... | head`: the reader went away, which is not an error.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -25,9 +25,10 @@ pub enum Error {
     /// A SentencePiece model that cannot be parsed or used.
     #[error("{path}: not a usable SentencePiece model: {message}")]
     BadModel { path: PathBuf, message: String },
-    /// A corrupt or truncated TFRecord file.
-    #[error("{path}: corrupt TFRecord at byte {offset}: {message}")]
-    CorruptRecord { path: PathBuf, offset: u64, message: String },
+    /// A corrupt or truncated TFRecord file: the record's index and byte offset, as the
+    /// decoding errors of `inspect` and `pretrain` name them.
+    #[error("{path}: record {record} at byte {offset}: corrupt TFRecord: {message}")]
+    CorruptRecord { path: PathBuf, offset: u64, record: u64, message: String },
     /// The run was cancelled (e.g. Ctrl-C from Python).
     #[error("interrupted")]
     Interrupted,

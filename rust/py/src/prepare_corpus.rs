@@ -1,4 +1,4 @@
-//! `_core.prepare_corpus`, the Punkt training sample and writing Punkt parameters
+//! `_core.prepare_corpus`, Punkt training on a sample of the input and writing Punkt parameters
 //! (`albert_fast_core::prepare_corpus`), and the steps of a planned run (`prepare_fingerprint`,
 //! `prepare_index`, `prepare_plan`, `prepare_build_shard`, `prepare_stats`). The public face is
 //! `albert_fast.prepare_corpus`.
@@ -42,13 +42,21 @@ fn prepare_corpus<'py>(
     Ok(pythonize::pythonize(py, &stats)?)
 }
 
-/// A bounded, deterministic sample of the cleaned input text for Punkt training; the keyword
-/// arguments are the reading and cleaning fields of `PrepareOptions`.
+/// Trains Punkt (identical to NLTK's `PunktTrainer`) on a bounded, deterministic sample of the
+/// cleaned input text and writes the parameters into `directory`; the keyword arguments are the
+/// reading and cleaning fields of `PrepareOptions`. Returns what was learned, from how much text.
 #[pyfunction]
-#[pyo3(signature = (inputs, max_bytes, **options))]
-fn sample_text(py: Python<'_>, inputs: Vec<String>, max_bytes: usize, options: Option<&Bound<'_, PyDict>>) -> Result<String> {
+#[pyo3(signature = (inputs, max_bytes, directory, **options))]
+fn train_punkt_sample<'py>(
+    py: Python<'py>,
+    inputs: Vec<String>,
+    max_bytes: usize,
+    directory: PathBuf,
+    options: Option<&Bound<'py, PyDict>>,
+) -> Result<Bound<'py, PyAny>> {
     let opts: PrepareOptions = from_kwargs(py, options)?;
-    Ok(py.detach(|| core::sample_text(&inputs, &opts, max_bytes))?)
+    let info = py.detach(|| core::train_punkt_on_sample(&inputs, &opts, max_bytes, &directory))?;
+    Ok(pythonize::pythonize(py, &info)?)
 }
 
 /// Writes Punkt parameters given as Python collections in the punkt_tab layout (sorted lines).
@@ -202,7 +210,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(prepare_build_shard, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_stats, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_corpus, m)?)?;
-    m.add_function(wrap_pyfunction!(sample_text, m)?)?;
+    m.add_function(wrap_pyfunction!(train_punkt_sample, m)?)?;
     m.add_function(wrap_pyfunction!(save_punkt_params, m)?)?;
     Ok(())
 }

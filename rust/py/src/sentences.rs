@@ -1,6 +1,6 @@
 //! Bindings of the Punkt sentence splitter (`albert_fast_core::sentences`).
 
-use albert_fast_core::sentences::{PunktParameters, PunktSentenceTokenizer};
+use albert_fast_core::sentences::{train_punkt as core_train_punkt, PunktParameters, PunktSentenceTokenizer};
 use pyo3::prelude::*;
 
 use crate::errors::Result;
@@ -45,7 +45,37 @@ impl PyPunktSplitter {
     }
 }
 
+/// Learned Punkt parameters as sorted lists: abbreviation types, collocation pairs, sentence
+/// starters, (type, orthographic context flags).
+type ParamLists = (Vec<String>, Vec<(String, String)>, Vec<String>, Vec<(String, u32)>);
+
+/// The parameters as sorted lists (the order of the `punkt_tab` files).
+pub fn param_lists(p: &PunktParameters) -> ParamLists {
+    let sorted = |it: &mut dyn Iterator<Item = String>| {
+        let mut v: Vec<String> = it.collect();
+        v.sort();
+        v
+    };
+    let mut colloc: Vec<(String, String)> =
+        p.collocations.iter().flat_map(|(a, bs)| bs.iter().map(move |b| (a.clone(), b.clone()))).collect();
+    colloc.sort();
+    let mut ortho: Vec<(String, u32)> = p.ortho_context.iter().map(|(t, f)| (t.clone(), *f)).collect();
+    ortho.sort();
+    (sorted(&mut p.abbrev_types.iter().cloned()), colloc, sorted(&mut p.sent_starters.iter().cloned()), ortho)
+}
+
+/// Trains Punkt on `text` as NLTK's `PunktTrainer().train(text)` does (GIL released); returns
+/// the parameters as sorted lists and the counts (tokens, types, sentence breaks).
+#[pyfunction]
+fn train_punkt(py: Python<'_>, text: &str) -> (ParamLists, (u64, u64, u64)) {
+    py.detach(|| {
+        let (params, stats) = core_train_punkt(text);
+        (param_lists(&params), (stats.tokens, stats.types, stats.sentence_breaks))
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPunktSplitter>()?;
+    m.add_function(wrap_pyfunction!(train_punkt, m)?)?;
     Ok(())
 }

@@ -75,6 +75,21 @@ impl PyTokenizer {
         Ok(py.detach(|| inner.encode_pieces(&text)))
     }
 
+    /// The text of `ids`, as SentencePiece's `decode_ids` gives it.
+    fn decode(&self, py: Python<'_>, ids: Vec<i64>) -> PyResult<String> {
+        let ids = self.check_ids(&ids)?;
+        let inner = &self.inner;
+        py.detach(|| inner.decode(&ids)).map_err(|e| PyIndexError::new_err(e.to_string()))
+    }
+
+    /// `decode` of many id sequences, in parallel; output in input order.
+    #[pyo3(signature = (batch, threads=None))]
+    fn decode_batch(&self, py: Python<'_>, batch: Vec<Vec<i64>>, threads: Option<usize>) -> Result<Vec<String>> {
+        let batch = batch.iter().map(|ids| self.check_ids(ids)).collect::<PyResult<Vec<_>>>()?;
+        let inner = &self.inner;
+        Ok(py.detach(|| inner.decode_batch(&batch, threads))?)
+    }
+
     fn id_to_piece(&self, id: i64) -> PyResult<String> {
         self.check_id(id).map(|id| self.inner.id_to_piece(id).to_string())
     }
@@ -145,6 +160,10 @@ impl PyTokenizer {
 }
 
 impl PyTokenizer {
+    fn check_ids(&self, ids: &[i64]) -> PyResult<Vec<u32>> {
+        ids.iter().map(|&id| self.check_id(id)).collect()
+    }
+
     fn check_id(&self, id: i64) -> PyResult<u32> {
         let n = self.inner.vocab_size();
         if id < 0 || id as u64 >= n as u64 {

@@ -14,6 +14,9 @@ use crate::hashing::sha256_hex;
 use crate::progress::Progress;
 use crate::tfrecord::Compression;
 
+/// The marker directory's name, which no output file may take.
+const PROGRESS_NAME: &str = super::resume::PROGRESS_DIR;
+
 /// The options of `albert_fast._core.create_data` (one field per keyword argument).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +53,11 @@ pub struct CreateDataOptions {
     pub compression: String,
     /// A line that tokenizes to more pieces than this is an error (0 = no limit).
     pub max_line_tokens: usize,
+    /// The original's `--output_file` list: the train shards are exactly these files (names in
+    /// `output_dir`), sized to split the training text evenly; empty: `train-NNNNN-of-MMMMM`
+    /// shards of `shard_size_bytes`.
+    #[serde(default)]
+    pub output_files: Vec<String>,
 }
 
 impl CreateDataOptions {
@@ -97,6 +105,7 @@ impl CreateDataOptions {
             threads: self.threads,
             compression: Compression::parse(&self.compression)?,
             max_line_tokens: self.max_line_tokens,
+            train_file_names: self.output_files.clone(),
             // Q7: the reference lets a file's last document continue into the next file.
             merge_documents_across_files: self.reference_compat,
             fingerprint,
@@ -118,6 +127,8 @@ pub struct RunConfig {
     pub threads: usize,
     pub compression: Compression,
     pub max_line_tokens: usize,
+    /// Names of the train shards (see [`CreateDataOptions::output_files`]); empty: numbered.
+    pub train_file_names: Vec<String>,
     /// Reference compat for Q7: documents continue across file boundaries.
     pub merge_documents_across_files: bool,
     /// Identifies (inputs, options, tokenizer); finished shards of a run with another
@@ -154,6 +165,12 @@ impl RunConfig {
         }
         if !(0.0..1.0).contains(&self.eval_fraction) {
             return Err(Error::invalid_arg("eval_fraction", format!("{} is not in [0, 1)", self.eval_fraction)));
+        }
+        for (i, name) in self.train_file_names.iter().enumerate() {
+            let plain = !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\']) && name != PROGRESS_NAME;
+            if !plain || self.train_file_names[..i].contains(name) {
+                return Err(Error::invalid_arg("output_file", format!("{name:?} is not a distinct plain file name")));
+            }
         }
         for p in &self.inputs {
             // A URL that cannot be read fails when it is opened, naming it.

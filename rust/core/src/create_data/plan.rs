@@ -63,6 +63,8 @@ pub struct ShardPlan {
     pub documents: u64,
     pub num_train_shards: usize,
     pub num_eval_shards: usize,
+    /// The shard size the build closes shards at (with named output files: computed here).
+    pub shard_size_bytes: u64,
 }
 
 impl ShardPlan {
@@ -86,6 +88,7 @@ impl ShardPlan {
             documents: shards.iter().map(|s| s.documents).sum(),
             num_train_shards: self.num_train_shards,
             num_eval_shards: self.num_eval_shards,
+            shard_size_bytes: self.shard_size_bytes,
         }
     }
 }
@@ -199,12 +202,27 @@ impl Sharder {
     }
 }
 
-/// Pass 1: reads every input and plans the shards.
+/// Pass 1: reads every input and plans the shards. With named train files (the original's
+/// `--output_file` list) the shard size is the training text divided by their number, which
+/// needs one more read of the input first: the plan then has at most that many train shards.
 pub fn plan(cfg: &RunConfig, progress: &Arc<Progress>) -> Result<ShardPlan> {
     progress.set_phase(Phase::Planning);
     Progress::set(&progress.bytes_total, total_size(&cfg.inputs));
     Progress::set(&progress.files_total, cfg.inputs.len() as u64);
-    let mut sharder = Sharder::new(cfg.eval_fraction, cfg.shard_size_bytes, false);
+    let shard_size = if cfg.train_file_names.is_empty() {
+        cfg.shard_size_bytes
+    } else {
+        let mut train_bytes = 0u64;
+        read_documents(&cfg.inputs, &cfg.documents(progress), &mut ReaderStats::default(), |doc| {
+            if !doc.is_empty() && split_of(cfg.eval_fraction, &doc) == Split::Train {
+                train_bytes += doc.bytes;
+            }
+            Ok(crate::corpus::Flow::Continue)
+        })?;
+        Progress::set(&progress.bytes_read, 0);
+        train_bytes.div_ceil(cfg.train_file_names.len() as u64).max(1)
+    };
+    let mut sharder = Sharder::new(cfg.eval_fraction, shard_size, false);
     let mut closed = Vec::new();
     let mut stats = ReaderStats::default();
     read_documents(&cfg.inputs, &cfg.documents(progress), &mut stats, |doc| {
@@ -224,10 +242,14 @@ pub fn plan(cfg: &RunConfig, progress: &Arc<Progress>) -> Result<ShardPlan> {
         .into_iter()
         .map(|w| {
             let n = if w.split == Split::Train { num_train_shards } else { num_eval_shards };
+            let file_name = match cfg.train_file_names.get(w.index) {
+                Some(name) if w.split == Split::Train => name.clone(),
+                _ => shard_file_name(w.split, w.index, n, cfg.compression),
+            };
             PlannedShard {
                 split: w.split,
                 index: w.index,
-                file_name: shard_file_name(w.split, w.index, n, cfg.compression),
+                file_name,
                 start: w.start,
                 end: w.end,
                 input_bytes: w.bytes,
@@ -242,6 +264,7 @@ pub fn plan(cfg: &RunConfig, progress: &Arc<Progress>) -> Result<ShardPlan> {
         documents: sharder.documents,
         num_train_shards,
         num_eval_shards,
+        shard_size_bytes: shard_size,
     })
 }
 

@@ -195,7 +195,7 @@ fn build_all<E: LineEncoder>(
                 }
             });
         }
-        let mut sharder = Sharder::new(cfg.eval_fraction, cfg.shard_size_bytes, true);
+        let mut sharder = Sharder::new(cfg.eval_fraction, plan.shard_size_bytes, true);
         let mut stats = ReaderStats::default();
         let read = read_documents(&cfg.inputs, &cfg.documents(progress), &mut stats, |doc| {
             if let Some(work) = sharder.add(doc) {
@@ -324,9 +324,41 @@ mod tests {
             threads,
             compression: Compression::None,
             max_line_tokens: 1000,
+            train_file_names: Vec::new(),
             merge_documents_across_files: false,
             fingerprint: "test".into(),
         }
+    }
+
+    #[test]
+    fn named_output_files_are_the_train_shards() {
+        let dir = TempDir::new("named");
+        let inputs = write_corpus(&dir, 3, 60);
+        let v = toy_vocab();
+        let out = dir.join("out");
+        fs::create_dir_all(&out).unwrap();
+        let mut c = config(inputs.clone(), &out, 2);
+        c.train_file_names = vec!["a.tfrecord".into(), "b.tfrecord".into(), "c.tfrecord".into()];
+        let s = run(&c, &Toy, &v, &Progress::new()).unwrap();
+        let train: Vec<&str> = s.shards.iter().filter(|r| r.split == Split::Train).map(|r| r.file_name.as_str()).collect();
+        assert_eq!(train, ["a.tfrecord", "b.tfrecord", "c.tfrecord"]);
+        assert!(s.shards.iter().all(|r| r.records > 0));
+        // The same documents and instances as numbered shards: only the grouping differs.
+        let numbered = dir.join("numbered");
+        fs::create_dir_all(&numbered).unwrap();
+        let plain = run(&config(inputs.clone(), &numbered, 2), &Toy, &v, &Progress::new()).unwrap();
+        let docs = |s: &RunSummary, split| s.shards.iter().filter(|r| r.split == split).map(|r| r.documents).sum::<u64>();
+        assert_eq!(docs(&s, Split::Train), docs(&plain, Split::Train));
+        // More names than the text fills: the plan has fewer train shards, never more.
+        c.train_file_names = (0..10_000).map(|i| format!("f{i}")).collect();
+        let many = run(&c, &Toy, &v, &Progress::new()).unwrap();
+        let n = many.shards.iter().filter(|r| r.split == Split::Train).count();
+        assert!(n > 3 && n < 10_000, "{n}");
+        c.train_file_names = vec!["a".into(), "a".into()];
+        assert!(run(&c, &Toy, &v, &Progress::new()).unwrap_err().to_string().contains("distinct"));
+        c.train_file_names = vec!["sub/a".into()];
+        assert!(run(&c, &Toy, &v, &Progress::new()).is_err());
+        fs::remove_dir_all(dir).unwrap();
     }
 
     fn read_dir_bytes(dir: &Path) -> HashMap<String, Vec<u8>> {

@@ -32,7 +32,8 @@ use crate::corpus::{
 use crate::error::{Error, Result};
 use crate::hashing::sha256_hex;
 use crate::progress::Progress;
-use crate::sentences::PunktSentenceTokenizer;
+use crate::sentences::{train_punkt, PunktSentenceTokenizer};
+use crate::text::is_python_whitespace;
 
 /// Everything that shapes the output of [`prepare_corpus`] (deserialized from the Python
 /// keyword arguments: sizes in MB there).
@@ -185,6 +186,46 @@ pub fn sample_text(inputs: &[String], opts: &PrepareOptions, max_bytes: usize) -
         })
     })?;
     Ok(out)
+}
+
+/// What [`train_punkt_on_sample`] learned from how much text.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PunktSampleInfo {
+    pub sample_bytes: u64,
+    pub tokens: u64,
+    pub types: u64,
+    pub sentence_breaks: u64,
+    pub abbrev_types: usize,
+    pub collocations: usize,
+    pub sent_starters: usize,
+    pub ortho_context: usize,
+    /// Sampling and training, without writing.
+    pub train_seconds: f64,
+}
+
+/// Trains Punkt (as NLTK's `PunktTrainer` does) on [`sample_text`]'s sample and writes the
+/// parameters into `dir` in the `punkt_tab` layout.
+pub fn train_punkt_on_sample(inputs: &[String], opts: &PrepareOptions, max_bytes: usize, dir: &Path) -> Result<PunktSampleInfo> {
+    let start = std::time::Instant::now();
+    let text = sample_text(inputs, opts, max_bytes)?;
+    if text.trim_matches(is_python_whitespace).is_empty() {
+        return Err(Error::InvalidInput("no text to train Punkt on: the inputs hold no text after cleaning".into()));
+    }
+    let (params, stats) = train_punkt(&text);
+    let info = PunktSampleInfo {
+        sample_bytes: text.len() as u64,
+        tokens: stats.tokens,
+        types: stats.types,
+        sentence_breaks: stats.sentence_breaks,
+        abbrev_types: params.abbrev_types.len(),
+        collocations: params.num_collocations(),
+        sent_starters: params.sent_starters.len(),
+        ortho_context: params.ortho_context.len(),
+        train_seconds: start.elapsed().as_secs_f64(),
+    };
+    drop(text);
+    params.save_dir(dir)?;
+    Ok(info)
 }
 
 /// Runs prepare-corpus. `extra_stats` (e.g. where the Punkt parameters came from) is merged into

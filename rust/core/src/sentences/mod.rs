@@ -1,10 +1,12 @@
 //! Punkt sentence boundary detection (Kiss & Strunk 2006) as NLTK 3.10's
 //! `PunktSentenceTokenizer` does it, given the same parameters. Hand-written: no crate
-//! reproduces NLTK's regular expressions and annotation passes to the sentence.
+//! reproduces NLTK's regular expressions and annotation passes to the sentence. [`train_punkt`]
+//! learns the parameters as NLTK's `PunktTrainer` does.
 
 mod chars;
 mod params;
 mod splitter;
+mod trainer;
 mod words;
 
 pub use params::{
@@ -12,4 +14,5 @@ pub use params::{
     ORTHO_UNK_UC, PUNKT_FILES,
 };
 pub use splitter::PunktSentenceTokenizer;
+pub use trainer::{train_punkt, PunktTrainingStats};
 pub use words::punkt_word_tokenize;

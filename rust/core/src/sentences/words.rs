@@ -61,7 +61,7 @@ fn word_ends_at(s: &str, j: usize) -> bool {
 }
 
 /// NLTK's `word_tokenize` on one line (no '\n' in it): byte spans of the tokens.
-fn word_tokenize_line(s: &str, base: usize, out: &mut Vec<(usize, usize)>) {
+pub(super) fn word_tokenize_line(s: &str, base: usize, out: &mut Vec<(usize, usize)>) {
     let mut i = 0;
     while let Some(c) = char_at(s, i) {
         if is_re_space(c) {
@@ -105,7 +105,7 @@ pub fn punkt_word_tokenize(text: &str) -> Vec<&str> {
 }
 
 /// `PunktToken._RE_NUMERIC` = `^-?[\.,]?\d[\d,\.-]*\.?$` on the lower-cased token.
-fn is_numeric(s: &str) -> bool {
+pub(super) fn is_numeric(s: &str) -> bool {
     let mut chars = s.chars().peekable();
     if chars.peek() == Some(&'-') {
         chars.next();

@@ -1,7 +1,8 @@
 //! TFRecord framing: every record is `u64 LE length`, `masked_crc32c(length bytes)`, `data`,
 //! `masked_crc32c(data)`; optional GZIP wraps the whole stream (TensorFlow's
 //! `compression_type="GZIP"`). The reader verifies both checksums of every record and reports a
-//! truncated or corrupt file as [`Error::CorruptRecord`] naming the path and the byte offset.
+//! truncated or corrupt file as [`Error::CorruptRecord`] naming the path, the record and its
+//! byte offset.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -181,12 +182,17 @@ impl RecordReader {
     }
 
     /// Opens `path` with the given compression, or detects it when `compression` is `None`.
+    /// A URL (`gs://...`) is read through the registered [`crate::corpus::remote`] store.
     pub fn open_with(path: impl AsRef<Path>, compression: Option<Compression>) -> Result<Self> {
         let path = path.as_ref();
         if path.is_dir() {
             return Err(Error::InvalidInput(format!("{}: is a directory, not a TFRecord file", path.display())));
         }
-        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut file: Box<dyn Read + Send> = if crate::corpus::remote::is_url(path) {
+            crate::corpus::remote::open(path, 0).map_err(|e| Error::io(path, e))?
+        } else {
+            Box::new(File::open(path).map_err(|e| Error::io(path, e))?)
+        };
         let mut head = Vec::with_capacity(HEADER_LEN);
         (&mut file).take(HEADER_LEN as u64).read_to_end(&mut head).map_err(|e| Error::io(path, e))?;
         let compression = compression.unwrap_or_else(|| detect_compression(path, &head));
@@ -292,7 +298,7 @@ impl RecordReader {
         if stored != computed {
             return Err(self.corrupt(
                 start,
-                format!("data checksum mismatch in record {} ({len} bytes; stored {stored:#010x}, computed {computed:#010x})", self.records),
+                format!("data checksum mismatch ({len} bytes; stored {stored:#010x}, computed {computed:#010x})"),
             ));
         }
         self.offset = data_start + len + FOOTER_LEN as u64;
@@ -328,7 +334,7 @@ impl RecordReader {
     fn corrupt(&self, offset: u64, message: String) -> Error {
         let message =
             if self.gzip { format!("{message} (offsets count decompressed bytes of this gzip file)") } else { message };
-        Error::CorruptRecord { path: self.path.clone(), offset, message }
+        Error::CorruptRecord { path: self.path.clone(), offset, record: self.records, message }
     }
 }
 
@@ -474,7 +480,7 @@ mod tests {
         loop {
             match reader.next() {
                 Some(Ok(_)) => continue,
-                Some(Err(Error::CorruptRecord { path: p, offset, message })) => {
+                Some(Err(Error::CorruptRecord { path: p, offset, message, .. })) => {
                     assert_eq!(p, path);
                     // Fused: nothing after an error.
                     assert!(reader.next().is_none());
@@ -499,6 +505,8 @@ mod tests {
             let (offset, message) = corrupt_err(&path);
             assert_eq!(offset, second, "{message}");
             assert!(message.contains("truncated") && message.contains(needle), "{message}");
+            let shown = RecordReader::open(&path).unwrap().nth(1).unwrap().unwrap_err().to_string();
+            assert!(shown.contains(&format!("t.tfrecord: record 1 at byte {second}: corrupt TFRecord: truncated")), "{shown}");
         }
     }
 
@@ -527,8 +535,8 @@ mod tests {
         let (offset, message) = corrupt_err(&path);
         assert_eq!(offset, 0);
         assert!(message.contains("not a TFRecord file"), "{message}");
-        let shown = Error::CorruptRecord { path: path.clone(), offset, message }.to_string();
-        assert!(shown.contains("c.tfrecord") && shown.contains("at byte 0"), "{shown}");
+        let shown = Error::CorruptRecord { path: path.clone(), offset, record: 0, message }.to_string();
+        assert!(shown.contains("c.tfrecord: record 0 at byte 0: corrupt TFRecord: not a TFRecord"), "{shown}");
     }
 
     #[test]

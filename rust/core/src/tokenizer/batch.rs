@@ -1,4 +1,5 @@
-//! Encoding many texts in parallel: one [`Scratch`] per rayon thread, output in input order.
+//! Encoding (and decoding) many texts in parallel: one [`Scratch`] per rayon thread, output in
+//! input order.
 
 use rayon::prelude::*;
 
@@ -24,6 +25,17 @@ impl Tokenizer {
             None => Ok(run()),
             Some(0) => Err(Error::invalid_arg("threads", "must be at least 1")),
             Some(n) => crate::parallel::thread_pool(n).map(|pool| pool.install(run)),
+        }
+    }
+
+    /// Decodes many id sequences on `threads` rayon threads (the global pool when `None`), in
+    /// input order; an id outside the vocabulary is an error.
+    pub fn decode_batch(&self, batch: &[Vec<u32>], threads: Option<usize>) -> Result<Vec<String>> {
+        let run = || batch.par_iter().map(|ids| self.decode(ids)).collect::<Result<Vec<String>>>();
+        match threads {
+            None => run(),
+            Some(0) => Err(Error::invalid_arg("threads", "must be at least 1")),
+            Some(n) => crate::parallel::thread_pool(n).and_then(|pool| pool.install(run)),
         }
     }
 }

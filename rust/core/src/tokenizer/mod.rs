@@ -1,11 +1,12 @@
 //! SentencePiece-compatible unigram encoding in pure Rust, with ALBERT's two text pipelines
 //! around it (docs/tokenizer.md). One file per concept: the `.model` file (`model_proto`, loaded
 //! in `model`), the vocabulary and its trie, SentencePiece's normalizer (with the model's
-//! `charsmap`) and Viterbi, the ALBERT pipelines and special symbols, batch encoding.
+//! `charsmap`) and Viterbi, the ALBERT pipelines and special symbols, batch encoding, decoding.
 
 mod albert;
 mod batch;
 mod charsmap;
+mod decode;
 mod model;
 mod model_proto;
 mod normalizer;

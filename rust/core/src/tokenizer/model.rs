@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::decode::DecodeSpec;
 use super::model_proto::ModelProto;
 use super::normalizer::SpmNormalizer;
 use super::specials::{self, Specials};
+use super::trie::PieceTrie;
 use super::vocab::{PieceKind, Vocab};
 use crate::error::{Error, Result};
 use crate::text::Normalization;
@@ -61,6 +63,7 @@ pub struct Tokenizer {
     /// ALBERT special tokens present in the vocabulary, kept whole in the Hugging Face pipeline.
     pub(super) specials: Specials,
     pub(super) options: EncodeOptions,
+    pub(super) decode_spec: DecodeSpec,
     sha256: String,
     source: PathBuf,
 }
@@ -109,9 +112,25 @@ impl Tokenizer {
             return Err(bad_model(path, "treat_whitespace_as_suffix=true is not supported"));
         }
         let vocab = Vocab::new(model.pieces, trainer.byte_fallback()).map_err(|m| bad_model(path, m))?;
-        let normalizer = SpmNormalizer::new(&model.normalizer_spec.unwrap_or_default(), vocab.user_defined_trie())
-            .map_err(|m| bad_model(path, m))?;
+        let spec = model.normalizer_spec.unwrap_or_default();
+        let normalizer = SpmNormalizer::new(&spec, vocab.user_defined_trie()).map_err(|m| bad_model(path, m))?;
+        // SentencePiece builds a denormalizer only for a spec with rules, and without the
+        // user-defined symbols.
+        let denormalizer = match model.denormalizer_spec {
+            Some(d) if !d.precompiled_charsmap().is_empty() => Some(
+                SpmNormalizer::new(&d, PieceTrie::build(std::iter::empty()))
+                    .map_err(|m| bad_model(path, format!("denormalizer_spec: {m}")))?,
+            ),
+            _ => None,
+        };
+        let decode_spec = DecodeSpec {
+            unk_surface: trainer.unk_surface.clone().unwrap_or_else(|| " \u{2047} ".to_string()),
+            strip_leading_space: spec.add_dummy_prefix() || spec.remove_extra_whitespaces(),
+            strip_all_leading_space: spec.remove_extra_whitespaces(),
+            denormalizer,
+        };
         Ok(Tokenizer {
+            decode_spec,
             specials: Specials::of(&vocab),
             vocab,
             normalizer,

@@ -3,7 +3,7 @@
 //! prost generates return the proto's defaults for absent fields.
 
 /// `ModelProto { repeated SentencePiece pieces = 1; TrainerSpec trainer_spec = 2;
-/// NormalizerSpec normalizer_spec = 3; }`
+/// NormalizerSpec normalizer_spec = 3; NormalizerSpec denormalizer_spec = 5; }`
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ModelProto {
     #[prost(message, repeated, tag = "1")]
@@ -12,6 +12,9 @@ pub struct ModelProto {
     pub trainer_spec: Option<TrainerSpec>,
     #[prost(message, optional, tag = "3")]
     pub normalizer_spec: Option<NormalizerSpec>,
+    /// Rules applied to decoded text (models trained with `--denormalization_rule_tsv`).
+    #[prost(message, optional, tag = "5")]
+    pub denormalizer_spec: Option<NormalizerSpec>,
 }
 
 /// `ModelProto.SentencePiece { string piece = 1; float score = 2; Type type = 3 [default NORMAL]; }`
@@ -28,7 +31,8 @@ pub struct SentencePiece {
 }
 
 /// `TrainerSpec { ModelType model_type = 3 [default UNIGRAM]; bool treat_whitespace_as_suffix = 24;
-/// bool byte_fallback = 35; }` (the parts that change how text is encoded).
+/// bool byte_fallback = 35; string unk_surface = 44; }` (the parts that change how text is
+/// encoded or decoded).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct TrainerSpec {
     /// `ModelType`: 1 UNIGRAM, 2 BPE, 3 WORD, 4 CHAR.
@@ -38,6 +42,9 @@ pub struct TrainerSpec {
     pub treat_whitespace_as_suffix: Option<bool>,
     #[prost(bool, optional, tag = "35")]
     pub byte_fallback: Option<bool>,
+    /// What the unknown piece decodes to; absent: " ⁇ " (the proto's default).
+    #[prost(string, optional, tag = "44")]
+    pub unk_surface: Option<String>,
 }
 
 /// `NormalizerSpec { string name = 1; bytes precompiled_charsmap = 2; bool add_dummy_prefix = 3
@@ -72,7 +79,9 @@ mod tests {
         let mut trainer = trainer.encode_to_vec();
         trainer.extend_from_slice(&[0xb8, 0x3e, 0x07]); // field 999 = 7: unknown, skipped
         let norm = NormalizerSpec { name: Some("identity".into()), add_dummy_prefix: Some(false), ..Default::default() };
-        let mut model = ModelProto { pieces: pieces.to_vec(), trainer_spec: None, normalizer_spec: Some(norm) }.encode_to_vec();
+        let mut model =
+            ModelProto { pieces: pieces.to_vec(), trainer_spec: None, normalizer_spec: Some(norm), denormalizer_spec: None }
+                .encode_to_vec();
         prost::encoding::bytes::encode(2, &trainer, &mut model);
         let m: ModelProto = decode(&model).unwrap();
         assert_eq!(m.pieces.len(), 2);

@@ -28,6 +28,7 @@ fn model_bytes(pieces: &[(&str, f32, i32)], byte_fallback: bool, model_type: i32
             ..Default::default()
         }),
         normalizer_spec: Some(NormalizerSpec { name: Some("identity".into()), ..Default::default() }),
+        denormalizer_spec: None,
     }
     .encode_to_vec()
 }
@@ -176,6 +177,39 @@ fn byte_fallback_splits_unknown_characters_into_bytes() {
     let t = Tokenizer::from_bytes(&model_bytes(&p, true, 1), EncodeOptions::new(false, false, false)).unwrap();
     assert_eq!(pieces(&t, "aé"), ["▁a", "<0xC3>", "<0xA9>"]);
     assert_eq!(t.piece_kind(t.piece_to_id("<0xC3>").unwrap()), PieceKind::Byte);
+}
+
+#[test]
+fn decode_is_sentencepiece_decode_ids() {
+    let t = tok(false, false);
+    let ids = |ps: &[&str]| ps.iter().map(|p| t.piece_to_id(p).unwrap()).collect::<Vec<u32>>();
+    // Control pieces vanish, the unknown piece is " ⁇ ", "▁" is a space, the text's leading
+    // "▁" goes (also after leading control pieces), user-defined and unused pieces are text.
+    assert_eq!(t.decode(&ids(&["[CLS]", "▁the", "▁ab", "(", "zz", "[SEP]"])).unwrap(), "the ab(zz");
+    assert_eq!(t.decode(&ids(&["▁a", "<unk>", "b"])).unwrap(), "a \u{2047} b");
+    assert_eq!(t.decode(&ids(&["<unk>", "▁a"])).unwrap(), " \u{2047}  a");
+    // remove_extra_whitespaces: every leading "▁"-only piece goes, not just the first.
+    assert_eq!(t.decode(&ids(&["▁", "▁", "▁a", "▁"])).unwrap(), "a ");
+    assert_eq!(t.decode(&[]).unwrap(), "");
+    assert!(t.decode(&[9999]).unwrap_err().to_string().contains("9999"));
+}
+
+#[test]
+fn decode_joins_byte_pieces_into_utf8() {
+    let mut p = albert_pieces();
+    let names: Vec<String> = (0..256).map(|b| format!("<0x{b:02X}>")).collect();
+    for n in &names {
+        p.push((n.as_str(), 0.0, BYTE));
+    }
+    let t = Tokenizer::from_bytes(&model_bytes(&p, true, 1), EncodeOptions::new(false, false, false)).unwrap();
+    let ids = t.encode("aé b");
+    assert_eq!(t.decode(&ids).unwrap(), "aé b");
+    let byte = |b: u8| t.piece_to_id(&format!("<0x{b:02X}>")).unwrap();
+    // A truncated sequence: one U+FFFD per byte, then the next piece.
+    let a = t.piece_to_id("▁a").unwrap();
+    assert_eq!(t.decode(&[byte(0xE2), byte(0x82), a]).unwrap(), "\u{FFFD}\u{FFFD} a");
+    // Bytes first: the text is no longer empty, so "▁a" keeps its space.
+    assert_eq!(t.decode(&[byte(b'x'), a]).unwrap(), "x a");
 }
 
 #[test]
