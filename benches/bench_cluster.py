@@ -2,6 +2,8 @@
 create-data and prepare-corpus on 100 MB+ of technical prose, each
 
   local    -- the single-process run, --threads N (the machine's N cores)
+  threads  -- the planned path (the driver's plan, one task per shard) on N threads in the
+              process, without Dask: the cost of splitting the work, apart from Dask's
   local:N  -- a LocalCluster of N one-thread worker processes started by the command
   workers  -- an existing `dask scheduler` + N `dask worker --nthreads 1` processes (started
               here before the runs, as a user's cluster would be)
@@ -56,6 +58,9 @@ def timed(name, fn):
             phases[key] = phases.get(key, 0.0) + time.monotonic() - t
     return wrapper
 cd.run_tasks = pc.run_tasks = timed("tasks", cl.run_tasks)
+if args["cluster"] == "threads":  # the planned path (plan + tasks) on threads here, without Dask
+    cd.parse_cluster = pc.parse_cluster = lambda c: c
+    cd.open_executor = pc.open_executor = lambda c, *a: cl.open_executor(None, *a)
 _core.create_data_plan = timed("plan", _core.create_data_plan)
 _core.prepare_plan = timed("plan", _core.prepare_plan)
 t = time.monotonic()
@@ -199,7 +204,7 @@ def main() -> None:
     startup = [float(x) for x in subprocess.run([sys.executable, "-c", STARTUP, f"local:{n}"], capture_output=True,
                                                  text=True, env=env(), check=True).stdout.split()]
     workers = Workers(n, HERE / "out" / "dask-workers.log")
-    modes = {"local": None, f"local:{n}": f"local:{n}", "workers": workers.address}
+    modes = {"local": None, "threads": "threads", f"local:{n}": f"local:{n}", "workers": workers.address}
     results: dict = {s: {m: [] for m in modes} for s in args.stages}
     digests: dict = {}
     try:
