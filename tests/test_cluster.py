@@ -27,7 +27,7 @@ from albert_fast.prepare_corpus import prepare_corpus, train_punkt
 from albert_fast.train_tokenizer import train_tokenizer
 
 DASK = str(Path(sys.executable).parent / "dask")
-DATA = {"data": {"max_seq_length": 128, "dupe_factor": 5}, "model": {"vocab_size": 4000}}
+DATA = {"data": {"max_seq_length": 128, "dupe_factor": 2}, "model": {"vocab_size": 4000}}
 SHARD = 64 << 10
 
 
@@ -123,6 +123,7 @@ def test_create_data_through_a_scheduler_and_on_local2_is_byte_identical(dask_cl
         assert summary["resumed_files"] == 0
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_changes_nothing(dask_cluster, local_data, lit_corpus, spm_dir, tmp_path):
     out = tmp_path / "out"
     box: dict = {}
@@ -151,6 +152,7 @@ def test_a_worker_killed_mid_run_changes_nothing(dask_cluster, local_data, lit_c
         dask_cluster.respawn_dead()
 
 
+@pytest.mark.slow
 def test_a_killed_driver_is_resumed_by_a_rerun(dask_cluster, local_data, lit_corpus, spm_dir, tmp_path):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(dict(DATA, cluster=dask_cluster.address)))
@@ -221,6 +223,7 @@ def test_prepare_corpus_through_a_scheduler_and_on_local2_is_byte_identical(dask
         assert again["resumed"] == "already complete"
 
 
+@pytest.mark.slow
 def test_train_tokenizer_sample_on_a_cluster_is_the_local_sample(dask_cluster, lit_corpus, tmp_path):
     cfg = {"tokenizer": {"vocab_size": 1000, "input_sentence_size": 5000}, "model": {"vocab_size": 1000}}
     inputs = sorted(lit_corpus.glob("*.txt"))[:6]

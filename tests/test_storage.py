@@ -90,6 +90,7 @@ def local_files(d: Path, pattern: str) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(d.glob(pattern))}
 
 
+@pytest.mark.slow
 def test_prepare_corpus_from_and_to_s3_is_byte_identical_and_resumes(s3, examples_dir, tmp_path):
     punkt = tmp_path / "punkt"
     train_punkt((examples_dir / "en-twain4.txt").read_text(encoding="utf-8"), punkt)
