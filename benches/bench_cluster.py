@@ -38,7 +38,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-from bench_create_data import FLAGS  # noqa: E402  (the tutorial's flags)
+from bench_create_data import FLAGS, record  # noqa: E402  (the tutorial's flags)
 from make_tech_corpus import DATA, build  # noqa: E402
 
 RUN = r"""
@@ -259,10 +259,7 @@ def report(results: dict, startup: list[float], args: argparse.Namespace) -> Non
             lines.append(f"| {stage} | {mode} | {m['seconds']:.1f} | {m['seconds'] / base - 1:+.0%} | "
                          f"{cpu[mode]:.1f} | {m['bytes'] / 1e6 / cpu[mode]:.1f} | {cpu[mode] / base_cpu - 1:+.0%} | "
                          f"{plan:.1f} | {tasks:.1f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with open(HERE / "RESULTS.md", "a", encoding="utf-8") as f:
-        f.write(text)
+    record("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
