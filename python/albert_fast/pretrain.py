@@ -84,9 +84,10 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
         storage.ensure_output(output_dir)
         mirror = storage.Mirror(os.fspath(output_dir), last=("checkpoint",), skip=(LOCK_FILE,))
         out = ensure_output_dir(mirror.pull())
-    else:
+        verified = check_training_data(files, config, out, emit)
+    else:  # bad data creates no run directory
+        verified = check_training_data(files, config, output_dir, emit)
         out = ensure_output_dir(output_dir)
-    verified = check_training_data(files, config, out, emit)
     quiet_tensorflow()
     import keras
     import tensorflow as tf
