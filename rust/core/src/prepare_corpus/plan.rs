@@ -452,7 +452,7 @@ mod tests {
         let d = TempDir::new("changed");
         let input = d.write_string("a.txt", &"One more sentence here.\n\n".repeat(50));
         let opts = PrepareOptions { shard_bytes: 200, clean: super::super::CleanOptions { dedup: false, ..Default::default() }, ..Default::default() };
-        let files = crate::corpus::expand_inputs(&[input.clone()]).unwrap();
+        let files = crate::corpus::expand_inputs(std::slice::from_ref(&input)).unwrap();
         let index = index_file(&files[0], 0, &opts, "fp", None).unwrap();
         let plan = plan_shards([Ok(index)], "fp", &opts).unwrap();
         fs::write(&input, "Other text entirely.\n\n".repeat(50)).unwrap();
