@@ -134,6 +134,17 @@ def test_create_data_reads_and_writes_s3_with_the_local_bytes(s3, corpus_dir, sp
     # A re-run finds every shard finished (markers, with each object's version).
     again = create_pretraining_data(corpus, tok, out, **kw)
     assert again["resumed_files"] == len(records)
+    # Records read straight from the bucket (the core's RecordReader through the store, as
+    # pretrain's start-up check reads gs:// data) and counted against the bucket's manifest.
+    from albert_fast.data_check import count_mismatches, count_records
+
+    first = manifest["files"]["train"][0]
+    url = f"{out}/{first['file']}"
+    assert count_records(url) == first["records"] > 0
+    assert count_mismatches({url: first["records"]}) == []
+    assert count_mismatches({url: first["records"] + 1}) == [
+        f"{url}: {first['records'] + 1} records, but manifest.json lists {first['records']} "
+        "(changed since create-data wrote it?)"]
 
 
 def test_an_unwritable_bucket_is_a_clear_error_and_leaves_nothing(s3, corpus_dir, spm_dir, tmp_path):
