@@ -81,7 +81,7 @@ def tokenizer(vocab_size: int) -> Path:
     spm.SentencePieceTrainer.train(
         input=",".join(files), model_prefix=str(out / "spiece"), vocab_size=vocab_size, pad_id=0, unk_id=1,
         eos_id=-1, bos_id=-1, control_symbols="[CLS],[SEP],[MASK]",
-        user_defined_symbols='(,),",-,.,\u2013,\u00a3,\u20ac', character_coverage=0.99995,
+        user_defined_symbols=["(", ")", '"', "-", ".", "\u2013", "\u00a3", "\u20ac"], character_coverage=0.99995,
         model_type="unigram", normalization_rule_name="nmt_nfkc_cf", minloglevel=2, num_threads=2)
     (out / "tokenizer_config.json").write_text(json.dumps({"model_file": "spiece.model", "lowercase": True, "strip_accents": False}))
     return out

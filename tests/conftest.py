@@ -64,11 +64,15 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
     )
 
 
+# The tutorial's user-defined symbols. A list, not the flag's comma-separated string: the
+# sentencepiece wrapper reads a string as CSV, where '"' opens a quoted field that swallows the
+# rest ('(,),",-,...' gives the three symbols "(", ")" and ",-,.,–,£,€").
+ALBERT_USER_DEFINED_SYMBOLS = ["(", ")", '"', "-", ".", "\u2013", "\u00a3", "\u20ac"]
 # SentencePiece flags of the ALBERT README / tutorial (spec section 4), minus vocab_size.
 ALBERT_SPM_FLAGS = dict(
     pad_id=0, unk_id=1, eos_id=-1, bos_id=-1,
     control_symbols="[CLS],[SEP],[MASK]",
-    user_defined_symbols='(,),",-,.,\u2013,\u00a3,\u20ac',
+    user_defined_symbols=ALBERT_USER_DEFINED_SYMBOLS,
     shuffle_input_sentence=True, input_sentence_size=10_000_000,
     character_coverage=0.99995, model_type="unigram",
 )

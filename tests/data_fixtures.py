@@ -43,12 +43,13 @@ def train_albert_spm(files: list[Path], out_dir: Path, vocab_size: int = 4000, *
     """An ALBERT-style unigram model (pad 0, unk 1, [CLS] 2, [SEP] 3, [MASK] 4) plus a
     ``tokenizer_config.json`` recording its normalization."""
     import sentencepiece as spm
+    from conftest import ALBERT_USER_DEFINED_SYMBOLS
 
     out_dir.mkdir(parents=True, exist_ok=True)
     spm.SentencePieceTrainer.train(
         input=",".join(str(f) for f in files), model_prefix=str(out_dir / "spiece"),
         vocab_size=vocab_size, pad_id=0, unk_id=1, eos_id=-1, bos_id=-1,
-        control_symbols=control_symbols, user_defined_symbols='(,),",-,.,\u2013,\u00a3,\u20ac',
+        control_symbols=control_symbols, user_defined_symbols=ALBERT_USER_DEFINED_SYMBOLS,
         character_coverage=0.99995, model_type="unigram", minloglevel=2,
         normalization_rule_name="nmt_nfkc_cf" if lowercase else "nmt_nfkc",
         num_threads=2)

@@ -24,7 +24,8 @@ from albert_fast.errors import ConfigError, ModelError
 from albert_fast.io_utils import atomic_write_text, file_sha256
 from albert_fast.progress import Bar, run_with_progress
 from albert_fast.records import feature_spec
-from albert_fast.tokenizer import TOKENIZER_CONFIG, resolve_tokenizer_paths
+from albert_fast.tokenizer import TOKENIZER_CONFIG, resolve_tokenizer_paths, sentencepiece_behaviour
+from albert_fast.unicode_tables import tables_id
 
 __all__ = ["create_pretraining_data", "check_vocab_file", "MANIFEST", "default_shard_size"]
 
@@ -150,6 +151,7 @@ def create_pretraining_data(
     max_line_tokens: Optional[int] = None,
     progress: bool = False,
     strict_normalization: Optional[bool] = None,
+    sentencepiece_version: Optional[str] = None,
     output_files: Optional[Sequence[str]] = None,
     cluster: Any = None,
     **overrides: Any,
@@ -177,6 +179,9 @@ def create_pretraining_data(
         strict_normalization: whether the config's ``text`` settings must equal those recorded
             with the tokenizer (error otherwise); when false the tokenizer's recorded settings
             win. Default: strict when a ``config`` is given.
+        sentencepiece_version: the ``sentencepiece`` release whose scoring the tokenizer
+            reproduces (default: the installed one; docs/tokenizer.md). Recorded in the manifest;
+            a resumed run with another one starts over.
         output_files: the original's ``--output_file`` list: names of files in ``output_dir``
             that are the train shards (the training text split evenly over them; a name the
             text does not reach becomes an empty file) instead of ``train-*`` shards of
@@ -239,6 +244,7 @@ def create_pretraining_data(
                       "the original run_pretraining.py cannot read them (Q14); albert-fast pretrain "
                       "reads the length from manifest.json", stacklevel=2)
 
+    scoring = sentencepiece_behaviour(sentencepiece_version)
     settings = {
         "data": data.model_dump(mode="json"),
         "text": {"lowercase": lowercase, "strip_accents": strip_accents},
@@ -250,6 +256,7 @@ def create_pretraining_data(
     options = dict(
         inputs=input_specs, model_path=str(model), output_dir=str(out),
         lowercase=lowercase, strip_accents=strip_accents, reference_compat=data.reference_compat,
+        sentencepiece_version=scoring,
         max_seq_length=data.max_seq_length, max_predictions_per_seq=data.max_predictions_per_seq,
         random_seed=data.random_seed, dupe_factor=data.dupe_factor, masked_lm_prob=data.masked_lm_prob,
         short_seq_prob=data.short_seq_prob, do_permutation=data.do_permutation,
@@ -287,7 +294,8 @@ def create_pretraining_data(
         "reference_compat": data.reference_compat,
         "text": settings["text"],
         "tokenizer": {"path": _tokenizer_path_for_manifest(model, out, tokenizer_given), "model_file": model.name,
-                      "spiece_sha256": model_sha, "vocab_size": result["vocab_size"]},
+                      "spiece_sha256": model_sha, "vocab_size": result["vocab_size"],
+                      "sentencepiece_version": scoring, "unicode_tables": tables_id()},
         "eval_fraction": settings["eval_fraction"],
         "shard_size_bytes": shard_size,
         "compression": compression,
@@ -369,7 +377,8 @@ _BUILDERS: dict[tuple, Any] = {}
 
 def _worker_builder(model: str, sha: str, options: dict[str, Any]) -> Any:
     """This process's ``CreateDataBuilder`` for the model (fetched once when it is a URL)."""
-    key = (model, sha, options["lowercase"], options["strip_accents"], options["reference_compat"])
+    key = (model, sha, options["lowercase"], options["strip_accents"], options["reference_compat"],
+           options.get("sentencepiece_version"))
     if key not in _BUILDERS:
         local, _ = resolve_tokenizer_paths(model)
         if file_sha256(local) != sha:

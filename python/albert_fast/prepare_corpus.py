@@ -22,6 +22,7 @@ from albert_fast.config import Config, CorpusConfig, as_config
 from albert_fast.errors import ConfigError, InputError
 from albert_fast.io_utils import atomic_write_json
 from albert_fast.progress import Bar, run_with_progress
+from albert_fast.unicode_tables import tables_id
 
 PUNKT_FILES = ("abbrev_types.txt", "collocations.tab", "sent_starters.txt", "ortho_context.tab")
 
@@ -234,9 +235,15 @@ def prepare_corpus(
     out = Path(out)
     return run_with_progress(
         lambda p: _core.prepare_corpus(input_list, str(out), str(params_dir), progress=p,
-                                       extra_stats={"punkt": punkt_info}, **options),
+                                       extra_stats=_extra_stats(punkt_info),
+                                       **options),
         lambda s: Bar(s["bytes_read"], s["bytes_total"], "prepare-corpus"),
         show=progress, name="albert-fast-prepare")
+
+
+def _extra_stats(punkt_info: dict[str, Any]) -> dict[str, Any]:
+    """What ``stats.json`` records besides the core's statistics, local and planned runs alike."""
+    return {"punkt": punkt_info, "unicode_tables": tables_id()}
 
 
 # ------------------------------------------------------------------------------------------
@@ -280,7 +287,7 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
         if not tasks:  # nothing to write: the statistics say so, as the local run does
             storage.remove_tree(plan_dir)
             return _core.prepare_stats(plan, [], str(out), len(files), hidden + url_hidden, 0,
-                                       extra_stats={"punkt": punkt_info}, **options)
+                                       extra_stats=_extra_stats(punkt_info), **options)
         _write_journal(out, fp, journal_done)
         # 3. The shards (those the journal lists as finished are kept, as the local run does).
         finished = {r["file"]: r for r in _verified(out, journal_done)}
@@ -298,7 +305,7 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
     ordered = [records[t["shard"]["file_name"]] for t in tasks]
     # 4. The statistics, written last; the journal lists every shard.
     stats = _core.prepare_stats(plan, ordered, str(out), len(files), hidden + url_hidden, resumed,
-                                extra_stats={"punkt": punkt_info}, **options)
+                                extra_stats=_extra_stats(punkt_info), **options)
     _write_journal(out, fp, ordered)
     storage.write_bytes(storage.join(out, _core.PREPARED_STATS_FILE),
                         _core.prepared_json_text(stats).encode("utf-8"))

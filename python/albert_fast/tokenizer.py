@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
@@ -25,6 +26,8 @@ __all__ = [
     "Tokenizer",
     "load_tokenizer_config",
     "resolve_tokenizer_paths",
+    "installed_sentencepiece",
+    "sentencepiece_behaviour",
 ]
 
 #: The config file of a tokenizer directory, written by ``albert-fast train-tokenizer``.
@@ -43,6 +46,25 @@ PathLike = Union[str, "os.PathLike[str]"]
 Text = Union[str, bytes]
 
 _BOOL_KEYS = ("lowercase", "strip_accents")
+
+
+def installed_sentencepiece() -> Optional[str]:
+    """The version of the installed ``sentencepiece`` package, or ``None`` when there is none."""
+    try:
+        return metadata.version("sentencepiece")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def sentencepiece_behaviour(version: Optional[str] = None) -> str:
+    """The ``sentencepiece`` release whose scoring and model checks albert_fast reproduces
+    (docs/tokenizer.md): for ``version``, else for the installed package; the newest known
+    (``"0.2.3"``) when none is installed. Releases after 0.2.3 get 0.2.3's behaviour."""
+    if version is None:
+        version = installed_sentencepiece()
+    elif not isinstance(version, str):
+        raise ConfigError(f"invalid value for sentencepiece_version: expected a version string, got {version!r}")
+    return _core.sentencepiece_behaviour(version)
 
 
 def load_tokenizer_config(path: PathLike) -> Optional[dict[str, Any]]:
@@ -119,11 +141,15 @@ class Tokenizer:
         reference_compat: reproduce the original ``FullTokenizer`` exactly (quirk Q2, no Q3
             quote replacement, no special-token splitting) instead of Hugging Face's
             ``AlbertTokenizer``.
+        sentencepiece_version: the ``sentencepiece`` release to agree with ("0.2.1"); ``None``:
+            the installed one (see :func:`sentencepiece_behaviour`). Releases score user-defined
+            symbols and long lines differently and check models differently.
 
     Raises:
         FileNotFoundError: the path does not exist.
-        ModelError: the model is corrupt, not a unigram model, or does not match the
-            ``spiece_sha256`` recorded in the config.
+        ModelError: the model is corrupt, not a unigram model, is refused by that
+            ``sentencepiece`` release (e.g. an invalid ``precompiled_charsmap``), is a ``.vocab``
+            file, or does not match the ``spiece_sha256`` recorded in the config.
         ConfigError: ``tokenizer_config.json`` is malformed.
     """
 
@@ -133,6 +159,7 @@ class Tokenizer:
         lowercase: Optional[bool] = None,
         strip_accents: Optional[bool] = None,
         reference_compat: bool = False,
+        sentencepiece_version: Optional[str] = None,
     ) -> None:
         model_path, cfg = resolve_tokenizer_paths(path)
         defaults = TextConfig()
@@ -141,7 +168,8 @@ class Tokenizer:
         strip_accents = _pick_bool("strip_accents", strip_accents, recorded, defaults.strip_accents)
         if not isinstance(reference_compat, bool):
             raise ConfigError(f"invalid value for reference_compat: expected True or False, got {reference_compat!r}")
-        self._core = _CoreTokenizer(str(model_path), lowercase, strip_accents, reference_compat)
+        behaviour = sentencepiece_behaviour(sentencepiece_version)
+        self._core = _CoreTokenizer(str(model_path), lowercase, strip_accents, reference_compat, behaviour)
         self._config = cfg
         self._path = model_path
         expected = recorded.get("spiece_sha256")
@@ -214,6 +242,7 @@ class Tokenizer:
 
     @property
     def unk_id(self) -> int:
+        """The unknown piece's id (-1 in a byte-fallback model without one)."""
         return self._core.unk_id
 
     def special_ids(self) -> dict[str, int]:
@@ -253,18 +282,25 @@ class Tokenizer:
     def reference_compat(self) -> bool:
         return self._core.reference_compat
 
+    @property
+    def sentencepiece_version(self) -> str:
+        """The ``sentencepiece`` release whose behaviour is reproduced ("0.2.3")."""
+        return self._core.sentencepiece_version
+
     def __len__(self) -> int:
         return self.vocab_size
 
     def __reduce__(self):
         # Pickled by reference to the model file (e.g. for multiprocessing or Dask workers that
         # see the same file system); the checksum check runs again on load.
-        return (type(self), (str(self._path), self.lowercase, self.strip_accents, self.reference_compat))
+        return (type(self), (str(self._path), self.lowercase, self.strip_accents, self.reference_compat,
+                             self.sentencepiece_version))
 
     def __repr__(self) -> str:
         return (
             f"Tokenizer({str(self._path)!r}, vocab_size={self.vocab_size}, lowercase={self.lowercase}, "
-            f"strip_accents={self.strip_accents}, reference_compat={self.reference_compat})"
+            f"strip_accents={self.strip_accents}, reference_compat={self.reference_compat}, "
+            f"sentencepiece_version={self.sentencepiece_version!r})"
         )
 
 

@@ -18,6 +18,7 @@ pub mod text;
 pub mod tfrecord;
 pub mod tokenizer;
 pub mod train_tokenizer;
+pub mod unicode;
 #[cfg(test)]
 mod test_util;
 

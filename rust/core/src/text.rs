@@ -9,7 +9,9 @@
 use std::borrow::Cow;
 
 use unicode_normalization::char::canonical_combining_class;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+
+use crate::unicode;
 
 /// How raw text is normalized before SentencePiece sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
@@ -193,9 +195,36 @@ pub fn clean_pass(s: &str, remove_control: bool, collapse: bool) -> (String, u64
     (out, removed)
 }
 
-/// NFKD followed by dropping combining marks: "Bäume" -> "Baume".
+/// NFKD followed by dropping combining marks: "Bäume" -> "Baume". As the interpreter's
+/// `unicodedata` does it: characters it does not assign are kept (`crate::unicode`).
 pub fn strip_accents(s: &str) -> String {
-    s.nfkd().filter(|&c| canonical_combining_class(c) == 0).collect()
+    let strip = |part: &str, out: &mut String| out.extend(part.nfkd().filter(|&c| canonical_combining_class(c) == 0));
+    let tables = unicode::tables();
+    if tables.has_unassigned(s) {
+        return tables.map_assigned(s, strip);
+    }
+    let mut out = String::with_capacity(s.len());
+    strip(s, &mut out);
+    out
+}
+
+/// `unicodedata.normalize("NFC", s)` of the interpreter (`crate::unicode`); `Borrowed` when `s`
+/// is NFC already.
+pub fn nfc(s: &str) -> Cow<'_, str> {
+    let tables = unicode::tables();
+    if tables.has_unassigned(s) {
+        let n = tables.map_assigned(s, |part, out| out.extend(part.nfc()));
+        return if n == s { Cow::Borrowed(s) } else { Cow::Owned(n) };
+    }
+    if s.is_ascii() || is_nfc_quick(s.chars()) == IsNormalized::Yes {
+        return Cow::Borrowed(s);
+    }
+    let n: String = s.nfc().collect();
+    if n == s {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(n)
+    }
 }
 
 /// Lower-cases one character at a time, without the context-dependent final-sigma rule of
@@ -209,19 +238,28 @@ pub fn lowercase_chars(s: &str) -> Cow<'_, str> {
     lowercase_chars_unicode(s)
 }
 
-/// [`lowercase_chars`] for any text, one `char` at a time.
+/// [`lowercase_chars`] for any text, one `char` at a time; characters the interpreter does not
+/// assign stay as they are (`crate::unicode`).
 fn lowercase_chars_unicode(s: &str) -> Cow<'_, str> {
-    let unchanged = |c: char| {
+    let tables = unicode::tables();
+    // Only a character that lower-casing changes can be one the interpreter leaves alone.
+    let mut changes = s.char_indices().filter(|&(_, c)| {
         if c.is_ascii() {
-            !c.is_ascii_uppercase()
+            c.is_ascii_uppercase()
         } else {
             let mut lower = c.to_lowercase();
-            lower.next() == Some(c) && lower.next().is_none()
+            !(lower.next() == Some(c) && lower.next().is_none())
         }
-    };
-    if s.chars().all(unchanged) {
-        return Cow::Borrowed(s);
+    });
+    let Some((first, _)) = changes.next() else { return Cow::Borrowed(s) };
+    if tables.has_unassigned(&s[first..]) {
+        return Cow::Owned(tables.map_assigned(s, |part, out| out.push_str(&lowercase_chars_assigned(part))));
     }
+    lowercase_chars_assigned(s)
+}
+
+/// [`lowercase_chars_unicode`] for text without unassigned characters.
+fn lowercase_chars_assigned(s: &str) -> Cow<'_, str> {
     // `str::to_lowercase` maps every character on its own except capital sigma (final-sigma
     // rule), and is much faster than collecting `char::to_lowercase` one by one.
     if !s.contains('\u{3a3}') {
@@ -241,8 +279,28 @@ fn lowercase_full(s: String) -> String {
         s.make_ascii_lowercase();
         s
     } else {
-        s.to_lowercase()
+        lower(&s)
     }
+}
+
+/// Python's `str.lower()` of the running interpreter (`crate::unicode`): [`str::to_lowercase`]
+/// with unassigned characters kept (splitting at them is exact: for the final-sigma context they
+/// are neither cased nor case-ignorable), and the final-sigma rule decided with the
+/// interpreter's cased and case-ignorable characters.
+pub fn lower(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
+    let tables = unicode::tables();
+    if s.contains('\u{3a3}') {
+        if let Some(lower) = tables.lower_with_sigma(s) {
+            return lower;
+        }
+    }
+    if tables.has_unassigned(s) {
+        return tables.map_assigned(s, |part, out| out.push_str(&part.to_lowercase()));
+    }
+    s.to_lowercase()
 }
 
 impl Normalization {

@@ -25,6 +25,7 @@ fn create_data<'py>(
     progress: Option<PyRef<'py, PyProgress>>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> Result<Bound<'py, PyAny>> {
+    crate::unicode::ensure(py)?;
     let options: CreateDataOptions = from_kwargs(py, options)?;
     let progress = progress::of(progress);
     let summary = py.detach(|| run_with_model(&options, &progress))?;

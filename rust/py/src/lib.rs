@@ -14,6 +14,7 @@ mod storage;
 mod tfrecord;
 mod tokenizer;
 mod train_tokenizer;
+mod unicode;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -28,5 +29,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tfrecord::register(m)?;
     tokenizer::register(m)?;
     sentences::register(m)?;
+    unicode::register(m)?;
     Ok(())
 }

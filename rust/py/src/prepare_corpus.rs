@@ -32,6 +32,7 @@ fn prepare_corpus<'py>(
     extra_stats: Option<&Bound<'py, PyDict>>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> Result<Bound<'py, PyAny>> {
+    crate::unicode::ensure(py)?;
     let opts: PrepareOptions = from_kwargs(py, options)?;
     let extra: Map<String, Value> = from_kwargs(py, extra_stats)?;
     let progress = progress.map(|p| p.inner.clone());
@@ -54,6 +55,7 @@ fn train_punkt_sample<'py>(
     directory: PathBuf,
     options: Option<&Bound<'py, PyDict>>,
 ) -> Result<Bound<'py, PyAny>> {
+    crate::unicode::ensure(py)?;
     let opts: PrepareOptions = from_kwargs(py, options)?;
     let info = py.detach(|| core::train_punkt_on_sample(&inputs, &opts, max_bytes, &directory))?;
     Ok(pythonize::pythonize(py, &info)?)

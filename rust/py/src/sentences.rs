@@ -16,6 +16,7 @@ impl PyPunktSplitter {
     /// Loads the parameters from a `punkt_tab` directory (NLTK's `load_punkt_params` layout).
     #[new]
     fn new(py: Python<'_>, params_dir: std::path::PathBuf) -> Result<Self> {
+        crate::unicode::ensure(py)?;
         let params = py.detach(|| PunktParameters::load_dir(&params_dir))?;
         Ok(PyPunktSplitter { inner: PunktSentenceTokenizer::new(params) })
     }
@@ -67,11 +68,12 @@ pub fn param_lists(p: &PunktParameters) -> ParamLists {
 /// Trains Punkt on `text` as NLTK's `PunktTrainer().train(text)` does (GIL released); returns
 /// the parameters as sorted lists and the counts (tokens, types, sentence breaks).
 #[pyfunction]
-fn train_punkt(py: Python<'_>, text: &str) -> (ParamLists, (u64, u64, u64)) {
-    py.detach(|| {
+fn train_punkt(py: Python<'_>, text: &str) -> PyResult<(ParamLists, (u64, u64, u64))> {
+    crate::unicode::ensure(py)?;
+    Ok(py.detach(|| {
         let (params, stats) = core_train_punkt(text);
         (param_lists(&params), (stats.tokens, stats.types, stats.sentence_breaks))
-    })
+    }))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -5,7 +5,8 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 
-use albert_fast_core::tokenizer::{EncodeOptions, Tokenizer, ALBERT_SPECIALS, MODEL_FILE};
+use albert_fast_core::tokenizer::{EncodeOptions, SpmVersion, Tokenizer, ALBERT_SPECIALS, MODEL_FILE};
+use albert_fast_core::Error;
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
@@ -36,19 +37,37 @@ fn text_arg<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow<'a, str>>
 
 #[pymethods]
 impl PyTokenizer {
+    /// `sentencepiece_version`: the release whose scoring and model checks to reproduce
+    /// ("0.2.3"); `None` for the newest known.
     #[new]
-    #[pyo3(signature = (path, lowercase, strip_accents, reference_compat=false))]
-    fn new(py: Python<'_>, path: PathBuf, lowercase: bool, strip_accents: bool, reference_compat: bool) -> Result<Self> {
-        let options = EncodeOptions::new(lowercase, strip_accents, reference_compat);
+    #[pyo3(signature = (path, lowercase, strip_accents, reference_compat=false, sentencepiece_version=None))]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        lowercase: bool,
+        strip_accents: bool,
+        reference_compat: bool,
+        sentencepiece_version: Option<&str>,
+    ) -> Result<Self> {
+        crate::unicode::ensure(py)?;
+        let options = encode_options(lowercase, strip_accents, reference_compat, sentencepiece_version)?;
         let inner = py.detach(|| Tokenizer::from_file(&path, options))?;
         Ok(PyTokenizer { inner })
     }
 
     /// Builds a tokenizer from the bytes of a `.model` file.
     #[staticmethod]
-    #[pyo3(signature = (data, lowercase, strip_accents, reference_compat=false))]
-    fn from_bytes(data: &[u8], lowercase: bool, strip_accents: bool, reference_compat: bool) -> Result<Self> {
-        let options = EncodeOptions::new(lowercase, strip_accents, reference_compat);
+    #[pyo3(signature = (data, lowercase, strip_accents, reference_compat=false, sentencepiece_version=None))]
+    fn from_bytes(
+        py: Python<'_>,
+        data: &[u8],
+        lowercase: bool,
+        strip_accents: bool,
+        reference_compat: bool,
+        sentencepiece_version: Option<&str>,
+    ) -> Result<Self> {
+        crate::unicode::ensure(py)?;
+        let options = encode_options(lowercase, strip_accents, reference_compat, sentencepiece_version)?;
         let inner = Tokenizer::from_bytes(data, options)?;
         Ok(PyTokenizer { inner })
     }
@@ -128,9 +147,16 @@ impl PyTokenizer {
         self.inner.vocab_size()
     }
 
+    /// The unknown piece's id; -1 when the model has none (as `sentencepiece` says).
     #[getter]
-    fn unk_id(&self) -> u32 {
-        self.inner.unk_id()
+    fn unk_id(&self) -> i64 {
+        self.inner.unk_id().map_or(-1, i64::from)
+    }
+
+    /// The sentencepiece release whose behaviour is reproduced ("0.2.3").
+    #[getter]
+    fn sentencepiece_version(&self) -> &'static str {
+        self.inner.options().sentencepiece.as_str()
     }
 
     #[getter]
@@ -159,6 +185,25 @@ impl PyTokenizer {
     }
 }
 
+/// The sentencepiece release reproduced for an installed `version` ("0.2.1" -> "0.2.1",
+/// "0.3.0" -> "0.2.3"); `None` (not installed) -> the newest known.
+#[pyfunction]
+#[pyo3(signature = (version=None))]
+fn sentencepiece_behaviour(version: Option<&str>) -> Result<&'static str> {
+    Ok(spm_version(version)?.as_str())
+}
+
+fn spm_version(version: Option<&str>) -> Result<SpmVersion> {
+    match version {
+        None => Ok(SpmVersion::NEWEST),
+        Some(v) => Ok(SpmVersion::for_release(v).map_err(|m| Error::invalid_arg("sentencepiece_version", m))?),
+    }
+}
+
+fn encode_options(lowercase: bool, strip_accents: bool, reference_compat: bool, sentencepiece: Option<&str>) -> Result<EncodeOptions> {
+    Ok(EncodeOptions::new(lowercase, strip_accents, reference_compat).with_sentencepiece(spm_version(sentencepiece)?))
+}
+
 impl PyTokenizer {
     fn check_ids(&self, ids: &[i64]) -> PyResult<Vec<u32>> {
         ids.iter().map(|&id| self.check_id(id)).collect()
@@ -175,6 +220,7 @@ impl PyTokenizer {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTokenizer>()?;
+    m.add_function(wrap_pyfunction!(sentencepiece_behaviour, m)?)?;
     // ((piece, id), ...) in id order, and the model file's name in a tokenizer directory.
     m.add("ALBERT_SPECIALS", PyTuple::new(m.py(), ALBERT_SPECIALS)?)?;
     m.add("MODEL_FILE", MODEL_FILE)

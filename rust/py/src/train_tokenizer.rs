@@ -45,6 +45,7 @@ fn sample_sentences<'py>(
     progress: Option<PyRef<'py, PyProgress>>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> Result<(PySample, Bound<'py, PyAny>)> {
+    crate::unicode::ensure(py)?;
     let options: SampleOptions = from_kwargs(py, options)?;
     let progress = progress.map(|p| p.inner.clone());
     let sample = py.detach(|| train_tokenizer::sample_sentences(&files, &options, progress))?;
@@ -56,8 +57,9 @@ fn sample_sentences<'py>(
 /// Hugging Face's pipeline when `replace_quotes`, i.e. outside reference_compat).
 #[pyfunction]
 #[pyo3(signature = (text, *, lowercase, strip_accents, replace_quotes))]
-fn normalize_text(text: &str, lowercase: bool, strip_accents: bool, replace_quotes: bool) -> String {
-    Normalization { lowercase, strip_accents, replace_quotes }.preprocess(text)
+fn normalize_text(py: Python<'_>, text: &str, lowercase: bool, strip_accents: bool, replace_quotes: bool) -> PyResult<String> {
+    crate::unicode::ensure(py)?;
+    Ok(Normalization { lowercase, strip_accents, replace_quotes }.preprocess(text))
 }
 
 /// Step 1 of a planned sample: the census of input file `file` (`path`), written to `out`;

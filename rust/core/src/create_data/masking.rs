@@ -56,10 +56,12 @@ pub fn is_start_piece_fixed(piece: &str, class: PieceKind) -> bool {
             piece.starts_with('\u{2581}')
                 || (!piece.is_empty()
                     && piece.chars().all(|c| {
+                        // `unicodedata.category(c)[0] in "PS"`: a character the interpreter
+                        // does not assign is Cn there.
                         matches!(
                             c.general_category_group(),
                             GeneralCategoryGroup::Punctuation | GeneralCategoryGroup::Symbol
-                        )
+                        ) && !crate::unicode::tables().is_unassigned(c)
                     }))
         }
     }

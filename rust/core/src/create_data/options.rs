@@ -31,6 +31,8 @@ pub struct CreateDataOptions {
     pub strip_accents: bool,
     /// Reproduce the reference's defects (tokenizer pipeline, Q7, Q9-Q13).
     pub reference_compat: bool,
+    /// The `sentencepiece` release whose scoring the tokenizer reproduces ("0.2.3"; docs/tokenizer.md).
+    pub sentencepiece_version: String,
     pub max_seq_length: usize,
     pub max_predictions_per_seq: usize,
     /// The stream key is the seed's two's-complement bits, so negative seeds work too.
@@ -62,8 +64,9 @@ pub struct CreateDataOptions {
 
 impl CreateDataOptions {
     /// The resume fingerprint: every option that shapes the output (not `threads` nor where the
-    /// output goes), the tokenizer model's SHA-256, the version, and each input file's path,
-    /// size and modification time, hashed with SHA-256.
+    /// output goes; the sentencepiece release among them), the tokenizer model's SHA-256, the
+    /// version, the Unicode tables in use, and each input file's path, size and modification
+    /// time, hashed with SHA-256.
     pub fn fingerprint(&self, model_sha256: &str, files: &[PathBuf]) -> String {
         let mut shaping = self.clone();
         shaping.threads = 0;
@@ -73,6 +76,7 @@ impl CreateDataOptions {
             env!("CARGO_PKG_VERSION").to_string(),
             serde_json::to_string(&shaping).unwrap_or_default(),
             model_sha256.to_string(),
+            crate::unicode::tables().id().to_string(),
         ];
         parts.extend(files.iter().map(|f| file_stamp(f)));
         sha256_hex(parts.iter().flat_map(|p| [p.as_bytes(), b"\n"]))

@@ -19,7 +19,7 @@ use super::shard::{Builder, LineEncoder};
 use crate::corpus::{expand_inputs, read_documents, read_span, Flow, ReaderStats};
 use crate::error::{Error, Result};
 use crate::progress::{Phase, Progress};
-use crate::tokenizer::{EncodeOptions, Tokenizer};
+use crate::tokenizer::{EncodeOptions, SpmVersion, Tokenizer};
 
 /// What one shard produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,7 +67,10 @@ pub struct Model {
 impl Model {
     /// Loads the SentencePiece model of `options` (which must have ALBERT's special symbols).
     pub fn load(options: &CreateDataOptions) -> Result<Model> {
-        let tokenizer = Tokenizer::from_file(&options.model_path, EncodeOptions::new(options.lowercase, options.strip_accents, options.reference_compat))?;
+        let sentencepiece = SpmVersion::for_release(&options.sentencepiece_version)
+            .map_err(|m| Error::invalid_arg("sentencepiece_version", m))?;
+        let encode = EncodeOptions::new(options.lowercase, options.strip_accents, options.reference_compat).with_sentencepiece(sentencepiece);
+        let tokenizer = Tokenizer::from_file(&options.model_path, encode)?;
         tokenizer.check_albert_specials()?;
         let vocab = MaskingVocab::from_tokenizer(&tokenizer)?;
         Ok(Model { tokenizer, vocab })

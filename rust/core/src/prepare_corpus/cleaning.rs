@@ -4,12 +4,11 @@
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
-use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::corpus::RawDocument;
 use crate::hashing::Digest128;
 use crate::sentences::PunktSentenceTokenizer;
-use crate::text::{clean_pass, collapse_whitespace, is_python_whitespace};
+use crate::text::{clean_pass, collapse_whitespace, is_python_whitespace, nfc};
 
 /// Text cleaning. `enabled = false` (`--no-clean`) turns every rule off: only sentence
 /// splitting and document boundaries remain (line breaks inside a sentence become spaces so
@@ -83,12 +82,11 @@ pub fn clean_line(line: &str, opts: &CleanOptions, stats: &mut CleanStats) -> Op
     }
     let ascii = line.is_ascii();
     let mut s: Cow<str> = Cow::Borrowed(line);
-    if opts.nfc && !ascii && is_nfc_quick(line.chars()) != IsNormalized::Yes {
-        let n: String = line.nfc().collect();
-        if n != line {
+    if opts.nfc && !ascii {
+        if let Cow::Owned(n) = nfc(line) {
             stats.lines_normalized_nfc += 1;
+            s = Cow::Owned(n);
         }
-        s = Cow::Owned(n);
     }
     let s = if opts.remove_control || opts.collapse_whitespace {
         let (c, removed) = clean_pass(&s, opts.remove_control, opts.collapse_whitespace);

@@ -129,9 +129,10 @@ impl PrepareOptions {
     }
 }
 
-/// Identifies (inputs, settings, Punkt parameters): a re-run resumes only a run with the same.
+/// Identifies (inputs, settings, Punkt parameters, Unicode tables): a re-run resumes only a run
+/// with the same.
 pub fn fingerprint(files: &[PathBuf], opts: &PrepareOptions, splitter: &PunktSentenceTokenizer) -> String {
-    let mut parts = vec![env!("CARGO_PKG_VERSION").to_string()];
+    let mut parts = vec![env!("CARGO_PKG_VERSION").to_string(), crate::unicode::tables().id().to_string()];
     parts.extend(files.iter().map(|f| file_stamp(f)));
     let settings = serde_json::to_string(&opts.settings()).unwrap_or_default();
     parts.push(format!("{settings}\t{}", opts.max_document_bytes));

@@ -1,30 +1,39 @@
-//! The character classes of NLTK's Punkt regular expressions. They run on the third-party
-//! `regex` engine, whose `\s` is Unicode `White_Space` (= [`char::is_whitespace`]) and whose
-//! `\w` is the UTS #18 word class; each helper names the pattern it reproduces.
+//! The character classes of NLTK's Punkt regular expressions. NLTK compiles them with the
+//! third-party `regex` engine (older NLTK: the standard `re`); with the engine's own tables
+//! installed (`crate::unicode`, from the Python face) `\w \s \d` are exactly the engine's,
+//! otherwise the built-in approximations below: `\s` = Unicode White_Space, `\d` = Nd, `\w` =
+//! UTS #18's word class over Rust's (possibly older) Alphabetic property.
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-/// `\s` of the `regex` engine: Unicode White_Space.
+use crate::unicode::tables;
+
+/// `\s` of the regex engine.
 #[inline]
 pub(super) fn is_re_space(c: char) -> bool {
-    c.is_whitespace()
+    tables().re_space(c, char::is_whitespace)
 }
 
-/// `\d` of the `regex` engine: general category Nd.
+/// `\d` of the regex engine.
 #[inline]
 pub(super) fn is_re_digit(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_digit();
     }
-    c.general_category() == GeneralCategory::DecimalNumber
+    tables().re_digit(c, |c| c.general_category() == GeneralCategory::DecimalNumber)
 }
 
-/// `\w` of the `regex` engine (UTS #18): Alphabetic, marks, Nd, Pc, Join_Control.
+/// `\w` of the regex engine.
 #[inline]
 pub(super) fn is_re_word(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_alphanumeric() || c == '_';
     }
+    tables().re_word(c, builtin_re_word)
+}
+
+/// UTS #18 `\w`: Alphabetic, marks, Nd, Pc, Join_Control.
+fn builtin_re_word(c: char) -> bool {
     c.is_alphabetic()
         || matches!(
             c.general_category(),

@@ -123,7 +123,7 @@ impl PunktSentenceTokenizer {
         } else if t.is_ellipsis() {
             t.ellipsis = true;
         } else if t.period_final && !tok.ends_with("..") {
-            let base = tok[..tok.len() - 1].to_lowercase();
+            let base = crate::text::lower(&tok[..tok.len() - 1]);
             let last_part = base.rsplit('-').next().unwrap_or("");
             if self.params.abbrev_types.contains(&base) || self.params.abbrev_types.contains(last_part) {
                 t.abbr = true;

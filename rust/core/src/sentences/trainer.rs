@@ -107,13 +107,13 @@ struct Chunk {
     strings: Strings,
 }
 
-/// Python's `str.lower()` into `buf`.
+/// Python's `str.lower()` into `buf` (the interpreter's, `crate::unicode`).
 fn lower_into(s: &str, buf: &mut String) {
     buf.clear();
     if s.is_ascii() {
         buf.extend(s.bytes().map(|b| b.to_ascii_lowercase() as char));
     } else {
-        buf.push_str(&s.to_lowercase());
+        buf.push_str(&crate::text::lower(s));
     }
 }
 
@@ -123,10 +123,12 @@ fn text_flags(tok: &str) -> u16 {
     let mut chars = tok.chars();
     let first = chars.next();
     if let Some(c) = first {
-        if c.is_uppercase() {
+        // `tok[0].isupper()`, `tok[0].islower()` of the interpreter.
+        let tables = crate::unicode::tables();
+        if if c.is_ascii() { c.is_ascii_uppercase() } else { tables.isupper(c) } {
             flags |= FIRST_UPPER;
         }
-        if c.is_lowercase() {
+        if if c.is_ascii() { c.is_ascii_lowercase() } else { tables.islower(c) } {
             flags |= FIRST_LOWER;
         }
         if matches!(c, ',' | ':' | ';') {

@@ -3,6 +3,7 @@
 //! All offsets are byte offsets into UTF-8 text.
 
 use super::chars::{char_at, is_non_word, is_re_digit, is_re_space, is_re_word, is_word_start};
+use crate::unicode::tables;
 use crate::text::is_python_whitespace;
 
 /// Byte length of a match of `_re_multi_char_punct` = `(?:\-{2,}|\.{2,}|(?:\.\s){2,}\.)` at `i`.
@@ -132,7 +133,7 @@ pub(super) struct Token<'a> {
 
 impl<'a> Token<'a> {
     pub(super) fn new(tok: &'a str) -> Self {
-        let lower = tok.to_lowercase();
+        let lower = crate::text::lower(tok);
         let typ = if is_numeric(&lower) { "##number##".to_string() } else { lower };
         Token { tok, typ, period_final: tok.ends_with('.'), sentbreak: false, abbr: false, ellipsis: false }
     }
@@ -153,12 +154,14 @@ impl<'a> Token<'a> {
         }
     }
 
+    /// `self.tok[0].isupper()` (the interpreter's, `crate::unicode`).
     pub(super) fn first_upper(&self) -> bool {
-        self.tok.chars().next().is_some_and(char::is_uppercase)
+        self.tok.chars().next().is_some_and(|c| if c.is_ascii() { c.is_ascii_uppercase() } else { tables().isupper(c) })
     }
 
+    /// `self.tok[0].islower()`.
     pub(super) fn first_lower(&self) -> bool {
-        self.tok.chars().next().is_some_and(char::is_lowercase)
+        self.tok.chars().next().is_some_and(|c| if c.is_ascii() { c.is_ascii_lowercase() } else { tables().islower(c) })
     }
 
     /// `_RE_INITIAL` = `[^\W\d]\.$`: one letter and a period.

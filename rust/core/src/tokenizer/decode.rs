@@ -23,8 +23,9 @@ pub(super) struct DecodeSpec {
     /// Every leading "▁"-only piece is dropped, not just the first one
     /// (`remove_extra_whitespaces`).
     pub strip_all_leading_space: bool,
-    /// The model's `denormalizer_spec`, when it has rules.
-    pub denormalizer: Option<SpmNormalizer>,
+    /// The model's `denormalizer_spec`, when it has rules; `Err` names why its charsmap is
+    /// invalid (sentencepiece ≤ 0.2.2 loads such a model and decodes every text to "").
+    pub denormalizer: Option<std::result::Result<SpmNormalizer, String>>,
 }
 
 impl Tokenizer {
@@ -71,9 +72,13 @@ impl Tokenizer {
         }
         push_bytes(&mut text, &mut bytes);
         if let Some(denormalizer) = &spec.denormalizer {
-            let mut out = String::with_capacity(text.len());
-            denormalizer.normalize(&text, &mut out);
-            return Ok(out);
+            let denormalizer = denormalizer.as_ref().map_err(|m| {
+                Error::invalid_arg("ids", format!("the model's denormalizer_spec.precompiled_charsmap is invalid ({m}): its text cannot be decoded"))
+            })?;
+            // A denormalization rule may write bytes that are not UTF-8: shown as U+FFFD.
+            let mut out = Vec::with_capacity(text.len());
+            denormalizer.normalize(text.as_bytes(), &mut out);
+            return Ok(String::from_utf8_lossy(&out).into_owned());
         }
         Ok(text)
     }

@@ -12,6 +12,7 @@ mod model_proto;
 mod normalizer;
 mod pydigit;
 mod specials;
+mod spm_version;
 mod trie;
 mod viterbi;
 mod vocab;
@@ -19,6 +20,7 @@ mod vocab;
 pub use model::{resolve_model_path, EncodeOptions, Tokenizer, MODEL_FILE};
 pub use normalizer::SPACE_SYMBOL;
 pub use specials::ALBERT_SPECIALS;
+pub use spm_version::SpmVersion;
 pub use viterbi::Scratch;
 pub use vocab::PieceKind;
 

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::decode::DecodeSpec;
-use super::model_proto::ModelProto;
+use super::model_proto::{ModelProto, SelfTestData};
 use super::normalizer::SpmNormalizer;
 use super::specials::{self, Specials};
+use super::spm_version::SpmVersion;
 use super::trie::PieceTrie;
-use super::vocab::{PieceKind, Vocab};
+use super::vocab::{PieceKind, Vocab, NO_UNK};
 use crate::error::{Error, Result};
 use crate::text::Normalization;
 
@@ -34,6 +35,9 @@ pub struct EncodeOptions {
     /// Reproduce the original `FullTokenizer` exactly (Q2, no Q3, no special-token splitting)
     /// instead of Hugging Face's `AlbertTokenizer`.
     pub reference_compat: bool,
+    /// The `sentencepiece` release whose scoring and model checks are reproduced (the installed
+    /// one, as the Python face passes it).
+    pub sentencepiece: SpmVersion,
 }
 
 impl EncodeOptions {
@@ -43,7 +47,13 @@ impl EncodeOptions {
         EncodeOptions {
             normalization: Normalization { lowercase, strip_accents, replace_quotes: !reference_compat },
             reference_compat,
+            sentencepiece: SpmVersion::NEWEST,
         }
+    }
+
+    /// The same options reproducing sentencepiece release `version`.
+    pub fn with_sentencepiece(self, version: SpmVersion) -> EncodeOptions {
+        EncodeOptions { sentencepiece: version, ..self }
     }
 }
 
@@ -72,6 +82,29 @@ fn bad_model(path: &Path, message: impl Into<String>) -> Error {
     Error::BadModel { path: path.to_path_buf(), message: message.into() }
 }
 
+/// The error for a `.vocab` file given as the model, naming the `.model` beside it if any.
+fn vocab_file(path: &Path) -> Error {
+    let model = path.with_extension("model");
+    let hint = if model != path && model.is_file() { format!(" ({})", model.display()) } else { String::new() };
+    bad_model(path, format!("this looks like a .vocab file (one piece and score per line); pass the .model{hint}"))
+}
+
+/// Whether `bytes` start like the `.vocab` file SentencePiece writes beside a model: text lines
+/// of a piece, a tab and a score.
+fn looks_like_vocab(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(4096)];
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+        Err(_) => return false,
+    };
+    // The last piece of the split may be cut by the window (or is what follows the last newline).
+    let lines: Vec<&str> = text.split('\n').take(9).collect();
+    let full = &lines[..lines.len() - 1];
+    let complete = |l: &&str| l.split_once('\t').is_some_and(|(p, s)| !p.is_empty() && s.trim_end_matches('\r').parse::<f32>().is_ok());
+    !full.is_empty() && full.iter().all(complete)
+}
+
 impl Tokenizer {
     /// Loads a `.model` file, or `spiece.model` from a tokenizer directory.
     pub fn from_file(path: &Path, options: EncodeOptions) -> Result<Tokenizer> {
@@ -85,14 +118,20 @@ impl Tokenizer {
         Self::load(bytes, Path::new("<model bytes>"), options)
     }
 
+    /// Parses and checks a model as sentencepiece `options.sentencepiece` does when loading it
+    /// (docs/tokenizer.md lists the checks per release).
     fn load(bytes: &[u8], path: &Path, options: EncodeOptions) -> Result<Tokenizer> {
         if bytes.is_empty() {
             return Err(bad_model(path, "the file is empty"));
         }
-        let model: ModelProto = crate::protobuf::decode(bytes)
-            .map_err(|(offset, msg)| bad_model(path, format!("corrupt ModelProto at byte {offset}: {msg}")))?;
+        let version = options.sentencepiece;
+        let model: ModelProto = match crate::protobuf::decode(bytes) {
+            Ok(model) => model,
+            Err(_) if looks_like_vocab(bytes) => return Err(vocab_file(path)),
+            Err((offset, msg)) => return Err(bad_model(path, format!("corrupt ModelProto at byte {offset}: {msg}"))),
+        };
         if model.pieces.is_empty() {
-            return Err(bad_model(path, "it contains no vocabulary pieces"));
+            return Err(if looks_like_vocab(bytes) { vocab_file(path) } else { bad_model(path, "it contains no vocabulary pieces") });
         }
         let trainer = model.trainer_spec.unwrap_or_default();
         let model_type = trainer.model_type();
@@ -111,16 +150,23 @@ impl Tokenizer {
         if trainer.treat_whitespace_as_suffix() {
             return Err(bad_model(path, "treat_whitespace_as_suffix=true is not supported"));
         }
-        let vocab = Vocab::new(model.pieces, trainer.byte_fallback()).map_err(|m| bad_model(path, m))?;
+        let vocab = Vocab::new(model.pieces, trainer.byte_fallback(), version).map_err(|m| bad_model(path, m))?;
+        let refused = |field: &str, m: String| {
+            bad_model(path, format!("{field}.precompiled_charsmap is invalid: {m}; sentencepiece {version} refuses this model"))
+        };
         let spec = model.normalizer_spec.unwrap_or_default();
-        let normalizer = SpmNormalizer::new(&spec, vocab.user_defined_trie()).map_err(|m| bad_model(path, m))?;
+        let normalizer =
+            SpmNormalizer::new(&spec, vocab.user_defined_trie(), version).map_err(|m| refused("normalizer_spec", m))?;
         // SentencePiece builds a denormalizer only for a spec with rules, and without the
-        // user-defined symbols.
+        // user-defined symbols; 0.2.3 checks it at load time as it does the normalizer, earlier
+        // releases only when decoding.
         let denormalizer = match model.denormalizer_spec {
-            Some(d) if !d.precompiled_charsmap().is_empty() => Some(
-                SpmNormalizer::new(&d, PieceTrie::build(std::iter::empty()))
-                    .map_err(|m| bad_model(path, format!("denormalizer_spec: {m}")))?,
-            ),
+            Some(d) if !d.precompiled_charsmap().is_empty() => {
+                match SpmNormalizer::new(&d, PieceTrie::build(std::iter::empty()), version) {
+                    Err(m) if version >= SpmVersion::V0_2_3 => return Err(refused("denormalizer_spec", m)),
+                    parsed => Some(parsed),
+                }
+            }
             _ => None,
         };
         let decode_spec = DecodeSpec {
@@ -129,7 +175,7 @@ impl Tokenizer {
             strip_all_leading_space: spec.remove_extra_whitespaces(),
             denormalizer,
         };
-        Ok(Tokenizer {
+        let tokenizer = Tokenizer {
             decode_spec,
             specials: Specials::of(&vocab),
             vocab,
@@ -137,7 +183,40 @@ impl Tokenizer {
             options,
             sha256: Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect(),
             source: path.to_path_buf(),
-        })
+        };
+        // Up to 0.2.2 the model's own self-test samples are encoded at load time (0.2.3
+        // reserves the field).
+        if let Some(data) = model.self_test_data.filter(|d| !d.is_empty() && version <= SpmVersion::V0_2_2) {
+            let data: SelfTestData = crate::protobuf::decode(&data)
+                .map_err(|(offset, msg)| bad_model(path, format!("corrupt self_test_data at byte {offset}: {msg}")))?;
+            tokenizer.self_test(&data).map_err(|m| bad_model(path, m))?;
+        }
+        Ok(tokenizer)
+    }
+
+    /// `SentencePieceProcessor::Load`'s self-test: each sample's pieces, joined by spaces, must
+    /// score as the expected ones do (`VerifyOutputsEquivalent`).
+    fn self_test(&self, data: &SelfTestData) -> std::result::Result<(), String> {
+        let version = self.options.sentencepiece;
+        let mut failed = Vec::new();
+        for sample in &data.samples {
+            let mut pieces: Vec<String> = Vec::new();
+            self.encode_spm_pieces(sample.input(), &mut |_, piece| pieces.push(super::albert::piece_string(piece)));
+            let result = pieces.join(" ");
+            let expected = sample.expected();
+            if (self.vocab.path_score(expected, version) - self.vocab.path_score(&result, version)).abs() > 1e-7 {
+                failed.push(format!("{:?} gives {result:?}, expected {expected:?}", sample.input()));
+            }
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "{} of its {} self-test samples fail ({}); sentencepiece {version} refuses this model",
+            failed.len(),
+            data.samples.len(),
+            failed[0]
+        ))
     }
 
     /// Number of pieces in the vocabulary.
@@ -165,9 +244,10 @@ impl Tokenizer {
         self.vocab.scores.get(id as usize).copied().unwrap_or(0.0)
     }
 
-    /// The id of the unknown piece.
-    pub fn unk_id(&self) -> u32 {
-        self.vocab.unk_id
+    /// The id of the unknown piece (`None` in a byte-fallback model without one, which
+    /// sentencepiece 0.2.3 accepts).
+    pub fn unk_id(&self) -> Option<u32> {
+        (self.vocab.unk_id != NO_UNK).then_some(self.vocab.unk_id)
     }
 
     pub fn options(&self) -> &EncodeOptions {

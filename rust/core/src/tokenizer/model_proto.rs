@@ -3,7 +3,8 @@
 //! prost generates return the proto's defaults for absent fields.
 
 /// `ModelProto { repeated SentencePiece pieces = 1; TrainerSpec trainer_spec = 2;
-/// NormalizerSpec normalizer_spec = 3; NormalizerSpec denormalizer_spec = 5; }`
+/// NormalizerSpec normalizer_spec = 3; SelfTestData self_test_data = 4;
+/// NormalizerSpec denormalizer_spec = 5; }`
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ModelProto {
     #[prost(message, repeated, tag = "1")]
@@ -12,9 +13,29 @@ pub struct ModelProto {
     pub trainer_spec: Option<TrainerSpec>,
     #[prost(message, optional, tag = "3")]
     pub normalizer_spec: Option<NormalizerSpec>,
+    /// Kept as bytes: sentencepiece ≤ 0.2.2 parses and runs it at load time, 0.2.3 reserves the
+    /// field number and skips it, whatever it holds ([`SelfTestData`]).
+    #[prost(bytes = "vec", optional, tag = "4")]
+    pub self_test_data: Option<Vec<u8>>,
     /// Rules applied to decoded text (models trained with `--denormalization_rule_tsv`).
     #[prost(message, optional, tag = "5")]
     pub denormalizer_spec: Option<NormalizerSpec>,
+}
+
+/// `SelfTestData { repeated Sample samples = 1; }` with
+/// `Sample { string input = 1; string expected = 2; }`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SelfTestData {
+    #[prost(message, repeated, tag = "1")]
+    pub samples: Vec<SelfTestSample>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SelfTestSample {
+    #[prost(string, optional, tag = "1")]
+    pub input: Option<String>,
+    #[prost(string, optional, tag = "2")]
+    pub expected: Option<String>,
 }
 
 /// `ModelProto.SentencePiece { string piece = 1; float score = 2; Type type = 3 [default NORMAL]; }`
@@ -25,7 +46,7 @@ pub struct SentencePiece {
     #[prost(float, optional, tag = "2")]
     pub score: Option<f32>,
     /// `Type`: 1 NORMAL, 2 UNKNOWN, 3 CONTROL, 4 USER_DEFINED, 5 UNUSED, 6 BYTE. Kept as the raw
-    /// number so that an unknown value can be refused by name.
+    /// number: SentencePiece's proto2 parser reads any other value as the default, NORMAL.
     #[prost(int32, optional, tag = "3", default = "1")]
     pub r#type: Option<i32>,
 }
@@ -79,9 +100,7 @@ mod tests {
         let mut trainer = trainer.encode_to_vec();
         trainer.extend_from_slice(&[0xb8, 0x3e, 0x07]); // field 999 = 7: unknown, skipped
         let norm = NormalizerSpec { name: Some("identity".into()), add_dummy_prefix: Some(false), ..Default::default() };
-        let mut model =
-            ModelProto { pieces: pieces.to_vec(), trainer_spec: None, normalizer_spec: Some(norm), denormalizer_spec: None }
-                .encode_to_vec();
+        let mut model = ModelProto { pieces: pieces.to_vec(), normalizer_spec: Some(norm), ..Default::default() }.encode_to_vec();
         prost::encoding::bytes::encode(2, &trainer, &mut model);
         let m: ModelProto = decode(&model).unwrap();
         assert_eq!(m.pieces.len(), 2);

@@ -4,14 +4,19 @@
 //! `nmt_nfkc`: NFKC plus a few extra folds), runs of spaces collapse, a dummy "▁" prefix is added
 //! and spaces become "▁". Hand-written: no crate reproduces SentencePiece's normalizer byte for
 //! byte (longest match over the char map with user-defined symbols protected, its whitespace
-//! rules).
+//! rules). It works on bytes, as SentencePiece does: a charsmap may hold replacements that are
+//! not UTF-8, or rules that end inside a character (whose rest then becomes U+FFFD per byte).
 
 use super::charsmap::CharsMap;
 use super::model_proto::NormalizerSpec;
+use super::spm_version::SpmVersion;
 use super::trie::PieceTrie;
 
 /// "▁" (U+2581), SentencePiece's visible space.
 pub const SPACE_SYMBOL: &str = "\u{2581}";
+const SPACE: &[u8] = SPACE_SYMBOL.as_bytes();
+/// What SentencePiece emits for a byte that does not start a valid UTF-8 character.
+const REPLACEMENT_CHARACTER: &[u8] = "\u{fffd}".as_bytes();
 
 /// SentencePiece's `Normalizer` for one model.
 #[derive(Debug, Clone)]
@@ -30,9 +35,10 @@ pub struct SpmNormalizer {
 }
 
 impl SpmNormalizer {
-    pub fn new(spec: &NormalizerSpec, user_defined: PieceTrie) -> Result<SpmNormalizer, String> {
+    /// The normalizer of `spec`; an error names what `version` refuses in its charsmap.
+    pub fn new(spec: &NormalizerSpec, user_defined: PieceTrie, version: SpmVersion) -> Result<SpmNormalizer, String> {
         let blob = spec.precompiled_charsmap();
-        let charsmap = if blob.is_empty() { None } else { Some(CharsMap::parse(blob)?) };
+        let charsmap = if blob.is_empty() { None } else { Some(CharsMap::parse(blob, version)?) };
         let mut passthrough = [false; 128];
         for (b, slot) in passthrough.iter_mut().enumerate() {
             let b = b as u8;
@@ -53,11 +59,12 @@ impl SpmNormalizer {
     }
 
     /// `NormalizePrefix`: the normalized form of the first unit of `input` and how many bytes
-    /// of `input` it consumes. `input` must not be empty.
+    /// of `input` it consumes. `input` must not be empty; it is UTF-8 from its first character
+    /// boundary on (a rule may have consumed part of a character).
     #[inline]
-    fn normalize_prefix<'a>(&'a self, input: &'a str) -> (&'a str, usize) {
+    fn normalize_prefix<'a>(&'a self, input: &'a [u8]) -> (&'a [u8], usize) {
         if !self.user_defined.is_empty() {
-            if let Some((len, _)) = self.user_defined.longest_prefix(input.as_bytes()) {
+            if let Some((len, _)) = self.user_defined.longest_prefix(input) {
                 return (&input[..len], len);
             }
         }
@@ -66,18 +73,23 @@ impl SpmNormalizer {
                 return found;
             }
         }
-        let len = input.chars().next().map_or(input.len(), char::len_utf8);
+        let lead = input[0];
+        if (0x80..0xc0).contains(&lead) {
+            // The rest of a character a rule ended inside: not valid UTF-8 on its own.
+            return (REPLACEMENT_CHARACTER, 1);
+        }
+        let len = utf8_len(lead).min(input.len());
         (&input[..len], len)
     }
 
-    /// `Normalizer::Normalize`: appends the normalized form of `input` to `out` (cleared first).
-    pub fn normalize(&self, input: &str, out: &mut String) {
+    /// `Normalizer::Normalize`: the normalized form of `input` into `out` (cleared first).
+    pub fn normalize(&self, input: &[u8], out: &mut Vec<u8>) {
         out.clear();
         let mut input = input;
         if self.remove_extra_whitespaces {
             while !input.is_empty() {
                 let (rep, n) = self.normalize_prefix(input);
-                if rep != " " {
+                if rep != b" " {
                     break;
                 }
                 input = &input[n..];
@@ -86,22 +98,22 @@ impl SpmNormalizer {
         if input.is_empty() {
             return;
         }
-        let space = if self.escape_whitespaces { SPACE_SYMBOL } else { " " };
+        let space = if self.escape_whitespaces { SPACE } else { b" " };
         if self.add_dummy_prefix {
-            out.push_str(space);
+            out.extend_from_slice(space);
         }
         let mut is_prev_space = self.remove_extra_whitespaces;
         while !input.is_empty() {
-            let run = input.bytes().take_while(|&b| b < 128 && self.passthrough[b as usize]).count();
+            let run = input.iter().take_while(|&&b| b < 128 && self.passthrough[b as usize]).count();
             if run > 0 {
-                out.push_str(&input[..run]);
+                out.extend_from_slice(&input[..run]);
                 input = &input[run..];
                 is_prev_space = false;
                 continue;
             }
-            if self.plain_space && input.as_bytes()[0] == b' ' {
+            if self.plain_space && input[0] == b' ' {
                 if !is_prev_space {
-                    out.push_str(space);
+                    out.extend_from_slice(space);
                     is_prev_space = self.remove_extra_whitespaces;
                 }
                 input = &input[1..];
@@ -109,20 +121,22 @@ impl SpmNormalizer {
             }
             let (mut rep, n) = self.normalize_prefix(input);
             if is_prev_space {
-                rep = rep.trim_start_matches(' ');
+                while let [b' ', rest @ ..] = rep {
+                    rep = rest;
+                }
             }
             if !rep.is_empty() {
-                if self.escape_whitespaces && rep.contains(' ') {
-                    for (i, part) in rep.split(' ').enumerate() {
+                if self.escape_whitespaces && rep.contains(&b' ') {
+                    for (i, part) in rep.split(|&b| b == b' ').enumerate() {
                         if i > 0 {
-                            out.push_str(SPACE_SYMBOL);
+                            out.extend_from_slice(SPACE);
                         }
-                        out.push_str(part);
+                        out.extend_from_slice(part);
                     }
                 } else {
-                    out.push_str(rep);
+                    out.extend_from_slice(rep);
                 }
-                is_prev_space = rep.ends_with(' ');
+                is_prev_space = rep.ends_with(b" ");
             }
             input = &input[n..];
             if !self.remove_extra_whitespaces {
@@ -134,5 +148,16 @@ impl SpmNormalizer {
                 out.truncate(out.len() - space.len());
             }
         }
+    }
+}
+
+/// The length of the UTF-8 character a lead byte starts.
+#[inline]
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0x00..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
     }
 }

@@ -1,6 +1,7 @@
-//! Python's `str.isdigit()` (Numeric_Type Digit or Decimal), generated from Python 3.11.7
-//! (Unicode 14.0.0) with `chr(cp).isdigit()` over all code points. Used by the digit-comma rule,
-//! which both reference implementations test with `piece[-2].isdigit()`.
+//! Python's `str.isdigit()` (Numeric_Type Digit or Decimal): the running interpreter's set when
+//! the Python face installed it (`crate::unicode`), otherwise this table, generated from Python
+//! 3.11.7 (Unicode 14.0.0) with `chr(cp).isdigit()` over all code points. Used by the
+//! digit-comma rule, which both reference implementations test with `piece[-2].isdigit()`.
 
 /// Inclusive code point ranges for which Python's `str.isdigit()` is true, sorted.
 const DIGIT_RANGES: &[(u32, u32)] = &[
@@ -92,6 +93,11 @@ pub fn is_python_digit(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_digit();
     }
+    crate::unicode::tables().isdigit(c, builtin_is_digit)
+}
+
+/// [`is_python_digit`] of Python 3.11 for a non-ASCII character.
+fn builtin_is_digit(c: char) -> bool {
     let cp = c as u32;
     DIGIT_RANGES
         .binary_search_by(|&(lo, hi)| {

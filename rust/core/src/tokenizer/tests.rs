@@ -28,7 +28,7 @@ fn model_bytes(pieces: &[(&str, f32, i32)], byte_fallback: bool, model_type: i32
             ..Default::default()
         }),
         normalizer_spec: Some(NormalizerSpec { name: Some("identity".into()), ..Default::default() }),
-        denormalizer_spec: None,
+        ..Default::default()
     }
     .encode_to_vec()
 }
@@ -91,7 +91,7 @@ fn vocabulary_and_kinds() {
     assert_eq!(t.piece_kind(5), PieceKind::UserDefined);
     assert_eq!(t.piece_kind(25), PieceKind::Unused);
     assert_eq!(t.piece_kind(8), PieceKind::Normal);
-    assert_eq!(t.unk_id(), 1);
+    assert_eq!(t.unk_id(), Some(1));
     assert_eq!(t.model_sha256().len(), 64);
     t.check_albert_specials().unwrap();
     fn assert_send_sync<T: Send + Sync>() {}
@@ -247,4 +247,100 @@ fn albert_specials_are_checked() {
     let err = t.check_albert_specials().unwrap_err().to_string();
     assert!(err.contains("<pad> has id 1, expected 0"), "{err}");
     assert!(err.contains("[CLS] is missing"), "{err}");
+}
+
+fn tok_for(pieces: &[(&str, f32, i32)], byte_fallback: bool, version: &str) -> std::result::Result<Tokenizer, String> {
+    let options = EncodeOptions::new(false, false, true).with_sentencepiece(SpmVersion::for_release(version).unwrap());
+    Tokenizer::from_bytes(&model_bytes(pieces, byte_fallback, 1), options).map_err(|e| e.to_string())
+}
+
+#[test]
+fn user_defined_symbols_score_as_the_selected_release_does() {
+    // "-x" (-3.05) against "-" + "x" (-3): a user-defined symbol of one byte scores 0 in
+    // sentencepiece ≥ 0.2.2, `1 × FLT_MIN − 0.1` before.
+    let p = [("<unk>", 0.0, UNKNOWN), ("▁", -2.0, NORMAL), ("-", 0.0, USER), ("-x", -3.05, NORMAL), ("x", -3.0, NORMAL)];
+    assert_eq!(tok_for(&p, false, "0.2.3").unwrap().encode_pieces("-x"), ["▁", "-", "x"]);
+    assert_eq!(tok_for(&p, false, "0.2.2").unwrap().encode_pieces("-x"), ["▁", "-", "x"]);
+    assert_eq!(tok_for(&p, false, "0.2.1").unwrap().encode_pieces("-x"), ["▁", "-x"]);
+    assert_eq!(tok_for(&p, false, "0.2.0").unwrap().encode_pieces("-x"), ["▁", "-x"]);
+}
+
+#[test]
+fn candidates_are_compared_in_f64_before_0_2_2() {
+    // The f32 sums of "a" + "b" and "ab" tie (the later candidate loses); their exact sums do
+    // not, and ≤ 0.2.1 compares exact sums.
+    let p = [("<unk>", 0.0, UNKNOWN), ("▁", -1.0, NORMAL), ("a", -1.375_438_3, NORMAL), ("b", -1.113_389_8, NORMAL),
+             ("ab", -2.488_828_2, NORMAL)];
+    assert_eq!(tok_for(&p, false, "0.2.3").unwrap().encode_pieces("ab"), ["▁", "ab"]);
+    assert_eq!(tok_for(&p, false, "0.2.0").unwrap().encode_pieces("ab"), ["▁", "a", "b"]);
+}
+
+#[test]
+fn loading_checks_follow_the_release() {
+    let base = vec![("<unk>", 0.0, UNKNOWN), ("a", -1.0, NORMAL)];
+    let with = |extra: (&'static str, f32, i32)| {
+        let mut p = base.clone();
+        p.push(extra);
+        p
+    };
+    // NaN or infinite scores: refused from 0.2.2 on.
+    let nan = with(("b", f32::NAN, NORMAL));
+    assert!(tok_for(&nan, false, "0.2.2").unwrap_err().contains("NaN"));
+    assert!(tok_for(&nan, false, "0.2.1").is_ok());
+    // Pieces of 8000 bytes or more: refused from 0.2.2 on.
+    let long: &'static str = Box::leak("x".repeat(8000).into_boxed_str());
+    assert!(tok_for(&with((long, -2.0, NORMAL)), false, "0.2.3").unwrap_err().contains("too long"));
+    assert!(tok_for(&with((long, -2.0, NORMAL)), false, "0.2.1").is_ok());
+    // A NUL inside a piece: refused (≤ 0.2.1 would cut the piece there).
+    assert!(tok_for(&with(("b\0c", -2.0, NORMAL)), false, "0.2.3").unwrap_err().contains("NUL"));
+    assert!(tok_for(&with(("b\0c", -2.0, NORMAL)), false, "0.2.0").unwrap_err().contains("cuts it"));
+    // A "\0" piece: skipped by 0.2.3 when unused, refused before.
+    assert!(tok_for(&with(("\0", 0.0, UNUSED)), false, "0.2.3").is_ok());
+    assert!(tok_for(&with(("\0", 0.0, UNUSED)), false, "0.2.2").is_err());
+    // A type outside the enum is NORMAL (proto2).
+    let t = tok_for(&with(("b", -2.0, 42)), false, "0.2.3").unwrap();
+    assert_eq!(t.piece_kind(2), PieceKind::Normal);
+    assert_eq!(t.encode("b"), vec![0, 2]);
+    // No unknown piece: allowed by 0.2.3 with byte_fallback (unknown characters become bytes).
+    let mut bytes: Vec<(&str, f32, i32)> = vec![("a", -1.0, NORMAL)];
+    let names: Vec<String> = (0..256).map(|b| format!("<0x{b:02X}>")).collect();
+    bytes.extend(names.iter().map(|n| (n.as_str(), 0.0, BYTE)));
+    let t = tok_for(&bytes, true, "0.2.3").unwrap();
+    assert_eq!(t.unk_id(), None);
+    assert_eq!(t.encode_pieces("aé"), ["<0xE2>", "<0x96>", "<0x81>", "a", "<0xC3>", "<0xA9>"]);
+    assert!(tok_for(&bytes, true, "0.2.2").unwrap_err().contains("no unknown piece"));
+    // A .vocab file.
+    let err = Tokenizer::from_bytes(b"<pad>\t0\n<unk>\t0\n\xe2\x96\x81the\t-3.125\n", EncodeOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("looks like a .vocab file"), "{err}");
+}
+
+fn model_with(pieces: &[(&str, f32, i32)], edit: impl FnOnce(&mut ModelProto)) -> Vec<u8> {
+    let mut m: ModelProto = crate::protobuf::decode(&model_bytes(pieces, false, 1)).unwrap();
+    edit(&mut m);
+    m.encode_to_vec()
+}
+
+#[test]
+fn self_test_samples_run_up_to_0_2_2_and_the_denormalizer_is_checked_from_0_2_3() {
+    use super::model_proto::{SelfTestData, SelfTestSample};
+    let p = [("<unk>", 0.0, UNKNOWN), ("▁", -1.0, NORMAL), ("a", -1.0, NORMAL), ("▁a", -1.5, NORMAL)];
+    let sample = |expected: &str| SelfTestData {
+        samples: vec![SelfTestSample { input: Some("a".into()), expected: Some(expected.into()) }],
+    };
+    let load = |bytes: &[u8], v: &str| {
+        let options = EncodeOptions::default().with_sentencepiece(SpmVersion::for_release(v).unwrap());
+        Tokenizer::from_bytes(bytes, options).map_err(|e| e.to_string())
+    };
+    let passing = model_with(&p, |m| m.self_test_data = Some(sample("▁a").encode_to_vec()));
+    let failing = model_with(&p, |m| m.self_test_data = Some(sample("▁ a").encode_to_vec()));
+    assert!(load(&passing, "0.2.2").is_ok());
+    assert!(load(&failing, "0.2.2").unwrap_err().contains("self-test"));
+    assert!(load(&failing, "0.2.3").is_ok(), "0.2.3 reserves the field");
+    let bad_denormalizer = model_with(&p, |m| {
+        m.denormalizer_spec = Some(NormalizerSpec { precompiled_charsmap: Some(vec![1, 2, 3, 4, 5]), ..Default::default() })
+    });
+    assert!(load(&bad_denormalizer, "0.2.3").unwrap_err().contains("denormalizer_spec.precompiled_charsmap is invalid"));
+    let older = load(&bad_denormalizer, "0.2.2").unwrap();
+    assert!(older.encode("a").len() == 1, "encoding does not use the denormalizer");
+    assert!(older.decode(&[2]).unwrap_err().to_string().contains("denormalizer_spec.precompiled_charsmap is invalid"));
 }
