@@ -76,3 +76,28 @@ def corpus_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def spm_dir(tmp_path_factory, corpus_dir) -> Path:
     return train_albert_spm(sorted(corpus_dir.glob("*.txt")), tmp_path_factory.mktemp("tok"))
+
+
+# -- prepare-corpus (test_prepare_corpus.py, test_corpus_inputs.py) -------------------------------
+
+
+@pytest.fixture(scope="session")
+def punkt_dir(examples_dir: Path, tmp_path_factory) -> Path:
+    """Punkt parameters trained (NLTK-identically) on one bundled English book."""
+    from albert_fast.prepare_corpus import train_punkt
+
+    d = tmp_path_factory.mktemp("punkt") / "en"
+    train_punkt((examples_dir / "en-twain4.txt").read_text(encoding="utf-8"), d)
+    return d
+
+
+def prep(inputs, out, punkt_dir, **kw):
+    import albert_fast
+
+    return albert_fast.prepare_corpus(inputs, out, punkt_params=str(punkt_dir), **kw)
+
+
+def read_docs(out: Path) -> list[list[str]]:
+    """The documents of all shards, each a list of sentences (lines)."""
+    text = "".join(p.read_text(encoding="utf-8") for p in sorted(out.glob("corpus-*.txt")))
+    return [block.split("\n") for block in text.split("\n\n") if block.strip("\n")]

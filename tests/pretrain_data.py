@@ -41,10 +41,14 @@ def train_spm(texts: Sequence[Path], prefix: Path, vocab_size: int) -> Path:
 
 
 def make_instances(sentences: list[list[int]], rng: random.Random, max_seq_length: int,
-                   max_predictions: int, vocab_size: int) -> list[dict]:
+                   max_predictions: int, vocab_size: int, short_seq_prob: float = 0.0
+                   ) -> list[dict]:
     """One pass over the sentences: chunks of consecutive sentences up to the length budget,
-    split into A/B at a sentence boundary, swapped with probability 0.5 (label 1)."""
-    budget = max_seq_length - 3
+    split into A/B at a sentence boundary, swapped with probability 0.5 (label 1). With
+    ``short_seq_prob`` a chunk's budget is, with that probability, a random shorter one (as
+    create-data's short_seq_prob), so instances have many lengths."""
+    max_budget = max_seq_length - 3
+    budget = max_budget
     instances, chunk, length = [], [], 0
     for sent in sentences:
         chunk.append(sent[:budget])
@@ -64,6 +68,8 @@ def make_instances(sentences: list[list[int]], rng: random.Random, max_seq_lengt
                 instances.append(_mask(a, b, label, rng, max_seq_length, max_predictions,
                                        vocab_size))
         chunk, length = [], 0
+        if short_seq_prob:
+            budget = rng.randint(4, max_budget) if rng.random() < short_seq_prob else max_budget
     return instances
 
 
@@ -113,7 +119,8 @@ def write_records(instances: list[dict], path: Path) -> None:
 
 def build_dataset(out: Path, train_texts: Sequence[Path], eval_texts: Sequence[Path], *,
                   vocab_size: int = 2000, max_seq_length: int = 64, max_predictions: int = 10,
-                  dupe_factor: int = 2, num_train_shards: int = 4, seed: int = 12345) -> Path:
+                  dupe_factor: int = 2, num_train_shards: int = 4, seed: int = 12345,
+                  short_seq_prob: float = 0.0) -> Path:
     """Writes ``train-0000k-of-0000n.tfrecord``, ``eval-00000-of-00001.tfrecord``,
     ``manifest.json`` and ``spiece.model`` into ``out`` (the create-data layout)."""
     import sentencepiece as spm
@@ -129,17 +136,25 @@ def build_dataset(out: Path, train_texts: Sequence[Path], eval_texts: Sequence[P
 
     train_sents, eval_sents = encode(train_texts), encode(eval_texts)
     train = [inst for _ in range(dupe_factor) for inst in
-             make_instances(train_sents, rng, max_seq_length, max_predictions, vocab_size)]
+             make_instances(train_sents, rng, max_seq_length, max_predictions, vocab_size,
+                            short_seq_prob)]
     rng.shuffle(train)
     for k in range(num_train_shards):
         write_records(train[k::num_train_shards],
                       out / f"train-{k:05d}-of-{num_train_shards:05d}.tfrecord")
-    evals = make_instances(eval_sents, rng, max_seq_length, max_predictions, vocab_size)
+    evals = make_instances(eval_sents, rng, max_seq_length, max_predictions, vocab_size,
+                           short_seq_prob)
     write_records(evals, out / "eval-00000-of-00001.tfrecord")
     (out / "manifest.json").write_text(json.dumps({
         "data": {"max_seq_length": max_seq_length, "max_predictions_per_seq": max_predictions},
         "tokenizer": {"vocab_size": vocab_size},
-        "num_train_instances": len(train), "num_eval_instances": len(evals)}, indent=2))
+        "num_train_instances": len(train), "num_eval_instances": len(evals),
+        # create-data's per-file record counts (what the trainer's epoch fraction uses).
+        "files": {"train": [{"file": f"train-{k:05d}-of-{num_train_shards:05d}.tfrecord",
+                             "records": len(train[k::num_train_shards])}
+                            for k in range(num_train_shards)],
+                  "eval": [{"file": "eval-00000-of-00001.tfrecord", "records": len(evals)}]}},
+        indent=2))
     return out
 
 

@@ -225,6 +225,40 @@ def test_line_far_longer_than_max_seq_length(tmp_path, spm_dir):
     _cli_fails(tmp_path, [tmp_path / "long.txt"], spm_dir, "long.txt:2: line of")
 
 
+_PEAK_RSS = """
+import resource, sys
+from albert_fast.create_data import create_pretraining_data
+from albert_fast.errors import InputError
+try:
+    create_pretraining_data([sys.argv[1]], sys.argv[2], sys.argv[3], threads=1, max_seq_length=128)
+except InputError as err:
+    print(err)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_max_line_tokens_bounds_memory_while_reading(tmp_path, spm_dir):
+    # A 24 MB line (an unsplit book) is refused while reading, after 256 bytes per token of the
+    # limit (16 x 128 tokens: 512 KiB): peak memory stays that of a small input (measured 38 MiB),
+    # where tokenizing the line whole took 757 MiB.
+    import subprocess
+    import sys
+
+    sentence = "This is one sentence of a very long line. "
+    peak = {}
+    for mb in (0, 24):
+        f = tmp_path / f"book{mb}.txt"
+        f.write_text("Short one.\n" + sentence * (mb * 1024 * 1024 // len(sentence)) + "Last words.\n")
+        r = subprocess.run([sys.executable, "-c", _PEAK_RSS, str(f), str(spm_dir), str(tmp_path / f"out{mb}")],
+                           capture_output=True, text=True, env={**os.environ, "USE_TORCH": "0"})
+        assert r.returncode == 0, r.stderr
+        *message, peak[mb] = r.stdout.splitlines()
+    assert message == [f"{f}:2: line longer than 524288 bytes (256 per token of max_line_tokens=2048; "
+                       "refused before tokenizing): the input must hold one sentence per line (see "
+                       "`albert-fast prepare-corpus`), or raise max_line_tokens"]
+    assert int(peak[24]) < int(peak[0]) + 60, peak
+
+
 def test_tokenizer_without_albert_specials(tmp_path, corpus_dir):
     bad = train_albert_spm(sorted(corpus_dir.glob("*.txt")), tmp_path / "badtok", vocab_size=1500,
                            control_symbols="[FOO]")
@@ -403,3 +437,58 @@ def test_ctrl_c_stops_cleanly_with_exit_130(corpus_dir, spm_dir, tmp_path):
     assert "interrupted" in err and "Traceback" not in err
     assert not (out / "manifest.json").exists()
     assert not [p for p in out.iterdir() if ".tmp-" in p.name], "no temporary file left"
+
+
+# -- warnings before a long run (issue 14) -------------------------------------------------------
+
+
+def test_reference_defaults_warn_of_a_large_output_and_the_estimate_holds(corpus_dir, spm_dir, tmp_path):
+    """Without a config the reference's defaults (dupe_factor 40 at max_seq_length 512) write ~100x
+    the text (5 MB -> 570 MB in the issue): one warning line before the run says so."""
+    src = tmp_path / "in" / "one.txt"
+    src.parent.mkdir()
+    shutil.copy(sorted(corpus_dir.glob("*.txt"))[0], src)
+    with pytest.warns(UserWarning, match=r"the output will be about .* \(\d+x the .* input, ~[\d,]+ instances\): "
+                                         r"dupe_factor 40 at max_seq_length 512") as caught:
+        s = create_pretraining_data([src.parent], spm_dir, tmp_path / "out", threads=2)
+    assert not any("prepare-corpus" in str(w.message) for w in caught), "the input is sentence-split"
+    assert s["output_bytes"] > 50 * s["input_bytes"]
+    assert 0.7 < s["estimated_output_bytes"] / s["output_bytes"] < 1.4, s
+
+
+def test_small_settings_and_sentence_split_input_warn_of_nothing(corpus_dir, spm_dir, tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = create_pretraining_data([corpus_dir], spm_dir, tmp_path / "out", threads=2, max_seq_length=128,
+                                    dupe_factor=1)
+    assert 0.5 < s["estimated_output_bytes"] / s["output_bytes"] < 2, s
+
+
+def test_input_that_is_not_sentence_split_warns_to_run_prepare_corpus(spm_dir, tmp_path):
+    wrapped = Path(__file__).parent / "fixtures" / "layout" / "hmann-wrapped.txt"
+    r = run_cli("create-data", str(wrapped), "--tokenizer", str(spm_dir), "-o", str(tmp_path / "out"),
+                "--max_seq_length", "64", "--dupe_factor", "1", "--threads", "2", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    lines = [line for line in r.stderr.splitlines() if "prepare-corpus" in line]
+    assert len(lines) == 1 and "not one sentence per line" in lines[0], r.stderr
+    assert "wrapped" in lines[0] and "Traceback" not in r.stderr and ".py:" not in lines[0]
+
+
+def test_standard_input_as_create_data_input(corpus_dir, spm_dir, tmp_path):
+    import subprocess
+    import sys
+
+    text = sorted(corpus_dir.glob("*.txt"))[0].read_text(encoding="utf-8")
+    cmd = [sys.executable, "-m", "albert_fast", "create-data", "-", "--tokenizer", str(spm_dir), "-o",
+           str(tmp_path / "out"), "--max_seq_length", "64", "--dupe_factor", "1", "--threads", "2", "--no-progress"]
+    r = subprocess.run(cmd, input=text, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert [i["path"] for i in m["inputs"]] == ["-"] and m["inputs"][0]["bytes"] == len(text.encode())
+    assert not list((tmp_path / "out").glob(".stdin-*"))
+    # The same file given by name writes the same records.
+    create_pretraining_data([sorted(corpus_dir.glob("*.txt"))[0]], spm_dir, tmp_path / "named", threads=2,
+                            max_seq_length=64, dupe_factor=1)
+    assert [p.read_bytes() for p in _shards(tmp_path / "out")] == [p.read_bytes() for p in _shards(tmp_path / "named")]

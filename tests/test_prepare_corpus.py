@@ -11,28 +11,11 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
+from data_fixtures import prep, punkt_dir, read_docs  # noqa: F401 (punkt_dir: a fixture)
 from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTrainer
 
 import albert_fast
-from albert_fast.prepare_corpus import save_punkt_params, train_punkt
 from albert_fast.errors import ConfigError, InputError
-
-
-@pytest.fixture(scope="session")
-def punkt_dir(examples_dir: Path, tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("punkt") / "en"
-    train_punkt((examples_dir / "en-twain4.txt").read_text(encoding="utf-8"), d)
-    return d
-
-
-def prep(inputs, out, punkt_dir, **kw):
-    return albert_fast.prepare_corpus(inputs, out, punkt_params=str(punkt_dir), **kw)
-
-
-def read_docs(out: Path) -> list[list[str]]:
-    """The documents of all shards, each a list of sentences (lines)."""
-    text = "".join(p.read_text(encoding="utf-8") for p in sorted(out.glob("corpus-*.txt")))
-    return [block.split("\n") for block in text.split("\n\n") if block.strip("\n")]
 
 
 def test_blank_line_mode_one_document_per_paragraph(tmp_path, punkt_dir):
@@ -125,7 +108,7 @@ def test_output_matches_nltk_sentence_for_sentence(examples_dir, tmp_path, punkt
     from albert_fast import _core
 
     src = examples_dir / "de-HMann3.txt"
-    prep([src], tmp_path / "out", punkt_dir, dedup=False)
+    prep([src], tmp_path / "out", punkt_dir, dedup=False, doc_boundary="blank-line")
     from nltk.tokenize.punkt import PunktParameters
     from nltk.tabdata import PunktDecoder
 
@@ -148,6 +131,11 @@ def test_output_matches_nltk_sentence_for_sentence(examples_dir, tmp_path, punkt
             expected.append(sents)
     assert read_docs(tmp_path / "out") == expected
     assert _core  # the splitter used above is the Rust one, via prepare_corpus
+    # auto groups these wrapped paragraphs into documents; each paragraph is still split on its
+    # own, so the sentences are the same, in the same order.
+    stats = prep([src], tmp_path / "grouped", punkt_dir, dedup=False)
+    assert stats["files"][0]["mode"] == "group" and stats["documents"] < len(expected)
+    assert sum(read_docs(tmp_path / "grouped"), []) == sum(expected, [])
 
 
 def test_deterministic_for_any_thread_count_and_sharded(examples_dir, tmp_path, punkt_dir):
@@ -189,7 +177,7 @@ def test_punkt_trained_on_sample_by_default_and_reused(examples_dir, tmp_path):
     out = tmp_path / "out"
     stats = albert_fast.prepare_corpus([examples_dir / "en-twain4.txt"], out, punkt_sample_mb=0.05)
     assert stats["punkt"]["source"] == "trained"
-    assert 0 < stats["punkt"]["sample_bytes"] <= 0.05 * 1024 * 1024 + 20000
+    assert 0 < stats["punkt"]["sample_bytes"] <= 0.05 * 1024 * 1024
     assert all((out / "punkt" / n).is_file() for n in ("abbrev_types.txt", "ortho_context.tab"))
     (out / "stats.json").unlink()
     again = albert_fast.prepare_corpus([examples_dir / "en-twain4.txt"], out, punkt_sample_mb=0.05)
@@ -200,6 +188,56 @@ def test_punkt_trained_on_sample_by_default_and_reused(examples_dir, tmp_path):
     with pytest.raises(InputError, match="earlier prepare-corpus run"):
         albert_fast.prepare_corpus([examples_dir / "en-twain4.txt"], out, punkt_sample_mb=0.04)
     assert (out / "punkt" / "ortho_context.tab").read_bytes() == before
+
+
+def test_punkt_sample_bound_holds_for_a_single_long_line(tmp_path):
+    # One 3 MB line: the sample is cut at whitespace inside it, not taken whole.
+    f = tmp_path / "one-line.txt"
+    f.write_text("This is one sentence of a very long line. " * 75_000 + "\n", encoding="utf-8")
+    stats = albert_fast.prepare_corpus([f], tmp_path / "out", punkt_sample_mb=0.25)
+    assert 0.2 * 1024 * 1024 < stats["punkt"]["sample_bytes"] <= 0.25 * 1024 * 1024
+
+
+def test_an_nltk_failure_is_one_line_in_our_words(tmp_path):
+    # A damaged .zip on NLTK_DATA's path makes nltk.data.find raise zipfile.BadZipFile.
+    (tmp_path / "in.txt").write_text("One sentence. Another one.\n", encoding="utf-8")
+    (tmp_path / "nltk").mkdir(mode=0o700)
+    (tmp_path / "nltk" / "data.zip").write_bytes(b"not a zip")
+    r = run_cli("prepare-corpus", str(tmp_path / "in.txt"), "-o", str(tmp_path / "out"),
+                "--language", "english", env={"NLTK_DATA": str(tmp_path / "nltk" / "data.zip")})
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "punkt_language 'english': NLTK failed searching its data path" in r.stderr
+    assert "BadZipFile: File is not a zip file" in r.stderr and "--punkt-params" in r.stderr
+
+
+def _compressed(ext: str, data: bytes) -> bytes:
+    import zstandard
+
+    if ext == "zst":  # with a checksum: any damage is found
+        return zstandard.ZstdCompressor(level=19, write_checksum=True).compress(data)
+    return gzip.compress(data) if ext == "gz" else bz2.compress(data)
+
+
+@pytest.mark.parametrize("ext,name", [("zst", "zstd"), ("gz", "gzip"), ("bz2", "bzip2")])
+def test_corrupt_or_truncated_compressed_input_is_named_in_plain_words(tmp_path, punkt_dir, ext, name):
+    import re
+
+    text = "".join(f"This is sentence {i} of the corpus. And another {i * 7 % 13}.\n" for i in range(30000))
+    data = _compressed(ext, text.encode())
+    bad = bytearray(data)
+    bad[int(len(data) * 0.97)] ^= 0xC8  # zstd said "Destination buffer is too small" here
+    cases = {"bad": (bytes(bad), rf"corrupt {name} data in \S*bad.txt.{ext} at byte \d+ \(of {len(data)}\): "
+                                 "the file is damaged; recompress it from the original"),
+             "cut": (data[:-40], rf"truncated {name} data in \S*cut.txt.{ext}: the file ends inside "
+                                 rf"compressed data \({len(data) - 40} bytes\)")}
+    for stem, (content, expected) in cases.items():
+        f = tmp_path / f"{stem}.txt.{ext}"
+        f.write_bytes(content)
+        r = run_cli("prepare-corpus", str(f), "-o", str(tmp_path / f"out-{stem}"), "--punkt-params",
+                    str(punkt_dir), "--no-progress")
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+        assert re.search(expected, r.stderr), r.stderr
 
 
 def test_default_punkt_parameters_are_nltks_on_the_sample(literature_dir, tmp_path):

@@ -26,6 +26,7 @@ import pretrain_data as pdata  # noqa: E402
 from conftest import run_cli  # noqa: E402
 
 from albert_fast.dataset import find_data_files  # noqa: E402
+from albert_fast.metrics_log import METRICS_FILE, read_metrics  # noqa: E402
 from albert_fast.pretrain import pretrain  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -163,10 +164,25 @@ def test_resume_gives_the_same_weights_as_one_run(twain_data, tmp_path):
     first = pretrain(cfg, str(twain_data), split, deterministic=True, do_eval=False,
                      num_train_steps=20, progress=_quiet)
     assert first.step == 20
+    # A run killed after logging step 25 but before its next checkpoint: the resumed run
+    # drops that line and logs each step once.
+    with open(split / METRICS_FILE, "a") as f:
+        f.write(json.dumps({"split": "train", "step": 25, "loss": 1.0}) + "\n" + '{"split": "tr')
     lines: list[str] = []
     second = pretrain(cfg, str(twain_data), split, deterministic=True, do_eval=False,
                       progress=lines.append)
     assert second.step == 40 and any("resumed from" in line for line in lines)
+    records = read_metrics(split)
+    assert [r["step"] for r in records] == [10, 20, 30, 40]
+    assert all(r["split"] == "train" and math.isfinite(r["loss"]) for r in records)
+    assert [r["step"] for r in read_metrics(straight)] == [10, 20, 30, 40]
+    # Epochs from the manifest's record counts; the progress line shows them with an ETA.
+    instances = sum(e["records"] for e in json.loads((twain_data / "manifest.json").read_text())["files"]["train"])
+    # metrics.jsonl keeps 6 decimals of the epoch.
+    assert records[-1]["epoch"] == pytest.approx(40 * cfg.pretraining.train_batch_size / instances, abs=1e-6)
+    step_lines = [line for line in lines if line.startswith("step ")]
+    assert step_lines[0].startswith("step 30/40 (75.0%)  epoch ") and " ETA " in step_lines[0]
+    assert " ETA " not in step_lines[-1]  # the last step: nothing left
     a, b = _weights(straight, cfg), _weights(split, cfg)
     assert a.keys() == b.keys() and len(a) > 20
     for name in a:
@@ -304,6 +320,16 @@ def test_cli_pretrain(twain_data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "step 6/6" in proc.stdout and "masked_lm_accuracy" in proc.stdout
     assert json.loads((tmp_path / "run" / "eval_results.json").read_text())["global_step"] == 6
+    # The metrics beside TensorBoard's, and the curves drawn from them.
+    records = read_metrics(tmp_path / "run")
+    assert [(r["split"], r["step"]) for r in records] == [("train", 3), ("train", 6), ("eval", 6)]
+    shown = run_cli("inspect", str(tmp_path / "run"), "--plot", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "last step: 6" in shown.stdout and "last eval step: 6" in shown.stdout
+    page = (tmp_path / "run" / "metrics.html").read_text()
+    assert f"plot: {tmp_path / 'run' / 'metrics.html'}" in shown.stdout
+    assert page.count("<svg") == 4 and 'data-label="total (train)"' in page
+    assert 'data-label="masked LM (eval)"' in page
     bad = run_cli("pretrain", "--config", str(cfg_path), "--data", str(tmp_path / "missing"),
                   "-o", str(tmp_path / "run2"), env=env)
     assert bad.returncode == 2 and "missing" in bad.stderr and "Traceback" not in bad.stderr
@@ -319,8 +345,11 @@ os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": sys.argv[1].split(",
 import pretrain_data as pdata
 from albert_fast.pretrain import pretrain
 cfg = pdata.tiny_config(num_train_steps=6, save_checkpoints_steps=3, iterations_per_loop=3,
-                        train_batch_size=16, eval_batch_size=16, max_eval_steps=2)
-r = pretrain(cfg, sys.argv[4], sys.argv[5], strategy="multi_worker")
+                        train_batch_size=16, eval_batch_size=16, max_eval_steps=2,
+                        sequence_bins=[32, 48], masked_lm_budget=0.15)
+stop = int(sys.argv[6]) if len(sys.argv) > 6 else None
+r = pretrain(cfg, sys.argv[4], sys.argv[5], strategy="multi_worker", deterministic=True,
+             num_train_steps=stop, do_eval=stop is None)
 print("RESULT", json.dumps({"step": r.step, "eval": r.eval}))
 """
 
@@ -331,14 +360,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_multi_worker_mirrored_two_processes(twain_data, tmp_path):
+def _two_workers(data: Path, run: Path, stop: int | None = None) -> list[dict]:
+    """One 2-worker MultiWorkerMirroredStrategy run on 127.0.0.1 (free ports chosen now)."""
     workers = ",".join(f"127.0.0.1:{_free_port()}" for _ in range(2))
     env = dict(os.environ, PYTHONPATH=str(REPO / "python"), TF_CPP_MIN_LOG_LEVEL="3",
                CUDA_VISIBLE_DEVICES="")
     procs = [subprocess.Popen(
         [sys.executable, "-c", WORKER, workers, str(i), str(Path(__file__).parent),
-         str(twain_data), str(tmp_path / "run")],
+         str(data), str(run)] + ([str(stop)] if stop else []),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
     outs = []
     try:
@@ -351,13 +380,36 @@ def test_multi_worker_mirrored_two_processes(twain_data, tmp_path):
                 p.kill()
     for code, out, err in outs:
         assert code == 0, err[-3000:]
-    results = [json.loads(out.split("RESULT", 1)[1]) for _, out, _ in outs]
+    return [json.loads(out.split("RESULT", 1)[1]) for _, out, _ in outs]
+
+
+@pytest.fixture(scope="session")
+def varied_twain_data(tmp_path_factory, literature_dir) -> Path:
+    """Twain shards with instances of many lengths (for sequence bins)."""
+    return pdata.build_dataset(tmp_path_factory.mktemp("varied_twain"),
+                               [literature_dir / "en-twain1.txt", literature_dir / "en-twain2.txt"],
+                               [literature_dir / "en-twain4.txt"], short_seq_prob=0.5)
+
+
+@pytest.mark.slow
+def test_multi_worker_mirrored_two_processes(varied_twain_data, tmp_path):
+    """Two workers with sequence bins (every replica of a step draws the same bin) and dynamic
+    masking; stopped at step 3 and resumed, each worker continues its own input position
+    (RUN/input-K), so the weights equal those of the uninterrupted run."""
+    results = _two_workers(varied_twain_data, tmp_path / "run")
     assert all(r["step"] == 6 for r in results)
     # Both workers computed the same all-reduced evaluation.
     assert results[0]["eval"]["masked_lm_loss"] == pytest.approx(
         results[1]["eval"]["masked_lm_loss"], rel=1e-5)
     assert tf.train.latest_checkpoint(str(tmp_path / "run")).endswith("ckpt-6")
     assert not list((tmp_path / "run").glob(".worker-*"))  # non-chief scratch removed
+    assert sorted(p.name for p in (tmp_path / "run").glob("input-*")) == ["input-0", "input-1"]
+    assert [r["step"] for r in _two_workers(varied_twain_data, tmp_path / "split", stop=3)] == [3, 3]
+    _two_workers(varied_twain_data, tmp_path / "split")
+    cfg = pdata.tiny_config()
+    a, b = _weights(tmp_path / "run", cfg), _weights(tmp_path / "split", cfg)
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
 
 def test_cli_help_does_not_import_tensorflow():

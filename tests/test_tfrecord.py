@@ -345,6 +345,7 @@ def test_format_instance_is_the_original_log_format():
     assert text == (
         "*** Example ***\n"
         "tokens: [CLS] [MASK] ▁w31 [SEP] ▁w32 [SEP]\n"
+        "masked_lm_labels: 1:▁w30\n"
         "input_ids: 2 4 31 3 32 3 0 0 0 0 0 0\n"
         "input_mask: 1 1 1 1 1 1 0 0 0 0 0 0\n"
         "segment_ids: 0 0 0 0 1 1 0 0 0 0 0 0\n"
@@ -354,8 +355,12 @@ def test_format_instance_is_the_original_log_format():
         "masked_lm_weights: 1.0 0.0 0.0 0.0\n"
         "next_sentence_labels: 0\n"
     )
-    # Without a tokenizer the tokens line shows ids.
+    # Without a tokenizer the tokens line shows ids (and masked_lm_ids are the labels).
     assert format_instance(inst).splitlines()[1] == "tokens: 2 4 31 3 32 3"
+    assert "masked_lm_labels" not in format_instance(inst)
+    # Every real label, by position; padding entries (weight 0) are left out.
+    assert format_instance(_hand_instances()[0], VOCAB).splitlines()[2] == (
+        "masked_lm_labels: 2:▁w11 3:▁w12 4:▁w13 7:▁w15")
 
 
 def test_inspect_prints_instances_across_files(hand_dir):

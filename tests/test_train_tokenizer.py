@@ -7,6 +7,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import importlib
 import json
 import shutil
 import unicodedata
@@ -405,3 +406,55 @@ def test_cancelled_sampling_raises_keyboard_interrupt(examples_dir):
         _core.sample_sentences([str(p) for p in sorted(examples_dir.iterdir())], lowercase=True,
                                strip_accents=False, replace_quotes=True, max_sentences=10,
                                progress=progress)
+
+
+# ------------------------------------------------------------------------------------------
+# The cost estimate printed before SentencePiece trains
+
+_tt = importlib.import_module("albert_fast.train_tokenizer")
+
+
+def test_estimate_grows_with_the_sample_and_shrinks_with_cpus():
+    small = _tt.estimate_training(10_000_000, 30000, cpus=2)
+    large = _tt.estimate_training(100_000_000, 30000, cpus=2)
+    assert large.seconds > small.seconds > 0 and large.peak_bytes > small.peak_bytes > 0
+    assert _tt.estimate_training(100_000_000, 30000, cpus=8).seconds < large.seconds
+    # The fitted formula, not a stand-in, gives the numbers: on 1 CPU the wall time is the CPU time.
+    assert large.peak_bytes == int((_tt.MEM_BASE_MIB + _tt.MEM_MIB_PER_MB * 100) * 2**20)
+    one = _tt.estimate_training(100_000_000, 30000, cpus=1)
+    assert one.seconds == pytest.approx(_tt.CPU_S_AT_1MB * 100 ** _tt.CPU_EXPONENT)
+    assert large.seconds == pytest.approx(one.seconds * (_tt.SERIAL_SHARE + (1 - _tt.SERIAL_SHARE) / 2))
+    # The bench's measurement it was fitted on (benches/RESULTS.md): 1M sentences, 91.1 MB,
+    # 175 CPU-seconds and 1944 MiB at 30000 pieces.
+    fitted = _tt.estimate_training(91_100_000, 30000, cpus=1)
+    assert fitted.seconds == pytest.approx(175.4, rel=0.05)
+    assert fitted.peak_bytes / 2**20 == pytest.approx(1944, rel=0.05)
+
+
+def test_available_memory_is_read_from_the_system():
+    available = _tt.available_memory_bytes()
+    assert available is not None and 0 < available
+
+
+def test_estimate_line_is_printed_before_training(tmp_path, examples_dir, capsys, caplog):
+    summary = train_tokenizer(examples_dir, tmp_path / "o", vocab_size=VOCAB, progress=True)
+    err = capsys.readouterr().err
+    expected = _tt.estimate_training(_tt.sampled_bytes(summary["input"]), VOCAB)
+    assert f"on {summary['sentences']:,} sentences; {expected.describe()}" in err
+    assert "estimated " in expected.describe() and " GiB peak memory" in expected.describe()
+    assert "is estimated to need" not in caplog.text  # the tiny sample fits
+
+
+@pytest.mark.parametrize("room", [-1, +1])
+def test_memory_warning_when_the_estimate_exceeds_available_ram(tmp_path, examples_dir, caplog,
+                                                                 monkeypatch, room):
+    cfg = {"tokenizer": {"input_sentence_size": 300}}
+    probe = train_tokenizer(examples_dir, tmp_path / "probe", config=cfg, vocab_size=500, progress=False)
+    peak = _tt.estimate_training(_tt.sampled_bytes(probe["input"]), 500).peak_bytes
+    monkeypatch.setattr(_tt, "available_memory_bytes", lambda: peak + room)
+    caplog.clear()
+    train_tokenizer(examples_dir, tmp_path / "o", config=cfg, vocab_size=500, progress=False)
+    warned = "SentencePiece is estimated to need" in caplog.text
+    assert warned == (room < 0), caplog.text
+    if warned:
+        assert "tokenizer.input_sentence_size" in caplog.text

@@ -110,10 +110,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from albert_fast.io_utils import no_empty_dirs_left_on_failure
+
+    # Where the verb writes: its -o, or what the verb says (`run`: the config's output).
+    outputs = args.outputs(args) if hasattr(args, "outputs") else [getattr(args, "output", None)]
     try:
-        code = int(args.run(args) or 0)
+        with no_empty_dirs_left_on_failure([o for o in outputs if o]):
+            code = int(args.run(args) or 0)
+            if code:
+                raise _Failed(code)
         sys.stdout.flush()
         return code
+    except _Failed as failed:
+        return failed.code
     except KeyboardInterrupt:
         print("albert-fast: interrupted", file=sys.stderr)
         return 130
@@ -124,6 +133,13 @@ def _run(args: argparse.Namespace) -> int:
             raise
         print(f"albert-fast {args.command}: error: {_describe(err)}", file=sys.stderr)
         return 2
+
+
+class _Failed(Exception):
+    """A verb that returned a non-zero status: a failure for the output clean-up too."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
 
 
 def _plain_warning(verb: str) -> Any:

@@ -113,7 +113,8 @@ class TokenizerConfig(_Section):
     character_coverage: float = Field(
         0.99995, gt=0.0, le=1.0, description="Share of characters the model must cover.")
     input_sentence_size: int = Field(
-        10_000_000, gt=0, description="Most sentences SentencePiece loads for training.")
+        10_000_000, gt=0, description="Most sentences SentencePiece loads for training (the "
+        "tutorial's value; time, memory and quality per size: docs/tokenizer-training.md).")
     shuffle: bool = Field(
         True, description="Sample the training sentences at random (SentencePiece's "
         "shuffle_input_sentence).")
@@ -153,6 +154,43 @@ class DataConfig(_Section):
         "the fixes; accent stripping (Q1) has its own switch, text.strip_accents.")
 
 
+def _increasing_lengths(value: Optional[list[int]]) -> Optional[list[int]]:
+    """``sequence_bins``: positive and strictly increasing (upper bounds of real length)."""
+    if value is None:
+        return value
+    if any(b < 1 for b in value):
+        raise ValueError(f"bin lengths must be positive, got {value}")
+    if any(b >= c for b, c in zip(value, value[1:])):
+        raise ValueError(f"bin lengths must be strictly increasing, got {value}")
+    return value
+
+
+class PhaseConfig(_Section):
+    """One phase of a multi-phase schedule (``pretraining.phases``, as BERT recipes train most
+    steps on short sequences): how long it runs and which data it reads. Unset fields take the
+    run's values (``--data``, ``data.*``, ``pretraining.sequence_bins``)."""
+
+    fraction: Optional[float] = Field(
+        None, gt=0.0, le=1.0, description="Share of pretraining.num_train_steps this phase runs "
+        "(or give steps; the last phase may give neither: it runs to the end).")
+    steps: Optional[int] = Field(None, gt=0, description="Steps this phase runs.")
+    data: Optional[str] = Field(
+        None, description="Training data of the phase (as --data); unset: the run's --data.")
+    max_seq_length: Optional[int] = Field(
+        None, ge=8, description="The phase data's max_seq_length; unset: data.max_seq_length.")
+    max_predictions_per_seq: Optional[int] = Field(
+        None, ge=1, description="The phase data's max_predictions_per_seq; unset: "
+        "data.max_predictions_per_seq.")
+    sequence_bins: Optional[list[int]] = Field(
+        None, description="Bins of the phase; unset: pretraining.sequence_bins without the "
+        "lengths above the phase's max_seq_length.")
+
+    @field_validator("sequence_bins")
+    @classmethod
+    def _check_bins(cls, value: Optional[list[int]]) -> Optional[list[int]]:
+        return _increasing_lengths(value)
+
+
 class PretrainingConfig(_Section):
     """``run_pretraining.py`` flags, defaults as in the original tool (the ALBERT paper's
     recipe). ``max_seq_length`` and ``max_predictions_per_seq`` live in ``data``: they must match
@@ -187,16 +225,46 @@ class PretrainingConfig(_Section):
         "fp32", description="Compute precision: fp32, or mixed bf16/fp16 (fp16 scales the loss).")
     random_seed: Optional[int] = Field(
         12345, description="Seed of weight initialization, dropout and input shuffling.")
+    # Throughput (docs/pretraining.md, "Fast training").
+    sequence_bins: list[int] = Field(
+        default_factory=list, description="Sequence-length bins, e.g. [128, 256, 384, 512]: each "
+        "training batch holds instances of one bin, padded only to its length (data.max_seq_length "
+        "is always the last bin); empty: every batch padded to data.max_seq_length.")
+    phases: list[PhaseConfig] = Field(
+        default_factory=list, description="Training phases in order, each with its own data and "
+        "length (e.g. 90% of the steps at 128, then 512); empty: one phase.")
+    jit_compile: Literal["auto", "true", "false"] = Field(
+        "auto", description="XLA-compile the training and evaluation steps: auto (on GPU/TPU, "
+        "off on CPU), true, false.")
+
+    @field_validator("sequence_bins")
+    @classmethod
+    def _check_bins(cls, value: Optional[list[int]]) -> Optional[list[int]]:
+        return _increasing_lengths(value)
+
+    @field_validator("jit_compile", mode="before")
+    @classmethod
+    def _bool_to_choice(cls, value: Any) -> Any:
+        # YAML reads `jit_compile: true` as a boolean.
+        return str(value).lower() if isinstance(value, bool) else value
 
 
 class CorpusConfig(_Section):
     """``prepare-corpus``: raw text -> one sentence per line, a blank line between documents
     (docs/prepare-corpus.md explains every rule)."""
 
-    doc_boundary: Literal["auto", "file", "line", "blank-line", "jsonl", "doc"] = Field(
+    doc_boundary: Literal["auto", "file", "line", "blank-line", "group", "row", "jsonl", "doc"] = Field(
         "auto", description="What a document is: auto (per file: .jsonl -> jsonl, <doc> files -> "
-        "doc, else blank-line), file, line, blank-line (paragraph), jsonl, doc (WikiExtractor).")
-    jsonl_field: str = Field("text", description="JSON Lines field holding the text (dots for nested fields).")
+        "doc, Parquet/Arrow -> row unless the rows read like lines, else by the file's layout: one "
+        "sentence per line -> blank-line, one document per line -> line, paragraph layouts -> "
+        "group), file, line, blank-line (paragraph), group (consecutive paragraphs up to "
+        "target_document_kb), row (one per Parquet/Arrow row), jsonl, doc (WikiExtractor).")
+    target_document_kb: float = Field(
+        16.0, ge=0.0, description="Paragraph layouts (group, and auto on such files): group "
+        "consecutive paragraphs into documents of about this many KB (0: one paragraph per "
+        "document).")
+    jsonl_field: str = Field("text", description="The JSON Lines field or Parquet/Arrow/datasets column "
+                             "holding the text (dots for nested fields); also --text-column.")
     clean: bool = Field(True, description="Clean the text; false turns every cleaning rule off.")
     nfc: bool = Field(True, description="Unicode NFC.")
     remove_control: bool = Field(True, description="Remove control characters (Cc that are not whitespace, U+FEFF).")
@@ -208,7 +276,7 @@ class CorpusConfig(_Section):
     punkt_params: Optional[str] = Field(None, description="A punkt_tab directory with the Punkt parameters.")
     punkt_language: Optional[str] = Field(
         None, description="Use the installed nltk_data punkt_tab model of this language if there is one.")
-    punkt_sample_mb: float = Field(10.0, gt=0.0, description="MB of input to train Punkt on (NLTK PunktTrainer).")
+    punkt_sample_mb: float = Field(10.0, gt=0.0, description="MB of input to train Punkt on (a sample from the start of each file, cut at whitespace: the bound holds for any line length).")
 
 
 class ClusterConfig(_Section):
@@ -239,6 +307,7 @@ FIELD_ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("text", "lowercase"): ("do_lower_case",),
     ("tokenizer", "shuffle"): ("shuffle_input_sentence",),
     ("corpus", "punkt_language"): ("language",),
+    ("corpus", "jsonl_field"): ("text_column",),
 }
 
 # Command-line spellings that replace a field's own name (``--cluster``, not ``--address``).
@@ -372,10 +441,78 @@ def cross_field_problems(cfg: Config) -> list[tuple[tuple[str, ...], Any, str]]:
         problems.append((("tokenizer", "vocab_size"), t.vocab_size,
                          f"must equal model.vocab_size = {m.vocab_size} (Q5: the embedding table "
                          f"and the tokenizer must agree); leave it unset to use the model's"))
+    problems.extend(_schedule_problems(cfg))
     if m.type_vocab_size < 2:
         problems.append((("model", "type_vocab_size"), m.type_vocab_size,
                          "must be at least 2: every instance uses segment ids 0 and 1"))
     return problems
+
+
+def _schedule_problems(cfg: Config) -> list[tuple[tuple[str, ...], Any, str]]:
+    """``sequence_bins`` and ``phases`` against the lengths and steps they refer to."""
+    d, p, m = cfg.data, cfg.pretraining, cfg.model
+    problems: list[tuple[tuple[str, ...], Any, str]] = []
+    if p.sequence_bins and p.sequence_bins[-1] > d.max_seq_length:
+        problems.append((("pretraining", "sequence_bins"), p.sequence_bins,
+                         f"bin {p.sequence_bins[-1]} is above data.max_seq_length = "
+                         f"{d.max_seq_length} (bins are lengths the data is cut to)"))
+    for i, phase in enumerate(p.phases):
+        loc = ("pretraining", "phases", str(i))
+        last = i == len(p.phases) - 1
+        if phase.fraction is not None and phase.steps is not None:
+            problems.append((loc, phase.model_dump(), "give steps or fraction, not both"))
+        elif phase.fraction is None and phase.steps is None and not last:
+            problems.append((loc, phase.model_dump(), "give steps or fraction (only the last "
+                             "phase may omit both: it runs to num_train_steps)"))
+        length = phase.max_seq_length or d.max_seq_length
+        if length > m.max_position_embeddings:
+            problems.append((loc + ("max_seq_length",), length,
+                             f"must not exceed model.max_position_embeddings = "
+                             f"{m.max_position_embeddings}"))
+        if phase.sequence_bins and phase.sequence_bins[-1] > length:
+            problems.append((loc + ("sequence_bins",), phase.sequence_bins,
+                             f"bin {phase.sequence_bins[-1]} is above the phase's "
+                             f"max_seq_length = {length}"))
+    if p.phases:
+        ends = _phase_ends(p.phases, p.num_train_steps)
+        if ends[-2] >= p.num_train_steps or any(a >= b for a, b in zip(ends, ends[1:])):
+            problems.append((("pretraining", "phases"), [ph.model_dump() for ph in p.phases],
+                             f"the phases before the last end at step {ends[-2]}: every phase "
+                             f"needs at least one of the num_train_steps = {p.num_train_steps}"
+                             " steps"))
+        elif abs(ends[-1] - p.num_train_steps) > 1:
+            problems.append((("pretraining", "phases"), [ph.model_dump() for ph in p.phases],
+                             f"the phases add up to {ends[-1]} steps but num_train_steps is "
+                             f"{p.num_train_steps}; leave the last phase's steps and fraction "
+                             "unset to run it to the end"))
+    return problems
+
+
+def _phase_ends(phases: list[PhaseConfig], num_train_steps: int) -> list[int]:
+    """Step 0, then the step each phase ends at as written (``fraction`` counted on the
+    cumulative share, so 0.9 + 0.1 ends at num_train_steps exactly; the last phase without
+    steps or fraction at num_train_steps)."""
+    ends, share = [0], 0.0
+    for phase in phases:
+        if phase.fraction is not None:
+            share += phase.fraction
+            ends.append(round(share * num_train_steps))
+        elif phase.steps is not None:
+            ends.append(ends[-1] + phase.steps)
+            share = ends[-1] / num_train_steps
+        else:
+            ends.append(num_train_steps)
+    return ends
+
+
+def phase_ranges(pretraining: PretrainingConfig) -> list[tuple[int, int]]:
+    """``[start, end)`` steps of every phase (one phase over the whole run when ``phases`` is
+    empty); the last phase always ends at ``num_train_steps``."""
+    if not pretraining.phases:
+        return [(0, pretraining.num_train_steps)]
+    ends = _phase_ends(pretraining.phases, pretraining.num_train_steps)
+    ends[-1] = pretraining.num_train_steps
+    return list(zip(ends, ends[1:]))
 
 
 # model field -> the only value the trainer builds

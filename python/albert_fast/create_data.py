@@ -21,10 +21,12 @@ from albert_fast import _core, storage
 from albert_fast.cluster import open_executor, parse_cluster, run_tasks
 from albert_fast.config import Config, DataConfig, as_config, check_vocab_size
 from albert_fast.errors import ConfigError, ModelError
-from albert_fast.io_utils import atomic_write_text, file_sha256
+from albert_fast.io_utils import (STDIN, atomic_write_text, file_sha256,
+                                  human_size, is_stdin_spool, stdin_spooled)
 from albert_fast.progress import Bar, run_with_progress
 from albert_fast.records import feature_spec
-from albert_fast.tokenizer import TOKENIZER_CONFIG, resolve_tokenizer_paths, sentencepiece_behaviour
+from albert_fast.tokenizer import (TOKENIZER_CONFIG, Tokenizer, resolve_tokenizer_paths,
+                                 sentencepiece_behaviour)
 from albert_fast.unicode_tables import tables_id
 
 __all__ = ["create_pretraining_data", "check_vocab_file", "MANIFEST", "default_shard_size"]
@@ -81,6 +83,58 @@ def _normalization(cfg: Config, explicit: bool, recorded: Mapping[str, Any], mod
         raise ModelError(f"{model}: normalization mismatch: {'; '.join(problems)}. The data must be "
                          "normalized as the tokenizer's training text was (Q1)")
     return lowercase, strip
+
+
+#: Warn when the estimated output is this many times the input, or larger than LARGE_OUTPUT.
+LARGE_OUTPUT_RATIO = 20
+LARGE_OUTPUT_BYTES = 10 << 30
+
+
+def estimate_output(profile: Mapping[str, Any], input_bytes: int, token_ids: Sequence[Sequence[int]],
+                    data: DataConfig) -> dict[str, Any]:
+    """What create-data will write, estimated before the run from a sample of the input: the
+    sample's tokens per byte and documents per byte scaled to ``input_bytes``; instances as the
+    reference makes them (a document yields about one instance per ~0.9 x max_seq_length tokens,
+    plus its short last one), ``dupe_factor`` times; a record padded to ``max_seq_length``
+    (input_ids 1-3 bytes per id, three 0/1 features of one byte per position, the masked_lm_*
+    features, names and framing)."""
+    sample = profile.get("sample", [])
+    sample_bytes = sum(len(line.encode("utf-8")) + 1 for line in sample) or 1
+    tokens = sum(len(ids) for ids in token_ids)
+    documents = max(1, sum(1 for a, b in zip(sample, sample[1:] + [""]) if a.strip() and not b.strip()))
+    scale = input_bytes / sample_bytes
+    total_tokens, total_docs = tokens * scale, documents * scale
+    per_pass = total_tokens / (0.9 * max(data.max_seq_length - 3, 1)) + total_docs / 2
+    instances = data.dupe_factor * per_pass
+    record = data.max_seq_length * 5 + data.max_predictions_per_seq * 8 * (1 + int(data.do_permutation)) + 220
+    out = instances * record
+    return {"instances": int(instances), "bytes": int(out), "bytes_per_instance": record,
+            "ratio": out / max(input_bytes, 1), "tokens": int(total_tokens), "documents": int(total_docs)}
+
+
+def _check_input(input_specs: list[str], tokenizer: Any, data: DataConfig) -> Optional[dict[str, Any]]:
+    """One-line warnings before a long run: input that is not one sentence per line, and an
+    output much larger than the input (the reference's defaults, dupe_factor 40 at
+    max_seq_length 512, write ~100x the text). Returns the estimate (None without text)."""
+    profile = _core.profile_text(input_specs)
+    lines = [line for line in profile["sample"] if line.strip()]
+    if not lines:
+        return None
+    summary = profile["summary"]
+    if profile["layout"] not in ("sentences", "short"):
+        warnings.warn(
+            f"the input looks like {profile['description']} (mean line {summary['mean_line_bytes']:.0f} bytes, "
+            f"{summary['lines_per_block']:.1f} lines per document), not one sentence per line with blank lines "
+            "between documents: run albert-fast prepare-corpus on it first", stacklevel=3)
+    input_bytes = sum(storage.size(p) for p in _core.expand_inputs(input_specs)[0])
+    estimate = estimate_output(profile, input_bytes, tokenizer.encode_batch(lines), data)
+    if estimate["ratio"] >= LARGE_OUTPUT_RATIO or estimate["bytes"] >= LARGE_OUTPUT_BYTES:
+        warnings.warn(
+            f"the output will be about {human_size(estimate['bytes'])} ({estimate['ratio']:.0f}x the "
+            f"{human_size(input_bytes)} input, ~{estimate['instances']:,} instances): dupe_factor "
+            f"{data.dupe_factor} at max_seq_length {data.max_seq_length}; lower --dupe_factor (or use "
+            "masked_lm_budget for dynamic masking at pretraining) to write less", stacklevel=3)
+    return estimate
 
 
 def _empty_named_shards(out: Path | str, names: Sequence[str], shards: Sequence[Mapping[str, Any]],
@@ -174,7 +228,8 @@ def create_pretraining_data(
         compression: ``"none"`` or ``"gzip"`` (files end in ``.tfrecord.gz``).
         shard_size_bytes: raw input bytes per shard (default :func:`default_shard_size`).
         max_line_tokens: a line with more tokens is an error (default 16 x max_seq_length; 0
-            disables the check).
+            disables the check); so is a line of more than 256 bytes per token of the limit,
+            found while reading (memory stays bounded for any line length).
         progress: draw a progress bar on stderr (when it is a terminal).
         strict_normalization: whether the config's ``text`` settings must equal those recorded
             with the tokenizer (error otherwise); when false the tokenizer's recorded settings
@@ -266,13 +321,20 @@ def create_pretraining_data(
         compression=compression, max_line_tokens=line_limit, output_files=names,
     )
     show = progress and sys.stderr.isatty()
-    if parse_cluster(cluster) is not None or not local_out:
-        worker_model = tokenizer_given if storage.is_url(tokenizer_given) else str(model.resolve())
-        result = _create_data_planned(options, cluster, cfg.cluster.connect_timeout, threads,
-                                      worker_model, model_sha, show)
-    else:
-        result = run_with_progress(lambda p: _core.create_data(progress=p, **options), _bar,
-                                   show=show, name="albert-fast-create-data")
+    if STDIN in input_specs and (parse_cluster(cluster) is not None or not local_out):
+        raise ConfigError("'-' (standard input) works for a local run into a local directory: "
+                          "save the text to a file (or a bucket) and name that")
+    with stdin_spooled(input_specs, out) as options["inputs"]:
+        estimate = _check_input(options["inputs"], Tokenizer(model, lowercase, strip_accents,
+                                                             data.reference_compat), data)
+        if parse_cluster(cluster) is not None or not local_out:
+            worker_model = tokenizer_given if storage.is_url(tokenizer_given) else str(model.resolve())
+            result = _create_data_planned(options, cluster, cfg.cluster.connect_timeout, threads,
+                                          worker_model, model_sha, show)
+        else:
+            result = run_with_progress(lambda p: _core.create_data(progress=p, **options), _bar,
+                                       show=show, name="albert-fast-create-data")
+        input_sizes = {p: storage.size(p) for p in result["inputs"]}
 
     shards = result["shards"] + _empty_named_shards(out, names, result["shards"], compression)
     totals = {k: sum(s[k] for s in shards) for k in ("records", *_SHARD_COUNTS)}
@@ -303,7 +365,7 @@ def create_pretraining_data(
         "masked_lm_length": data.max_predictions_per_seq * (1 + int(data.do_permutation)),
         "feature_spec": {name: {"dtype": dtype, "length": length} for name, (dtype, length) in
                          feature_spec(data.max_seq_length, data.max_predictions_per_seq, data.do_permutation).items()},
-        "inputs": [{"path": p, "bytes": storage.size(p)} for p in result["inputs"]],
+        "inputs": [{"path": STDIN if is_stdin_spool(p) else p, "bytes": input_sizes[p]} for p in result["inputs"]],
         "input_bytes": result["input_bytes"],
         "files": {
             split: [{"file": s["file"], "records": s["records"], "documents": s["documents"]}
@@ -331,6 +393,8 @@ def create_pretraining_data(
         "input_bytes": result["input_bytes"],
         "files": [s["file"] for s in shards],
         "resumed_files": sum(1 for s in shards if s["resumed"]),
+        "output_bytes": sum(storage.size(storage.join(out, s["file"])) for s in shards),
+        "estimated_output_bytes": estimate["bytes"] if estimate else None,
         "seconds": time.monotonic() - start,
         "manifest": str(manifest_path),
     }

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 from albert_fast import storage
 from albert_fast.config import Config
 from albert_fast.create_data import MANIFEST
-from albert_fast.dataset import DataFiles
+from albert_fast.dataset import DataFiles, is_remote
 from albert_fast.errors import InputError
 from albert_fast.io_utils import atomic_write_json
 from albert_fast.records import RecordReader, decode_example, feature_spec
@@ -163,7 +163,9 @@ def check_training_data(files: DataFiles, config: Config, run_dir: str | os.Path
         raise ValueError(f"the data's tokenizer has {vocab} pieces but model.vocab_size is "
                          f"{m.vocab_size} (Q5: they must agree)")
     train_spec, eval_spec = data_specs(config)
-    paths = list(dict.fromkeys([*files.train, *files.eval]))
+    # Files in a bucket (gs://, s3://) are read by TensorFlow alone; it checks their records as
+    # it reads them.
+    paths = [p for p in dict.fromkeys([*files.train, *files.eval]) if not is_remote(p)]
     specs = {p: eval_spec for p in files.eval}
     specs.update({p: train_spec for p in files.train})
     known = _read_verified(Path(run_dir))
@@ -176,13 +178,13 @@ def check_training_data(files: DataFiles, config: Config, run_dir: str | os.Path
 
     # The reader releases the GIL while it reads and verifies, so files are read in parallel;
     # the first failing file (in order) is the error, and files not started yet are skipped.
-    pool = ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(len(paths), os.cpu_count() or 1)))
     try:
         counts = dict(zip(paths, pool.map(scan, paths)))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     for split, names in (("training", files.train), ("evaluation", files.eval)):
-        if not any(counts[p] for p in names):
+        if all(p in counts for p in names) and not any(counts[p] for p in names):
             raise ValueError(f"the {split} files hold no records: {', '.join(names)}")
     for line in count_mismatches(counts):
         warn(f"warning: {line}")
@@ -279,8 +281,8 @@ def locate_bad_record(files: DataFiles, config: Config) -> Optional[str]:
     """The first record of the run's files that the trainer cannot read or parse, as inspect
     names it (every record is read), or None."""
     train_spec, eval_spec = data_specs(config)
-    jobs = [(p, train_spec) for p in files.train]
-    jobs += [(p, eval_spec) for p in files.eval if p not in files.train]
+    jobs = [(p, train_spec) for p in files.train if not is_remote(p)]
+    jobs += [(p, eval_spec) for p in files.eval if p not in files.train and not is_remote(p)]
     for path, spec in jobs:
         try:
             scan_file(path, spec, config, head=None)

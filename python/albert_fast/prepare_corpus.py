@@ -18,10 +18,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 from albert_fast import _core, storage
 from albert_fast.cluster import DEFAULT_CONNECT_TIMEOUT, open_executor, parse_cluster, run_tasks
-from albert_fast.config import Config, CorpusConfig, as_config
+from albert_fast.config import FIELD_ALIASES, Config, CorpusConfig, as_config
 from albert_fast.errors import ConfigError, InputError
-from albert_fast.io_utils import atomic_write_json
-from albert_fast.progress import Bar, run_with_progress
+from albert_fast.io_utils import STDIN, atomic_write_json, ensure_output_dir, name_stdin, stdin_spooled
+from albert_fast.progress import Bar, run_with_progress, run_with_status
 from albert_fast.unicode_tables import tables_id
 
 PUNKT_FILES = ("abbrev_types.txt", "collocations.tab", "sent_starters.txt", "ortho_context.tab")
@@ -83,13 +83,28 @@ def _has_punkt_files(directory: Path) -> bool:
 
 
 def _installed_punkt(language: str) -> Path | None:
-    """The installed ``nltk_data`` ``punkt_tab`` model of ``language``, if there is one."""
+    """The installed ``nltk_data`` ``punkt_tab`` model of ``language``, if there is one. NLTK is
+    only asked where its data lies; whatever goes wrong inside it is said in our words."""
     try:
         import nltk.data
-
+    except Exception as err:  # not installed, or broken on import
+        raise ConfigError(
+            f"punkt_language {language!r}: NLTK, which finds installed punkt_tab models, cannot be "
+            f"imported ({_one_line(err)}); install nltk or pass --punkt-params DIR") from None
+    try:
         return Path(str(nltk.data.find(f"tokenizers/punkt_tab/{language}/")))
     except (LookupError, ValueError, OSError):
         return None
+    except Exception as err:  # e.g. a damaged .zip on NLTK_DATA's path
+        raise InputError(
+            f"punkt_language {language!r}: NLTK failed searching its data path "
+            f"({os.pathsep.join(map(str, nltk.data.path))}) for punkt_tab: {_one_line(err)}; "
+            "fix the path (NLTK_DATA) or pass --punkt-params DIR") from None
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def load_punkt_splitter(params_dir: str | Path) -> "_core.PunktSplitter":
@@ -97,12 +112,13 @@ def load_punkt_splitter(params_dir: str | Path) -> "_core.PunktSplitter":
     return _core.PunktSplitter(str(params_dir))
 
 
-def _resolve_params(inputs: list[str], out: Path | str, cfg: CorpusConfig) -> tuple[Path, dict[str, Any]]:
+def _resolve_params(inputs: list[str], out: Path | str, cfg: CorpusConfig,
+                    progress: bool = False) -> tuple[Path, dict[str, Any]]:
     """The Punkt parameters' directory and where they came from. For an output in object
     storage the trained parameters are kept in ``OUT/punkt/`` there too (``training.json``
     last), and reused from there."""
     if not storage.is_url(out) or cfg.punkt_params or (cfg.punkt_language and _installed_punkt(cfg.punkt_language)):
-        return _resolve_local_params(inputs, Path(out), cfg)
+        return _resolve_local_params(inputs, Path(out), cfg, progress=progress)
     remote = storage.join(out, "punkt")
     local = storage.cache_dir("punkt", hashlib.sha256(remote.encode()).hexdigest()[:16])
     shutil.rmtree(local, ignore_errors=True)
@@ -110,14 +126,15 @@ def _resolve_params(inputs: list[str], out: Path | str, cfg: CorpusConfig) -> tu
         storage.fetch_dir(remote, [*PUNKT_FILES, "training.json"], local=local / "punkt")
     earlier = any(storage.exists(storage.join(out, f))
                   for f in (_core.PREPARED_STATS_FILE, _core.PREPARED_STATE_FILE))
-    d, info = _resolve_local_params(inputs, local, cfg, earlier, shown=out)
+    d, info = _resolve_local_params(inputs, local, cfg, earlier, shown=out, progress=progress)
     if info.get("source") == "trained" and not info.get("reused"):
         storage.upload_dir(d, remote, last=["training.json"])
     return d, info
 
 
 def _resolve_local_params(inputs: list[str], out: Path, cfg: CorpusConfig,
-                          earlier_output: bool | None = None, shown: Any = None) -> tuple[Path, dict[str, Any]]:
+                          earlier_output: bool | None = None, shown: Any = None,
+                          progress: bool = False) -> tuple[Path, dict[str, Any]]:
     """:func:`_resolve_params` with the parameters kept in ``out/punkt``; ``earlier_output``:
     whether the output holds an earlier run's shards (default: look in ``out``)."""
     if cfg.punkt_params:
@@ -141,6 +158,7 @@ def _resolve_local_params(inputs: list[str], out: Path, cfg: CorpusConfig,
         "inputs": inputs,
         "punkt_sample_mb": cfg.punkt_sample_mb,
         "doc_boundary": cfg.doc_boundary,
+        "target_document_kb": cfg.target_document_kb,
         "jsonl_field": cfg.jsonl_field,
         "clean": [cfg.clean, cfg.nfc, cfg.remove_control, cfg.collapse_whitespace, cfg.min_line_chars],
     }
@@ -163,7 +181,12 @@ def _resolve_local_params(inputs: list[str], out: Path, cfg: CorpusConfig,
         info["train_seconds"] = round(info["train_seconds"], 3)
         return info
 
-    return d, _write_trained(d, train, {"sample_settings": sample_settings})
+    # Sampling and training report nothing while they run: a status line says what is going on
+    # and for how long.
+    return d, run_with_status(
+        lambda: _write_trained(d, train, {"sample_settings": sample_settings}),
+        f"training Punkt on a {cfg.punkt_sample_mb:g} MB sample of the input", show=progress,
+        name="albert-fast-punkt")
 
 
 def _reading_settings(cfg: CorpusConfig) -> dict[str, Any]:
@@ -171,6 +194,7 @@ def _reading_settings(cfg: CorpusConfig) -> dict[str, Any]:
     for the corpus itself."""
     return dict(
         doc_boundary=cfg.doc_boundary,
+        target_document_kb=cfg.target_document_kb,
         jsonl_field=cfg.jsonl_field,
         clean=cfg.clean,
         nfc=cfg.nfc,
@@ -193,7 +217,9 @@ def prepare_corpus(
     """Turns raw text into ``OUT/corpus-NNNNN.txt`` shards (one sentence per line, a blank line
     after each document) plus ``OUT/stats.json``, and returns those statistics.
 
-    ``inputs``: files, directories (recursive) and globs; plain, ``.gz``, ``.zst`` or ``.bz2``.
+    ``inputs``: files, directories (recursive) and globs; plain, ``.gz``, ``.zst`` or ``.bz2``;
+    Parquet and Arrow files and Hugging Face ``datasets`` directories (``save_to_disk``), the
+    text from the column ``jsonl_field`` (alias ``text_column``); ``-`` for standard input.
     ``config``: a :class:`Config` (its ``corpus`` section is used), a config file path or dict,
     or a :class:`CorpusConfig`;
     any field of :class:`CorpusConfig` can also be given as a keyword (``doc_boundary="jsonl"``,
@@ -214,6 +240,8 @@ def prepare_corpus(
         cfg = full.corpus
         cluster = full.cluster.address if cluster is None else cluster
         timeout = full.cluster.connect_timeout
+    aliases = {a: f for (section, f), names in FIELD_ALIASES.items() if section == "corpus" for a in names}
+    overrides = {aliases.get(k, k): v for k, v in overrides.items()}
     unknown = sorted(set(overrides) - set(CorpusConfig.model_fields))
     if unknown:
         raise ConfigError(f"unknown prepare_corpus option(s): {', '.join(unknown)}")
@@ -223,9 +251,26 @@ def prepare_corpus(
         raise ConfigError(f"threads: {threads} is negative (0 uses all cores)")
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
-    input_list, url_hidden = storage.expand_inputs([os.fspath(i) for i in inputs])
+    input_list = [os.fspath(i) for i in inputs]
+    if STDIN not in input_list:
+        return _prepare(input_list, output, cfg, cluster, timeout, threads, progress)
+    if parse_cluster(cluster) is not None or storage.is_url(output):
+        raise ConfigError("'-' (standard input) works for a local run into a local directory: "
+                          "save the text to a file (or a bucket) and name that")
+    out = ensure_output_dir(output)
+    with stdin_spooled(input_list, out) as input_list:
+        stats = name_stdin(_prepare(input_list, out, cfg, cluster, timeout, threads, progress))
+        atomic_write_json(out / "stats.json", stats)
+        return stats
+
+
+def _prepare(inputs: list[str], output: str | os.PathLike[str], cfg: CorpusConfig, cluster: Any,
+             timeout: float, threads: int, progress: bool) -> dict[str, Any]:
+    """:func:`prepare_corpus` on named inputs: here, or planned on ``cluster`` / for a URL
+    output."""
+    input_list, url_hidden = storage.expand_inputs(inputs)
     out = storage.ensure_output(output)
-    params_dir, punkt_info = _resolve_params(input_list, out, cfg)
+    params_dir, punkt_info = _resolve_params(input_list, out, cfg, progress)
     options = dict(_reading_settings(cfg), dedup=cfg.dedup, shard_size_mb=cfg.shard_size_mb,
                    max_document_mb=cfg.max_document_mb, threads=threads)
     if parse_cluster(cluster) is not None or storage.is_url(out):
@@ -286,11 +331,11 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
         plan, tasks = _core.prepare_plan(indexes, files, fp, **options)
         if not tasks:  # nothing to write: the statistics say so, as the local run does
             storage.remove_tree(plan_dir)
-            return _core.prepare_stats(plan, [], str(out), len(files), hidden + url_hidden, 0,
+            return _core.prepare_stats(plan, [], [], str(out), len(files), hidden + url_hidden, 0,
                                        extra_stats=_extra_stats(punkt_info), **options)
         _write_journal(out, fp, journal_done)
         # 3. The shards (those the journal lists as finished are kept, as the local run does).
-        finished = {r["file"]: r for r in _verified(out, journal_done)}
+        finished = {r["file"]: (r, d) for r, d in _verified(out, journal_done)}
         todo = [t for t in tasks if t["shard"]["file_name"] not in finished]
         built = run_tasks(ex, _shard_task,
                           [(t, params_location, fp, out, dict(options, threads=ex.task_threads(len(todo))))
@@ -299,13 +344,13 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
                           desc="prepare-corpus", show=progress)
     records = dict(finished)
     resumed = len(finished)
-    for t, (record, was_done) in zip(todo, built):
-        records[t["shard"]["file_name"]] = record
+    for t, (record, documents, was_done) in zip(todo, built):
+        records[t["shard"]["file_name"]] = (record, documents)
         resumed += was_done
     ordered = [records[t["shard"]["file_name"]] for t in tasks]
     # 4. The statistics, written last; the journal lists every shard.
-    stats = _core.prepare_stats(plan, ordered, str(out), len(files), hidden + url_hidden, resumed,
-                                extra_stats=_extra_stats(punkt_info), **options)
+    stats = _core.prepare_stats(plan, [r for r, _ in ordered], [d for _, d in ordered], str(out), len(files),
+                                hidden + url_hidden, resumed, extra_stats=_extra_stats(punkt_info), **options)
     _write_journal(out, fp, ordered)
     storage.write_bytes(storage.join(out, _core.PREPARED_STATS_FILE),
                         _core.prepared_json_text(stats).encode("utf-8"))
@@ -322,8 +367,8 @@ def _size_or_1(path: str) -> int:
 
 def _previous_run(out: str, fp: str) -> dict | list:
     """What an earlier run left in ``out``, by the local run's rules: its statistics when it
-    finished with this fingerprint, the shards its journal lists, or an error for any other
-    run's output."""
+    finished with this fingerprint, the shards its journal lists (``(record, documents)``
+    pairs), or an error for any other run's output."""
     stats = storage.read_json(storage.join(out, _core.PREPARED_STATS_FILE))
     if isinstance(stats, dict):
         if stats.get("fingerprint") == fp:
@@ -336,7 +381,8 @@ def _previous_run(out: str, fp: str) -> dict | list:
         if journal.get("fingerprint") != fp:
             raise InputError(f"{out}: holds an unfinished prepare-corpus run with other inputs or "
                              "settings; choose another output directory or remove it")
-        return list(journal.get("shards") or [])
+        # A shard without its documents' statistics (a journal of an older release) is rebuilt.
+        return list(zip(journal.get("shards") or [], journal.get("documents") or []))
     for name in storage.listdir(out):
         if name.startswith("corpus-") and name.endswith(".txt"):
             raise InputError(f"{out}: already holds {name} from another run; choose another output "
@@ -345,9 +391,10 @@ def _previous_run(out: str, fp: str) -> dict | list:
 
 
 def _verified(out: str, records: list) -> list:
-    """The journal's leading shards that are still there with their recorded size."""
+    """The journal's leading ``(record, documents)`` pairs whose shard is still there with its
+    recorded size."""
     kept = []
-    for i, rec in enumerate(records):
+    for i, (rec, documents) in enumerate(records):
         if rec.get("file") != f"corpus-{i:05d}.txt":
             break
         try:
@@ -355,12 +402,14 @@ def _verified(out: str, records: list) -> list:
                 break
         except OSError:
             break
-        kept.append(rec)
+        kept.append((rec, documents))
     return kept
 
 
 def _write_journal(out: str, fp: str, records: list) -> None:
-    text = _core.prepared_json_text({"fingerprint": fp, "shards": records})
+    """The journal the local run keeps, from ``(record, documents)`` pairs."""
+    text = _core.prepared_json_text({"fingerprint": fp, "shards": [r for r, _ in records],
+                                     "documents": [d for _, d in records]})
     storage.write_bytes(storage.join(out, _core.PREPARED_STATE_FILE), text.encode("utf-8"))
 
 
@@ -388,28 +437,28 @@ def _worker_splitter(location: str, fp: str) -> Any:
     return _SPLITTERS[(location, fp)]
 
 
-def _shard_task(task: dict, params: str, fp: str, out: str, options: dict) -> tuple[dict, bool]:
+def _shard_task(task: dict, params: str, fp: str, out: str, options: dict) -> tuple[dict, dict, bool]:
     """Step 3 on a worker: builds one shard into ``out`` (or finds it finished there: its marker
-    has this run's fingerprint and the file its size); returns its record and whether it was
-    found finished."""
+    has this run's fingerprint and the file its size); returns its record, its documents'
+    statistics and whether it was found finished."""
     name = task["shard"]["file_name"]
     target = storage.join(out, name)
     marker_path = storage.join(out, PLAN_DIR, f"{name}.done")
     marker = storage.read_json(marker_path)
-    if isinstance(marker, dict) and marker.get("fingerprint") == fp:
+    if isinstance(marker, dict) and marker.get("fingerprint") == fp and "documents" in marker:
         try:
             if storage.size(target) == marker["record"]["bytes"]:
-                return marker["record"], True
+                return marker["record"], marker["documents"], True
         except OSError:
             pass
     splitter = _worker_splitter(params, fp)
     if storage.is_url(out):
         with storage.temp_dir() as tmp:
             local = Path(tmp) / name
-            record = _core.prepare_build_shard(task, splitter, str(local), **options)
+            record, documents = _core.prepare_build_shard(task, splitter, str(local), **options)
             storage.put_file(local, target)
     else:
         Path(out, PLAN_DIR).mkdir(parents=True, exist_ok=True)
-        record = _core.prepare_build_shard(task, splitter, target, **options)
-    storage.write_json(marker_path, {"fingerprint": fp, "record": record})
-    return record, False
+        record, documents = _core.prepare_build_shard(task, splitter, target, **options)
+    storage.write_json(marker_path, {"fingerprint": fp, "record": record, "documents": documents})
+    return record, documents, False

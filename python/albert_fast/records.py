@@ -284,17 +284,24 @@ def format_instance(example: Mapping[str, Sequence], tokenizer: Any = None) -> s
 
     ``tokens`` lists the real tokens (``input_mask == 1``) as pieces — what the model sees,
     with ``[MASK]`` and random replacements — when ``tokenizer`` is given (anything
-    :func:`piece_lookup` accepts), as ids otherwise. Then every feature in stored order, values
+    :func:`piece_lookup` accepts), as ids otherwise; with a tokenizer, ``masked_lm_labels``
+    then gives each masked position with the piece it must be predicted as
+    (``position:piece``, the entries of weight 1). Then every feature in stored order, values
     separated by spaces, floats as Python prints them (``1.0``)."""
     ids = list(example.get("input_ids", []))
     mask = example.get("input_mask")
     real = sum(1 for m in mask if m) if mask is not None else len(ids)
-    if tokenizer is not None:
-        lookup = piece_lookup(tokenizer)
-        tokens = [lookup(int(i)) for i in ids[:real]]
-    else:
-        tokens = [str(i) for i in ids[:real]]
+    lookup = piece_lookup(tokenizer) if tokenizer is not None else (lambda i: str(i))
+    tokens = [lookup(int(i)) for i in ids[:real]]
     lines = ["*** Example ***", "tokens: " + " ".join(tokens)]
+    if tokenizer is not None and "masked_lm_ids" in example:
+        # What the model must predict, readable: position:original piece, for each real label.
+        weights = example.get("masked_lm_weights")
+        if weights is None:
+            weights = [1.0] * len(example["masked_lm_ids"])
+        labels = [f"{int(p)}:{lookup(int(i))}" for p, i, w in
+                  zip(example.get("masked_lm_positions", []), example["masked_lm_ids"], weights) if w]
+        lines.append("masked_lm_labels: " + " ".join(labels))
     for name, values in example.items():
         lines.append(f"{name}: " + " ".join(_fmt_value(v) for v in values))
     return "\n".join(lines) + "\n"
@@ -361,6 +368,13 @@ def _mask_id_of(tokenizer: Any) -> int:
     if isinstance(tokenizer, Sequence) and "[MASK]" in tokenizer:
         return list(tokenizer).index("[MASK]")
     return ALBERT_SPECIAL_IDS["[MASK]"]
+
+
+def length_histogram(paths: Iterable[str | Path]) -> dict[int, int]:
+    """Real length (``sum(input_mask)``) -> instances over the given TFRecord files (the Rust
+    pass behind :func:`dataset_stats`, all files in parallel)."""
+    files = [str(p) for p in paths]
+    return dict(_core.dataset_stats_raw(files, 4)["lengths"]) if files else {}
 
 
 def dataset_stats(paths: str | Path | Iterable[str | Path], tokenizer: Any = None, mask_id: int | None = None) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from albert_fast.config import (SECTION_MODELS, Config, config_from_dict, format
 from albert_fast.create_data import create_pretraining_data
 from albert_fast.errors import ConfigError
 from albert_fast.export_hf import export_hf, fill_mask_lines
-from albert_fast.io_utils import atomic_write_json, ensure_output_dir, file_sha256
+from albert_fast.io_utils import atomic_write_json, ensure_output_dir, file_sha256, human_size
 from albert_fast.prepare_corpus import prepare_corpus
 from albert_fast.pretrain import pretrain
 from albert_fast.runtime import PRECISIONS, STRATEGIES
@@ -349,21 +349,12 @@ def run_pipeline(config_path: str | os.PathLike, *, from_stage: Optional[str] = 
     return outcomes
 
 
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
 def summary(outcomes: list[StageOutcome], settings: RunSettings) -> str:
     """The end-of-run table: time and output size per stage, final metrics, the HF model."""
     lines = ["", "summary", f"  {'stage':<16}{'status':<9}{'time':>9}{'size':>11}"]
     for o in outcomes:
         took = f"{o.seconds:>8.1f}s" if o.status == "ran" else f"{'-':>9}"
-        lines.append(f"  {o.stage:<16}{o.status:<9}{took}{_human(o.size_bytes):>11}")
+        lines.append(f"  {o.stage:<16}{o.status:<9}{took}{human_size(o.size_bytes):>11}")
     by = {o.stage: o.result for o in outcomes}
     pre = by.get("pretrain") or {}
     ev = pre.get("eval") or pre.get("train") or {}

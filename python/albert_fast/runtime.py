@@ -54,20 +54,86 @@ def make_strategy(name: str = "auto", tpu: Optional[str] = None, *, zone: Option
         else:
             return tf.distribute.get_strategy()
     if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "", zone=zone,
-                                                                     project=project)
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
+        return _tpu_strategy(tpu, zone, project)
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # Without GPUs: every logical CPU device (tf.config.set_logical_device_configuration),
+        # the path a multi-GPU machine runs, on a CPU.
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name in ("cpu", "one_device"):
         gpus = tf.config.list_logical_devices("GPU")
         return tf.distribute.OneDeviceStrategy("/gpu:0" if name == "one_device" and gpus
                                                else "/cpu:0")
     raise AssertionError(name)
+
+
+def _tpu_strategy(tpu: Optional[str], zone: Optional[str] = None,
+                  project: Optional[str] = None) -> Any:
+    """``TPUStrategy`` on the named TPU (``local`` on a Cloud TPU VM; ``zone``/``project`` find
+    it by name elsewhere); a :class:`ValueError`
+    with one line saying what failed instead of TensorFlow's traceback when there is none."""
+    import socket
+    import urllib.error
+
+    import tensorflow as tf
+
+    what = f"--tpu {tpu!r}" if tpu else "--strategy tpu"
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "", zone=zone,
+                                                                     project=project)
+        master = resolver.master()
+        if master.startswith("grpc://"):
+            # A TPU node's address: connecting to a dead one blocks for minutes; probe it first.
+            host, _, port = master[len("grpc://"):].rpartition(":")
+            with socket.create_connection((host, int(port)), timeout=10):
+                pass
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    except (ValueError, OSError, urllib.error.URLError, tf.errors.OpError) as err:
+        reason = str(getattr(err, "message", None) or err).strip().split(". ")[0].splitlines()
+        raise ValueError(
+            f"{what}: no TPU to train on ({reason[0] if reason else type(err).__name__}); on a "
+            "Cloud TPU VM use --tpu local, elsewhere the TPU's name or grpc://HOST:PORT"
+        ) from None
+
+
+def input_pipelines(strategy: Any) -> tuple[int, int, int]:
+    """``(pipelines, pipeline_id, local_replicas)``: how many input pipelines a strategy reads
+    with (one per worker), which one this process is, and how many replicas it feeds."""
+    import tensorflow as tf
+
+    if isinstance(strategy, tf.distribute.TPUStrategy):  # one input pipeline per TPU host
+        hosts = max(1, int(getattr(strategy.extended, "num_hosts", 1)))
+        return hosts, 0, strategy.num_replicas_in_sync // hosts
+    try:
+        local = len(strategy.extended.worker_devices)
+    except RuntimeError:  # the default strategy: one device
+        local = 1
+    pipelines = max(1, strategy.num_replicas_in_sync // local)
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if pipelines == 1 or resolver is None or not getattr(resolver, "task_type", None):
+        return pipelines, 0, local
+    # MultiWorkerMirroredStrategy numbers the chief 0 and the workers after it.
+    has_chief = "chief" in (resolver.cluster_spec().as_dict() or {})
+    index = 0 if resolver.task_type == "chief" else int(resolver.task_id) + int(has_chief)
+    return pipelines, index, local
+
+
+def uses_accelerator(strategy: Any) -> bool:
+    """Whether the strategy computes on GPUs or TPUs (decides ``jit_compile: auto``)."""
+    import tensorflow as tf
+
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return True
+    try:
+        devices = strategy.extended.worker_devices
+    except RuntimeError:  # the default strategy runs on the first GPU when there is one
+        return bool(tf.config.list_logical_devices("GPU"))
+    return any("GPU" in d.upper() for d in devices)
 
 
 def _tf_config_tasks() -> int:

@@ -12,18 +12,18 @@ import logging
 import os
 import re
 import shutil
-import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from albert_fast import _core, storage
 from albert_fast.cluster import open_executor, parse_cluster, run_tasks
 from albert_fast.config import Config, as_config
 from albert_fast.errors import ConfigError, ModelError
-from albert_fast.io_utils import atomic_path, atomic_write_json, atomic_write_text, ensure_output_dir
-from albert_fast.progress import Bar, run_with_progress
+from albert_fast.io_utils import (STDIN, atomic_path, atomic_write_json, atomic_write_text,
+                                  ensure_output_dir, stdin_spooled)
+from albert_fast.progress import Bar, run_with_progress, run_with_status
 from albert_fast.tokenizer import ALBERT_SPECIAL_TOKENS, MODEL_FILE, TOKENIZER_CONFIG
 
 log = logging.getLogger("albert_fast")
@@ -104,27 +104,39 @@ def train_tokenizer(
             f"{len(symbols)} user_defined_symbols alone take {min_size - 1}")
 
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    specs, url_hidden = storage.expand_inputs([os.fspath(p) for p in paths])
-    files, skipped_hidden = _core.expand_inputs(specs)
+    paths = [os.fspath(p) for p in paths]
+    if STDIN not in paths:  # a missing input fails before the output directory is made
+        _expand(paths)
     sampling = _Sampling(cfg.cluster.address if cluster is None else cluster,
                          cfg.cluster.connect_timeout, os.fspath(output_dir))
     if storage.is_url(output_dir):
         url = storage.ensure_output(output_dir)
         with storage.temp_dir() as tmp:
-            summary = _train(files, skipped_hidden + url_hidden, Path(tmp), cfg, size, symbols, threads,
-                             progress, replace_quotes, started, sampling)
+            with stdin_spooled(paths, Path(tmp)) as local:
+                files, skipped_hidden = _expand(local)
+                summary = _train(files, skipped_hidden, Path(tmp), cfg, size, symbols, threads,
+                                 progress, replace_quotes, started, sampling)
             storage.upload_dir(tmp, url, last=[TOKENIZER_CONFIG])
         return dict(summary, output_dir=url, model_file=storage.join(url, MODEL_FILE),
                     vocab_file=storage.join(url, VOCAB_FILE), config_file=storage.join(url, TOKENIZER_CONFIG))
     created = not Path(output_dir).exists()
     out = ensure_output_dir(output_dir)
     try:
-        return _train(files, skipped_hidden + url_hidden, out, cfg, size, symbols, threads, progress,
-                      replace_quotes, started, sampling)
+        with stdin_spooled(paths, out) as paths:
+            files, skipped_hidden = _expand(paths)
+            return _train(files, skipped_hidden, out, cfg, size, symbols, threads, progress,
+                          replace_quotes, started, sampling)
     except BaseException:
         if created:  # leave nothing behind for a run that failed
             shutil.rmtree(out, ignore_errors=True)
         raise
+
+
+def _expand(paths: list[str]) -> tuple[list, int]:
+    """The input files of ``paths`` (local and URL specs) and how many hidden files were skipped."""
+    specs, url_hidden = storage.expand_inputs(paths)
+    files, skipped_hidden = _core.expand_inputs(specs)
+    return files, skipped_hidden + url_hidden
 
 
 def _train(files: list, skipped_hidden: int, out: Path, cfg: Config, size: int, symbols: list[str],
@@ -139,11 +151,15 @@ def _train(files: list, skipped_hidden: int, out: Path, cfg: Config, size: int, 
     stats["skipped_files"] = skipped_hidden
     _warn_about_input(stats)
     sentences = stats["sampled"]
-    if progress:
-        print(f"albert-fast: training SentencePiece {tok.model_type} model, vocab_size {size}, on "
-              f"{sentences:,} sentences", file=sys.stderr, flush=True)
-
-    model_bytes = _run_trainer(sample, size, tok.model_type, tok.character_coverage, symbols, sentences)
+    estimate = estimate_training(sampled_bytes(stats), size)
+    _warn_about_memory(estimate)
+    # SentencePiece reports nothing while it trains (its log is off): a status line says what
+    # is going on, what it should cost, and for how long it has run.
+    model_bytes = run_with_status(
+        lambda: _run_trainer(sample, size, tok.model_type, tok.character_coverage, symbols, sentences),
+        f"training SentencePiece {tok.model_type} model, vocab_size {size}, on {sentences:,} "
+        f"sentences; {estimate.describe()}",
+        show=progress, name="albert-fast-spm-train")
     sp = check_albert_specials(model_bytes, size, symbols, where=str(out / MODEL_FILE))
     sha = hashlib.sha256(model_bytes).hexdigest()
     with atomic_path(out / MODEL_FILE) as tmp:
@@ -267,6 +283,106 @@ def _warn_about_input(stats: Mapping[str, int]) -> None:
         log.warning("albert-fast: warning: %d of %d lines are longer than %d bytes and were skipped, "
                     "as SentencePiece skips them; is the input split into sentences (one per line)? "
                     "See `albert-fast prepare-corpus`.", stats["too_long"], candidates, MAX_SENTENCE_BYTES)
+
+
+# ------------------------------------------------------------------------------------------
+# What the training will cost
+
+#: SentencePiece's unigram training cost as a function of the sample, fitted on the runs of
+#: benches/bench_spm_sample_size.py (benches/RESULTS.md, "train-tokenizer: how large a sample",
+#: 2026-12-01: 62.5k-1M unique technical sentences of 91 bytes on average, 30000 pieces, 2 shared
+#: cores; each fit within 5% of every run):
+#:   CPU-seconds = CPU_S_AT_1MB * (sample MB) ** CPU_EXPONENT * (vocab / 30000) ** VOCAB_EXPONENT
+#:   peak RSS    = MEM_BASE_MIB + MEM_MIB_PER_MB * sample MB  (MiB)
+#: VOCAB_EXPONENT comes from the bench's 7500-piece probe (fewer pieces, more pruning rounds:
+#: slower). SERIAL_SHARE is the main thread's share of the CPU time in its calibration run (the
+#: rest runs on SPM_NUM_THREADS threads); wall time on C free CPUs = CPU-seconds * (SERIAL_SHARE +
+#: (1 - SERIAL_SHARE) / min(C, SPM_NUM_THREADS)) (Amdahl's law). Text with many repeated
+#: sentences costs less than this (SentencePiece counts distinct words).
+CPU_S_AT_1MB = 1.40
+CPU_EXPONENT = 1.078
+VOCAB_EXPONENT = -0.231
+SERIAL_SHARE = 0.185
+MEM_BASE_MIB = 55.8
+MEM_MIB_PER_MB = 20.73
+_FIT_VOCAB = 30000
+
+
+class TrainingEstimate(NamedTuple):
+    """What SentencePiece's trainer is expected to take for a sample (see estimate_training)."""
+
+    seconds: float
+    peak_bytes: int
+    sample_bytes: int
+    cpus: int
+
+    def describe(self) -> str:
+        return (f"estimated {_duration(self.seconds)} and {self.peak_bytes / 2**30:.1f} GiB peak "
+                f"memory on {self.cpus} CPU{'s' if self.cpus != 1 else ''} for "
+                f"{_megabytes(self.sample_bytes)} MB of sample")
+
+
+def estimate_training(sample_bytes: int, vocab_size: int,
+                      cpus: int | None = None) -> TrainingEstimate:
+    """The expected wall time and peak memory of SentencePiece's unigram trainer on a sample of
+    ``sample_bytes`` bytes on ``cpus`` CPUs (default: those this process may use): the fitted
+    model above, measured on one machine and on distinct text, so a guide to the order of
+    magnitude (a faster CPU or repetitive text takes less). The sentence count does not enter:
+    the bench's sentences all had about the same length, so bytes alone were fitted."""
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    mb = sample_bytes / 1e6
+    cpu_seconds = CPU_S_AT_1MB * mb ** CPU_EXPONENT * (vocab_size / _FIT_VOCAB) ** VOCAB_EXPONENT
+    seconds = cpu_seconds * (SERIAL_SHARE + (1 - SERIAL_SHARE) / min(cpus, SPM_NUM_THREADS))
+    peak = (MEM_BASE_MIB + MEM_MIB_PER_MB * mb) * 2**20
+    return TrainingEstimate(seconds, int(peak), int(sample_bytes), cpus)
+
+
+def sampled_bytes(stats: Mapping[str, int]) -> int:
+    """The sample's size in bytes, from the sampler's statistics: the sampled sentences times the
+    mean length of the non-blank lines read."""
+    usable = stats["lines"] - stats["blank_lines"]
+    return round(stats["bytes"] / usable * stats["sampled"]) if usable else 0
+
+
+def available_memory_bytes() -> int | None:
+    """Memory available to a new allocation now (``MemAvailable`` in /proc/meminfo, else psutil
+    if installed); ``None`` when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import psutil
+    except ImportError:
+        return None
+    return int(psutil.virtual_memory().available)
+
+
+def _warn_about_memory(estimate: TrainingEstimate) -> None:
+    available = available_memory_bytes()
+    if available is not None and estimate.peak_bytes > available:
+        log.warning("albert-fast: warning: SentencePiece is estimated to need %.1f GiB but only %.1f "
+                    "GiB of memory is available; it may be killed or swap. Lower "
+                    "tokenizer.input_sentence_size (--set tokenizer.input_sentence_size=N; see "
+                    "docs/tokenizer-training.md for the quality each size gives)",
+                    estimate.peak_bytes / 2**30, available / 2**30)
+
+
+def _megabytes(n: int) -> str:
+    mb = n / 1e6
+    return f"{mb:,.0f}" if mb >= 10 else f"{mb:.1f}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 # ------------------------------------------------------------------------------------------

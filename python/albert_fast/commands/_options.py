@@ -16,6 +16,7 @@ import typing
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import yaml
+from pydantic import BaseModel
 
 from albert_fast.config import (FIELD_ALIASES, FLAG_NAMES, SECTIONS, Config, SECTION_MODELS,
                                 load_config, read_config_file)
@@ -94,6 +95,13 @@ def _field_kind(annotation: Any) -> tuple[str, Any]:
     return "scalar", annotation
 
 
+def _is_structured(annotation: Any) -> bool:
+    """A list of settings blocks, which no single flag can spell."""
+    args = typing.get_args(annotation)
+    return (typing.get_origin(annotation) is list and bool(args) and isinstance(args[0], type)
+            and issubclass(args[0], BaseModel))
+
+
 def _metavar(annotation: Any) -> str:
     text = str(annotation)
     for kind, label in (("list", "A,B,..."), ("int", "INT"), ("float", "FLOAT")):
@@ -152,6 +160,8 @@ def add_config_arguments(parser: argparse.ArgumentParser,
                 "model flags here override it")
         fields = SECTION_MODELS[section].model_fields
         for name in names:
+            if _is_structured(fields[name].annotation):
+                continue  # lists of settings (pretraining.phases): the config file or --set
             spelled = list(FLAG_NAMES.get((section, name), (name, *FIELD_ALIASES.get((section, name), ()))))
             taken = parser._option_string_actions
             if any(f"--{s}" in taken or f"--no-{s}" in taken for n in spelled

@@ -35,7 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "create-data", help="masked-LM + sentence-order instances -> sharded TFRecords",
         description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="*", metavar="INPUT",
-                   help="text files, directories or glob patterns (plain, .gz, .zst, .bz2)")
+                   help="text files, directories or glob patterns (plain, .gz, .zst, .bz2); - for "
+                   "standard input")
     p.add_argument("--input_file", "--input-file", action="append", default=[], metavar="FILES",
                    help="the original flag: comma-separated files or globs (added to INPUT)")
     p.add_argument("--vocab_file", "--vocab-file", default=None, metavar="PATH",
@@ -62,7 +63,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="raw input MB per shard/output file (default: 16 / dupe_factor, "
                    "between 0.0625 and 4)")
     p.add_argument("--max-line-tokens", "--max_line_tokens", type=int, default=None, metavar="N",
-                   help="a line with more tokens is an error (default: 16 x max_seq_length; 0: no limit)")
+                   help="a line with more tokens, or more than 256 bytes per token of N, is an error "
+                   "(default: 16 x max_seq_length; 0: no limit)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_noop_flags(p, "create_pretraining_data.py", NOOP_FLAGS)
     add_config_arguments(p, sections=("text", "data", "cluster"))

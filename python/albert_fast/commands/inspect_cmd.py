@@ -1,4 +1,5 @@
-"""`albert-fast inspect FILE_OR_DIR... [-n 5] [--stats] [--tokenizer DIR_OR_MODEL]`."""
+"""`albert-fast inspect FILE_OR_DIR... [-n 5] [--stats] [--tokenizer DIR_OR_MODEL]`, and
+`albert-fast inspect RUN [--plot [HTML]]` for a pretrain run directory."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Print the first instances of ALBERT pretraining TFRecords the way the original "
         "create_pretraining_data.py logs them (tokens, then one line per feature), or with --stats "
         "dataset statistics as JSON. Checksums are verified; plain and GZIP files are detected "
-        "automatically. Tokens are shown as pieces when a tokenizer is given or named by the "
-        "manifest.json beside the files, as ids otherwise. Record counts that differ from "
-        "the ones manifest.json lists are warned about on stderr.",
+        "automatically. Tokens (and the masked labels, as position:piece) are shown as pieces "
+        "when a tokenizer is given or named by the manifest.json beside the files, as ids "
+        "otherwise. Given a pretrain run directory instead, it summarizes the run from its "
+        "metrics.jsonl; --plot draws the loss and accuracy curves into a self-contained HTML "
+        "page (no TensorBoard needed). Record counts that differ from the ones manifest.json lists "
+        "are warned about on stderr.",
     )
     p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="TFRecord files or directories of them")
     p.add_argument("-n", "--num", type=int, default=5, metavar="N", help="instances to print (default 5)")
@@ -36,6 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "default: the one manifest.json names",
     )
     p.add_argument("--mask-id", type=int, default=None, help="id of [MASK] for --stats (default: from the tokenizer, else 4)")
+    p.add_argument("--plot", nargs="?", const="", default=None, metavar="HTML",
+                   help="for a run directory: write the loss/accuracy/learning-rate curves to HTML "
+                   "(default RUN/metrics.html), a page any browser opens")
     p.set_defaults(run=run)
 
 
@@ -61,6 +68,28 @@ def _tokenizer(args: argparse.Namespace, first_file: Path) -> Any:
     return None
 
 
+def _is_run_dir(path: str) -> bool:
+    from albert_fast.metrics_log import METRICS_FILE
+
+    p = Path(path)
+    return p.is_dir() and ((p / METRICS_FILE).is_file() or (p / "config.yaml").is_file())
+
+
+def _inspect_run(run_dir: str, plot: str | None) -> int:
+    from albert_fast.metrics_log import METRICS_FILE, read_metrics
+    from albert_fast.metrics_report import run_summary, write_report
+
+    if not (Path(run_dir) / METRICS_FILE).is_file():
+        raise ValueError(f"{run_dir}: no {METRICS_FILE} in this run directory (older runs recorded "
+                         "TensorBoard summaries only: RUN/train, RUN/eval)")
+    for key, value in run_summary(read_metrics(run_dir)).items():
+        print(f"{key}: {value}")
+    if plot is not None:
+        path = write_report(run_dir, plot or None)
+        print(f"plot: {path}")
+    return 0
+
+
 def _warn_on_count_mismatches(counts: dict[str, int]) -> None:
     from albert_fast.data_check import count_mismatches
 
@@ -72,6 +101,11 @@ def run(args: argparse.Namespace) -> int:
     from albert_fast.data_check import count_records
     from albert_fast.records import dataset_stats, format_instance, read_examples, record_files
 
+    if len(args.paths) == 1 and _is_run_dir(args.paths[0]):
+        return _inspect_run(args.paths[0], args.plot)
+    if args.plot is not None:
+        raise ValueError(f"--plot draws a pretrain run's curves: {args.paths[0]} is not a run directory "
+                         "(one holding metrics.jsonl)")
     if args.num < 0:
         raise ValueError(f"-n must be >= 0, got {args.num}")
     files = record_files(args.paths)

@@ -24,7 +24,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help=f"start at this stage (one of {', '.join(STAGES)}); earlier outputs "
                    "must exist")
     p.add_argument("--until", choices=STAGES, metavar="STAGE", help="stop after this stage")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, outputs=_outputs)
+
+
+def _outputs(args: argparse.Namespace) -> list[str]:
+    """The directory all stages write below (none while the config cannot be read: that fails
+    before anything is written)."""
+    from albert_fast.errors import AlbertFastError
+    from albert_fast.run import load_run_config
+
+    try:
+        return [str(load_run_config(args.config)[0].output)]
+    except (AlbertFastError, OSError, ValueError):
+        return []
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,12 +18,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "config's `text` section (lowercase, strip_accents) is applied to the training text "
         "exactly as create-data applies it. At most tokenizer.input_sentence_size sentences are "
         "sampled from the input with bounded memory (seeded by data.random_seed: "
-        "--set data.random_seed=N). Writes DIR/spiece.model, DIR/spiece.vocab and "
-        "DIR/tokenizer_config.json.",
+        "--set data.random_seed=N); before SentencePiece trains on the sample, its estimated time "
+        "and peak memory are printed, with a warning when that memory is not available "
+        "(docs/tokenizer-training.md has the quality each sample size gives). Writes "
+        "DIR/spiece.model, DIR/spiece.vocab and DIR/tokenizer_config.json.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="text files (one sentence per line; .gz/.zst/.bz2 are decompressed), "
-                   "directories (read recursively) or glob patterns")
+                   "directories (read recursively) or glob patterns; - for standard input")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
     p.add_argument("--vocab-size", "--vocab_size", dest="vocab_size", type=int, metavar="N",
                    help="total vocabulary size, the 5 special pieces included (Q5; default: "

@@ -1,4 +1,5 @@
-//! Times prepare-corpus end to end: `cargo run --release --example prepare_speed PARAMS_DIR OUT_DIR INPUT...`.
+//! Times prepare-corpus end to end: `cargo run --release --example prepare_speed PARAMS_DIR OUT_DIR INPUT...`
+//! (`DEDUP=0`: no de-duplication; `CLEAN=0`: no cleaning, as `--no-clean`).
 use albert_fast_core::prepare_corpus::{prepare_corpus, PrepareOptions};
 use albert_fast_core::sentences::{PunktParameters, PunktSentenceTokenizer};
 use std::time::Instant;
@@ -15,6 +16,7 @@ fn main() {
         let t = Instant::now();
         let mut opts = PrepareOptions::default();
         opts.clean.dedup = std::env::var("DEDUP").map_or(true, |v| v != "0");
+        opts.clean.enabled = std::env::var("CLEAN").map_or(true, |v| v != "0");
         let stats = prepare_corpus(&args[3..], std::path::Path::new(&args[2]), &tok, &opts, None, serde_json::Map::new())?;
         let s = t.elapsed().as_secs_f64();
         let mb = stats["input"]["bytes"].as_f64().unwrap_or(0.0) / 1048576.0;

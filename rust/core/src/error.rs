@@ -36,12 +36,20 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// The payload of an `io::Error` whose message is already complete (it names the file, e.g. a
+/// corrupt compressed stream): [`Error::io`] passes it on as is, without the path in front.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DescribedIo(pub String);
+
 impl Error {
     /// Wraps an `io::Error` with the path it happened on; a missing file becomes `NotFound`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         let path = path.into();
         if source.kind() == std::io::ErrorKind::NotFound {
             Error::NotFound(path)
+        } else if let Some(d) = source.get_ref().and_then(|e| e.downcast_ref::<DescribedIo>()) {
+            Error::InvalidInput(d.0.clone())
         } else {
             Error::Io { path, source }
         }

@@ -50,6 +50,28 @@ fn expand_inputs(py: Python<'_>, inputs: Vec<String>) -> Result<(Vec<String>, u6
     Ok((crate::options::path_strings(&set.files), set.skipped_hidden))
 }
 
+/// The layout of text inputs from the heads of up to `max_files` files (see
+/// `corpus::profile_inputs`): a dict with `layout`, its description, the measures, and
+/// `sample`, the first lines (up to `sample_bytes`, a blank line after each file).
+#[pyfunction]
+#[pyo3(signature = (inputs, max_files=8, sample_bytes=262144))]
+fn profile_text<'py>(py: Python<'py>, inputs: Vec<String>, max_files: usize, sample_bytes: usize) -> Result<Bound<'py, PyAny>> {
+    let (profile, sample, files) = py.detach(|| -> albert_fast_core::error::Result<_> {
+        let files = corpus::expand_inputs(&inputs)?;
+        let (profile, sample) = corpus::profile_inputs(&files, max_files, sample_bytes, &LineReaderOptions::default())?;
+        Ok((profile, sample, files.len()))
+    })?;
+    let layout = profile.layout();
+    let value = serde_json::json!({
+        "layout": layout,
+        "description": layout.describe(),
+        "summary": profile.summary(),
+        "files": files,
+        "sample": sample,
+    });
+    Ok(pythonize::pythonize(py, &value)?)
+}
+
 /// True when the directory holds a prepare-corpus run's output, finished or not.
 #[pyfunction]
 fn prepared_output_exists(directory: PathBuf) -> bool {
@@ -70,5 +92,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(open_lines, m)?)?;
     m.add_function(wrap_pyfunction!(expand_inputs, m)?)?;
     m.add_function(wrap_pyfunction!(prepared_output_exists, m)?)?;
+    m.add_function(wrap_pyfunction!(profile_text, m)?)?;
     Ok(())
 }

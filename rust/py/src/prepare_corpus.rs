@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use albert_fast_core::corpus::expand_inputs_detailed;
 use albert_fast_core::prepare_corpus::{self as core, FileIndex, PrepareOptions, PreparePlan};
 use albert_fast_core::prepare_corpus::journal::ShardRecord;
+use albert_fast_core::prepare_corpus::stats::DocumentStats;
 use albert_fast_core::sentences::{PunktParameters, PunktSentenceTokenizer};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -151,7 +152,9 @@ fn prepare_plan<'py>(
     Ok((pythonize::pythonize(py, &plan)?, pythonize::pythonize(py, &tasks)?))
 }
 
-/// Step 3: builds one shard of a task (`prepare_plan`) into the file `out`; returns its record.
+/// Step 3: builds one shard of a task (`prepare_plan`) into the file `out`; returns its record
+/// and its documents' statistics, `(record, documents)` (`documents` as JSON has it: string
+/// keys, so that it travels through JSON markers and the journal unchanged).
 #[pyfunction]
 #[pyo3(signature = (task, splitter, out, progress=None, **options))]
 fn prepare_build_shard<'py>(
@@ -167,21 +170,25 @@ fn prepare_build_shard<'py>(
     let shard: core::CorpusShard = pythonize::depythonize(&task.get_item("shard")?)?;
     let progress = progress.map(|p| p.inner.clone());
     let splitter = &splitter.inner;
-    let record = py.detach(|| {
-        albert_fast_core::parallel::thread_pool(opts.threads)?.install(|| core::build_shard(&inputs, &shard, &opts, splitter, &out, progress))
+    let built = py.detach(|| -> albert_fast_core::Result<(ShardRecord, Value)> {
+        let (record, documents) = albert_fast_core::parallel::thread_pool(opts.threads)?
+            .install(|| core::build_shard(&inputs, &shard, &opts, splitter, &out, progress))?;
+        let documents = serde_json::to_value(&documents).map_err(|e| albert_fast_core::Error::InvalidInput(e.to_string()))?;
+        Ok((record, documents))
     })?;
-    Ok(pythonize::pythonize(py, &record)?)
+    Ok(pythonize::pythonize(py, &built)?)
 }
 
 /// Step 4: the statistics (`stats.json`) of a planned run from its plan and the shards'
-/// records in order; `output` names the output directory.
+/// records and document statistics in order; `output` names the output directory.
 #[pyfunction]
-#[pyo3(signature = (plan, records, output, files, skipped_hidden, resumed_shards, extra_stats=None, **options))]
+#[pyo3(signature = (plan, records, documents, output, files, skipped_hidden, resumed_shards, extra_stats=None, **options))]
 #[allow(clippy::too_many_arguments)]
 fn prepare_stats<'py>(
     py: Python<'py>,
     plan: &Bound<'py, PyAny>,
     records: &Bound<'py, PyAny>,
+    documents: &Bound<'py, PyAny>,
     output: &str,
     files: usize,
     skipped_hidden: u64,
@@ -192,8 +199,11 @@ fn prepare_stats<'py>(
     let opts: PrepareOptions = from_kwargs(py, options)?;
     let plan: PreparePlan = pythonize::depythonize(plan)?;
     let records: Vec<ShardRecord> = pythonize::depythonize(records)?;
+    let documents: Value = pythonize::depythonize(documents)?;
+    let documents: Vec<DocumentStats> =
+        serde_json::from_value(documents).map_err(|e| albert_fast_core::Error::InvalidInput(format!("document statistics: {e}")))?;
     let extra: Map<String, Value> = from_kwargs(py, extra_stats)?;
-    let stats = core::plan_stats(&plan, records, output, files, skipped_hidden, resumed_shards, &opts, extra)?;
+    let stats = core::plan_stats(&plan, records, &documents, output, files, skipped_hidden, resumed_shards, &opts, extra)?;
     Ok(pythonize::pythonize(py, &stats)?)
 }
 

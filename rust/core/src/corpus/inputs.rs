@@ -1,11 +1,13 @@
 //! What the user named as input (files, directories, globs) -> a sorted, de-duplicated list of
-//! files. A directory written by prepare-corpus contributes its shards only.
+//! files. A directory written by prepare-corpus contributes its shards only, a Hugging Face
+//! `datasets` directory (`save_to_disk`) its data files only.
 
 use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::columnar::dataset_dir_files;
 use super::{prepared, remote};
 use crate::error::{Error, Result};
 
@@ -99,6 +101,14 @@ fn expand_glob(
 fn add_path(path: &Path, found: &mut Vec<PathBuf>, skipped: &mut u64, visited: &mut HashSet<PathBuf>) -> Result<()> {
     let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
+        // A Hugging Face datasets directory (save_to_disk) contributes its data files only.
+        if let Some(files) = dataset_dir_files(path)? {
+            if files.is_empty() {
+                return Err(Error::InvalidInput(format!("{}: a datasets directory without data files", path.display())));
+            }
+            found.extend(files);
+            return Ok(());
+        }
         let before = found.len();
         walk_dir(path, found, skipped, visited)?;
         if found.len() == before {
@@ -129,6 +139,10 @@ fn walk_dir(dir: &Path, found: &mut Vec<PathBuf>, skipped: &mut u64, visited: &m
     // its stats.json and Punkt parameters are not text to train or build data on.
     if dir.join(prepared::STATE_FILE).is_file() {
         found.extend(entries.into_iter().filter(|p| prepared::is_shard_file(p) && p.is_file()));
+        return Ok(());
+    }
+    if let Some(files) = dataset_dir_files(dir)? {
+        found.extend(files);
         return Ok(());
     }
     for path in entries {

@@ -1,7 +1,7 @@
 //! Reading one (possibly compressed) text file line by line with bounded memory, under one of
 //! two [`TextPolicy`]s: lenient for raw corpora (lossy UTF-8, binary files refused, over-long
-//! lines split) and strict for create-data's already-clean input (bad UTF-8 or NUL is an error
-//! naming the line). docs/prepare-corpus.md and docs/create-data.md list the exact rules.
+//! lines split) and strict for create-data's already-clean input (bad UTF-8, NUL or a line
+//! longer than `max_line_bytes` is an error naming the line). docs/prepare-corpus.md and docs/create-data.md list the exact rules.
 
 use std::io::{self, BufRead, Cursor, Read};
 use std::path::{Path, PathBuf};
@@ -13,7 +13,8 @@ use super::open::open_reader;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 
-/// Default cap on the length of one line under [`TextPolicy::Lenient`].
+/// Default cap on the length of one line (split under [`TextPolicy::Lenient`], refused under
+/// [`TextPolicy::Strict`]).
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
 /// The smallest accepted `max_line_bytes` (a split must be able to back up to a char boundary).
 pub const MIN_MAX_LINE_BYTES: usize = 16;
@@ -71,9 +72,12 @@ impl InputStats {
 /// Options of a [`LineReader`].
 #[derive(Debug, Clone)]
 pub struct LineReaderOptions {
-    /// Longest line yielded in one piece under the lenient policy; longer lines are split.
+    /// Longest line yielded in one piece: longer lines are split under the lenient policy and
+    /// refused under the strict one, before more of them is held in memory.
     pub max_line_bytes: usize,
     pub policy: TextPolicy,
+    /// Appended to the strict policy's "line longer than" error: why the limit is there.
+    pub long_line_hint: String,
     /// Shared counters to update while reading (bytes from disk, lines, files) and the cancel
     /// switch, checked every few thousand lines.
     pub progress: Option<Arc<Progress>>,
@@ -81,7 +85,7 @@ pub struct LineReaderOptions {
 
 impl Default for LineReaderOptions {
     fn default() -> Self {
-        LineReaderOptions { max_line_bytes: DEFAULT_MAX_LINE_BYTES, policy: TextPolicy::Lenient, progress: None }
+        LineReaderOptions { max_line_bytes: DEFAULT_MAX_LINE_BYTES, policy: TextPolicy::Lenient, long_line_hint: String::new(), progress: None }
     }
 }
 
@@ -94,6 +98,7 @@ pub struct LineReader {
     buf: Vec<u8>,
     max_line_bytes: usize,
     policy: TextPolicy,
+    long_line_hint: String,
     stats: InputStats,
     progress: Option<Arc<Progress>>,
     unreported_lines: u64,
@@ -118,10 +123,7 @@ impl LineReader {
     /// Opens `path` to read from byte `offset` of its text, the start of a line preceded by
     /// `line` lines (a [`Position`] recorded by an earlier read).
     pub fn open_at(path: &Path, options: LineReaderOptions, offset: u64, line: u64) -> Result<Self> {
-        let max_line_bytes = match options.policy {
-            TextPolicy::Strict => usize::MAX,
-            TextPolicy::Lenient => options.max_line_bytes,
-        };
+        let max_line_bytes = options.max_line_bytes;
         if max_line_bytes < MIN_MAX_LINE_BYTES {
             return Err(Error::invalid_arg(
                 "max_line_bytes",
@@ -149,6 +151,7 @@ impl LineReader {
             buf: Vec::new(),
             max_line_bytes,
             policy: options.policy,
+            long_line_hint: options.long_line_hint,
             stats: InputStats { files: 1, ..Default::default() },
             progress: options.progress,
             unreported_lines: 0,
@@ -196,6 +199,15 @@ impl LineReader {
                     self.reader.consume(1);
                     self.stats.bytes += 1;
                     return Some(Ok(std::mem::take(&mut self.buf)));
+                }
+                if self.policy == TextPolicy::Strict {
+                    return Some(Err(Error::InvalidInput(format!(
+                        "{}:{}: line longer than {} bytes{}",
+                        self.path.display(),
+                        self.line_number() + 1,
+                        self.max_line_bytes,
+                        self.long_line_hint
+                    ))));
                 }
                 let next_byte = available[0];
                 return Some(Ok(self.split_long_line(next_byte)));
@@ -595,6 +607,15 @@ mod tests {
             let err = LineReader::open_with(&p, strict.clone()).unwrap().find_map(|l| l.err()).unwrap();
             assert!(err.to_string().contains(needle), "{err}");
         }
+        // A line over max_line_bytes is refused, not split, and never held whole: the reader
+        // stops within one buffer of the limit.
+        let limited = LineReaderOptions { max_line_bytes: 64, long_line_hint: ": why".into(), ..strict };
+        let p = d.write("long.txt", format!("{}\n{}\n{}\n", "a".repeat(64), "b".repeat(65), "c").as_bytes());
+        let mut r = LineReader::open_with(&p, limited).unwrap();
+        assert_eq!(r.next().unwrap().unwrap().len(), 64);
+        let err = r.next().unwrap().unwrap_err();
+        assert_eq!(err.to_string(), format!("{}:2: line longer than 64 bytes: why", p.display()));
+        assert!(r.next().is_none());
     }
 
     #[test]

@@ -8,11 +8,19 @@ use serde::{Deserialize, Serialize};
 
 use super::instances::InstanceConfig;
 use super::masking::MaskingConfig;
-use crate::corpus::{file_stamp, DocBoundary, DocumentOptions, LineReaderOptions, TextPolicy};
+use crate::corpus::{file_stamp, DocBoundary, DocumentOptions, LineReaderOptions, TextPolicy, MIN_MAX_LINE_BYTES};
 use crate::error::{Error, Result};
 use crate::hashing::sha256_hex;
 use crate::progress::Progress;
 use crate::tfrecord::Compression;
+
+/// Raw bytes a line may hold per token of `max_line_tokens`: 4x the longest piece of a
+/// SentencePiece model (16 characters of up to 4 bytes), so no sentence within the token limit
+/// comes near it, while an unsplit book is refused after a few MB of reading.
+pub const LINE_BYTES_PER_TOKEN: usize = 256;
+/// What the user should do about a line over either limit.
+pub const LINE_ADVICE: &str =
+    "the input must hold one sentence per line (see `albert-fast prepare-corpus`), or raise max_line_tokens";
 
 /// The marker directory's name, which no output file may take.
 const PROGRESS_NAME: &str = super::resume::PROGRESS_DIR;
@@ -53,7 +61,8 @@ pub struct CreateDataOptions {
     pub threads: usize,
     /// `"none"` or `"gzip"`.
     pub compression: String,
-    /// A line that tokenizes to more pieces than this is an error (0 = no limit).
+    /// A line that tokenizes to more pieces than this is an error (0 = no limit); so is one of
+    /// more than [`LINE_BYTES_PER_TOKEN`] bytes per token of it, found while reading.
     pub max_line_tokens: usize,
     /// The original's `--output_file` list: the train shards are exactly these files (names in
     /// `output_dir`), sized to split the training text evenly; empty: `train-NNNNN-of-MMMMM`
@@ -186,12 +195,27 @@ impl RunConfig {
     }
 
     /// How create-data reads its input: blank-line documents of strict text (one sentence per
-    /// line, see [`TextPolicy::Strict`]).
+    /// line, see [`TextPolicy::Strict`]). `max_line_tokens` bounds the line length in bytes too,
+    /// so the reader refuses an unsplit book before holding or tokenizing it whole.
     pub fn documents(&self, progress: &Arc<Progress>) -> DocumentOptions {
+        let (max_line_bytes, long_line_hint) = match self.max_line_tokens {
+            0 => (usize::MAX, String::new()),
+            n => (
+                n.saturating_mul(LINE_BYTES_PER_TOKEN).max(MIN_MAX_LINE_BYTES),
+                format!(
+                    " ({LINE_BYTES_PER_TOKEN} per token of max_line_tokens={n}; refused before tokenizing): {LINE_ADVICE}"
+                ),
+            ),
+        };
         DocumentOptions {
             boundary: DocBoundary::BlankLine,
             merge_across_files: self.merge_documents_across_files,
-            lines: LineReaderOptions { policy: TextPolicy::Strict, progress: Some(progress.clone()), ..Default::default() },
+            lines: LineReaderOptions {
+                policy: TextPolicy::Strict,
+                max_line_bytes,
+                long_line_hint,
+                progress: Some(progress.clone()),
+            },
             ..Default::default()
         }
     }

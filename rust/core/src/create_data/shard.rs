@@ -5,24 +5,30 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use super::example::{encode_instance, ExampleBuffers};
 use super::instances::{Document, Instance, InstanceBuilder, InstanceStats};
 use super::masking::MaskingVocab;
-use super::options::RunConfig;
+use super::options::{RunConfig, LINE_ADVICE};
 use super::plan::{PlannedShard, ShardWork, Split};
 use super::resume::{finished_shard, write_marker, Checksummed};
 use super::rng::DataRng;
 use super::run::ShardResult;
 use crate::atomic::AtomicFile;
+use crate::corpus::RawDocument;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::tfrecord::RecordWriter;
+use crate::tfrecord::{frame_record, RecordWriter};
+
+/// Instances encoded per parallel task.
+const ENCODE_BLOCK: usize = 64;
 use crate::tokenizer::{Scratch as TokScratch, Tokenizer};
 
 /// Turns one raw input line into token ids (preprocessing included).
 pub trait LineEncoder: Sync {
     /// Per-thread reusable buffers.
-    type Scratch: Default;
+    type Scratch: Default + Send;
     fn encode_line(&self, line: &str, scratch: &mut Self::Scratch, out: &mut Vec<u32>);
 }
 
@@ -76,33 +82,20 @@ impl<E: LineEncoder> Builder<'_, E> {
         Ok(result)
     }
 
+    /// Tokenizes the shard's documents in parallel (in order; rayon work-stealing lets a thread
+    /// with no shard left help with the last ones), then counts them in input order. The first
+    /// failing line in input order is the one reported, whatever the thread count.
     fn tokenize(&self, work: ShardWork, result: &mut ShardResult) -> Result<Vec<Document>> {
-        let cfg = self.cfg;
-        let mut docs: Vec<Document> = Vec::with_capacity(work.documents.len());
-        let mut ids = Vec::with_capacity(256);
-        let mut scratch = E::Scratch::default();
-        for raw in &work.documents {
-            self.progress.check()?;
-            let mut doc = Document::default();
-            for (line, origin) in raw.text_lines() {
-                ids.clear();
-                self.encoder.encode_line(line, &mut scratch, &mut ids);
-                if cfg.max_line_tokens > 0 && ids.len() > cfg.max_line_tokens {
-                    let path = cfg.inputs.get(origin.file as usize).map(|p| p.display().to_string()).unwrap_or_default();
-                    return Err(Error::InvalidInput(format!(
-                        "{path}:{}: line of {} tokens, far longer than max_seq_length={} (limit {} tokens): \
-                         the input must hold one sentence per line (see `albert-fast prepare-corpus`), \
-                         or raise max_line_tokens",
-                        origin.line,
-                        ids.len(),
-                        cfg.instance.max_seq_length,
-                        cfg.max_line_tokens
-                    )));
-                }
-                doc.push_sentence(&ids);
-            }
-            Progress::add(&self.progress.documents, 1);
-            Progress::add(&self.progress.bytes_done, raw.bytes);
+        let tokenized: Vec<Result<Document>> = work
+            .documents
+            .par_iter()
+            .with_min_len(8)
+            .map_init(|| (E::Scratch::default(), Vec::with_capacity(256)), |(scratch, ids), raw| self.tokenize_document(raw, scratch, ids))
+            .collect();
+        drop(work);
+        let mut docs: Vec<Document> = Vec::with_capacity(tokenized.len());
+        for doc in tokenized {
+            let doc = doc?;
             if doc.num_sentences() > 0 {
                 result.documents += 1;
                 result.sentences += doc.num_sentences() as u64;
@@ -112,6 +105,30 @@ impl<E: LineEncoder> Builder<'_, E> {
             }
         }
         Ok(docs)
+    }
+
+    fn tokenize_document(&self, raw: &RawDocument, scratch: &mut E::Scratch, ids: &mut Vec<u32>) -> Result<Document> {
+        let cfg = self.cfg;
+        self.progress.check()?;
+        let mut doc = Document::default();
+        for (line, origin) in raw.text_lines() {
+            ids.clear();
+            self.encoder.encode_line(line, scratch, ids);
+            if cfg.max_line_tokens > 0 && ids.len() > cfg.max_line_tokens {
+                let path = cfg.inputs.get(origin.file as usize).map(|p| p.display().to_string()).unwrap_or_default();
+                return Err(Error::InvalidInput(format!(
+                    "{path}:{}: line of {} tokens, far longer than max_seq_length={} (limit {} tokens): {LINE_ADVICE}",
+                    origin.line,
+                    ids.len(),
+                    cfg.instance.max_seq_length,
+                    cfg.max_line_tokens
+                )));
+            }
+            doc.push_sentence(ids);
+        }
+        Progress::add(&self.progress.documents, 1);
+        Progress::add(&self.progress.bytes_done, raw.bytes);
+        Ok(doc)
     }
 
     /// As the reference: shuffle documents, `dupe_factor` passes, shuffle instances.
@@ -139,10 +156,26 @@ impl<E: LineEncoder> Builder<'_, E> {
         let cfg = self.cfg;
         let path = cfg.output_dir.join(&result.file_name);
         let mut writer = RecordWriter::new(Checksummed::new(AtomicFile::create(&path)?), cfg.compression);
-        let (mut buffers, mut example) = (ExampleBuffers::default(), Vec::new());
-        for inst in instances {
-            encode_instance(inst, cfg.instance.max_seq_length, cfg.masked_len(), &mut buffers, &mut example);
-            writer.write_record(&example).map_err(|e| Error::io(&path, e))?;
+        // Encoded and framed in parallel blocks (a thread with no shard left helps with the
+        // last one), written in order; a window of blocks at a time bounds the memory.
+        for window in instances.chunks(ENCODE_BLOCK * 64) {
+            let framed: Vec<(Vec<u8>, u64)> = window
+                .par_chunks(ENCODE_BLOCK)
+                .map_init(
+                    || (ExampleBuffers::default(), Vec::new()),
+                    |(buffers, example), block| {
+                        let mut framed = Vec::with_capacity(block.len() * (example.len() + 16));
+                        for inst in block {
+                            encode_instance(inst, cfg.instance.max_seq_length, cfg.masked_len(), buffers, example);
+                            frame_record(example, &mut framed);
+                        }
+                        (framed, block.len() as u64)
+                    },
+                )
+                .collect();
+            for (bytes, records) in &framed {
+                writer.write_framed(bytes, *records).map_err(|e| Error::io(&path, e))?;
+            }
         }
         result.records = writer.records_written();
         let (file, bytes, crc) = writer.finish().map_err(|e| Error::io(&path, e))?.into_parts();

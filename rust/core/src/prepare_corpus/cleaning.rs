@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::corpus::documents::LineOrigin;
 use crate::corpus::RawDocument;
 use crate::hashing::Digest128;
 use crate::sentences::PunktSentenceTokenizer;
@@ -36,10 +37,11 @@ impl Default for CleanOptions {
     }
 }
 
-/// A cleaned document: its paragraphs (lines joined by '\n').
+/// A cleaned document: its paragraphs (lines joined by '\n') and where it was read.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct CleanDoc {
     pub paragraphs: Vec<String>,
+    pub origin: LineOrigin,
 }
 
 impl CleanDoc {
@@ -109,7 +111,7 @@ pub fn clean_line(line: &str, opts: &CleanOptions, stats: &mut CleanStats) -> Op
 /// Cleans a document into paragraphs (a dropped line does not break a paragraph).
 pub fn clean_document(doc: &RawDocument, opts: &CleanOptions) -> (CleanDoc, CleanStats) {
     let mut stats = CleanStats::default();
-    let mut out = CleanDoc::default();
+    let mut out = CleanDoc { origin: doc.origins.first().copied().unwrap_or_default(), ..Default::default() };
     let mut current: Vec<String> = Vec::new();
     for line in &doc.lines {
         match line {
@@ -200,12 +202,12 @@ mod tests {
 
     #[test]
     fn render_puts_one_sentence_per_line_and_a_blank_line_after_the_document() {
-        let doc = CleanDoc { paragraphs: vec!["Dr. Who came.\nHe left.".into(), "New paragraph".into()] };
+        let doc = CleanDoc { paragraphs: vec!["Dr. Who came.\nHe left.".into(), "New paragraph".into()], ..Default::default() };
         let (text, n) = render_document(&doc, &splitter(), &CleanOptions::default());
         assert_eq!(text, "Dr. Who came.\nHe left.\nNew paragraph\n\n");
         assert_eq!(n, 3);
         let off = CleanOptions { enabled: false, ..Default::default() };
-        let doc = CleanDoc { paragraphs: vec!["A  b\ncat. Dog e.".into()] };
+        let doc = CleanDoc { paragraphs: vec!["A  b\ncat. Dog e.".into()], ..Default::default() };
         assert_eq!(render_document(&doc, &splitter(), &off).0, "A  b cat.\nDog e.\n\n");
     }
 }

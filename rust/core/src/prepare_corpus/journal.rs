@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::stats::DocumentStats;
 use crate::atomic::AtomicFile;
 use crate::corpus::prepared::shard_name;
 use crate::error::{Error, Result};
@@ -27,17 +28,21 @@ pub struct Journal {
     pub fingerprint: String,
     #[serde(default)]
     pub shards: Vec<ShardRecord>,
+    /// The documents of each shard in `shards` (lengths, largest, per input file).
+    #[serde(default)]
+    pub documents: Vec<DocumentStats>,
 }
 
 impl Journal {
-    /// The journal's leading shards that are still on disk with their recorded size (resume
-    /// stops at the first one that is not: later shards depend on its documents).
-    pub fn finished_shards(&self, out_dir: &Path) -> Vec<ShardRecord> {
+    /// The journal's leading shards that are still on disk with their recorded size, with
+    /// their documents' statistics (resume stops at the first one that is not: later shards
+    /// depend on its documents).
+    pub fn finished_shards(&self, out_dir: &Path) -> Vec<(ShardRecord, DocumentStats)> {
         self.shards
             .iter()
             .enumerate()
             .take_while(|(i, rec)| fs::metadata(out_dir.join(shard_name(*i))).is_ok_and(|m| m.len() == rec.bytes))
-            .map(|(_, rec)| rec.clone())
+            .map(|(i, rec)| (rec.clone(), self.documents.get(i).cloned().unwrap_or_default()))
             .collect()
     }
 }

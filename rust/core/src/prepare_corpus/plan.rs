@@ -9,13 +9,15 @@
 //!    shard gets its span of the input and the positions of the duplicates inside it
 //!    ([`CorpusShard`]);
 //! 3. [`build_shard`], a task per shard: re-read the span, clean, skip the listed duplicates
-//!    and the empty documents, split into sentences and write the shard atomically;
-//! 4. [`plan_stats`], on the driver: `stats.json` from the plan's counts and the shards'
-//!    records, the same statistics the local run writes.
+//!    and the empty documents, split into sentences and write the shard atomically; its record
+//!    and the statistics of its documents ([`DocumentStats`]) come back;
+//! 4. [`plan_stats`], on the driver: `stats.json` from the plan's counts (with each file's
+//!    report from the index step) and the shards' records and document statistics in shard
+//!    order, the same statistics the local run writes.
 //!
 //! A span read that starts inside a file finds the documents the full read found there
-//! ([`crate::corpus::DocumentOptions::span_start_mode`]); only paths, spans and counts travel
-//! between the steps, never text.
+//! ([`crate::corpus::read_span`]: the file's head decides its mode); only paths, spans and
+//! counts travel between the steps, never text.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -28,10 +30,12 @@ use serde_json::{Map, Value};
 
 use super::cleaning::{clean_document, render_document, CleanStats};
 use super::journal::ShardRecord;
+use super::stats::DocumentStats;
 use super::stage::{stats_value, Counts, PrepareOptions};
 use crate::atomic::AtomicFile;
+use crate::corpus::columnar::ColumnarFormat;
 use crate::corpus::prepared::shard_name;
-use crate::corpus::{open_raw, read_documents, read_span, DocBoundary, Flow, Position, RawDocument, ReaderStats};
+use crate::corpus::{open_raw, read_documents, read_span, Flow, Position, RawDocument, ReaderStats};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::sentences::PunktSentenceTokenizer;
@@ -59,8 +63,7 @@ pub struct FileIndex {
     pub fingerprint: String,
     /// The file's place in the input list.
     pub file: usize,
-    /// The document mode the read used for it (auto-detection resolved).
-    pub mode: DocBoundary,
+    /// What the read counted, with the file's report (layout, mode, documents).
     pub read: ReaderStats,
     pub clean: CleanStats,
     #[serde(skip)]
@@ -158,8 +161,9 @@ pub fn index_file(path: &Path, file: usize, opts: &PrepareOptions, fingerprint: 
         Ok(Flow::Continue)
     })?;
     index_batch(&mut batch, opts, &mut docs, &mut clean);
-    let mode = read.files_by_mode.keys().next().map_or(Ok(DocBoundary::BlankLine), |m| m.parse())?;
-    Ok(FileIndex { fingerprint: fingerprint.to_string(), file, mode, read, clean, docs })
+    // The file was read alone: its report's index is its place in the input list.
+    read.files.iter_mut().for_each(|f| f.index = file);
+    Ok(FileIndex { fingerprint: fingerprint.to_string(), file, read, clean, docs })
 }
 
 /// One shard of a [`PreparePlan`]: its span of the input and what to skip inside it.
@@ -170,8 +174,9 @@ pub struct CorpusShard {
     /// The start of its first document and the end of its last.
     pub start: Position,
     pub end: Position,
-    /// The mode of the file the span starts in.
-    pub start_mode: DocBoundary,
+    /// The input index of the task's first file ([`CorpusShard::task`]; 0 in the plan).
+    #[serde(default)]
+    pub first_file: usize,
     /// Documents assigned to it, and their cleaned bytes.
     pub documents: u64,
     pub cleaned_bytes: u64,
@@ -187,7 +192,7 @@ impl CorpusShard {
         let base = self.start.file;
         let inputs = files[base..=self.end.file.min(files.len().saturating_sub(1))].to_vec();
         let rebase = |p: Position| Position { file: p.file - base, ..p };
-        (inputs, CorpusShard { start: rebase(self.start), end: rebase(self.end), ..self.clone() })
+        (inputs, CorpusShard { start: rebase(self.start), end: rebase(self.end), first_file: base, ..self.clone() })
     }
 }
 
@@ -243,7 +248,7 @@ pub fn plan_shards(indexes: impl IntoIterator<Item = Result<FileIndex>>, fingerp
                     file_name: shard_name(i),
                     start: at(d.start),
                     end: at(d.end),
-                    start_mode: index.mode,
+                    first_file: 0,
                     documents: 0,
                     cleaned_bytes: 0,
                     skip: Vec::new(),
@@ -266,7 +271,8 @@ pub fn plan_shards(indexes: impl IntoIterator<Item = Result<FileIndex>>, fingerp
 }
 
 /// Step 3: builds shard `shard` (as [`CorpusShard::task`] gives it, with its `inputs`) into the
-/// file `out_path`, atomically; returns its record. Runs on the current rayon pool.
+/// file `out_path`, atomically; returns its record and its documents' statistics (files by
+/// input index, as the local run counts them). Runs on the current rayon pool.
 pub fn build_shard(
     inputs: &[PathBuf],
     shard: &CorpusShard,
@@ -274,17 +280,19 @@ pub fn build_shard(
     splitter: &PunktSentenceTokenizer,
     out_path: &Path,
     progress: Option<Arc<Progress>>,
-) -> Result<ShardRecord> {
+) -> Result<(ShardRecord, DocumentStats)> {
     opts.validate()?;
-    let mut doc_opts = opts.documents(progress.clone());
-    doc_opts.span_start_mode = Some(shard.start_mode);
+    let doc_opts = opts.documents(progress.clone());
+    let mut documents = DocumentStats::default();
     let mut out = AtomicFile::create(out_path)?;
     let mut record = ShardRecord { file: shard.file_name.clone(), ..Default::default() };
     let (mut assigned, mut cleaned_bytes) = (0u64, 0u64);
     let mut skip = shard.skip.iter().copied().peekable();
     let (mut ordinal, mut batch, mut batch_bytes) = (0u64, Vec::new(), 0u64);
     let mut flush = |batch: &mut Vec<RawDocument>, out: &mut AtomicFile, record: &mut ShardRecord| -> Result<()> {
-        let rendered: Vec<Option<(String, u64, u64)>> = batch
+        // A document as written: its text, sentences, cleaned bytes, and input file and line.
+        type Rendered = Option<(String, u64, u64, (usize, u64))>;
+        let rendered: Vec<Rendered> = batch
             .par_iter()
             .map(|d| {
                 let (c, _) = clean_document(d, &opts.clean);
@@ -292,11 +300,11 @@ pub fn build_shard(
                     return None;
                 }
                 let (text, n) = render_document(&c, splitter, &opts.clean);
-                Some((text, n, c.bytes()))
+                Some((text, n, c.bytes(), (shard.first_file + c.origin.file as usize, c.origin.line)))
             })
             .collect();
         batch.clear();
-        for (text, n, bytes) in rendered.into_iter().flatten() {
+        for (text, n, bytes, (file, line)) in rendered.into_iter().flatten() {
             assigned += 1;
             cleaned_bytes += bytes;
             if n > 0 {
@@ -304,6 +312,7 @@ pub fn build_shard(
                 record.documents += 1;
                 record.sentences += n;
                 record.bytes += text.len() as u64;
+                documents.add(file, line, text.len() as u64, n);
             }
         }
         if let Some(p) = &progress {
@@ -311,7 +320,14 @@ pub fn build_shard(
         }
         Ok(())
     };
-    read_span(inputs, &doc_opts, shard.start, Some(shard.end), &mut ReaderStats::default(), |doc| {
+    // A Parquet/Arrow file is read from its first row: the documents before the span are passed
+    // over (they belong to earlier shards).
+    let columnar = inputs.get(shard.start.file).is_some_and(|p| ColumnarFormat::of(p).is_some());
+    let from = if columnar { Position { offset: 0, line: 0, ..shard.start } } else { shard.start };
+    read_span(inputs, &doc_opts, from, Some(shard.end), &mut ReaderStats::default(), |doc| {
+        if doc.start < shard.start {
+            return Ok(Flow::Continue);
+        }
         let this = ordinal;
         ordinal += 1;
         if skip.peek() == Some(&this) {
@@ -334,15 +350,17 @@ pub fn build_shard(
         )));
     }
     out.commit()?;
-    Ok(record)
+    Ok((record, documents))
 }
 
 /// Step 4: the run's statistics (what the local run writes to `stats.json`) from the plan and
-/// the shards' records in shard order. `output` names the output directory.
+/// the shards' records and document statistics in shard order. `output` names the output
+/// directory.
 #[allow(clippy::too_many_arguments)]
 pub fn plan_stats(
     plan: &PreparePlan,
     records: Vec<ShardRecord>,
+    documents: &[DocumentStats],
     output: &str,
     files: usize,
     skipped_hidden: u64,
@@ -350,10 +368,20 @@ pub fn plan_stats(
     opts: &PrepareOptions,
     extra_stats: Map<String, Value>,
 ) -> Result<Value> {
-    if records.len() != plan.shards.len() || records.iter().zip(&plan.shards).any(|(r, s)| r.file != s.file_name) {
-        return Err(Error::InvalidInput(format!("expected the records of {} shards in order, got {}", plan.shards.len(), records.len())));
+    if records.len() != plan.shards.len()
+        || documents.len() != records.len()
+        || records.iter().zip(&plan.shards).any(|(r, s)| r.file != s.file_name)
+    {
+        return Err(Error::InvalidInput(format!(
+            "expected the records and document statistics of {} shards in order, got {} and {}",
+            plan.shards.len(),
+            records.len(),
+            documents.len()
+        )));
     }
-    stats_value(output, &plan.fingerprint, files, skipped_hidden, &plan.read, &plan.counts, records, opts, resumed_shards, extra_stats)
+    let mut merged = DocumentStats::default();
+    documents.iter().for_each(|d| merged.merge(d));
+    stats_value(output, &plan.fingerprint, files, skipped_hidden, &plan.read, &plan.counts, records, &merged, opts, resumed_shards, extra_stats)
 }
 
 #[cfg(test)]
@@ -377,18 +405,18 @@ mod tests {
         let plan = plan_shards(index_paths.iter().map(|p| FileIndex::read(p)), &fp, opts).unwrap();
         // A plan travels as JSON and comes back the same.
         let plan: PreparePlan = serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
-        let records = plan
+        let (records, documents): (Vec<_>, Vec<_>) = plan
             .shards
             .iter()
             .map(|s| {
                 let (inputs, task) = s.task(&files);
                 build_shard(&inputs, &task, opts, &sp, &out.join(&s.file_name), None).unwrap()
             })
-            .collect();
+            .unzip();
         for p in index_paths {
             fs::remove_file(p).unwrap();
         }
-        plan_stats(&plan, records, "OUT", files.len(), 0, 0, opts, Map::new()).unwrap()
+        plan_stats(&plan, records, &documents, "OUT", files.len(), 0, 0, opts, Map::new()).unwrap()
     }
 
     fn dir_bytes(d: &Path) -> Vec<(String, Vec<u8>)> {
@@ -424,12 +452,14 @@ mod tests {
             d.write("d.txt.gz", &gz.finish().unwrap()).to_string_lossy().into_owned(),
             d.write_string("e.txt", ""),
         ];
-        for (k, mode) in ["auto", "line", "file", "blank-line"].iter().enumerate() {
+        for (k, mode) in ["auto", "line", "file", "blank-line", "group"].iter().enumerate() {
             for dedup in [true, false] {
                 let opts = PrepareOptions {
                     doc_boundary: mode.parse().unwrap(),
                     shard_bytes: 700 + 300 * k as u64,
                     max_document_bytes: if *mode == "file" { 2048 } else { 64 << 20 },
+                    // Group mode: documents of a few paragraphs, spans that start inside files.
+                    target_document_bytes: if *mode == "group" { 200 } else { 16 << 10 },
                     batch_bytes: 1000,
                     clean: super::super::CleanOptions { dedup, ..Default::default() },
                     ..Default::default()

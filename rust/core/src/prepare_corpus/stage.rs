@@ -12,23 +12,24 @@ use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{channel, sync_channel, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::cleaning::{clean_document, render_document, CleanDoc, CleanOptions, CleanStats};
 use super::journal::{read_json, write_json_atomic, Journal, ShardRecord};
-use super::stats::{Changed, Dropped, InputSummary, PrepareStats, Settings};
+use super::stats::{Changed, DocumentStats, Dropped, InputSummary, PrepareStats, Settings};
 use crate::atomic::{self, AtomicFile};
 use crate::corpus::prepared::{is_shard_file, shard_name, STATE_FILE, STATS_FILE};
 use crate::corpus::{
-    expand_inputs_detailed, file_stamp, read_documents, total_size, DocBoundary, DocumentOptions, Flow, LineReader, LineReaderOptions,
-    RawDocument, ReaderStats, DEFAULT_MAX_LINE_BYTES,
+    expand_inputs_detailed, file_stamp, read_documents, total_size, DocBoundary, DocumentOptions, FileReport, Flow, LineReaderOptions,
+    RawDocument, ReaderStats, Source, DEFAULT_MAX_LINE_BYTES,
 };
+use crate::corpus::documents::LineOrigin;
 use crate::error::{Error, Result};
 use crate::hashing::sha256_hex;
 use crate::progress::Progress;
@@ -51,6 +52,10 @@ pub struct PrepareOptions {
     /// Documents longer than this are cut at a line boundary (counted as `split_documents`).
     #[serde(rename = "max_document_mb", with = "megabytes")]
     pub max_document_bytes: u64,
+    /// Paragraph layouts (group mode, and auto on such files): paragraphs are grouped into
+    /// documents of about this size; 0 makes every paragraph a document.
+    #[serde(rename = "target_document_kb", with = "kilobytes")]
+    pub target_document_bytes: u64,
     /// Lines longer than this are split by the reader (counted as `split_lines`).
     #[serde(skip)]
     pub max_line_bytes: usize,
@@ -69,9 +74,29 @@ impl Default for PrepareOptions {
             clean: CleanOptions::default(),
             shard_bytes: 64 << 20,
             max_document_bytes: 64 << 20,
+            target_document_bytes: DEFAULT_TARGET_DOCUMENT_KB << 10,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             batch_bytes: 8 << 20,
             threads: 0,
+        }
+    }
+}
+
+/// The default of `target_document_kb`: a document of ~16 KB gives several 512-token
+/// instances, so sentence-order pairs come from within a document and few instances end a
+/// document half-empty (docs/prepare-corpus.md).
+pub const DEFAULT_TARGET_DOCUMENT_KB: u64 = 16;
+
+/// A size given in KB (0 or more, fractions allowed), held in bytes.
+mod kilobytes {
+    use super::*;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+        let kb = f64::deserialize(d)?;
+        if kb.is_finite() && kb >= 0.0 {
+            Ok((kb * 1024.0) as u64)
+        } else {
+            Err(serde::de::Error::custom(format!("{kb} is not a size in KB (0 or more)")))
         }
     }
 }
@@ -110,7 +135,8 @@ impl PrepareOptions {
             jsonl_field: self.jsonl_field.clone(),
             max_document_bytes: self.max_document_bytes,
             merge_across_files: false,
-            span_start_mode: None,
+            target_document_bytes: self.target_document_bytes,
+            profile_layouts: true,
             lines: LineReaderOptions { max_line_bytes: self.max_line_bytes, progress, ..Default::default() },
         }
     }
@@ -121,6 +147,7 @@ impl PrepareOptions {
             jsonl_field: self.jsonl_field.clone(),
             clean: self.clean.clone(),
             shard_bytes: self.shard_bytes,
+            target_document_bytes: self.target_document_bytes,
         }
     }
 
@@ -149,13 +176,15 @@ pub fn fingerprint(files: &[PathBuf], opts: &PrepareOptions, splitter: &PunktSen
 /// Checks every input before any output is written: binary files fail the run here (naming
 /// the file), not hours later.
 fn precheck(files: &[PathBuf], opts: &PrepareOptions) -> Result<()> {
-    let lines = opts.documents(None).lines;
-    files.par_iter().try_for_each(|f| LineReader::open_with(f, lines.clone()).map(|_| ()))
+    let documents = opts.documents(None);
+    files.par_iter().try_for_each(|f| Source::open(f, &documents, 0, 0).map(|_| ()))
 }
 
 /// Reads a bounded, deterministic sample of cleaned documents for Punkt training: up to
-/// `max_bytes / n_files` from the start of each file (at least one document per file), in
-/// input order. Returns the documents' paragraphs joined as NLTK expects (blank lines between).
+/// `max_bytes / n_files` from the start of each file, in input order, never more than
+/// `max_bytes` in all — whatever the line lengths: a paragraph that would overrun the bound is cut
+/// at its last whitespace before it (`cut_at_whitespace`). Returns the paragraphs joined as NLTK
+/// expects (blank lines between).
 pub fn sample_text(inputs: &[String], opts: &PrepareOptions, max_bytes: usize) -> Result<String> {
     opts.validate()?;
     let files = expand_inputs_detailed(inputs)?.files;
@@ -172,13 +201,23 @@ pub fn sample_text(inputs: &[String], opts: &PrepareOptions, max_bytes: usize) -
         }
         let (clean, _) = clean_document(&doc, &opts.clean);
         for p in &clean.paragraphs {
-            if !out.is_empty() {
-                out.push_str("\n\n");
+            let sep = if out.is_empty() { 0 } else { 2 };
+            let room = max_bytes.saturating_sub(out.len() + sep).min(per_file.saturating_sub(taken_in_file + sep));
+            let piece = if p.len() <= room { p.as_str() } else { cut_at_whitespace(p, room) };
+            if !piece.is_empty() {
+                if sep > 0 {
+                    out.push_str("\n\n");
+                }
+                out.push_str(piece);
             }
-            out.push_str(p);
-            taken_in_file += p.len() + 2;
+            taken_in_file += piece.len() + sep;
+            if piece.len() < p.len() {
+                // Full: the file's share (or the whole sample) ends inside this paragraph.
+                taken_in_file = per_file;
+                break;
+            }
         }
-        Ok(if out.len() >= max_bytes {
+        Ok(if out.len() + 2 >= max_bytes {
             Flow::Stop
         } else if taken_in_file >= per_file {
             Flow::NextFile
@@ -187,6 +226,19 @@ pub fn sample_text(inputs: &[String], opts: &PrepareOptions, max_bytes: usize) -
         })
     })?;
     Ok(out)
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends before a whitespace character
+/// (so no word is cut), trimmed; a cut inside the word if the first `max` bytes hold no whitespace.
+fn cut_at_whitespace(text: &str, max: usize) -> &str {
+    let head = &text[..text.floor_char_boundary(max)];
+    if text[head.len()..].starts_with(is_python_whitespace) {
+        return head.trim_end_matches(is_python_whitespace);
+    }
+    match head.rfind(is_python_whitespace) {
+        Some(i) => head[..i].trim_end_matches(is_python_whitespace),
+        None => head,
+    }
 }
 
 /// What [`train_punkt_on_sample`] learned from how much text.
@@ -258,8 +310,10 @@ pub fn prepare_corpus(
             Progress::set(&p.files_total, files.len() as u64);
         }
 
-        let (reader, batches) = spawn_reader(files.clone(), opts.clone(), progress.clone());
-        let mut writer = ShardWriter { out_dir, fingerprint: &fp, shards: finished, current: None };
+        let (recycle, recycled) = channel::<Garbage>();
+        let (reader, batches) = spawn_reader(files.clone(), opts.clone(), progress.clone(), recycled);
+        let (shards, documents) = finished.into_iter().unzip();
+        let mut writer = ShardWriter { out_dir, fingerprint: &fp, shards, documents, current: None };
         let resumed_shards = writer.shards.len();
         let mut work = Assigner { seen: HashSet::new(), counts: Counts::default(), shard_index: 0, shard_fill: 0 };
         let result = (|| -> Result<()> {
@@ -268,30 +322,38 @@ pub fn prepare_corpus(
                 if let Some(p) = &progress {
                     p.check()?;
                 }
-                let assigned = work.assign(batch, opts);
+                let (assigned, raw) = work.assign(batch, opts);
+                let _ = recycle.send(Box::new(raw));
                 // Shards the journal lists as finished are not split or written again.
-                let rendered: Vec<(usize, String, u64)> = assigned
+                let rendered: Vec<(usize, String, u64, LineOrigin)> = assigned
                     .par_iter()
                     .filter(|(s, _)| *s >= resumed_shards)
                     .map(|(s, d)| {
                         let (text, n) = render_document(d, splitter, &opts.clean);
-                        (*s, text, n)
+                        (*s, text, n, d.origin)
                     })
                     .collect();
-                for (s, text, n) in rendered {
-                    writer.write(s, &text, n)?;
+                for (s, text, n, origin) in rendered {
+                    writer.write(s, &text, n, origin)?;
                 }
+                // Freed by the reader thread, which has time to spare (a failed send: it
+                // has finished, so the documents are freed here).
+                let _ = recycle.send(Box::new(assigned));
             }
             Ok(())
         })();
         drop(batches);
+        drop(recycle);
         let rstats = reader.join().map_err(|_| Error::InvalidInput("reader thread panicked".into()))?;
         result?;
         writer.commit()?;
 
         let shards = writer.shards;
+        let mut documents = DocumentStats::default();
+        writer.documents.iter().for_each(|d| documents.merge(d));
         let output = out_dir.display().to_string();
-        let value = stats_value(&output, &fp, files.len(), input_set.skipped_hidden, &rstats, &work.counts, shards, opts, resumed_shards, extra_stats)?;
+        let value =
+            stats_value(&output, &fp, files.len(), input_set.skipped_hidden, &rstats, &work.counts, shards, &documents, opts, resumed_shards, extra_stats)?;
         // The journal stays: should stats.json be lost, a re-run finds every shard finished.
         write_json_atomic(&out_dir.join(STATS_FILE), &value)?;
         Ok(value)
@@ -299,8 +361,9 @@ pub fn prepare_corpus(
 }
 
 /// The statistics (`OUT/stats.json`) of a run from what it counted and the shards it wrote;
-/// the same for the single-process run and a planned one ([`super::plan`]). `output` is how
-/// the output directory is named.
+/// the same for the single-process run and a planned one ([`super::plan`]). `documents`: the
+/// written documents of every shard, merged in shard order. `output` is how the output
+/// directory is named.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn stats_value(
     output: &str,
@@ -310,6 +373,7 @@ pub(crate) fn stats_value(
     rstats: &ReaderStats,
     c: &Counts,
     shards: Vec<ShardRecord>,
+    documents: &DocumentStats,
     opts: &PrepareOptions,
     resumed_shards: usize,
     extra_stats: Map<String, Value>,
@@ -320,7 +384,7 @@ pub(crate) fn stats_value(
             "no text to write: the {files} input file(s) hold no document with a sentence after cleaning"
         )));
     }
-    let stats = PrepareStats {
+    let mut stats = PrepareStats {
         fingerprint: fp.to_string(),
         output: output.to_string(),
         documents: docs_written,
@@ -346,25 +410,94 @@ pub(crate) fn stats_value(
             control_chars: c.clean.control_chars_removed,
             json_invalid_lines: rstats.json_errors,
             json_missing_field: rstats.json_missing_field,
+            rows_without_text: rstats.rows_without_text,
             lines_outside_doc_elements: rstats.lines_outside_docs,
         },
         changed: Changed { lines_normalized_nfc: c.clean.lines_normalized_nfc, unclosed_doc_elements: rstats.unclosed_docs },
-        warnings: rstats.examples.clone(),
+        warnings: rstats.examples.iter().cloned().chain(rstats.layout_warnings()).collect(),
         settings: opts.settings(),
         resumed_shards,
     };
+    let (report, document_warnings) = document_report(documents, &rstats.files, docs_written, stats.sentences, stats.bytes);
+    stats.warnings.extend(document_warnings);
     let mut value = serde_json::to_value(&stats).map_err(|e| Error::InvalidInput(e.to_string()))?;
     if let Value::Object(obj) = &mut value {
+        obj.extend(report);
         obj.extend(extra_stats);
     }
     Ok(value)
+}
+
+/// Documents this large suggest missing document boundaries.
+const LARGE_DOCUMENT_BYTES: u64 = 1 << 20;
+
+/// What `stats.json` says about the documents: per input file (layout, mode, documents read and
+/// written), the length distributions and the largest documents; and warnings about documents
+/// sentence-order prediction cannot use well.
+fn document_report(
+    documents: &DocumentStats,
+    files: &[FileReport],
+    count: u64,
+    sentences: u64,
+    bytes: u64,
+) -> (Map<String, Value>, Vec<String>) {
+    let name = |i: usize| files.iter().find(|f| f.index == i).map_or_else(|| i.to_string(), |f| f.file.clone());
+    let per_file: Vec<Value> = files
+        .iter()
+        .map(|f| {
+            let mut v = serde_json::to_value(f).unwrap_or_default();
+            let c = documents.per_file.get(&f.index).copied().unwrap_or_default();
+            if let Value::Object(o) = &mut v {
+                o.remove("index");
+                o.insert("documents".into(), c.documents.into());
+                o.insert("sentences".into(), c.sentences.into());
+                o.insert("bytes".into(), c.bytes.into());
+            }
+            v
+        })
+        .collect();
+    let largest: Vec<Value> = documents
+        .largest
+        .iter()
+        .map(|d| json!({"file": name(d.file), "line": d.line, "bytes": d.bytes, "sentences": d.sentences}))
+        .collect();
+    let single = documents.by_sentences.0.get(&0).copied().unwrap_or(0);
+    let mut out = Map::new();
+    out.insert("files".into(), Value::Array(per_file));
+    out.insert(
+        "document_lengths".into(),
+        json!({
+            "sentences": DocumentStats::summary(&documents.by_sentences, sentences, count, documents.max_sentences),
+            "bytes": DocumentStats::summary(&documents.by_bytes, bytes, count, documents.largest.first().map_or(0, |d| d.bytes)),
+            "single_sentence_documents": single,
+        }),
+    );
+    out.insert("largest_documents".into(), Value::Array(largest));
+    let mut warnings = Vec::new();
+    if count >= 10 && single * 2 >= count {
+        warnings.push(format!(
+            "{single} of {count} documents ({:.0}%) have a single sentence: sentence-order prediction needs documents of \
+             several sentences (doc boundary auto or group joins paragraphs into documents of target_document_kb)",
+            100.0 * single as f64 / count as f64
+        ));
+    }
+    if let Some(d) = documents.largest.first().filter(|d| d.bytes >= LARGE_DOCUMENT_BYTES) {
+        warnings.push(format!(
+            "{}:{}: one document of {:.1} MB ({} sentences): are document boundaries (blank lines) missing there?",
+            name(d.file),
+            d.line,
+            d.bytes as f64 / 1e6,
+            d.sentences
+        ));
+    }
+    (out, warnings)
 }
 
 pub(crate) enum Resume {
     /// The run already finished: its statistics.
     Complete(Value),
     /// Resume after these finished shards (none for a fresh run).
-    After(Vec<ShardRecord>),
+    After(Vec<(ShardRecord, DocumentStats)>),
 }
 
 /// What an earlier run left in `out_dir`. A finished run with the same fingerprint is returned
@@ -404,12 +537,19 @@ pub(crate) fn resume_point(out_dir: &Path, fp: &str) -> Result<Resume> {
     Ok(Resume::After(Vec::new()))
 }
 
+/// Documents the main thread is done with, handed back to the reader thread to free: their
+/// many small allocations cost a quarter of the main thread's time when it freed them itself,
+/// and more when the workers did (allocator contention).
+type Garbage = Box<dyn std::any::Any + Send>;
+
 /// The reader thread: batches of about `batch_bytes` of documents, in input order, through a
-/// channel of depth 2; returns its counts when joined.
+/// channel of depth 2; it frees what comes back through `garbage`. Returns its counts when
+/// joined.
 fn spawn_reader(
     files: Vec<PathBuf>,
     opts: PrepareOptions,
     progress: Option<Arc<Progress>>,
+    garbage: Receiver<Garbage>,
 ) -> (JoinHandle<ReaderStats>, Receiver<Result<Vec<RawDocument>>>) {
     let (tx, rx) = sync_channel::<Result<Vec<RawDocument>>>(2);
     let handle = std::thread::spawn(move || -> ReaderStats {
@@ -421,6 +561,9 @@ fn spawn_reader(
             batch.push(doc);
             if bytes >= opts.batch_bytes as u64 {
                 bytes = 0;
+                while let Ok(g) = garbage.try_recv() {
+                    drop(g);
+                }
                 if tx.send(Ok(std::mem::take(&mut batch))).is_err() {
                     return Ok(Flow::Stop);
                 }
@@ -428,6 +571,11 @@ fn spawn_reader(
             Ok(Flow::Continue)
         });
         let _ = tx.send(res.map(|()| batch));
+        drop(tx);
+        // Until the main thread hangs up.
+        for g in garbage {
+            drop(g);
+        }
         stats
     });
     (handle, rx)
@@ -451,7 +599,8 @@ struct Assigner {
 }
 
 impl Assigner {
-    fn assign(&mut self, batch: Vec<RawDocument>, opts: &PrepareOptions) -> Vec<(usize, CleanDoc)> {
+    /// Returns the assigned documents and the batch (for the caller to free).
+    fn assign(&mut self, batch: Vec<RawDocument>, opts: &PrepareOptions) -> (Vec<(usize, CleanDoc)>, Vec<RawDocument>) {
         let cleaned: Vec<(CleanDoc, CleanStats, u128)> = batch
             .par_iter()
             .map(|d| {
@@ -460,7 +609,6 @@ impl Assigner {
                 (c, s, h)
             })
             .collect();
-        drop(batch);
         let mut assigned = Vec::with_capacity(cleaned.len());
         for (doc, s, h) in cleaned {
             self.counts.clean.add(&s);
@@ -479,7 +627,7 @@ impl Assigner {
                 self.shard_fill = 0;
             }
         }
-        assigned
+        (assigned, batch)
     }
 }
 
@@ -489,35 +637,40 @@ struct ShardWriter<'a> {
     out_dir: &'a Path,
     fingerprint: &'a str,
     shards: Vec<ShardRecord>,
-    current: Option<(AtomicFile, ShardRecord)>,
+    /// One per entry of `shards`.
+    documents: Vec<DocumentStats>,
+    current: Option<(AtomicFile, ShardRecord, DocumentStats)>,
 }
 
 impl ShardWriter<'_> {
-    fn write(&mut self, shard: usize, text: &str, sentences: u64) -> Result<()> {
+    fn write(&mut self, shard: usize, text: &str, sentences: u64, origin: LineOrigin) -> Result<()> {
         if self.current.is_some() && self.shards.len() < shard {
             self.commit()?;
         }
         let path = self.out_dir.join(shard_name(shard));
         if self.current.is_none() {
             let rec = ShardRecord { file: shard_name(shard), ..Default::default() };
-            self.current = Some((AtomicFile::create(&path)?, rec));
+            self.current = Some((AtomicFile::create(&path)?, rec, DocumentStats::default()));
         }
-        if let Some((file, rec)) = self.current.as_mut() {
+        if let Some((file, rec, docs)) = self.current.as_mut() {
             if sentences > 0 {
                 file.write_all(text.as_bytes()).map_err(|e| Error::io(&path, e))?;
                 rec.documents += 1;
                 rec.sentences += sentences;
                 rec.bytes += text.len() as u64;
+                docs.add(origin.file as usize, origin.line, text.len() as u64, sentences);
             }
         }
         Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {
-        if let Some((file, rec)) = self.current.take() {
+        if let Some((file, rec, docs)) = self.current.take() {
             file.commit()?;
             self.shards.push(rec);
-            let journal = Journal { fingerprint: self.fingerprint.to_string(), shards: self.shards.clone() };
+            self.documents.push(docs);
+            let journal =
+                Journal { fingerprint: self.fingerprint.to_string(), shards: self.shards.clone(), documents: self.documents.clone() };
             write_json_atomic(&self.out_dir.join(STATE_FILE), &journal)?;
         }
         Ok(())
@@ -578,5 +731,30 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("b.bin"), "{err}");
         assert!(!out.exists());
+    }
+
+    #[test]
+    fn sample_bound_holds_for_any_line_length() {
+        let d = TempDir::new("sample");
+        // One 3 MB line (one document, one paragraph), then a second file of short documents.
+        let long = "Word. Another word here. ".repeat(120_000);
+        let a = d.write_string("a.txt", &format!("{long}\n"));
+        let b = d.write_string("b.txt", "Short one.\n\nShort two.\n");
+        let opts = PrepareOptions::default();
+        for max in [1000, 100_000, 1 << 20] {
+            let s = sample_text(&[a.clone(), b.clone()], &opts, max).unwrap();
+            assert!(s.len() <= max, "{} > {max}", s.len());
+            // Cut at whitespace, never inside a word; the second file still gets its share.
+            let (first, rest) = s.split_once("\n\n").unwrap();
+            assert!(long.starts_with(first) && long[first.len()..].starts_with(' '), "{}", &first[first.len().saturating_sub(40)..]);
+            assert!(rest.starts_with("Short one."), "{rest}");
+        }
+        // A line without whitespace is cut at a character boundary.
+        let c = d.write_string("c.txt", &format!("{}\n", "ä".repeat(10_000)));
+        let s = sample_text(&[c], &opts, 1001).unwrap();
+        assert_eq!(s.len(), 1000);
+        assert_eq!(cut_at_whitespace("ab cd ef", 5), "ab cd");
+        assert_eq!(cut_at_whitespace("ab cd ef", 4), "ab");
+        assert_eq!(cut_at_whitespace("ab  cd", 3), "ab");
     }
 }
