@@ -299,3 +299,29 @@ def test_transformers_auto_classes_load_the_export(exported, trained):
     assert got["input_ids"] == [2, *a, 3, *b, 3]
     assert got["token_type_ids"] == [0] * (len(a) + 2) + [1] * (len(b) + 1)
     assert got["mask_id"] == 4 and 4 in a
+
+
+def test_failed_export_and_import_leave_no_empty_directories(trained, tmp_path):
+    """export-hf failing inside its staging directory (after the output's parents are made), and
+    import failing on its source: neither leaves a directory it created (the CLI's guard)."""
+    from conftest import run_cli
+
+    from albert_fast.dataset import find_data_files
+
+    root, data, _ = trained
+    bad = tmp_path / "data"
+    shutil.copytree(data, bad)
+    for f in find_data_files(str(bad)).eval:
+        Path(f).write_bytes(b"")  # no instances to verify with
+    env = {"USE_TORCH": "0", "CUDA_VISIBLE_DEVICES": ""}
+    r = run_cli("export-hf", str(root / "run"), "-o", str(tmp_path / "new" / "hf"),
+                "--tokenizer", str(data / "spiece.model"), "--data", str(bad), env=env)
+    assert r.returncode == 2 and "no instances to verify" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "new").exists()
+    no_ckpt = tmp_path / "no_ckpt"
+    no_ckpt.mkdir()
+    (no_ckpt / "config.yaml").write_text((root / "run" / "config.yaml").read_text())
+    r = run_cli("import", str(no_ckpt), "-o", str(tmp_path / "new2" / "model"), env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "new2").exists()

@@ -29,7 +29,9 @@ use crate::corpus::{
     expand_inputs_detailed, file_stamp, read_documents, total_size, DocBoundary, DocumentOptions, FileReport, Flow, LineReaderOptions,
     RawDocument, ReaderStats, Source, DEFAULT_MAX_LINE_BYTES,
 };
+use crate::corpus::columnar::ColumnarFormat;
 use crate::corpus::documents::LineOrigin;
+use crate::corpus::Compression;
 use crate::error::{Error, Result};
 use crate::hashing::sha256_hex;
 use crate::progress::Progress;
@@ -180,16 +182,16 @@ fn precheck(files: &[PathBuf], opts: &PrepareOptions) -> Result<()> {
     files.par_iter().try_for_each(|f| Source::open(f, &documents, 0, 0).map(|_| ()))
 }
 
-/// Reads a bounded, deterministic sample of cleaned documents for Punkt training: up to
-/// `max_bytes / n_files` from the start of each file, in input order, never more than
-/// `max_bytes` in all — whatever the line lengths: a paragraph that would overrun the bound is cut
-/// at its last whitespace before it (`cut_at_whitespace`). Returns the paragraphs joined as NLTK
-/// expects (blank lines between).
+/// Reads a bounded, deterministic sample of cleaned documents for Punkt training: from the start
+/// of each file, in input order, up to its share of `max_bytes` ([`sample_shares`]: a corpus
+/// within the bound is taken whole), never more than `max_bytes` in all — whatever the line
+/// lengths: a paragraph that would overrun the bound is cut at its last whitespace before it
+/// (`cut_at_whitespace`). Returns the paragraphs joined as NLTK expects (blank lines between).
 pub fn sample_text(inputs: &[String], opts: &PrepareOptions, max_bytes: usize) -> Result<String> {
     opts.validate()?;
     let files = expand_inputs_detailed(inputs)?.files;
     precheck(&files, opts)?;
-    let per_file = (max_bytes / files.len().max(1)).max(1);
+    let shares = sample_shares(&files, max_bytes);
     let mut out = String::new();
     let mut taken_in_file = 0usize;
     let mut last_file = usize::MAX;
@@ -200,6 +202,7 @@ pub fn sample_text(inputs: &[String], opts: &PrepareOptions, max_bytes: usize) -
             taken_in_file = 0;
         }
         let (clean, _) = clean_document(&doc, &opts.clean);
+        let per_file = shares[doc.start.file];
         for p in &clean.paragraphs {
             let sep = if out.is_empty() { 0 } else { 2 };
             let room = max_bytes.saturating_sub(out.len() + sep).min(per_file.saturating_sub(taken_in_file + sep));
@@ -219,13 +222,40 @@ pub fn sample_text(inputs: &[String], opts: &PrepareOptions, max_bytes: usize) -
         }
         Ok(if out.len() + 2 >= max_bytes {
             Flow::Stop
-        } else if taken_in_file >= per_file {
+        } else if taken_in_file >= shares[doc.start.file] {
             Flow::NextFile
         } else {
             Flow::Continue
         })
     })?;
     Ok(out)
+}
+
+/// Each file's share of a sample of `max_bytes`: equal shares, except that a file smaller than
+/// its share keeps only its size and leaves the rest to the others (water-filling on the sizes
+/// on disk), so that a corpus within the bound is sampled whole however its files differ in
+/// size. Compressed and columnar files, whose text outgrows their size, count as large.
+fn sample_shares(files: &[PathBuf], max_bytes: usize) -> Vec<usize> {
+    let size = |f: &PathBuf| -> usize {
+        let plain = !matches!(Compression::from_extension(f), Some(c) if c != Compression::None)
+            && ColumnarFormat::of(f).is_none();
+        let len = if plain { fs::metadata(f).map(|m| m.len()).ok() } else { None };
+        len.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
+    };
+    let sizes: Vec<usize> = files.iter().map(size).collect();
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| sizes[i]);
+    let mut shares = vec![0; files.len()];
+    let mut left = max_bytes;
+    for (k, &i) in order.iter().enumerate() {
+        let equal = left / (files.len() - k);
+        shares[i] = sizes[i].min(equal).max(1);
+        left = left.saturating_sub(shares[i]);
+    }
+    // A file's own size is only an estimate of its cleaned text: the smaller files keep the
+    // equal share as a floor, so none gets less than before.
+    let floor = (max_bytes / files.len().max(1)).max(1);
+    shares.iter().map(|&s| s.max(floor)).collect()
 }
 
 /// The longest prefix of `text` of at most `max` bytes that ends before a whitespace character
@@ -753,6 +783,15 @@ mod tests {
         let c = d.write_string("c.txt", &format!("{}\n", "ä".repeat(10_000)));
         let s = sample_text(&[c], &opts, 1001).unwrap();
         assert_eq!(s.len(), 1000);
+        // A corpus within the bound is sampled whole, however its files differ in size.
+        let big = "Many words in one long paragraph here. ".repeat(50);
+        let e = d.write_string("e.txt", &format!("{big}\n\nAnd a second paragraph.\n"));
+        // (e.txt is larger than an equal share of 2100 bytes; the small b.txt leaves it the rest.)
+        let whole = sample_text(&[b.clone(), e.clone()], &opts, 2100).unwrap();
+        assert_eq!(whole, format!("Short one.\n\nShort two.\n\n{}\n\nAnd a second paragraph.", big.trim_end()));
+        let e_size = fs::metadata(&e).unwrap().len() as usize;
+        assert!(e_size > 2100 / 2);
+        assert_eq!(sample_shares(&[b.clone(), e.clone()].map(PathBuf::from), 2100), vec![2100 / 2, e_size]);
         assert_eq!(cut_at_whitespace("ab cd ef", 5), "ab cd");
         assert_eq!(cut_at_whitespace("ab cd ef", 4), "ab");
         assert_eq!(cut_at_whitespace("ab  cd", 3), "ab");
