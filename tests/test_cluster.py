@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from data_fixtures import corpus_dir, spm_dir, write_corpus  # noqa: F401 (fixtures)
+from data_fixtures import corpus_dir, punkt_dir, spm_dir, write_corpus  # noqa: F401 (fixtures)
 
-from albert_fast.cluster import ClusterError, ThreadExecutor, run_tasks
+from albert_fast.cluster import ClusterError, DaskExecutor, ThreadExecutor, run_tasks
 from albert_fast.create_data import create_pretraining_data
 from albert_fast.prepare_corpus import prepare_corpus, train_punkt
 from albert_fast.train_tokenizer import train_tokenizer
@@ -253,6 +253,17 @@ def test_an_unreachable_scheduler_is_a_clear_error_within_the_timeout(spm_dir, c
                                 config={"cluster": {"address": address, "connect_timeout": 1}})
 
 
+def test_standard_input_with_workers_elsewhere_is_a_clear_error(spm_dir, punkt_dir, tmp_path):
+    """'-' is copied to this machine: a cluster at an address may not reach the copy."""
+    for verb, extra in (("create-data", ["--tokenizer", str(spm_dir)]),
+                        ("prepare-corpus", ["--punkt-params", str(punkt_dir)])):
+        r = subprocess.run([sys.executable, "-m", "albert_fast", verb, "-", *extra, "-o", str(tmp_path / verb),
+                            "--cluster", f"tcp://127.0.0.1:{free_port()}"],
+                           input="One sentence. Two.\n", capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and "'-' (standard input) is copied to this machine" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr and not (tmp_path / verb).exists()
+
+
 def test_missing_dask_says_what_to_install(spm_dir, corpus_dir, tmp_path):
     shim = tmp_path / "shim" / "distributed"
     shim.mkdir(parents=True)
@@ -281,3 +292,18 @@ def test_run_tasks_keeps_order_shows_one_bar_and_raises_the_first_error(capsys):
             run_tasks(ex, fail, [(i,) for i in range(4)], key="f")
     finally:
         ex.close()
+
+
+def test_a_worker_with_another_environment_refuses_its_tasks(dask_cluster):
+    """A worker whose package or Unicode tables differ from the driver's would write other
+    bytes: its task fails with both values named instead. Here the driver claims another
+    albert_fast version; the real workers compare it with their own."""
+    from distributed import Client
+
+    with Client(dask_cluster.address, timeout=60) as client:
+        ex = DaskExecutor(client)
+        assert run_tasks(ex, pow, [(2, 5)], key="env-same") == [32]
+        ex.environment = {**ex.environment, "albert_fast": "0.0.0-other"}
+        with pytest.raises(ClusterError, match=r"worker .*: albert_fast '.+', the driver's '0\.0\.0-other': "
+                                               r"its output would not match"):
+            run_tasks(ex, pow, [(2, 5)], key="env-other")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import sys
 import threading
 import uuid
@@ -25,7 +26,8 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from albert_fast.errors import AlbertFastError, ConfigError
 
-__all__ = ["ClusterError", "ClusterSpec", "Executor", "open_executor", "run_tasks", "parse_cluster"]
+__all__ = ["ClusterError", "ClusterSpec", "Executor", "open_executor", "run_tasks", "parse_cluster",
+           "output_environment", "reads_local_files"]
 
 #: Seconds to wait for a scheduler before giving up (the config's cluster.connect_timeout).
 DEFAULT_CONNECT_TIMEOUT = 30.0
@@ -68,6 +70,20 @@ def parse_cluster(value: Any) -> Optional[ClusterSpec]:
         return ClusterSpec("address", address=text if "://" in text else f"tcp://{text}")
     raise ConfigError(f"cluster: {value!r}: expected 'local', 'local:N' or a scheduler address "
                       "such as tcp://10.0.0.1:8786")
+
+
+#: The error for ``-`` (standard input) given with a cluster whose workers may be elsewhere.
+STDIN_ON_A_CLUSTER = ("'-' (standard input) is copied to this machine, where the workers of a cluster at "
+                      "an address may not read it: save the text to a file (or a bucket) they reach and "
+                      "name that, or use --cluster local:N")
+
+
+def reads_local_files(cluster: Any) -> bool:
+    """Whether the tasks of ``cluster`` can read this machine's files (a copy of standard
+    input): this process's threads and a ``local:N`` cluster can, workers at an address
+    (or behind a ``Client``) may be elsewhere."""
+    spec = parse_cluster(cluster)
+    return spec is None or spec.kind == "local"
 
 
 def _cpu_count() -> int:
@@ -129,6 +145,27 @@ class ThreadExecutor(Executor):
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def output_environment() -> dict[str, str]:
+    """What a task's output bytes depend on besides its arguments (which carry the resolved
+    options, the sentencepiece behaviour included): the package and the interpreter's Unicode
+    tables (``unicode_tables``: Python and ``unicodedata`` versions, NLTK's regex engine)."""
+    from albert_fast import __version__, unicode_tables
+
+    return {"albert_fast": __version__, "Unicode tables": unicode_tables.tables_id()}
+
+
+def _checked_task(expected: dict[str, str], fn: Callable, *args: Any) -> Any:
+    """``fn(*args)`` on a worker whose :func:`output_environment` is the driver's: a worker
+    with another Python or albert_fast would write other bytes, so it refuses the task."""
+    here = output_environment()
+    diff = [f"{k} {here.get(k)!r}, the driver's {v!r}" for k, v in expected.items() if here.get(k) != v]
+    if diff:
+        raise ClusterError(f"worker {socket.gethostname()} ({sys.executable}): {'; '.join(diff)}: its output "
+                           "would not match this machine's; install the same albert_fast and Python on "
+                           "every worker")
+    return fn(*args)
+
+
 class DaskExecutor(Executor):
     """Tasks on a Dask cluster through ``client``."""
 
@@ -138,11 +175,13 @@ class DaskExecutor(Executor):
         info = client.scheduler_info()
         self.width = max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
         self.run_id = uuid.uuid4().hex[:8]
+        self.environment = output_environment()
 
     def submit(self, fn: Callable, args: tuple, key: str) -> Any:
         # Bad input fails the same way every time: no retries. A worker that dies mid-task is
         # another matter: the scheduler reschedules its tasks (distributed.scheduler.allowed-failures).
-        return self.client.submit(fn, *args, key=f"{key}-{self.run_id}", pure=False, retries=0)
+        return self.client.submit(_checked_task, self.environment, fn, *args, key=f"{key}-{self.run_id}",
+                                  pure=False, retries=0)
 
     def wait_any(self, pending: set) -> tuple[set, set]:
         try:

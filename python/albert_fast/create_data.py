@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from albert_fast import _core, storage
-from albert_fast.cluster import open_executor, parse_cluster, run_tasks
+from albert_fast.cluster import STDIN_ON_A_CLUSTER, open_executor, parse_cluster, reads_local_files, run_tasks
 from albert_fast.config import Config, DataConfig, as_config, check_vocab_size
 from albert_fast.errors import ConfigError, ModelError
 from albert_fast.io_utils import (STDIN, atomic_write_text, file_sha256,
@@ -321,10 +321,11 @@ def create_pretraining_data(
         compression=compression, max_line_tokens=line_limit, output_files=names,
     )
     show = progress and sys.stderr.isatty()
-    if STDIN in input_specs and (parse_cluster(cluster) is not None or not local_out):
-        raise ConfigError("'-' (standard input) works for a local run into a local directory: "
-                          "save the text to a file (or a bucket) and name that")
-    with stdin_spooled(input_specs, out) as options["inputs"]:
+    if STDIN in input_specs and not reads_local_files(cluster):
+        raise ConfigError(STDIN_ON_A_CLUSTER)
+    # The copy of standard input lives in the output directory, or in the local cache for a
+    # bucket's output.
+    with stdin_spooled(input_specs, out if local_out else storage.cache_dir("stdin")) as options["inputs"]:
         estimate = _check_input(options["inputs"], Tokenizer(model, lowercase, strip_accents,
                                                              data.reference_compat), data)
         if parse_cluster(cluster) is not None or not local_out:

@@ -31,8 +31,8 @@ class DataFiles:
 
 
 def is_remote(path: str) -> bool:
-    """A URL of one of TensorFlow's file systems (``gs://``, ``s3://``, ``hdfs://``), not a
-    local path."""
+    """A URL, not a local path (after :func:`storage.for_tensorflow`, one of TensorFlow's own
+    file systems: ``gs://``, ``ram://``)."""
     return "://" in str(path)
 
 

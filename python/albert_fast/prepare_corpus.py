@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from albert_fast import _core, storage
-from albert_fast.cluster import DEFAULT_CONNECT_TIMEOUT, open_executor, parse_cluster, run_tasks
+from albert_fast.cluster import (DEFAULT_CONNECT_TIMEOUT, STDIN_ON_A_CLUSTER, open_executor, parse_cluster,
+                                reads_local_files, run_tasks)
 from albert_fast.config import FIELD_ALIASES, Config, CorpusConfig, as_config
 from albert_fast.errors import ConfigError, InputError
 from albert_fast.io_utils import STDIN, atomic_write_json, ensure_output_dir, name_stdin, stdin_spooled
@@ -254,13 +255,14 @@ def prepare_corpus(
     input_list = [os.fspath(i) for i in inputs]
     if STDIN not in input_list:
         return _prepare(input_list, output, cfg, cluster, timeout, threads, progress)
-    if parse_cluster(cluster) is not None or storage.is_url(output):
-        raise ConfigError("'-' (standard input) works for a local run into a local directory: "
-                          "save the text to a file (or a bucket) and name that")
-    out = ensure_output_dir(output)
-    with stdin_spooled(input_list, out) as input_list:
+    if not reads_local_files(cluster):
+        raise ConfigError(STDIN_ON_A_CLUSTER)
+    out = output if storage.is_url(output) else ensure_output_dir(output)
+    # The copy lives in the output directory, or in the local cache for a bucket's output.
+    spool = storage.cache_dir("stdin") if storage.is_url(out) else out
+    with stdin_spooled(input_list, spool) as input_list:
         stats = name_stdin(_prepare(input_list, out, cfg, cluster, timeout, threads, progress))
-        atomic_write_json(out / "stats.json", stats)
+        storage.write_json(storage.join(out, "stats.json"), stats)
         return stats
 
 

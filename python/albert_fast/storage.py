@@ -241,7 +241,7 @@ def listdir(path: Any) -> list[str]:
 def expand_inputs(specs: Sequence[Any]) -> tuple[list[str], int]:
     """URL inputs expanded as the core expands local ones (objects, "directories" walked
     recursively with hidden entries skipped, globs; a prepare-corpus output contributes its
-    shards only); local specs are returned unchanged for the core. Returns the list and the
+    shards only, a `datasets` save_to_disk directory its data files); local specs are returned unchanged for the core. Returns the list and the
     number of hidden entries skipped."""
     out: list[str] = []
     skipped = 0
@@ -261,28 +261,46 @@ def expand_inputs(specs: Sequence[Any]) -> tuple[list[str], int]:
             elif fs.isfile(p):
                 files = [p]
             elif fs.isdir(p):
-                files = []
-                root = p.rstrip("/")
-                prepared = fs.exists(f"{root}/{_core.PREPARED_STATE_FILE}")
-                for f in sorted(fs.find(root)):
-                    rel = f[len(root):].strip("/")
-                    if prepared:
-                        if _core.is_prepared_shard_name(rel):
-                            files.append(f)
-                    elif any(part.startswith(".") for part in rel.split("/")):
-                        skipped += 1
-                    else:
-                        files.append(f)
-                if not files:
-                    raise OSError(f"{spec}: directory contains no input files (hidden files are skipped)")
+                files, hidden = _directory_inputs(fs, spec, p.rstrip("/"))
+                skipped += hidden
             else:
                 raise FileNotFoundError(2, "No such file or directory", spec)
-        except OSError:
+        except (OSError, _core.AlbertFastError):
             raise
         except Exception as err:  # noqa: BLE001
             raise _fail(spec, err, "list it") from None
         out.extend(f if f.startswith(f"{protocol}://") else f"{protocol}://{f}" for f in files)
     return out, skipped
+
+
+def _directory_inputs(fs: Any, spec: str, root: str) -> tuple[list[str], int]:
+    """The input objects under a "directory" URL, as the core picks them from a local one: a
+    prepare-corpus output's shards, a `datasets` save_to_disk directory's data files, else
+    every object not hidden. Returns them and the number of hidden ones skipped."""
+    listing = sorted(fs.find(root))
+    names = {f[len(root):].strip("/") for f in listing}
+    dataset = _core.dataset_files(
+        spec.rstrip("/"),
+        fs.cat_file(f"{root}/dataset_dict.json").decode("utf-8") if "dataset_dict.json" in names else None,
+        fs.cat_file(f"{root}/state.json").decode("utf-8") if {"state.json", "dataset_info.json"} <= names else None)
+    if dataset is not None:
+        for n in dataset:
+            if n not in names:
+                raise FileNotFoundError(2, "No such file or directory", f"{spec.rstrip('/')}/{n}")
+        if not dataset:
+            raise OSError(f"{spec}: a datasets directory without data files")
+        return [f"{root}/{n}" for n in dataset], 0
+    if _core.PREPARED_STATE_FILE in names:
+        return [f for f in listing if _core.is_prepared_shard_name(f[len(root):].strip("/"))], 0
+    files, hidden = [], 0
+    for f in listing:
+        if any(part.startswith(".") for part in f[len(root):].strip("/").split("/")):
+            hidden += 1
+        else:
+            files.append(f)
+    if not files:
+        raise OSError(f"{spec}: directory contains no input files (hidden files are skipped)")
+    return files, hidden
 
 
 def ensure_output(path: Any) -> str:
@@ -423,12 +441,13 @@ class Mirror:
         self._pushed = now
 
 
-#: URL schemes TensorFlow's tf.data reads by itself (its GCS filesystem); others are staged.
-TENSORFLOW_SCHEMES = ("gs",)
+#: URL schemes tf.data reads by itself: its GCS file system, and its in-memory one (``ram://``:
+#: notebooks and tests); others are staged.
+TENSORFLOW_SCHEMES = ("gs", "ram")
 
 
 def for_tensorflow(spec: str) -> str:
-    """A path TensorFlow can read for ``spec``: local paths and ``gs://`` URLs as they are;
+    """A path TensorFlow can read for ``spec``: local paths and ``gs://`` (``ram://``) URLs as they are;
     other URLs (``s3://``: TensorFlow has no S3 filesystem any more) are downloaded to
     :func:`cache_dir` first (a directory, an object, or a glob's objects), kept there for the
     next run."""

@@ -84,10 +84,19 @@ fn is_prepared_shard_name(name: &str) -> bool {
     corpus::prepared::is_shard_file(std::path::Path::new(name))
 }
 
+/// The data file names of a `datasets` save_to_disk directory from its `dataset_dict.json`
+/// and `state.json` texts, or `None` when it is not one (a directory in a bucket).
+#[pyfunction]
+#[pyo3(signature = (directory, dataset_dict=None, state=None))]
+fn dataset_files(directory: &str, dataset_dict: Option<&str>, state: Option<&str>) -> Result<Option<Vec<String>>> {
+    Ok(corpus::columnar::dataset_files(directory, dataset_dict, state)?)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PREPARED_STATS_FILE", corpus::prepared::STATS_FILE)?;
     m.add("PREPARED_STATE_FILE", corpus::prepared::STATE_FILE)?;
     m.add_function(wrap_pyfunction!(is_prepared_shard_name, m)?)?;
+    m.add_function(wrap_pyfunction!(dataset_files, m)?)?;
     m.add_class::<PyLineIterator>()?;
     m.add_function(wrap_pyfunction!(open_lines, m)?)?;
     m.add_function(wrap_pyfunction!(expand_inputs, m)?)?;
