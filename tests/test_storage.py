@@ -181,6 +181,21 @@ def local_files(d: Path, pattern: str) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(d.glob(pattern))}
 
 
+def tiny_run_config(tmp_path: Path) -> Path:
+    """A config for a 4-step pretraining run of a tiny model, checkpoints every 2 steps."""
+    cfg = {
+        "model": dict(vocab_size=4000, embedding_size=16, hidden_size=32, num_hidden_layers=1,
+                      num_attention_heads=2, intermediate_size=64, max_position_embeddings=64),
+        "text": {"lowercase": True},
+        "data": dict(max_seq_length=64, max_predictions_per_seq=10, dupe_factor=1),
+        "pretraining": dict(train_batch_size=8, eval_batch_size=8, max_eval_steps=1, num_train_steps=4,
+                            num_warmup_steps=1, save_checkpoints_steps=2, iterations_per_loop=2),
+    }
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
 @pytest.mark.slow
 def test_prepare_corpus_from_and_to_a_bucket_is_byte_identical_and_resumes(store, examples_dir, tmp_path):
     punkt = tmp_path / "punkt"
@@ -324,16 +339,7 @@ def test_create_data_pretrain_export_hf_through_s3(s3, corpus_dir, spm_dir, tmp_
     pretrain from it (TensorFlow has no S3 filesystem: the shards are staged through fsspec)
     into an s3:// run directory, export-hf from that into s3://."""
     corpus, tok = s3.upload(corpus_dir, "e2e/corpus"), s3.upload(spm_dir, "e2e/tok")
-    cfg = {
-        "model": dict(vocab_size=4000, embedding_size=16, hidden_size=32, num_hidden_layers=1,
-                      num_attention_heads=2, intermediate_size=64, max_position_embeddings=64),
-        "text": {"lowercase": True},
-        "data": dict(max_seq_length=64, max_predictions_per_seq=10, dupe_factor=1),
-        "pretraining": dict(train_batch_size=8, eval_batch_size=8, max_eval_steps=1, num_train_steps=4,
-                            num_warmup_steps=1, save_checkpoints_steps=2, iterations_per_loop=2),
-    }
-    cfg_path = tmp_path / "cfg.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg))
+    cfg_path = tiny_run_config(tmp_path)
     base = f"s3://{BUCKET}/e2e"
     r = run_cli("create-data", corpus, "--tokenizer", tok, "-o", f"{base}/data", "--config", str(cfg_path),
                 "--eval-fraction", "0.1", "--no-progress")
@@ -360,16 +366,7 @@ def test_pretrain_run_directory_and_export_hf_in_gcs(gcs, corpus_dir, spm_dir, t
     """A Cloud TPU run's outputs: the run directory (checkpoints, resume) and the export in a
     gs:// bucket. The TFRecords are local here (TensorFlow reads gs:// data itself, see the
     module docstring)."""
-    cfg = {
-        "model": dict(vocab_size=4000, embedding_size=16, hidden_size=32, num_hidden_layers=1,
-                      num_attention_heads=2, intermediate_size=64, max_position_embeddings=64),
-        "text": {"lowercase": True},
-        "data": dict(max_seq_length=64, max_predictions_per_seq=10, dupe_factor=1),
-        "pretraining": dict(train_batch_size=8, eval_batch_size=8, max_eval_steps=1, num_train_steps=4,
-                            num_warmup_steps=1, save_checkpoints_steps=2, iterations_per_loop=2),
-    }
-    cfg_path = tmp_path / "cfg.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg))
+    cfg_path = tiny_run_config(tmp_path)
     data, base = tmp_path / "data", f"gs://{BUCKET}/tpu"
     r = run_cli("create-data", str(corpus_dir), "--tokenizer", str(spm_dir), "-o", str(data), "--config",
                 str(cfg_path), "--eval-fraction", "0.1", "--no-progress")
