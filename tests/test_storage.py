@@ -363,7 +363,7 @@ def test_create_data_pretrain_export_hf_through_s3(s3, corpus_dir, spm_dir, tmp_
 
 @pytest.mark.slow
 def test_pretrain_run_directory_and_export_hf_in_gcs(gcs, corpus_dir, spm_dir, tmp_path):
-    """A Cloud TPU run's outputs: the run directory (checkpoints, resume) and the export in a
+    """A Cloud TPU run's outputs: the run directory (checkpoints) and the export in a
     gs:// bucket. The TFRecords are local here (TensorFlow reads gs:// data itself, see the
     module docstring)."""
     cfg_path = tiny_run_config(tmp_path)
@@ -371,12 +371,10 @@ def test_pretrain_run_directory_and_export_hf_in_gcs(gcs, corpus_dir, spm_dir, t
     r = run_cli("create-data", str(corpus_dir), "--tokenizer", str(spm_dir), "-o", str(data), "--config",
                 str(cfg_path), "--eval-fraction", "0.1", "--no-progress")
     assert r.returncode == 0, r.stderr
-    r = run_cli("pretrain", "--data", str(data), "-o", f"{base}/run", "--config", str(cfg_path), "--stop-at", "2")
-    assert r.returncode == 0, r.stderr
-    assert {"checkpoint", "config.yaml", "ckpt-2.index"} <= set(gcs.objects("tpu/run"))
+    # (Resuming from the bucket's latest checkpoint is the S3 test's; the mirror is the same code.)
     r = run_cli("pretrain", "--data", str(data), "-o", f"{base}/run", "--config", str(cfg_path), "--no-eval")
-    assert r.returncode == 0 and "at step 2" in r.stdout + r.stderr, r.stdout + r.stderr
-    assert "ckpt-4.index" in gcs.objects("tpu/run")
+    assert r.returncode == 0, r.stderr
+    assert {"checkpoint", "config.yaml", "ckpt-2.index", "ckpt-4.index"} <= set(gcs.objects("tpu/run"))
     r = run_cli("export-hf", f"{base}/run", "-o", f"{base}/hf", "--tokenizer", str(spm_dir), "--data", str(data))
     assert r.returncode == 0, r.stderr
     hf = gcs.objects("tpu/hf")
