@@ -16,10 +16,11 @@ tutorial's flags (configs/tutorial.yaml: max_seq_length 512, 20 predictions, sho
 a document is (create-data's instances end short at document ends): ``--doc-kb N`` builds the
 data from the raw texts through prepare-corpus instead, every paragraph a document (0) or
 paragraphs grouped into documents of about N KB; ``--profile-layouts`` prints each layout's
-length profile (share shorter than 512, mean real length, the bound of bins). The workload is ``--count`` batches of
-``--batch`` instances drawn by the trainer's binned input pipeline, as many from each bin as its
-share of the data says (at least one); the padded runs take the same instances padded back to
-512, so every row processes the same real tokens. Besides real tokens per second and per
+length profile (share shorter than 512, mean real length, the bound of bins).
+
+The workload is ``--count`` batches of ``--batch`` instances drawn by the trainer's binned input
+pipeline, as many from each bin as its share of the data says (at least one); the padded runs
+take the same instances padded back to 512, so every row processes the same real tokens. Besides real tokens per second and per
 CPU-second over the workload (read the CPU-second ratios on a shared machine), each row has the
 real tokens per CPU-second over the data: each batch width's CPU-seconds per instance weighted
 by its bin's share of the training set.
