@@ -48,7 +48,10 @@ _tt = importlib.import_module("albert_fast.train_tokenizer")
 def train(corpus: Path, out: Path, size: int, vocab: int, cpus: int | None = None) -> dict:
     """One train-tokenizer run in a child process (on ``cpus`` CPUs if given): wall seconds,
     CPU-seconds (all threads, and the main thread alone), peak RSS and the estimate line it
-    printed."""
+    printed. A run already measured into ``out`` (``--keep``) is read back, not repeated."""
+    record = out / "run.json"
+    if record.exists():
+        return json.loads(record.read_text())
     cmd = [sys.executable, "-m", "albert_fast", "train-tokenizer", str(corpus), "-o", str(out),
            "--vocab-size", str(vocab), "--set", f"tokenizer.input_sentence_size={size}", "--json"]
     env = {**os.environ, "PYTHONPATH": str(REPO / "python")}
@@ -73,14 +76,16 @@ def train(corpus: Path, out: Path, size: int, vocab: int, cpus: int | None = Non
     sample_bytes = _tt.sampled_bytes(summary["input"])  # what the printed estimate was made for
     cpus_used = cpus or len(os.sched_getaffinity(0))
     guess = _tt.estimate_training(sample_bytes, vocab, cpus_used)
-    return {"size": size, "vocab": vocab, "cpus": cpus_used,
-            "sentences": summary["sentences"], "seconds": seconds,
-            "cpu_seconds": usage.ru_utime + usage.ru_stime, "main_thread_cpu_seconds": main_cpu,
-            "peak_rss_mib": usage.ru_maxrss / 1024, "estimate": estimate.strip(),
-            "sample_bytes": sample_bytes, "estimate_seconds": guess.seconds,
-            "estimate_cpu_seconds": _tt.estimate_training(sample_bytes, vocab, 1).seconds,
-            "estimate_mib": guess.peak_bytes / 2**20,
-            "model": str(out / "spiece.model")}
+    run = {"size": size, "vocab": vocab, "cpus": cpus_used,
+           "sentences": summary["sentences"], "seconds": seconds,
+           "cpu_seconds": usage.ru_utime + usage.ru_stime, "main_thread_cpu_seconds": main_cpu,
+           "peak_rss_mib": usage.ru_maxrss / 1024, "estimate": estimate.strip(),
+           "sample_bytes": sample_bytes, "estimate_seconds": guess.seconds,
+           "estimate_cpu_seconds": _tt.estimate_training(sample_bytes, vocab, 1).seconds,
+           "estimate_mib": guess.peak_bytes / 2**20,
+           "model": str(out / "spiece.model")}
+    record.write_text(json.dumps(run, indent=2))
+    return run
 
 
 def _thread_cpu_seconds(pid: int) -> float | None:
@@ -138,7 +143,8 @@ def main() -> None:
     ap.add_argument("--probe", type=int, metavar="SIZE",
                     help="also train SIZE sentences on 1 CPU and with a quarter of --vocab (to "
                     "calibrate the estimate's thread and vocabulary terms)")
-    ap.add_argument("--keep", metavar="DIR", help="keep the trained models under DIR")
+    ap.add_argument("--keep", metavar="DIR", help="keep the trained models under DIR; a re-run "
+                    "with the same DIR reuses the sizes measured there (to add a size later)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = ap.parse_args()
 
