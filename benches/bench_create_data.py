@@ -160,7 +160,11 @@ def report(rows: list[dict], oracle: dict | None, args: argparse.Namespace) -> N
             a, b = r[f"t{args.threads[0]}"], r[f"t{args.threads[1]}"]
             lines.append(f"| | speed-up {args.threads[0]}->{args.threads[1]} threads: "
                          f"{a['seconds'] / b['seconds']:.2f}x (wall clock) | | | | | | | | |")
-    text = "\n".join(lines) + "\n"
+    record("\n".join(lines) + "\n")
+
+
+def record(text: str) -> None:
+    """Prints a bench's result section and appends it to benches/RESULTS.md."""
     print(text)
     with open(HERE / "RESULTS.md", "a", encoding="utf-8") as f:
         f.write(text)

@@ -5,15 +5,25 @@ to read is real (non-padding) tokens per second.
 
     python benches/bench_pretrain.py                            # CPU: small and base, fp32
     python benches/bench_pretrain.py --models small --quality-steps 300   # + held-out loss
+    python benches/bench_pretrain.py --doc-kb 2 --models small  # documents of ~2 KB
+    python benches/bench_pretrain.py --profile-layouts files,0,2,16  # length profiles only
     benches/gpu_bench.sh                                        # GPU: base, bf16, XLA, MFU
 
 Data: technical prose (benches/make_tech_corpus.py, Debian documentation) and literature
 (benches/make_data_corpus.py), 4 MB each, a 30000-piece tokenizer and create-data with the
 tutorial's flags (configs/tutorial.yaml: max_seq_length 512, 20 predictions, short_seq_prob
-0.2, dupe_factor 2), 2% of the documents held out. The workload is ``--count`` batches of
-``--batch`` instances drawn by the trainer's binned input pipeline, as many from each bin as its
-share of the data says; the padded runs take the same instances padded back to 512, so every
-row processes the same real tokens.
+0.2, dupe_factor 2), 2% of the documents held out. How long the instances are depends on what
+a document is (create-data's instances end short at document ends): ``--doc-kb N`` builds the
+data from the raw texts through prepare-corpus instead, every paragraph a document (0) or
+paragraphs grouped into documents of about N KB; ``--profile-layouts`` prints each layout's
+length profile (share shorter than 512, mean real length, the bound of bins).
+
+The workload is ``--count`` batches of ``--batch`` instances drawn by the trainer's binned input
+pipeline, as many from each bin as its share of the data says (at least one); the padded runs
+take the same instances padded back to 512, so every row processes the same real tokens. Besides real tokens per second and per
+CPU-second over the workload (read the CPU-second ratios on a shared machine), each row has the
+real tokens per CPU-second over the data: each batch width's CPU-seconds per instance weighted
+by its bin's share of the training set.
 
 Each implementation runs in its own process (TensorFlow, JAX and PyTorch do not share one):
 ``ours-tf`` is the trainer's compiled training loop (``pretrain._compiled_train_loop``, LAMB,
@@ -62,28 +72,71 @@ TOKEN_FEATURES = ("input_ids", "input_mask", "segment_ids")
 # --------------------------------------------------------------------------------------------
 # Data and workload (TensorFlow)
 
-def bench_data(mb: float = 4.0) -> Path:
-    """create-data output (train + eval shards) of technical prose + literature, made once."""
+def bench_data(mb: float = 4.0, doc_kb: float | None = None) -> Path:
+    """create-data output (train + eval shards) of technical prose + literature, made once.
+
+    ``doc_kb`` None: the documents of the first bench (a technical document = one rendered
+    file, a literature document = 1-20 paragraphs of a book; sentence per line by a regex).
+    Otherwise the raw texts as they come (``make_tech_corpus.py --format raw``: paragraphs
+    between blank lines; the en/de books of the shared corpus, whole) go through prepare-corpus
+    (Punkt) with ``--target-document-kb doc_kb``: 0 keeps every paragraph a document (the
+    reference's rule, a blank line ends a document, applied to text that has one between
+    paragraphs), N > 0 groups paragraphs into documents of about N KB."""
     import make_data_corpus
     import make_tech_corpus
 
     from albert_fast.config import load_config
     from albert_fast.create_data import create_pretraining_data
+    from albert_fast.prepare_corpus import prepare_corpus
     from albert_fast.train_tokenizer import train_tokenizer
 
-    out = DATA / f"tech-lit-{mb:g}mb"
+    name = f"tech-lit-{mb:g}mb" if doc_kb is None else f"tech-lit-raw-{mb:g}mb-doc{doc_kb:g}kb"
+    out = DATA / name
     if (out / "data" / "manifest.json").is_file():
         return out / "data"
-    texts = [make_tech_corpus.build(mb, "sentences"), make_data_corpus.build(mb, ["en", "de"])]
     cfg = load_config(REPO / "configs" / "tutorial.yaml")
+    if doc_kb is None:
+        texts = [make_tech_corpus.build(mb, "sentences"), make_data_corpus.build(mb, ["en", "de"])]
+    else:
+        books = sorted(f for lang in ("en", "de")
+                       for f in make_data_corpus.LITERATURE.glob(f"{lang}-*.txt"))
+        prepare_corpus([make_tech_corpus.build(mb, "raw"), *books], out / "corpus", config=cfg,
+                       target_document_kb=doc_kb)
+        texts = [out / "corpus"]
     train_tokenizer(texts, out / "tok", config=cfg, progress=False)
     create_pretraining_data(texts, out / "tok" / "spiece.model", out / "data", config=cfg,
                             eval_fraction=0.02)
     return out / "data"
 
 
+def length_profile(data: Path, bins: tuple = ()) -> str:
+    """Share of training instances shorter than max_seq_length, their mean real length, and
+    the speed-up bounds (linear cost in length) of removing all padding and of ``bins``."""
+    import glob
+
+    from albert_fast.dataset import bin_lengths, lengths_of
+
+    manifest = json.loads((data / "manifest.json").read_text())
+    max_len = manifest["config"]["max_seq_length"]
+    hist = lengths_of(sorted(glob.glob(str(data / "train-*"))))
+    n = sum(hist.values())
+    mean = sum(length * c for length, c in hist.items()) / n
+    short = sum(c for length, c in hist.items() if length < max_len) / n
+    totals = manifest["totals"]
+    text = (f"{totals['documents']} documents ({totals['single_sentence_documents']} of one "
+            f"sentence), {n} training instances: {short:.1%} shorter than {max_len}, mean real "
+            f"length {mean:.0f} ({mean / max_len:.1%}); no-padding bound {max_len / mean:.2f}x")
+    for b in bins:
+        lengths = bin_lengths(b, max_len)
+        cut = sum(c * next(x for x in lengths if length <= x) for length, c in hist.items()) / n
+        text += f"; bins {','.join(map(str, lengths[:-1]))} bound {max_len / cut:.2f}x"
+    return text
+
+
 def make_workload(data: Path, batch: int, count: int, bins: tuple, seed: int = 1) -> list:
-    """``count`` batches of the binned input pipeline, as many per bin as its share says."""
+    """``count`` batches of the binned input pipeline, as many per bin as its share says but
+    at least one of every bin (so each bin's step cost is measured; ``data_weighted`` weighs
+    them by the data's own shares)."""
     import glob
 
     from albert_fast.dataset import bin_lengths, count_bins, make_dataset
@@ -93,8 +146,8 @@ def make_workload(data: Path, batch: int, count: int, bins: tuple, seed: int = 1
     flags = json.loads((data / "manifest.json").read_text())["config"]
     max_len, preds = flags["max_seq_length"], flags["max_predictions_per_seq"]
     found, _ = count_bins(files, bin_lengths(bins, max_len))
-    quota = {b: round(count * s) for b, s in zip(found.lengths, found.shares)}
-    quota[max_len] += count - sum(quota.values())
+    quota = {b: max(1, round(count * s)) for b, s in zip(found.lengths, found.shares)}
+    quota[max_len] = max(1, quota[max_len] + count - sum(quota.values()))
     ds = make_dataset(files, feature_spec(max_len, preds), batch, True, seed=seed, bins=found,
                       deterministic=True)
     taken: dict = {b: [] for b in found.lengths}
@@ -107,6 +160,35 @@ def make_workload(data: Path, batch: int, count: int, bins: tuple, seed: int = 1
             break
     batches = [b for length in found.lengths for b in taken[length]]
     return batches, max_len, found
+
+
+def bin_profile(data: Path, found) -> dict:
+    """Per bin of ``found``: its share of the training instances and their mean real length."""
+    import glob
+
+    from albert_fast.dataset import lengths_of
+
+    hist = lengths_of(sorted(glob.glob(str(data / "train-*"))))
+    real = [0.0] * len(found.lengths)
+    for length, n in hist.items():
+        real[next(k for k, b in enumerate(found.lengths) if length <= b)] += length * n
+    return {"bin_lengths": list(found.lengths), "bin_shares": found.shares,
+            "bin_real_mean": [r / c for r, c in zip(real, found.counts)]}
+
+
+def data_weighted(profile: dict, batches: list, cpu_seconds: list) -> float:
+    """Real tokens per CPU-second over the data rather than over the workload: the measured
+    CPU-seconds per instance of each batch width, weighted by the bins' shares of the data
+    (a padded workload has one width: every bin costs a 512-step)."""
+    per_width: dict = {}
+    for b, cpu in zip(batches, cpu_seconds):
+        per_width.setdefault(b["input_ids"].shape[1], []).append(cpu / b["input_ids"].shape[0])
+    cost = {w: sum(v) / len(v) for w, v in per_width.items()}
+    widths = (profile["bin_lengths"] if len(cost) > 1
+              else [next(iter(cost))] * len(profile["bin_lengths"]))
+    real = sum(s * r for s, r in zip(profile["bin_shares"], profile["bin_real_mean"]))
+    spent = sum(s * cost[w] for s, w in zip(profile["bin_shares"], widths))
+    return real / spent
 
 
 def pad_to(batch: dict, length: int) -> dict:
@@ -166,13 +248,15 @@ def _timed(run_one, batches: list) -> dict:
             seen.add(shape)
             run_one(b)
     warmup = time.perf_counter() - start
-    seconds = []
+    seconds, cpu_seconds = [], []
     cpu = time.process_time()  # all threads of the process: steadier on a shared machine
     for b in batches:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         run_one(b)
         seconds.append(time.perf_counter() - start)
-    return {"warmup_s": warmup, "seconds": seconds, "cpu_s": time.process_time() - cpu}
+        cpu_seconds.append(time.process_time() - start_cpu)
+    return {"warmup_s": warmup, "seconds": seconds, "cpu_s": time.process_time() - cpu,
+            "cpu_seconds": cpu_seconds}
 
 
 def worker_tf(model: dict, batches: list, precision: str, jit: bool, device: str) -> dict:
@@ -360,6 +444,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--count", type=int, default=10, help="batches in the workload")
     ap.add_argument("--bins", default=",".join(map(str, DEFAULT_BINS)))
+    ap.add_argument("--doc-kb", type=float, default=None,
+                    help="data from the raw texts via prepare-corpus --target-document-kb N "
+                    "(0: every paragraph a document); default: the first bench's documents")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     ap.add_argument("--impls", default="ours-tf,ours-tf-xla,hf",
@@ -373,6 +460,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds over every configuration; each reports its fastest")
     ap.add_argument("--quality-steps", type=int, default=0)
+    ap.add_argument("--profile-layouts",
+                    help="comma-separated layouts ('files' or a --doc-kb value): build each "
+                    "data set, print its length profile and stop")
     ap.add_argument("--json", type=Path, help="also write the rows here")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--worker-args", help=argparse.SUPPRESS)
@@ -381,19 +471,30 @@ def main() -> None:
         return worker_main(args.worker, json.loads(args.worker_args))
 
     bins = tuple(int(b) for b in args.bins.split(",") if b)
+    if args.profile_layouts:
+        every_64 = tuple(range(64, 512, 64))
+        for layout in args.profile_layouts.split(","):
+            data = bench_data(doc_kb=None if layout == "files" else float(layout))
+            print(f"{layout}: {length_profile(data, (bins, every_64))}", flush=True)
+        return
     workload = args.workload
     if workload is None or args.save_workload:
-        data = bench_data()
+        data = bench_data(doc_kb=args.doc_kb)
+        print(f"data {data}: {length_profile(data)}", flush=True)
         batches, max_len, found = make_workload(data, args.batch, args.count, bins)
         workload = args.save_workload or Path(tempfile.mkdtemp()) / "workload.npz"
         save_workload(workload, batches, max_len)
+        workload.with_suffix(".bins.json").write_text(json.dumps(bin_profile(data, found)))
         print(f"workload: {len(batches)} batches of {args.batch}; bins {list(found.lengths)} "
               f"shares {[round(s, 3) for s in found.shares]}; {found.mean_length():.0f} "
-              f"positions per instance binned vs {max_len} padded", flush=True)
+              f"positions per instance binned vs {max_len} padded (bins bound "
+              f"{max_len / found.mean_length():.2f}x)", flush=True)
         if args.save_workload:
             print(f"saved {workload}")
             return
     batches, max_len = load_workload(workload)
+    profile_path = workload.with_suffix(".bins.json")
+    profile = json.loads(profile_path.read_text()) if profile_path.is_file() else None
     padded = [pad_to(b, max_len) for b in batches]
     padded_path = workload.with_name(workload.stem + "-padded.npz")
     save_workload(padded_path, padded, max_len)
@@ -408,7 +509,7 @@ def main() -> None:
           flush=True)
     header = (f"{'model':6} {'impl':12} {'layout':7} {'s/step':>8} {'ex/s':>7} {'tok/s':>8} "
               f"{'real tok/s':>10} {'x padded':>8} {'x HF':>6} {'real tok/CPU-s':>14} "
-              f"{'compile s':>9}"
+              f"{'x padded':>8} {'data-wtd tok/CPU-s':>18} {'x padded':>8} {'compile s':>9}"
               + ("  MFU" if args.peak_tflops else ""))
     rows = []
     for name in args.models.split(",") if impls else []:
@@ -444,7 +545,9 @@ def main() -> None:
                    "s_per_step": total / len(shapes), "examples_per_s": n_ex / total,
                    "tokens_per_s": tokens / total, "real_tokens_per_s": real / total,
                    "compile_s": res["warmup_s"], "tflops": flops / total / 1e12,
-                   "real_tokens_per_cpu_s": real / res["cpu_s"] if res.get("cpu_s") else None}
+                   "real_tokens_per_cpu_s": real / res["cpu_s"] if res.get("cpu_s") else None,
+                   "data_weighted_per_cpu_s": (data_weighted(profile, shapes, res["cpu_seconds"])
+                                               if profile and res.get("cpu_seconds") else None)}
             rows.append(row)
         for row in rows:
             if row["model"] != name:
@@ -455,16 +558,24 @@ def main() -> None:
             row["x_padded"] = row["real_tokens_per_s"] / padded_rate if padded_rate else 0.0
             hf = same.get(("hf", row["layout"]))
             row["x_hf"] = row["real_tokens_per_s"] / hf if hf else None
+            ref = next((r for r in rows if r["model"] == name and r["impl"] == row["impl"]
+                        and r["layout"] == "padded"), None)
+            for key in ("real_tokens_per_cpu_s", "data_weighted_per_cpu_s"):
+                base = ref and ref[key]
+                row["x_padded_" + key] = row[key] / base if base and row[key] else None
             line = (f"{name:6} {row['impl']:12} {row['layout']:7} {row['s_per_step']:8.3f} "
                     f"{row['examples_per_s']:7.1f} {row['tokens_per_s']:8.0f} "
                     f"{row['real_tokens_per_s']:10.0f} {row['x_padded']:8.2f} "
                     f"{row['x_hf'] or 0:6.2f} {row['real_tokens_per_cpu_s'] or 0:14.0f} "
+                    f"{row['x_padded_real_tokens_per_cpu_s'] or 0:8.2f} "
+                    f"{row['data_weighted_per_cpu_s'] or 0:18.0f} "
+                    f"{row['x_padded_data_weighted_per_cpu_s'] or 0:8.2f} "
                     f"{row['compile_s']:9.1f}")
             if args.peak_tflops:
                 line += f"  {row['tflops'] / args.peak_tflops:.1%} ({row['tflops']:.3g} TFLOP/s)"
             print(line, flush=True)
     if args.quality_steps:
-        data = bench_data()
+        data = bench_data(doc_kb=args.doc_kb)
         for name in args.models.split(","):
             rows += [dict(r, model=name) for r in
                      quality(data, MODELS[name], args.quality_steps, args.batch, bins)]

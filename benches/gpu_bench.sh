@@ -5,8 +5,10 @@
 # dense bf16 peak (H200/H100 SXM: 989 TFLOP/s). benches/bench_pretrain.py does the work.
 #
 #   1. Here (TensorFlow installed), once: the workload, 20 batches of 32 from the bench corpus
+#      with the length profile (documents of ~2 KB; gpu-workload.bins.json beside it
+#      holds the data's bin shares for the data-weighted column)
 #        python benches/bench_pretrain.py --save-workload benches/data/gpu-workload.npz \
-#            --batch 32 --count 20
+#            --doc-kb 2 --batch 32 --count 20
 #   2. On the GPU machine, from the repository root:
 #        benches/gpu_bench.sh
 #

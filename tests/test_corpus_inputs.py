@@ -132,6 +132,24 @@ def test_parquet_input_resumes_like_text(tmp_path, punkt_dir):
     assert shards[0].read_bytes() == kept
 
 
+def test_planned_run_reports_the_documents_and_layouts_as_the_local_run(tmp_path, punkt_dir):
+    # Shards that start inside a Parquet file and inside files whose layout decides their mode
+    # (the per-file report, layout warnings and document lengths come from the planned steps).
+    f = tmp_path / "a.parquet"
+    rows = [f"Document number {i}. It has a second sentence about {i}." for i in range(1500)]
+    pq.write_table(pa.table({"text": rows}), f, row_group_size=400)
+    inputs = [f, *sorted(LAYOUTS.glob("*.txt"))]
+    for mode in ("auto", "blank-line"):  # blank-line on paragraph lines: layout warnings
+        kw = dict(shard_size_mb=0.01, doc_boundary=mode, target_document_kb=2)
+        local = prep(inputs, tmp_path / f"local-{mode}", punkt_dir, **kw)
+        planned = prep(inputs, tmp_path / f"planned-{mode}", punkt_dir, cluster="local:2", **kw)
+        assert len(local["shards"]) > 10 and len(local["files"]) == len(inputs)
+        assert bool(local["warnings"]) == (mode == "blank-line"), local["warnings"]
+        assert {k: v for k, v in planned.items() if k != "output"} == {k: v for k, v in local.items() if k != "output"}
+        for p in (tmp_path / f"local-{mode}").glob("corpus-*.txt"):
+            assert (tmp_path / f"planned-{mode}" / p.name).read_bytes() == p.read_bytes(), p.name
+
+
 def test_standard_input(tmp_path, punkt_dir):
     text = "One sentence here. Another one.\n\nSecond doc.\n"
     cmd = [sys.executable, "-m", "albert_fast", "prepare-corpus", "-", "-o", str(tmp_path / "out"),

@@ -32,7 +32,7 @@ from albert_fast.errors import ConfigError
 # The tutorial's --user_defined_symbols for SentencePiece training.
 DEFAULT_USER_DEFINED_SYMBOLS = ["(", ")", '"', "-", ".", "–", "£", "€"]
 
-SECTIONS = ("model", "text", "tokenizer", "data", "pretraining", "corpus")
+SECTIONS = ("model", "text", "tokenizer", "data", "pretraining", "corpus", "cluster")
 
 
 class _Section(BaseModel):
@@ -279,6 +279,18 @@ class CorpusConfig(_Section):
     punkt_sample_mb: float = Field(10.0, gt=0.0, description="MB of input to train Punkt on (a sample from the start of each file, cut at whitespace: the bound holds for any line length).")
 
 
+class ClusterConfig(_Section):
+    """Where the data stages run (docs/cluster.md). Not part of any output: the same input,
+    config and seed give the same bytes on one machine or many."""
+
+    address: Optional[str] = Field(
+        None, description="Dask cluster for prepare-corpus, train-tokenizer's sampling and "
+        "create-data: local, local:N (N worker processes started for the run) or a scheduler "
+        "address tcp://HOST:PORT; unset: this process only.")
+    connect_timeout: float = Field(
+        30.0, gt=0.0, description="Seconds to wait for the scheduler (and a first worker).")
+
+
 SECTION_MODELS: dict[str, type[_Section]] = {
     "model": ModelConfig,
     "text": TextConfig,
@@ -286,6 +298,7 @@ SECTION_MODELS: dict[str, type[_Section]] = {
     "data": DataConfig,
     "pretraining": PretrainingConfig,
     "corpus": CorpusConfig,
+    "cluster": ClusterConfig,
 }
 
 # Original names that differ from ours. Used by the flat (tutorial) layout and as extra
@@ -295,6 +308,11 @@ FIELD_ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("tokenizer", "shuffle"): ("shuffle_input_sentence",),
     ("corpus", "punkt_language"): ("language",),
     ("corpus", "jsonl_field"): ("text_column",),
+}
+
+# Command-line spellings that replace a field's own name (``--cluster``, not ``--address``).
+FLAG_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("cluster", "address"): ("cluster",),
 }
 
 # Flags of the original tools with no field here: accepted in a tutorial-layout file, with a note
@@ -344,6 +362,7 @@ class Config(_Section):
     data: DataConfig = Field(default_factory=DataConfig)
     pretraining: PretrainingConfig = Field(default_factory=PretrainingConfig)
     corpus: CorpusConfig = Field(default_factory=CorpusConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     # Where it came from and what the loader has to say about it; not part of the dump.
     _source: str = PrivateAttr("<defaults>")
@@ -713,6 +732,8 @@ def resolve_layout(raw: Any, base_dir: Path | None = None) -> _Resolved:
         name = str(key)
         if name in SECTIONS:
             kinds.add("sections")
+            if name == "cluster" and isinstance(value, str):
+                value = {"address": value}  # `cluster: local:4`, the short form
             _put_section(res, name, value, name)
         elif name == "albert_config":
             kinds.add("albert_config")

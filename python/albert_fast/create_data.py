@@ -17,10 +17,11 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from albert_fast import _core
+from albert_fast import _core, storage
+from albert_fast.cluster import STDIN_ON_A_CLUSTER, open_executor, parse_cluster, reads_local_files, run_tasks
 from albert_fast.config import Config, DataConfig, as_config, check_vocab_size
 from albert_fast.errors import ConfigError, ModelError
-from albert_fast.io_utils import (STDIN, atomic_write_text, ensure_output_dir, file_sha256,
+from albert_fast.io_utils import (STDIN, atomic_write_text, file_sha256,
                                   human_size, is_stdin_spool, stdin_spooled)
 from albert_fast.progress import Bar, run_with_progress
 from albert_fast.records import feature_spec
@@ -46,12 +47,16 @@ def default_shard_size(dupe_factor: int) -> int:
     return max(64 << 10, min(4 << 20, (16 << 20) // max(1, dupe_factor)))
 
 
-def _tokenizer_path_for_manifest(model: Path, out: Path) -> str:
+def _tokenizer_path_for_manifest(model: Path, out: Path | str, given: str) -> str:
     """Where ``manifest.json`` says the tokenizer model is (read by
     :func:`albert_fast.records.tokenizer_from_manifest`): relative to the data directory when the
     model lies inside it, so the two move together, absolute otherwise, so the data directory
-    can move on its own."""
-    model, out = model.resolve(), out.resolve()
+    can move on its own; a tokenizer or output in object storage is named by its URL."""
+    if storage.is_url(given):
+        return given if given.endswith(".model") else storage.join(given, model.name)
+    if storage.is_url(out):
+        return str(model.resolve())
+    model, out = model.resolve(), Path(out).resolve()
     try:
         return model.relative_to(out).as_posix()
     except ValueError:
@@ -121,7 +126,7 @@ def _check_input(input_specs: list[str], tokenizer: Any, data: DataConfig) -> Op
             f"the input looks like {profile['description']} (mean line {summary['mean_line_bytes']:.0f} bytes, "
             f"{summary['lines_per_block']:.1f} lines per document), not one sentence per line with blank lines "
             "between documents: run albert-fast prepare-corpus on it first", stacklevel=3)
-    input_bytes = sum(os.path.getsize(p) for p in _core.expand_inputs(input_specs)[0])
+    input_bytes = sum(storage.size(p) for p in _core.expand_inputs(input_specs)[0])
     estimate = estimate_output(profile, input_bytes, tokenizer.encode_batch(lines), data)
     if estimate["ratio"] >= LARGE_OUTPUT_RATIO or estimate["bytes"] >= LARGE_OUTPUT_BYTES:
         warnings.warn(
@@ -132,7 +137,7 @@ def _check_input(input_specs: list[str], tokenizer: Any, data: DataConfig) -> Op
     return estimate
 
 
-def _empty_named_shards(out: Path, names: Sequence[str], shards: Sequence[Mapping[str, Any]],
+def _empty_named_shards(out: Path | str, names: Sequence[str], shards: Sequence[Mapping[str, Any]],
                         compression: str) -> list[dict[str, Any]]:
     """The ``output_files`` the training text did not reach (fewer documents than files): valid
     empty TFRecord files, as the original leaves them, listed like the others."""
@@ -143,14 +148,8 @@ def _empty_named_shards(out: Path, names: Sequence[str], shards: Sequence[Mappin
     for k, name in enumerate(names):
         if name in written:
             continue
-        path = out / name
-        if compression == "gzip":
-            data = gzip.compress(b"", mtime=0)
-        else:
-            data = b""
-        tmp = path.with_name(f".{name}.tmp-{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        data = gzip.compress(b"", mtime=0) if compression == "gzip" else b""
+        storage.write_bytes(storage.join(out, name), data)  # whole or not at all, on disk or in a bucket
         empty.append({"split": "train", "index": k, "file": name, "records": 0,
                       **{key: 0 for key in _SHARD_COUNTS}, "resumed": False})
     return empty
@@ -208,6 +207,7 @@ def create_pretraining_data(
     strict_normalization: Optional[bool] = None,
     sentencepiece_version: Optional[str] = None,
     output_files: Optional[Sequence[str]] = None,
+    cluster: Any = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Builds MLM + SOP pretraining instances from text and writes sharded TFRecords.
@@ -241,6 +241,11 @@ def create_pretraining_data(
             that are the train shards (the training text split evenly over them; a name the
             text does not reach becomes an empty file) instead of ``train-*`` shards of
             ``shard_size_bytes``.
+        cluster: run the shards as tasks on Dask: ``"local"``, ``"local:N"``, a scheduler
+            address (``tcp://host:port``) or a ``distributed.Client``; default: the config's
+            ``cluster.address``, else this process. The files are the same either way
+            (docs/cluster.md). Inputs, ``tokenizer`` and ``output_dir`` may be URLs
+            (``gs://``, ``s3://``).
         **overrides: any ``data`` field under its original name (``max_seq_length=128``,
             ``dupe_factor=2``, ``reference_compat=True``, ...), or ``"section.field"`` keys.
 
@@ -255,6 +260,8 @@ def create_pretraining_data(
     data: DataConfig = cfg.data
     if not 0.0 <= float(eval_fraction) < 1.0:
         raise ConfigError(f"invalid value for eval_fraction: {eval_fraction} (expected 0 <= F < 1)")
+    cluster = cfg.cluster.address if cluster is None else cluster
+    tokenizer_given = os.fspath(tokenizer)
     model, recorded = resolve_tokenizer_paths(tokenizer)
     recorded = recorded or {}
     lowercase, strip_accents = _normalization(cfg, explicit, recorded, model)
@@ -264,8 +271,11 @@ def create_pretraining_data(
                          f"{model.parent / TOKENIZER_CONFIG}; the model was replaced after training")
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
-    input_specs = [os.fspath(p) for p in inputs]
-    out = ensure_output_dir(output_dir)
+    input_specs, _ = storage.expand_inputs([os.fspath(p) for p in inputs])
+    out = storage.ensure_output(output_dir)
+    local_out = not storage.is_url(out)
+    if local_out:
+        out = Path(out)
     threads = int(threads) if threads else (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     if threads < 1:
         raise ConfigError(f"invalid value for threads: {threads} (expected at least 1)")
@@ -310,12 +320,22 @@ def create_pretraining_data(
         eval_fraction=float(eval_fraction), shard_size_bytes=shard_size, threads=threads,
         compression=compression, max_line_tokens=line_limit, output_files=names,
     )
-    with stdin_spooled(input_specs, out) as options["inputs"]:
+    show = progress and sys.stderr.isatty()
+    if STDIN in input_specs and not reads_local_files(cluster):
+        raise ConfigError(STDIN_ON_A_CLUSTER)
+    # The copy of standard input lives in the output directory, or in the local cache for a
+    # bucket's output.
+    with stdin_spooled(input_specs, out if local_out else storage.cache_dir("stdin")) as options["inputs"]:
         estimate = _check_input(options["inputs"], Tokenizer(model, lowercase, strip_accents,
                                                              data.reference_compat), data)
-        result = run_with_progress(lambda p: _core.create_data(progress=p, **options), _bar,
-                                   show=progress and sys.stderr.isatty(), name="albert-fast-create-data")
-        input_sizes = {p: os.path.getsize(p) for p in result["inputs"]}
+        if parse_cluster(cluster) is not None or not local_out:
+            worker_model = tokenizer_given if storage.is_url(tokenizer_given) else str(model.resolve())
+            result = _create_data_planned(options, cluster, cfg.cluster.connect_timeout, threads,
+                                          worker_model, model_sha, show)
+        else:
+            result = run_with_progress(lambda p: _core.create_data(progress=p, **options), _bar,
+                                       show=show, name="albert-fast-create-data")
+        input_sizes = {p: storage.size(p) for p in result["inputs"]}
 
     shards = result["shards"] + _empty_named_shards(out, names, result["shards"], compression)
     totals = {k: sum(s[k] for s in shards) for k in ("records", *_SHARD_COUNTS)}
@@ -336,7 +356,7 @@ def create_pretraining_data(
         "random_seed": data.random_seed,
         "reference_compat": data.reference_compat,
         "text": settings["text"],
-        "tokenizer": {"path": _tokenizer_path_for_manifest(model, out), "model_file": model.name,
+        "tokenizer": {"path": _tokenizer_path_for_manifest(model, out, tokenizer_given), "model_file": model.name,
                       "spiece_sha256": model_sha, "vocab_size": result["vocab_size"],
                       "sentencepiece_version": scoring, "unicode_tables": tables_id()},
         "eval_fraction": settings["eval_fraction"],
@@ -355,8 +375,12 @@ def create_pretraining_data(
         },
         "totals": totals,
     }
-    manifest_path = out / MANIFEST
-    atomic_write_text(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    manifest_path = storage.join(out, MANIFEST)
+    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    if local_out:
+        atomic_write_text(manifest_path, text)
+    else:
+        storage.write_bytes(manifest_path, text.encode("utf-8"))
 
     return {
         "instances": totals["instances"],
@@ -370,8 +394,114 @@ def create_pretraining_data(
         "input_bytes": result["input_bytes"],
         "files": [s["file"] for s in shards],
         "resumed_files": sum(1 for s in shards if s["resumed"]),
-        "output_bytes": sum(os.path.getsize(out / s["file"]) for s in shards),
+        "output_bytes": sum(storage.size(storage.join(out, s["file"])) for s in shards),
         "estimated_output_bytes": estimate["bytes"] if estimate else None,
         "seconds": time.monotonic() - start,
         "manifest": str(manifest_path),
     }
+
+
+# ------------------------------------------------------------------------------------------
+# A planned run: the driver plans, tasks build shards where they run (docs/cluster.md)
+
+#: Input per task at most (several shards of one task share the work of opening a model).
+_TASK_BYTES = 64 << 20
+
+
+def _create_data_planned(options: dict[str, Any], cluster: Any, connect_timeout: float,
+                         threads: int, worker_model: str, model_sha: str, show: bool) -> dict[str, Any]:
+    """create-data as a plan (pass 1, here) and tasks of consecutive shards (on the cluster,
+    or on threads here for an output in object storage): the same files and summary as
+    ``_core.create_data``."""
+    out = options["output_dir"]
+    local_out = not storage.is_url(out)
+    with open_executor(cluster, threads, connect_timeout) as ex:
+        plan = run_with_progress(
+            lambda p: _core.create_data_plan(local_output=local_out, progress=p, **options), _bar,
+            show=show, name="albert-fast-create-data")
+        n = plan.num_shards
+        # One shard per task unless there are many (the scheduler's cost per task stays small
+        # next to the work), at most _TASK_BYTES of input per task.
+        per = max(1, min(n // (50 * ex.width), _TASK_BYTES * n // max(1, plan.input_bytes)))
+        tasks = [plan.task(i, i + per) for i in range(0, n, per)]
+        worker_options = dict(options, threads=1)
+        built = run_tasks(ex, _create_data_task,
+                          [(t, worker_model, model_sha, out, plan.fingerprint, worker_options) for t in tasks],
+                          key="create-data", weights=[t["input_bytes"] for t in tasks],
+                          desc="create-data", show=show)
+    shards = plan.finish([r for rs in built for r in rs], str(out) if local_out else None)
+    if not local_out:
+        _remove_stale_remote_shards(out, {s["file"] for s in shards})
+    return {"shards": shards, "inputs": [str(p) for p in plan.inputs], "vocab_size": plan.vocab_size,
+            "input_bytes": plan.input_bytes, "num_train_shards": plan.num_train_shards,
+            "num_eval_shards": plan.num_eval_shards}
+
+
+_BUILDERS: dict[tuple, Any] = {}
+
+
+def _worker_builder(model: str, sha: str, options: dict[str, Any]) -> Any:
+    """This process's ``CreateDataBuilder`` for the model (fetched once when it is a URL)."""
+    key = (model, sha, options["lowercase"], options["strip_accents"], options["reference_compat"],
+           options.get("sentencepiece_version"))
+    if key not in _BUILDERS:
+        local, _ = resolve_tokenizer_paths(model)
+        if file_sha256(local) != sha:
+            raise ModelError(f"{model}: SHA-256 differs from the driver's model {sha}; the "
+                             "workers must see the same spiece.model")
+        _BUILDERS[key] = _core.CreateDataBuilder(**dict(options, model_path=str(local)))
+    return _BUILDERS[key]
+
+
+def _create_data_task(task: dict, model: str, sha: str, out: str, fingerprint: str,
+                      options: dict[str, Any]) -> list[dict]:
+    """One task (runs on a worker): builds each shard of ``task`` into ``out``, or finds it
+    finished there; returns the shards' results."""
+    builder = _worker_builder(model, sha, options)
+    results = []
+    for k in range(len(task["shards"])):
+        if storage.is_url(out):
+            results.append(_build_to_url(builder, task, k, out, fingerprint, options))
+        else:
+            results.append(builder.build(task, k, fingerprint, **dict(options, output_dir=out)))
+    return results
+
+
+#: What a marker holds besides the shard's result (see rust/core/src/create_data/resume.rs).
+_MARKER_KEYS = ("fingerprint", "file_bytes", "file_crc32c", "object_version")
+
+
+def _build_to_url(builder: Any, task: dict, k: int, out: str, fingerprint: str,
+                  options: dict[str, Any]) -> dict:
+    """Builds shard ``k`` locally and uploads it, then its marker (the marker also records the
+    object's version, so a replaced object is not taken for the finished shard)."""
+    shard = task["shards"][k]
+    name = shard["file_name"]
+    marker_url = storage.join(out, _core.CREATE_DATA_PROGRESS_DIR, f"{name}.done")
+    marker = storage.read_json(marker_url)
+    if (isinstance(marker, dict) and marker.get("fingerprint") == fingerprint
+            and [marker.get(k) for k in ("split", "index", "input_bytes")] ==
+            [shard["split"], shard["index"], shard["input_bytes"]]):
+        try:
+            if (storage.size(storage.join(out, name)) == marker["file_bytes"]
+                    and storage.version(storage.join(out, name)) == marker.get("object_version")):
+                return dict({k: v for k, v in marker.items() if k not in _MARKER_KEYS}, resumed=True)
+        except FileNotFoundError:
+            pass
+    with storage.temp_dir() as tmp:
+        result = builder.build(task, k, fingerprint, **dict(options, output_dir=tmp))
+        storage.put_file(Path(tmp) / name, storage.join(out, name))
+        local_marker = Path(tmp) / _core.CREATE_DATA_PROGRESS_DIR / f"{name}.done"
+        marker = json.loads(local_marker.read_text(encoding="utf-8"))
+        marker["object_version"] = storage.version(storage.join(out, name))
+        storage.write_json(marker_url, marker)
+    return result
+
+
+def _remove_stale_remote_shards(out: str, keep: set[str]) -> None:
+    """As the local run does: shard objects (and markers) of an earlier run with other
+    settings go, so that a reader of the prefix does not take them for this run's."""
+    for name in storage.listdir(out):
+        if _core.is_shard_file_name(name) and name not in keep:
+            storage.remove(storage.join(out, name))
+            storage.remove(storage.join(out, _core.CREATE_DATA_PROGRESS_DIR, f"{name}.done"))

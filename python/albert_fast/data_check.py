@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional
 
+from albert_fast import storage
 from albert_fast.config import Config
 from albert_fast.create_data import MANIFEST
 from albert_fast.dataset import DataFiles, is_remote
@@ -171,7 +172,7 @@ def check_training_data(files: DataFiles, config: Config, run_dir: str | os.Path
     stamps = {p: _stamp(p) for p in paths}
 
     def scan(path: str) -> int:
-        entry = known.get(str(Path(path).resolve()))
+        entry = known.get(_key(path))
         ok = entry is not None and entry.get("stamp") == stamps[path]
         return scan_file(path, specs[path], config, known_records=entry["records"] if ok else None)
 
@@ -187,7 +188,7 @@ def check_training_data(files: DataFiles, config: Config, run_dir: str | os.Path
             raise ValueError(f"the {split} files hold no records: {', '.join(names)}")
     for line in count_mismatches(counts):
         warn(f"warning: {line}")
-    return {str(Path(p).resolve()): {"stamp": stamps[p], "records": n} for p, n in counts.items()}
+    return {_key(p): {"stamp": stamps[p], "records": n} for p, n in counts.items()}
 
 
 def remember_verified(run_dir: Path, verified: dict) -> None:
@@ -196,7 +197,19 @@ def remember_verified(run_dir: Path, verified: dict) -> None:
         atomic_write_json(run_dir / VERIFIED_FILES, verified)
 
 
+def _key(path: str) -> str:
+    """A data file's name in :data:`VERIFIED_FILES` and in manifest listings: its resolved
+    path, or its URL (``gs://``: TensorFlow reads it from the bucket)."""
+    return path if storage.is_url(path) else str(Path(path).resolve())
+
+
+def _parent(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[0] if storage.is_url(path) else str(Path(path).resolve().parent)
+
+
 def _stamp(path: str) -> list:
+    if storage.is_url(path):  # an object's version stands in for the modification time
+        return [storage.size(path), storage.version(path)]
     st = os.stat(path)
     return [st.st_size, st.st_mtime_ns]
 
@@ -224,11 +237,11 @@ def _manifest_value(manifest: dict, key: str) -> Any:
 # --------------------------------------------------------------------------------------------
 # Record counts against manifest.json
 
-def manifest_record_counts(directory: Path) -> dict[str, int]:
+def manifest_record_counts(directory: Path | str) -> dict[str, int]:
     """The record count of every shard create-data listed in ``DIR/manifest.json``, by
-    resolved path (empty when there is no such manifest)."""
+    resolved path or URL (empty when there is no such manifest)."""
     try:
-        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        manifest = storage.read_json(storage.join(directory, MANIFEST))
     except (OSError, ValueError):
         return {}
     listed = manifest.get("files") if isinstance(manifest, dict) else None
@@ -237,7 +250,7 @@ def manifest_record_counts(directory: Path) -> dict[str, int]:
         for entries in listed.values():
             for entry in entries if isinstance(entries, list) else []:
                 if isinstance(entry, dict) and isinstance(entry.get("records"), int):
-                    out[str((directory / str(entry.get("file"))).resolve())] = entry["records"]
+                    out[_key(storage.join(directory, str(entry.get("file"))))] = entry["records"]
     return out
 
 
@@ -245,11 +258,11 @@ def count_mismatches(counts: Mapping[str, int]) -> list[str]:
     """One line per file whose record count differs from what the ``manifest.json`` beside it
     lists."""
     listed: dict[str, int] = {}
-    for directory in dict.fromkeys(Path(p).resolve().parent for p in counts):
+    for directory in dict.fromkeys(_parent(p) for p in counts):
         listed.update(manifest_record_counts(directory))
     lines = []
     for path, n in counts.items():
-        want = listed.get(str(Path(path).resolve()))
+        want = listed.get(_key(path))
         if want is not None and want != n:
             lines.append(f"{path}: {n} records, but {MANIFEST} lists {want} (changed since "
                          "create-data wrote it?)")

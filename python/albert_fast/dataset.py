@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from albert_fast import storage
 from albert_fast.records import (feature_spec, is_record_file_name, length_histogram,
                                  tf_feature_spec)
 
@@ -30,8 +31,8 @@ class DataFiles:
 
 
 def is_remote(path: str) -> bool:
-    """A URL of one of TensorFlow's file systems (``gs://``, ``s3://``, ``hdfs://``), not a
-    local path."""
+    """A URL, not a local path (after :func:`storage.for_tensorflow`, one of TensorFlow's own
+    file systems: ``gs://``, ``ram://``)."""
     return "://" in str(path)
 
 
@@ -66,7 +67,8 @@ def _read_manifest(spec: str) -> Optional[dict]:
 
 
 def _expand(spec: str) -> list[str]:
-    if is_remote(spec):
+    spec = storage.for_tensorflow(spec)  # s3:// staged to a local cache; gs:// as it is
+    if is_remote(spec):  # read by TensorFlow itself (gs://, ram://)
         return _expand_remote(spec)
     path = Path(spec)
     if path.is_dir():
@@ -88,12 +90,13 @@ def find_data_files(data: str | Sequence[str], eval_data: Optional[str | Sequenc
     files: list[str] = []
     manifest: dict = {}
     for spec in specs:
-        files.extend(_expand(spec))
-        manifest = _read_manifest(spec) or manifest
+        local = storage.for_tensorflow(spec)
+        files.extend(_expand(local))
+        manifest = _read_manifest(local) or manifest
     if not files:
         raise ValueError(f"--data {','.join(specs)}: no TFRecord files found")
-    train = [f for f in files if Path(f).name.startswith("train-")]
-    held_out = [f for f in files if Path(f).name.startswith("eval-")]
+    train = [f for f in files if f.rsplit("/", 1)[-1].startswith("train-")]
+    held_out = [f for f in files if f.rsplit("/", 1)[-1].startswith("eval-")]
     if not train:  # not a split layout: every file trains
         train, held_out = files, []
     if eval_data:

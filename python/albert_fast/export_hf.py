@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
+from albert_fast import storage
 from albert_fast.checkpoints import load_model, run_tokenizer
 from albert_fast.config import Config, as_config, check_vocab_size
 from albert_fast.convert import hf_config_dict, hf_state_dict
@@ -35,6 +36,9 @@ PROBE_TEXTS = (
     "Ἀθῆναι, Москва, 東京, ﬁne ligatures ＡＢＣ ①",
 )
 _BATCH_FEATURES = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions")
+#: The export's report, written last: its presence marks a complete export (in object storage
+#: too, where the directory is uploaded file by file).
+EXPORT_REPORT = "albert_fast_export.json"
 
 
 @dataclass
@@ -84,9 +88,19 @@ def export_hf(source: str | os.PathLike, output_dir: str | os.PathLike, *,
 
     if verify:
         _require_hf("export-hf's verification")
-    model, ckpt = load_model(source, None if config is None else as_config(config))
+    if storage.is_url(output_dir):
+        url = storage.ensure_output(output_dir)
+        with storage.temp_dir() as tmp:
+            report = export_hf(_local_source(source), os.path.join(tmp, "hf"), tokenizer=tokenizer,
+                               config=config, data=data, texts=texts, verify=verify,
+                               batch_size=batch_size, fill_mask_text=fill_mask_text, emit=emit)
+            # The report is the export's completion file: uploaded last, deleted first.
+            storage.upload_dir(os.path.join(tmp, "hf"), url, last=[EXPORT_REPORT], delete_extra=True)
+        report.output_dir = url
+        return report
+    model, ckpt = load_model(_local_source(source), None if config is None else as_config(config))
     cfg = ckpt.config
-    tok_dir = Path(tokenizer) if tokenizer else run_tokenizer(ckpt.run_dir)
+    tok_dir = tokenizer if tokenizer else run_tokenizer(ckpt.run_dir)
     if tok_dir is None:
         raise ModelError(f"{source}: no tokenizer recorded with this run (pretrain records the "
                          "one the data's manifest.json names; this data has none); give the "
@@ -137,13 +151,24 @@ def export_hf(source: str | os.PathLike, output_dir: str | os.PathLike, *,
                  f"{report.tokenizer_texts} texts" + (
                      f" (fast: {report.tokenizer_ties} exact Viterbi tie(s) broken the other "
                      "way)" if report.tokenizer_ties else ""))
-        (tmp / "albert_fast_export.json").write_text(
+        (tmp / EXPORT_REPORT).write_text(
             json.dumps(report.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
     emit(f"exported {ckpt.prefix} to {output_dir}")
     emit("use it with Hugging Face Transformers:\n  "
          + fill_mask_command(output_dir, report.fill_mask_text or DEFAULT_FILL_MASK_TEXT))
     return report
 
+
+def _local_source(source: str | os.PathLike) -> str:
+    """A run directory or checkpoint prefix in object storage, copied here (checkpoints are
+    read by TensorFlow, config and tokenizer records by us)."""
+    source = storage.local_path(source)
+    if not storage.is_url(source):
+        return source
+    if storage.exists(source) and storage.listdir(source):
+        return str(storage.fetch_dir(source))
+    base, name = source.rstrip("/").rsplit("/", 1)  # a prefix such as RUN/ckpt-500
+    return str(storage.fetch_dir(base) / name)
 
 
 def fill_mask_command(hf_dir: str | os.PathLike, text: str = DEFAULT_FILL_MASK_TEXT) -> str:
@@ -223,6 +248,9 @@ def _special_ids(tok: Tokenizer) -> dict[str, int]:
 def _text_lines(paths: Iterable[str | os.PathLike], limit: int = 2000) -> list[str]:
     lines: list[str] = []
     for p in paths:
+        if storage.is_url(p):
+            base, name = os.fspath(p).rsplit("/", 1)
+            p = storage.fetch_dir(base, [name]) / name
         with open(p, encoding="utf-8", errors="replace") as f:
             for line in f:
                 if line.strip():

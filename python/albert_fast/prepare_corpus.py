@@ -7,6 +7,7 @@ Rust core; this module decides where the Punkt parameters come from (given, inst
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -15,7 +16,9 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from albert_fast import _core
+from albert_fast import _core, storage
+from albert_fast.cluster import (DEFAULT_CONNECT_TIMEOUT, STDIN_ON_A_CLUSTER, open_executor, parse_cluster,
+                                reads_local_files, run_tasks)
 from albert_fast.config import FIELD_ALIASES, Config, CorpusConfig, as_config
 from albert_fast.errors import ConfigError, InputError
 from albert_fast.io_utils import STDIN, atomic_write_json, ensure_output_dir, name_stdin, stdin_spooled
@@ -110,8 +113,31 @@ def load_punkt_splitter(params_dir: str | Path) -> "_core.PunktSplitter":
     return _core.PunktSplitter(str(params_dir))
 
 
-def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig,
+def _resolve_params(inputs: list[str], out: Path | str, cfg: CorpusConfig,
                     progress: bool = False) -> tuple[Path, dict[str, Any]]:
+    """The Punkt parameters' directory and where they came from. For an output in object
+    storage the trained parameters are kept in ``OUT/punkt/`` there too (``training.json``
+    last), and reused from there."""
+    if not storage.is_url(out) or cfg.punkt_params or (cfg.punkt_language and _installed_punkt(cfg.punkt_language)):
+        return _resolve_local_params(inputs, Path(out), cfg, progress=progress)
+    remote = storage.join(out, "punkt")
+    local = storage.cache_dir("punkt", hashlib.sha256(remote.encode()).hexdigest()[:16])
+    shutil.rmtree(local, ignore_errors=True)
+    if storage.exists(storage.join(remote, "training.json")):
+        storage.fetch_dir(remote, [*PUNKT_FILES, "training.json"], local=local / "punkt")
+    earlier = any(storage.exists(storage.join(out, f))
+                  for f in (_core.PREPARED_STATS_FILE, _core.PREPARED_STATE_FILE))
+    d, info = _resolve_local_params(inputs, local, cfg, earlier, shown=out, progress=progress)
+    if info.get("source") == "trained" and not info.get("reused"):
+        storage.upload_dir(d, remote, last=["training.json"])
+    return d, info
+
+
+def _resolve_local_params(inputs: list[str], out: Path, cfg: CorpusConfig,
+                          earlier_output: bool | None = None, shown: Any = None,
+                          progress: bool = False) -> tuple[Path, dict[str, Any]]:
+    """:func:`_resolve_params` with the parameters kept in ``out/punkt``; ``earlier_output``:
+    whether the output holds an earlier run's shards (default: look in ``out``)."""
     if cfg.punkt_params:
         d = Path(cfg.punkt_params)
         if not _has_punkt_files(d):
@@ -143,10 +169,10 @@ def _resolve_params(inputs: list[str], out: Path, cfg: CorpusConfig,
         if info.get("sample_settings") == sample_settings:
             info["reused"] = True
             return d, info
-    if _core.prepared_output_exists(str(out)):
+    if _core.prepared_output_exists(str(out)) if earlier_output is None else earlier_output:
         # Retraining would overwrite the Punkt parameters an earlier run's shards were made with.
         raise InputError(
-            f"{out}: holds the output of an earlier prepare-corpus run with other inputs or "
+            f"{shown or out}: holds the output of an earlier prepare-corpus run with other inputs or "
             "settings; choose another output directory or remove it"
         )
 
@@ -186,6 +212,7 @@ def prepare_corpus(
     config: Config | CorpusConfig | str | os.PathLike[str] | Mapping[str, Any] | None = None,
     threads: int = 0,
     progress: bool = False,
+    cluster: Any = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Turns raw text into ``OUT/corpus-NNNNN.txt`` shards (one sentence per line, a blank line
@@ -200,8 +227,20 @@ def prepare_corpus(
     ``clean=False``, ``punkt_params="dir"``, ...). ``threads``: 0 uses all cores. A re-run with
     the same inputs and settings resumes (finished shards are kept) or, if the run finished,
     returns the recorded statistics.
+
+    ``cluster``: run the work as tasks on Dask -- ``"local"``, ``"local:N"``, a scheduler address
+    (``tcp://host:port``) or a ``distributed.Client``; default: the config's
+    ``cluster.address``, else this process. The shards and statistics are the same either way
+    (docs/cluster.md). ``inputs`` and ``output`` may be URLs (``gs://``, ``s3://``).
     """
-    cfg = config if isinstance(config, CorpusConfig) else as_config(config).corpus
+    timeout = DEFAULT_CONNECT_TIMEOUT
+    if isinstance(config, CorpusConfig):
+        cfg = config
+    else:
+        full = as_config(config)
+        cfg = full.corpus
+        cluster = full.cluster.address if cluster is None else cluster
+        timeout = full.cluster.connect_timeout
     aliases = {a: f for (section, f), names in FIELD_ALIASES.items() if section == "corpus" for a in names}
     overrides = {aliases.get(k, k): v for k, v in overrides.items()}
     unknown = sorted(set(overrides) - set(CorpusConfig.model_fields))
@@ -214,19 +253,214 @@ def prepare_corpus(
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     input_list = [os.fspath(i) for i in inputs]
-    out = ensure_output_dir(output)
-    from_stdin = STDIN in input_list
-    with stdin_spooled(input_list, out) as input_list:
-        params_dir, punkt_info = _resolve_params(input_list, out, cfg, progress)
-        options = dict(_reading_settings(cfg), dedup=cfg.dedup, shard_size_mb=cfg.shard_size_mb,
-                       max_document_mb=cfg.max_document_mb, threads=threads)
-        stats = run_with_progress(
-            lambda p: _core.prepare_corpus(input_list, str(out), str(params_dir), progress=p,
-                                           extra_stats={"punkt": punkt_info, "unicode_tables": tables_id()},
-                                           **options),
-            lambda s: Bar(s["bytes_read"], s["bytes_total"], "prepare-corpus"),
-            show=progress, name="albert-fast-prepare")
-        if from_stdin:
-            stats = name_stdin(stats)
-            atomic_write_json(out / "stats.json", stats)
+    if STDIN not in input_list:
+        return _prepare(input_list, output, cfg, cluster, timeout, threads, progress)
+    if not reads_local_files(cluster):
+        raise ConfigError(STDIN_ON_A_CLUSTER)
+    out = output if storage.is_url(output) else ensure_output_dir(output)
+    # The copy lives in the output directory, or in the local cache for a bucket's output.
+    spool = storage.cache_dir("stdin") if storage.is_url(out) else out
+    with stdin_spooled(input_list, spool) as input_list:
+        stats = name_stdin(_prepare(input_list, out, cfg, cluster, timeout, threads, progress))
+        storage.write_json(storage.join(out, "stats.json"), stats)
         return stats
+
+
+def _prepare(inputs: list[str], output: str | os.PathLike[str], cfg: CorpusConfig, cluster: Any,
+             timeout: float, threads: int, progress: bool) -> dict[str, Any]:
+    """:func:`prepare_corpus` on named inputs: here, or planned on ``cluster`` / for a URL
+    output."""
+    input_list, url_hidden = storage.expand_inputs(inputs)
+    out = storage.ensure_output(output)
+    params_dir, punkt_info = _resolve_params(input_list, out, cfg, progress)
+    options = dict(_reading_settings(cfg), dedup=cfg.dedup, shard_size_mb=cfg.shard_size_mb,
+                   max_document_mb=cfg.max_document_mb, threads=threads)
+    if parse_cluster(cluster) is not None or storage.is_url(out):
+        location = storage.join(out, "punkt") if punkt_info.get("source") == "trained" and storage.is_url(out) else str(params_dir)
+        return _prepare_planned(input_list, url_hidden, out, params_dir, location, punkt_info, options,
+                                cluster, timeout, threads, progress)
+    out = Path(out)
+    return run_with_progress(
+        lambda p: _core.prepare_corpus(input_list, str(out), str(params_dir), progress=p,
+                                       extra_stats=_extra_stats(punkt_info),
+                                       **options),
+        lambda s: Bar(s["bytes_read"], s["bytes_total"], "prepare-corpus"),
+        show=progress, name="albert-fast-prepare")
+
+
+def _extra_stats(punkt_info: dict[str, Any]) -> dict[str, Any]:
+    """What ``stats.json`` records besides the core's statistics, local and planned runs alike."""
+    return {"punkt": punkt_info, "unicode_tables": tables_id()}
+
+
+# ------------------------------------------------------------------------------------------
+# A planned run (docs/cluster.md): index each input file, plan the shards here, build each shard
+# where it runs (albert_fast_core::prepare_corpus::plan)
+
+#: Where a planned run keeps its indexes and shard markers, inside the output directory, until
+#: it finishes.
+PLAN_DIR = ".prepare-plan"
+
+
+def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: Path, params_location: str,
+                     punkt_info: dict, options: dict[str, Any], cluster: Any, timeout: float,
+                     threads: int, progress: bool) -> dict[str, Any]:
+    """prepare-corpus as planned steps on ``cluster`` (or threads here): the same shards and
+    ``stats.json`` as the single-process run, with the same resume rules."""
+    splitter = _core.PunktSplitter(str(params_dir))
+    fp, files, hidden = _core.prepare_fingerprint(inputs, splitter, **options)
+    files = [str(f) for f in files]
+    previous = _previous_run(out, fp)
+    if isinstance(previous, dict) and "documents" in previous:
+        return previous
+    journal_done = previous or []
+    plan_dir = storage.join(out, PLAN_DIR)
+    with open_executor(cluster, threads, timeout) as ex:
+        # 1. An index per input file (kept from an interrupted run of the same fingerprint).
+        indexes = [storage.join(plan_dir, f"index-{fp[:16]}-{i:05d}.bin") for i in range(len(files))]
+        todo = [i for i, p in enumerate(indexes) if not storage.exists(p)]
+        try:
+            run_tasks(ex, _index_task,
+                      [(files[i], i, indexes[i], fp, dict(options, threads=ex.task_threads(len(todo))))
+                       for i in todo],
+                      key="prepare-index", weights=[_size_or_1(files[i]) for i in todo],
+                      desc="prepare-corpus (indexing)", show=progress)
+        except Exception:
+            if not journal_done:  # a failed fresh run leaves nothing behind (an interrupted one resumes)
+                storage.remove_tree(plan_dir)
+            raise
+        # 2. The plan; the journal marks the directory as this run's from now on.
+        plan, tasks = _core.prepare_plan(indexes, files, fp, **options)
+        if not tasks:  # nothing to write: the statistics say so, as the local run does
+            storage.remove_tree(plan_dir)
+            return _core.prepare_stats(plan, [], [], str(out), len(files), hidden + url_hidden, 0,
+                                       extra_stats=_extra_stats(punkt_info), **options)
+        _write_journal(out, fp, journal_done)
+        # 3. The shards (those the journal lists as finished are kept, as the local run does).
+        finished = {r["file"]: (r, d) for r, d in _verified(out, journal_done)}
+        todo = [t for t in tasks if t["shard"]["file_name"] not in finished]
+        built = run_tasks(ex, _shard_task,
+                          [(t, params_location, fp, out, dict(options, threads=ex.task_threads(len(todo))))
+                           for t in todo],
+                          key="prepare-shard", weights=[t["shard"]["cleaned_bytes"] for t in todo],
+                          desc="prepare-corpus", show=progress)
+    records = dict(finished)
+    resumed = len(finished)
+    for t, (record, documents, was_done) in zip(todo, built):
+        records[t["shard"]["file_name"]] = (record, documents)
+        resumed += was_done
+    ordered = [records[t["shard"]["file_name"]] for t in tasks]
+    # 4. The statistics, written last; the journal lists every shard.
+    stats = _core.prepare_stats(plan, [r for r, _ in ordered], [d for _, d in ordered], str(out), len(files),
+                                hidden + url_hidden, resumed, extra_stats=_extra_stats(punkt_info), **options)
+    _write_journal(out, fp, ordered)
+    storage.write_bytes(storage.join(out, _core.PREPARED_STATS_FILE),
+                        _core.prepared_json_text(stats).encode("utf-8"))
+    storage.remove_tree(plan_dir)
+    return stats
+
+
+def _size_or_1(path: str) -> int:
+    try:
+        return max(1, storage.size(path))
+    except OSError:
+        return 1
+
+
+def _previous_run(out: str, fp: str) -> dict | list:
+    """What an earlier run left in ``out``, by the local run's rules: its statistics when it
+    finished with this fingerprint, the shards its journal lists (``(record, documents)``
+    pairs), or an error for any other run's output."""
+    stats = storage.read_json(storage.join(out, _core.PREPARED_STATS_FILE))
+    if isinstance(stats, dict):
+        if stats.get("fingerprint") == fp:
+            stats["resumed"] = "already complete"
+            return stats
+        raise InputError(f"{out}: holds the output of an earlier prepare-corpus run with other inputs "
+                         "or settings; choose another output directory or remove it")
+    journal = storage.read_json(storage.join(out, _core.PREPARED_STATE_FILE))
+    if isinstance(journal, dict):
+        if journal.get("fingerprint") != fp:
+            raise InputError(f"{out}: holds an unfinished prepare-corpus run with other inputs or "
+                             "settings; choose another output directory or remove it")
+        # A shard without its documents' statistics (a journal of an older release) is rebuilt.
+        return list(zip(journal.get("shards") or [], journal.get("documents") or []))
+    for name in storage.listdir(out):
+        if name.startswith("corpus-") and name.endswith(".txt"):
+            raise InputError(f"{out}: already holds {name} from another run; choose another output "
+                             "directory or remove it")
+    return []
+
+
+def _verified(out: str, records: list) -> list:
+    """The journal's leading ``(record, documents)`` pairs whose shard is still there with its
+    recorded size."""
+    kept = []
+    for i, (rec, documents) in enumerate(records):
+        if rec.get("file") != f"corpus-{i:05d}.txt":
+            break
+        try:
+            if storage.size(storage.join(out, rec["file"])) != rec["bytes"]:
+                break
+        except OSError:
+            break
+        kept.append((rec, documents))
+    return kept
+
+
+def _write_journal(out: str, fp: str, records: list) -> None:
+    """The journal the local run keeps, from ``(record, documents)`` pairs."""
+    text = _core.prepared_json_text({"fingerprint": fp, "shards": [r for r, _ in records],
+                                     "documents": [d for _, d in records]})
+    storage.write_bytes(storage.join(out, _core.PREPARED_STATE_FILE), text.encode("utf-8"))
+
+
+def _index_task(path: str, i: int, index: str, fp: str, options: dict) -> int:
+    """Step 1 on a worker: the index of input file ``i``, written to ``index``."""
+    if not storage.is_url(index):
+        Path(index).parent.mkdir(parents=True, exist_ok=True)
+        return _core.prepare_index(path, i, index, fp, **options)
+    with storage.temp_dir() as tmp:
+        local = Path(tmp) / "index.bin"
+        n = _core.prepare_index(path, i, str(local), fp, **options)
+        storage.put_file(local, index)
+    return n
+
+
+_SPLITTERS: dict[tuple[str, str], Any] = {}
+
+
+def _worker_splitter(location: str, fp: str) -> Any:
+    """This process's Punkt splitter for the parameters at ``location`` (fetched once when it
+    is a URL)."""
+    if (location, fp) not in _SPLITTERS:
+        local = storage.fetch_dir(location, PUNKT_FILES) if storage.is_url(location) else Path(location)
+        _SPLITTERS[(location, fp)] = _core.PunktSplitter(str(local))
+    return _SPLITTERS[(location, fp)]
+
+
+def _shard_task(task: dict, params: str, fp: str, out: str, options: dict) -> tuple[dict, dict, bool]:
+    """Step 3 on a worker: builds one shard into ``out`` (or finds it finished there: its marker
+    has this run's fingerprint and the file its size); returns its record, its documents'
+    statistics and whether it was found finished."""
+    name = task["shard"]["file_name"]
+    target = storage.join(out, name)
+    marker_path = storage.join(out, PLAN_DIR, f"{name}.done")
+    marker = storage.read_json(marker_path)
+    if isinstance(marker, dict) and marker.get("fingerprint") == fp and "documents" in marker:
+        try:
+            if storage.size(target) == marker["record"]["bytes"]:
+                return marker["record"], marker["documents"], True
+        except OSError:
+            pass
+    splitter = _worker_splitter(params, fp)
+    if storage.is_url(out):
+        with storage.temp_dir() as tmp:
+            local = Path(tmp) / name
+            record, documents = _core.prepare_build_shard(task, splitter, str(local), **options)
+            storage.put_file(local, target)
+    else:
+        Path(out, PLAN_DIR).mkdir(parents=True, exist_ok=True)
+        record, documents = _core.prepare_build_shard(task, splitter, target, **options)
+    storage.write_json(marker_path, {"fingerprint": fp, "record": record, "documents": documents})
+    return record, documents, False

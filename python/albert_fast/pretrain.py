@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -16,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from albert_fast.checkpoints import (BEST_DIR, CHECKPOINT_NAME, WEIGHTS_NAME, RunDirLock,
-                                     record_run_inputs, remove_stale_temporaries,
+from albert_fast import storage
+from albert_fast.checkpoints import (BEST_DIR, CHECKPOINT_NAME, LOCK_FILE, WEIGHTS_NAME,
+                                     RunDirLock, record_run_inputs, remove_stale_temporaries,
                                      restore_checkpoint, save_checkpoint, save_run_config,
                                      save_weights)
 from albert_fast.config import Config, as_config, phase_ranges, unsupported_settings
@@ -84,9 +86,19 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
     # Everything that can be checked without TensorFlow is, before it is imported (seconds).
     stop_step = check_settings(config, strategy, precision, num_train_steps, eval_every)
     files = find_data_files(data, eval_data)
-    verified = check_training_data(files, config, output_dir, emit)
-    phases = training_phases(config, files, output_dir, verified, emit)
-    out = ensure_output_dir(output_dir)
+    # A run directory in object storage is a local mirror pushed after every checkpoint
+    # (TensorFlow's `checkpoint` pointer last) and at the end; a re-run pulls it to resume.
+    mirror = None
+    if storage.is_url(output_dir):
+        storage.ensure_output(output_dir)
+        mirror = storage.Mirror(os.fspath(output_dir), last=("checkpoint",), skip=(LOCK_FILE,))
+        out = ensure_output_dir(mirror.pull())
+        verified = check_training_data(files, config, out, emit)
+        phases = training_phases(config, files, out, verified, emit)
+    else:  # bad data creates no run directory
+        verified = check_training_data(files, config, output_dir, emit)
+        phases = training_phases(config, files, output_dir, verified, emit)
+        out = ensure_output_dir(output_dir)
     quiet_tensorflow()
     import keras
     import tensorflow as tf
@@ -115,9 +127,16 @@ def pretrain(config: Config | str | Path | dict, data: str | Sequence[str],
             save_run_config(config, out)
             _record_tokenizer(out, data, files, emit)
         guards.enter_context(stop_cleanly_on_bad_records(files, config, out, emit))
-        return _train(config, files, phases, out, strat, chief, stop_step, precision, seed,
-                      deterministic, do_train, do_eval, eval_every,
-                      log_every or pc.iterations_per_loop, emit)
+        after_save = mirror.push if mirror is not None and chief else (lambda: None)
+        try:
+            result = _train(config, files, phases, out, strat, chief, stop_step, precision, seed,
+                            deterministic, do_train, do_eval, eval_every,
+                            log_every or pc.iterations_per_loop, emit, after_save)
+        finally:
+            after_save()
+        if mirror is not None:
+            result.output_dir = mirror.url
+        return result
 
 
 def _record_tokenizer(out: Path, data: str | Sequence[str], files: DataFiles,
@@ -165,7 +184,8 @@ def _train(config: Config, files: DataFiles, phases: list["Phase"], out: Path, s
            chief: bool,
            stop_step: int, precision: str, seed: Optional[int], deterministic: bool,
            do_train: bool, do_eval: bool, eval_every: Optional[int], log_every: int,
-           emit: Callable[[str], None]) -> PretrainResult:
+           emit: Callable[[str], None], after_save: Callable[[], None] = lambda: None
+           ) -> PretrainResult:
     import tensorflow as tf
 
     pc = config.pretraining
@@ -263,6 +283,7 @@ def _train(config: Config, files: DataFiles, phases: list["Phase"], out: Path, s
             path = save_checkpoint(run.manager, step)
             if chief:
                 emit(f"saved {path}")
+            after_save()
         if do_eval and eval_every and step % eval_every == 0 and step < stop_step:
             last_eval = evaluate_now(step)
 

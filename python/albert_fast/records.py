@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from albert_fast import _core
+from albert_fast import _core, storage
 from albert_fast.errors import AlbertFastError, InputError
 from albert_fast.io_utils import file_sha256
 from albert_fast.tokenizer import ALBERT_SPECIAL_IDS, Tokenizer, resolve_tokenizer_paths
@@ -215,6 +215,15 @@ def tokenizer_from_manifest(record_file: str | Path) -> tuple[Path | None, str |
     """The tokenizer model named by ``manifest.json`` beside ``record_file`` (as create-data
     writes it), checked against the manifest's ``spiece_sha256``. Returns (model path, None),
     or (None, reason) when there is no usable one."""
+    if storage.is_url(record_file):  # gs:// data, read by TensorFlow from the bucket
+        manifest: Any = storage.join(str(record_file).rsplit("/", 1)[0], "manifest.json")
+        try:
+            if not storage.exists(manifest):
+                return None, None
+            data = json.loads(storage.read_bytes(manifest))
+        except (OSError, ValueError) as err:
+            return None, f"{manifest}: unreadable ({err})"
+        return _manifest_tokenizer(manifest, data)
     manifest = Path(record_file).parent / "manifest.json"
     if not manifest.is_file():
         return None, None
@@ -222,6 +231,10 @@ def tokenizer_from_manifest(record_file: str | Path) -> tuple[Path | None, str |
         data = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         return None, f"{manifest}: unreadable ({err})"
+    return _manifest_tokenizer(manifest, data)
+
+
+def _manifest_tokenizer(manifest: Any, data: Any) -> tuple[Path | None, str | None]:
     entry = data.get("tokenizer") if isinstance(data, dict) else None
     sha = data.get("spiece_sha256") if isinstance(data, dict) else None
     if isinstance(entry, dict):
@@ -229,9 +242,14 @@ def tokenizer_from_manifest(record_file: str | Path) -> tuple[Path | None, str |
         entry = entry.get("path") or entry.get("model") or entry.get("model_file")
     if not isinstance(entry, str) or not entry:
         return None, f"{manifest}: no \"tokenizer\" path"
-    model = Path(entry)
-    if not model.is_absolute():
-        model = manifest.parent / model
+    if storage.is_url(entry):  # a tokenizer in object storage (fetched once, cached)
+        model: Any = entry
+    elif storage.is_url(manifest):
+        model = storage.join(str(manifest).rsplit("/", 1)[0], entry)
+    else:
+        model = Path(entry)
+        if not model.is_absolute():
+            model = manifest.parent / model
     try:
         model = resolve_tokenizer_paths(model)[0]
     except FileNotFoundError:

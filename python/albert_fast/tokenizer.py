@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
-from albert_fast import _core
+from albert_fast import _core, storage
 from albert_fast._core import Tokenizer as _CoreTokenizer
 from albert_fast.config import TextConfig
 from albert_fast.errors import ConfigError, ModelError
@@ -102,7 +102,9 @@ def resolve_tokenizer_paths(path: PathLike) -> tuple[Path, Optional[dict[str, An
     For a ``.model`` file, a ``tokenizer_config.json`` beside it applies only when it names that
     file as its ``model_file``.
     """
-    p = Path(path)
+    if storage.is_url(path):
+        path = _fetch_tokenizer(os.fspath(path))
+    p = Path(storage.local_path(path))
     if p.is_dir():
         cfg = load_tokenizer_config(p)
         model = p / (cfg.get("model_file", MODEL_FILE) if cfg else MODEL_FILE)
@@ -115,6 +117,15 @@ def resolve_tokenizer_paths(path: PathLike) -> tuple[Path, Optional[dict[str, An
     if cfg is not None and cfg.get("model_file", MODEL_FILE) != p.name:
         cfg = None
     return p, cfg
+
+
+def _fetch_tokenizer(url: str) -> Path:
+    """A local copy of a tokenizer directory or ``.model`` file in object storage (its model and
+    config only), cached by URL."""
+    if url.endswith(".model"):
+        base, name = url.rsplit("/", 1)
+        return storage.fetch_dir(base, [name, TOKENIZER_CONFIG]) / name
+    return storage.fetch_dir(url, [MODEL_FILE, TOKENIZER_CONFIG])
 
 
 class Tokenizer:

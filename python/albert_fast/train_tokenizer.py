@@ -13,10 +13,12 @@ import os
 import re
 import shutil
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple
 
-from albert_fast import _core
+from albert_fast import _core, storage
+from albert_fast.cluster import open_executor, parse_cluster, run_tasks
 from albert_fast.config import Config, as_config
 from albert_fast.errors import ConfigError, ModelError
 from albert_fast.io_utils import (STDIN, atomic_path, atomic_write_json, atomic_write_text,
@@ -48,6 +50,7 @@ def train_tokenizer(
     vocab_size: int | None = None,
     threads: int | None = None,
     progress: bool = True,
+    cluster: Any = None,
 ) -> dict[str, Any]:
     """Trains ``spiece.model``/``spiece.vocab`` on ``inputs`` and writes them, with
     ``tokenizer_config.json``, to ``output_dir``.
@@ -64,6 +67,10 @@ def train_tokenizer(
         threads: threads for reading and normalizing (default: all cores). The output does not
             depend on it.
         progress: show a progress bar on stderr while the corpus is read.
+        cluster: draw the sample with tasks per input file on Dask (``"local"``, ``"local:N"``,
+            a scheduler address or a ``distributed.Client``; default: the config's
+            ``cluster.address``): the same sample (docs/cluster.md). SentencePiece itself
+            trains here. ``inputs`` and ``output_dir`` may be URLs (``gs://``, ``s3://``).
 
     Returns:
         A summary: paths written, vocabulary size, sample size and input statistics.
@@ -99,26 +106,46 @@ def train_tokenizer(
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     paths = [os.fspath(p) for p in paths]
     if STDIN not in paths:  # a missing input fails before the output directory is made
-        _core.expand_inputs(paths)
+        _expand(paths)
+    sampling = _Sampling(cfg.cluster.address if cluster is None else cluster,
+                         cfg.cluster.connect_timeout, os.fspath(output_dir))
+    if storage.is_url(output_dir):
+        url = storage.ensure_output(output_dir)
+        with storage.temp_dir() as tmp:
+            with stdin_spooled(paths, Path(tmp)) as local:
+                files, skipped_hidden = _expand(local)
+                summary = _train(files, skipped_hidden, Path(tmp), cfg, size, symbols, threads,
+                                 progress, replace_quotes, started, sampling)
+            storage.upload_dir(tmp, url, last=[TOKENIZER_CONFIG])
+        return dict(summary, output_dir=url, model_file=storage.join(url, MODEL_FILE),
+                    vocab_file=storage.join(url, VOCAB_FILE), config_file=storage.join(url, TOKENIZER_CONFIG))
     created = not Path(output_dir).exists()
     out = ensure_output_dir(output_dir)
     try:
         with stdin_spooled(paths, out) as paths:
-            files, skipped_hidden = _core.expand_inputs(paths)
+            files, skipped_hidden = _expand(paths)
             return _train(files, skipped_hidden, out, cfg, size, symbols, threads, progress,
-                          replace_quotes, started)
+                          replace_quotes, started, sampling)
     except BaseException:
         if created:  # leave nothing behind for a run that failed
             shutil.rmtree(out, ignore_errors=True)
         raise
 
 
+def _expand(paths: list[str]) -> tuple[list, int]:
+    """The input files of ``paths`` (local and URL specs) and how many hidden files were skipped."""
+    specs, url_hidden = storage.expand_inputs(paths)
+    files, skipped_hidden = _core.expand_inputs(specs)
+    return files, skipped_hidden + url_hidden
+
+
 def _train(files: list, skipped_hidden: int, out: Path, cfg: Config, size: int, symbols: list[str],
-           threads: int, progress: bool, replace_quotes: bool, started: float) -> dict[str, Any]:
+           threads: int, progress: bool, replace_quotes: bool, started: float,
+           sampling: "_Sampling") -> dict[str, Any]:
     tok = cfg.tokenizer
     lowercase, strip_accents = cfg.text.lowercase, cfg.text.strip_accents
     sample, stats = _draw_sample(
-        files, progress=progress, lowercase=lowercase, strip_accents=strip_accents,
+        files, sampling, progress=progress, lowercase=lowercase, strip_accents=strip_accents,
         replace_quotes=replace_quotes, max_sentences=tok.input_sentence_size, shuffle=tok.shuffle,
         seed=cfg.data.random_seed, max_sentence_bytes=MAX_SENTENCE_BYTES, threads=threads)
     stats["skipped_files"] = skipped_hidden
@@ -219,9 +246,21 @@ def check_user_defined_symbols(symbols: Iterable[str], lowercase: bool, strip_ac
 # Sampling with a progress bar
 
 
-def _draw_sample(files: list, *, progress: bool, **options: Any):
-    """The Rust sampler's sample and statistics, with a progress bar over the bytes read."""
+class _Sampling:
+    """Where the sample is drawn: ``cluster`` (see :mod:`albert_fast.cluster`), its tasks'
+    files under ``output`` (a local directory the workers see, or a URL)."""
+
+    def __init__(self, cluster: Any, connect_timeout: float, output: str) -> None:
+        self.cluster, self.connect_timeout, self.output = cluster, connect_timeout, output
+
+
+def _draw_sample(files: list, sampling: _Sampling, *, progress: bool, **options: Any):
+    """The Rust sampler's sample and statistics, with a progress bar over the bytes read; on a
+    cluster, the same sample drawn in steps (random samples only: the first-N mode reads a
+    prefix, which is this machine's work)."""
     paths = [os.fspath(f) for f in files]
+    if parse_cluster(sampling.cluster) is not None and options.get("shuffle", True):
+        return _draw_sample_planned(paths, sampling, progress, options)
 
     def bar(s: dict[str, Any]) -> Bar:
         n = s["files_total"]
@@ -435,3 +474,64 @@ def check_albert_specials(model: bytes, vocab_size: int, symbols: list[str], whe
     if problems:
         raise ModelError(f"{where}: the trained model does not have ALBERT's layout: " + "; ".join(problems))
     return sp
+
+
+# ------------------------------------------------------------------------------------------
+# The sample drawn in steps (albert_fast_core::train_tokenizer::planned, docs/cluster.md)
+
+def _draw_sample_planned(paths: list[str], sampling: _Sampling, progress: bool,
+                         options: dict[str, Any]):
+    """Census and candidates per file as tasks writing files under the output; the driver sums
+    the censuses and picks the sample from the candidates. Sentences never pass through the
+    scheduler."""
+    work = storage.join(sampling.output, f".sample-{uuid.uuid4().hex[:12]}")
+    task_options = dict(options, threads=1)
+    weights = [max(1, storage.size(p)) for p in paths]
+    try:
+        with open_executor(sampling.cluster, options.get("threads") or 0, sampling.connect_timeout) as ex:
+            censuses = [storage.join(work, f"census-{i:05d}") for i in range(len(paths))]
+            run_tasks(ex, _census_task, [(i, p, censuses[i], task_options) for i, p in enumerate(paths)],
+                      key="sample-census", weights=weights, desc="reading (census)", show=progress)
+            draw = _core.SampleDraw(censuses, paths, options["max_sentences"])
+            for round_ in range(1 << 16):
+                first_last = draw.next_range()
+                if first_last is None:
+                    break
+                parts = [storage.join(work, f"candidates-{round_}-{i:05d}") for i in range(len(paths))]
+                run_tasks(ex, _candidates_task,
+                          [(i, p, first_last, parts[i], task_options) for i, p in enumerate(paths)],
+                          key=f"sample-candidates-{round_}", weights=weights,
+                          desc="reading (sample)", show=progress)
+                if draw.add(parts, first_last):
+                    break
+            return draw.sample()
+    finally:
+        storage.remove_tree(work)
+
+
+def _task_output(out: str):
+    """A local path for a task's file: ``out`` itself, or a scratch file uploaded after."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def cm():
+        if not storage.is_url(out):
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            yield out
+            return
+        with storage.temp_dir() as tmp:
+            local = os.path.join(tmp, "part")
+            yield local
+            storage.put_file(local, out)
+    return cm()
+
+
+def _census_task(i: int, path: str, out: str, options: dict[str, Any]) -> dict:
+    with _task_output(out) as local:
+        return _core.sample_census(i, path, local, **options)
+
+
+def _candidates_task(i: int, path: str, first_last: tuple[int, int], out: str,
+                     options: dict[str, Any]) -> int:
+    with _task_output(out) as local:
+        return _core.sample_candidates(i, path, first_last[0], first_last[1], local, **options)

@@ -18,8 +18,8 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import yaml
 from pydantic import BaseModel
 
-from albert_fast.config import (FIELD_ALIASES, SECTIONS, Config, SECTION_MODELS, load_config,
-                                read_config_file)
+from albert_fast.config import (FIELD_ALIASES, FLAG_NAMES, SECTIONS, Config, SECTION_MODELS,
+                                load_config, read_config_file)
 from albert_fast.errors import ConfigError
 
 _DEST_PREFIX = "cfg:"
@@ -36,6 +36,7 @@ _SECTION_TITLES = {
     "data": "data (create_pretraining_data.py flags)",
     "pretraining": "pretraining (run_pretraining.py flags)",
     "corpus": "corpus (prepare-corpus: document boundaries, cleaning, Punkt)",
+    "cluster": "cluster (where the data stages run; docs/cluster.md)",
 }
 
 
@@ -161,7 +162,7 @@ def add_config_arguments(parser: argparse.ArgumentParser,
         for name in names:
             if _is_structured(fields[name].annotation):
                 continue  # lists of settings (pretraining.phases): the config file or --set
-            spelled = [name, *FIELD_ALIASES.get((section, name), ())]
+            spelled = list(FLAG_NAMES.get((section, name), (name, *FIELD_ALIASES.get((section, name), ()))))
             taken = parser._option_string_actions
             if any(f"--{s}" in taken or f"--no-{s}" in taken for n in spelled
                    for s in _spellings(n)):

@@ -67,7 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "(default: 16 x max_seq_length; 0: no limit)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_noop_flags(p, "create_pretraining_data.py", NOOP_FLAGS)
-    add_config_arguments(p, sections=("text", "data"))
+    add_config_arguments(p, sections=("text", "data", "cluster"))
     p.set_defaults(run=run)
 
 
@@ -75,22 +75,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 NOOP_FLAGS = {"input_file_mode": "inputs are read as UTF-8 text (plain, .gz, .zst or .bz2)"}
 
 
-def output_files(args: argparse.Namespace) -> tuple[Path, list[str]]:
-    """The output directory and the train shard names: -o, or --output_file's files (one
-    directory, which -o must then name if given too)."""
-    files = [Path(f) for group in args.output_file for f in group.split(",") if f]
+def output_files(args: argparse.Namespace) -> tuple[Path | str, list[str]]:
+    """The output directory (a path, or a ``gs://``/``s3://`` URL) and the train shard names:
+    -o, or --output_file's files (one directory, which -o must then name if given too)."""
+    from albert_fast import storage
+
+    def where(path: str) -> tuple[str, Path | str, str]:
+        """(key to compare directories by, the directory, the file name)."""
+        if storage.is_url(path):
+            d, name = path.rstrip("/").rsplit("/", 1)
+            return d, d, name
+        f = Path(storage.local_path(path))
+        return str(f.parent.resolve()), f.parent, f.name
+
+    files = [where(f) for group in args.output_file for f in group.split(",") if f]
     if not files:
         if not args.output:
             raise ValueError("no output given: -o OUT (or --output_file FILES)")
-        return Path(args.output), []
-    dirs = {f.parent.resolve() for f in files}
+        return (args.output if storage.is_url(args.output) else Path(args.output)), []
+    dirs = {key for key, _, _ in files}
     if len(dirs) > 1:
         raise ValueError("--output_file: the files must be in one directory (it also gets "
-                         f"manifest.json), got {', '.join(sorted(map(str, dirs)))}")
-    out = files[0].parent
-    if args.output and Path(args.output).resolve() != out.resolve():
+                         f"manifest.json), got {', '.join(sorted(dirs))}")
+    if args.output and where(storage.join(args.output, "x"))[0] != files[0][0]:
         raise ValueError(f"-o {args.output} and --output_file name different directories")
-    return out, [f.name for f in files]
+    return files[0][1], [name for _, _, name in files]
 
 
 def run(args: argparse.Namespace) -> int:

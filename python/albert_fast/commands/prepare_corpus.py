@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="worker threads (default: all cores); the output does not depend on it")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the full statistics as JSON")
-    add_config_arguments(p, sections=("corpus",))
+    add_config_arguments(p, sections=("corpus", "cluster"))
     p.set_defaults(run=run)
 
 

@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "does not depend on it")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    add_config_arguments(p, sections=("text", "tokenizer"))
+    add_config_arguments(p, sections=("text", "tokenizer", "cluster"))
     p.set_defaults(run=run)
 
 

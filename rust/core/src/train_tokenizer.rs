@@ -18,6 +18,9 @@ use crate::hashing::splitmix64;
 use crate::progress::Progress;
 use crate::text::{is_python_whitespace, Normalization};
 
+/// The same sample drawn in steps that can run on other machines (`--cluster`).
+pub mod planned;
+
 /// Lines normalized together (in parallel) per file.
 const BATCH_LINES: usize = 8192;
 
@@ -57,7 +60,7 @@ impl Default for SampleOptions {
 }
 
 /// What drawing the sample found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SampleStats {
     /// Totals of the reading itself.
     #[serde(flatten)]

@@ -42,11 +42,12 @@ fn open_lines(py: Python<'_>, path: PathBuf, max_line_bytes: usize, progress: Op
 }
 
 /// Files named by the user (files, directories, globs), sorted and de-duplicated, plus the
-/// number of hidden entries skipped.
+/// number of hidden entries skipped. Paths come back as `str` (a URL stays one; `pathlib`
+/// would fold its `//`).
 #[pyfunction]
-fn expand_inputs(py: Python<'_>, inputs: Vec<String>) -> Result<(Vec<PathBuf>, u64)> {
+fn expand_inputs(py: Python<'_>, inputs: Vec<String>) -> Result<(Vec<String>, u64)> {
     let set = py.detach(|| corpus::expand_inputs_detailed(&inputs))?;
-    Ok((set.files, set.skipped_hidden))
+    Ok((crate::options::path_strings(&set.files), set.skipped_hidden))
 }
 
 /// The layout of text inputs from the heads of up to `max_files` files (see
@@ -77,7 +78,25 @@ fn prepared_output_exists(directory: PathBuf) -> bool {
     corpus::prepared::holds_prepared_output(&directory)
 }
 
+/// True for a shard name of a prepare-corpus output (`corpus-NNNNN.txt`).
+#[pyfunction]
+fn is_prepared_shard_name(name: &str) -> bool {
+    corpus::prepared::is_shard_file(std::path::Path::new(name))
+}
+
+/// The data file names of a `datasets` save_to_disk directory from its `dataset_dict.json`
+/// and `state.json` texts, or `None` when it is not one (a directory in a bucket).
+#[pyfunction]
+#[pyo3(signature = (directory, dataset_dict=None, state=None))]
+fn dataset_files(directory: &str, dataset_dict: Option<&str>, state: Option<&str>) -> Result<Option<Vec<String>>> {
+    Ok(corpus::columnar::dataset_files(directory, dataset_dict, state)?)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("PREPARED_STATS_FILE", corpus::prepared::STATS_FILE)?;
+    m.add("PREPARED_STATE_FILE", corpus::prepared::STATE_FILE)?;
+    m.add_function(wrap_pyfunction!(is_prepared_shard_name, m)?)?;
+    m.add_function(wrap_pyfunction!(dataset_files, m)?)?;
     m.add_class::<PyLineIterator>()?;
     m.add_function(wrap_pyfunction!(open_lines, m)?)?;
     m.add_function(wrap_pyfunction!(expand_inputs, m)?)?;

@@ -10,6 +10,7 @@ mod options;
 mod prepare_corpus;
 mod progress;
 mod sentences;
+mod storage;
 mod tfrecord;
 mod tokenizer;
 mod train_tokenizer;
@@ -19,6 +20,7 @@ mod unicode;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    storage::register(m)?;
     progress::register(m)?;
     corpus::register(m)?;
     prepare_corpus::register(m)?;

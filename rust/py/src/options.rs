@@ -20,3 +20,8 @@ pub fn from_kwargs<T: DeserializeOwned>(py: Python<'_>, kwargs: Option<&Bound<'_
     };
     pythonize::depythonize(kwargs.as_any()).map_err(|e| Error::invalid_arg("keyword arguments", e.to_string()).into())
 }
+
+/// Paths as Python `str`: a URL keeps its `//` (a `pathlib.Path` would fold it).
+pub fn path_strings(paths: &[std::path::PathBuf]) -> Vec<String> {
+    paths.iter().map(|p| p.to_string_lossy().into_owned()).collect()
+}

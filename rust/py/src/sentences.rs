@@ -8,7 +8,7 @@ use crate::errors::Result;
 /// NLTK-compatible Punkt sentence splitter with parameters from a `punkt_tab` directory.
 #[pyclass(name = "PunktSplitter", module = "albert_fast._core", frozen)]
 pub struct PyPunktSplitter {
-    inner: PunktSentenceTokenizer,
+    pub(crate) inner: PunktSentenceTokenizer,
 }
 
 #[pymethods]

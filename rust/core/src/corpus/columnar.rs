@@ -9,7 +9,7 @@
 //! such files).
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,7 +17,10 @@ use arrow_array::{Array, ArrayRef, LargeStringArray, RecordBatch, StringArray, S
 use arrow_schema::{DataType, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+use parquet::errors::ParquetError;
+use parquet::file::reader::{ChunkReader, Length};
 
+use super::remote;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 
@@ -36,11 +39,20 @@ pub enum ColumnarFormat {
 
 impl ColumnarFormat {
     /// By content (magic bytes), else by extension (`.parquet`, `.arrow`, `.feather`, `.ipc`):
-    /// `None` for anything else. A file too short for its magic is not columnar.
+    /// `None` for anything else. A file too short for its magic is not columnar. A URL is
+    /// looked into only when its name is columnar (one request less per text object).
     pub fn of(path: &Path) -> Option<ColumnarFormat> {
         let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        let columnar_name = matches!(ext.as_str(), "parquet" | "arrow" | "feather" | "ipc" | "arrows");
         let mut head = [0u8; 8];
-        let n = File::open(path).and_then(|mut f| read_up_to(&mut f, &mut head)).unwrap_or(0);
+        let n = if remote::is_url(path) {
+            if !columnar_name {
+                return None;
+            }
+            remote::open(path, 0).and_then(|mut r| read_up_to(&mut r, &mut head)).unwrap_or(0)
+        } else {
+            File::open(path).and_then(|mut f| read_up_to(&mut f, &mut head)).unwrap_or(0)
+        };
         let head = &head[..n];
         if head.starts_with(b"PAR1") {
             Some(ColumnarFormat::Parquet)
@@ -48,7 +60,7 @@ impl ColumnarFormat {
             Some(ColumnarFormat::ArrowFile)
         } else if head.starts_with(&[0xff, 0xff, 0xff, 0xff]) && matches!(ext.as_str(), "arrow" | "ipc" | "arrows" | "feather") {
             Some(ColumnarFormat::ArrowStream)
-        } else if matches!(ext.as_str(), "parquet" | "arrow" | "feather" | "ipc" | "arrows") && n > 0 {
+        } else if columnar_name && n > 0 {
             // Named like a columnar file but not one: the reader's error says why.
             Some(if ext == "parquet" { ColumnarFormat::Parquet } else { ColumnarFormat::ArrowStream })
         } else {
@@ -65,7 +77,7 @@ impl ColumnarFormat {
     }
 }
 
-fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match f.read(&mut buf[n..])? {
@@ -103,28 +115,21 @@ impl RowReader {
     pub fn open(path: &Path, format: ColumnarFormat, column: &str, progress: Option<Arc<Progress>>) -> Result<RowReader> {
         let column: Vec<String> = column.split('.').map(str::to_string).collect();
         let bad = |e: &dyn std::fmt::Display| Error::InvalidInput(format!("{}: not a readable {} file: {e}", path.display(), format.name()));
+        let url = remote::is_url(path);
         let open = || File::open(path).map_err(|e| Error::io(path, e));
-        let file_bytes = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+        let file_bytes = if url { remote::size(path) } else { std::fs::metadata(path).map(|m| m.len()) }.map_err(|e| Error::io(path, e))?;
         let (schema, batches, total_rows): (Arc<Schema>, Batches, Option<u64>) = match format {
-            ColumnarFormat::Parquet => {
-                let builder = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(|e| bad(&e))?;
-                let schema = builder.schema().clone();
-                check_column(path, &schema, &column)?;
-                let parquet_schema = builder.parquet_schema();
-                let wanted = column.join(".");
-                let leaves: Vec<usize> =
-                    (0..parquet_schema.num_columns()).filter(|&i| parquet_schema.column(i).path().string() == wanted).collect();
-                let mask = ProjectionMask::leaves(parquet_schema, leaves);
-                let total = builder.metadata().file_metadata().num_rows().max(0) as u64;
-                let reader = builder.with_projection(mask).with_batch_size(BATCH_ROWS).build().map_err(|e| bad(&e))?;
-                (schema, Box::new(reader), Some(total))
-            }
+            ColumnarFormat::Parquet if url => parquet_batches(RemoteObject { path: path.to_path_buf(), len: file_bytes }, path, &column)?,
+            ColumnarFormat::Parquet => parquet_batches(open()?, path, &column)?,
             ColumnarFormat::ArrowFile | ColumnarFormat::ArrowStream => {
                 // The schema comes first; the reader is opened again with only the column.
-                let schema = ipc_reader(open()?, format, None).map_err(|e| bad(&e))?.1;
+                let reopen = || -> Result<Box<dyn SeekRead>> {
+                    Ok(if url { Box::new(RemoteCursor::new(path, file_bytes)) } else { Box::new(open()?) })
+                };
+                let schema = ipc_reader(reopen()?, format, None).map_err(|e| bad(&e))?.1;
                 check_column(path, &schema, &column)?;
                 let index = schema.index_of(&column[0]).map_err(|e| bad(&e))?;
-                (schema, ipc_reader(open()?, format, Some(vec![index])).map_err(|e| bad(&e))?.0, None)
+                (schema, ipc_reader(reopen()?, format, Some(vec![index])).map_err(|e| bad(&e))?.0, None)
             }
         };
         drop(schema);
@@ -225,7 +230,7 @@ impl RowReader {
     }
 }
 
-fn ipc_reader(file: File, format: ColumnarFormat, projection: Option<Vec<usize>>) -> std::result::Result<(Batches, Arc<Schema>), arrow_schema::ArrowError> {
+fn ipc_reader(file: Box<dyn SeekRead>, format: ColumnarFormat, projection: Option<Vec<usize>>) -> std::result::Result<(Batches, Arc<Schema>), arrow_schema::ArrowError> {
     Ok(match format {
         ColumnarFormat::ArrowFile => {
             let r = arrow_ipc::reader::FileReader::try_new(BufReader::new(file), projection)?;
@@ -238,6 +243,99 @@ fn ipc_reader(file: File, format: ColumnarFormat, projection: Option<Vec<usize>>
             (Box::new(r), schema)
         }
     })
+}
+
+/// The record batches of `column` of a Parquet file (local or in a bucket), with the file's
+/// schema and row count.
+fn parquet_batches<T: ChunkReader + 'static>(input: T, path: &Path, column: &[String]) -> Result<(Arc<Schema>, Batches, Option<u64>)> {
+    let bad = |e: &dyn std::fmt::Display| Error::InvalidInput(format!("{}: not a readable Parquet file: {e}", path.display()));
+    let builder = ParquetRecordBatchReaderBuilder::try_new(input).map_err(|e| bad(&e))?;
+    let schema = builder.schema().clone();
+    check_column(path, &schema, column)?;
+    let parquet_schema = builder.parquet_schema();
+    let wanted = column.join(".");
+    let leaves: Vec<usize> = (0..parquet_schema.num_columns()).filter(|&i| parquet_schema.column(i).path().string() == wanted).collect();
+    let mask = ProjectionMask::leaves(parquet_schema, leaves);
+    let total = builder.metadata().file_metadata().num_rows().max(0) as u64;
+    let reader = builder.with_projection(mask).with_batch_size(BATCH_ROWS).build().map_err(|e| bad(&e))?;
+    Ok((schema, Box::new(reader), Some(total)))
+}
+
+/// What an Arrow IPC reader reads from: a local file or an object in a bucket.
+trait SeekRead: Read + Seek + Send {}
+impl<T: Read + Seek + Send> SeekRead for T {}
+
+/// An object in a bucket as Parquet's reader needs it: each chunk (the footer, then the
+/// column's pages) one ranged read, so only the column asked for is fetched.
+struct RemoteObject {
+    path: PathBuf,
+    len: u64,
+}
+
+impl Length for RemoteObject {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl ChunkReader for RemoteObject {
+    type T = Box<dyn Read + Send>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(remote::open(&self.path, start)?)
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        let mut buf = Vec::with_capacity(length);
+        remote::open(&self.path, start)?.take(length as u64).read_to_end(&mut buf)?;
+        if buf.len() != length {
+            return Err(ParquetError::EOF(format!("{} bytes at offset {start}, the object has {}", length, self.len)));
+        }
+        Ok(buf.into())
+    }
+}
+
+/// An object in a bucket read as a seekable file (an Arrow IPC file's footer first): a seek
+/// ends the current ranged read, the next read starts one at the new position.
+struct RemoteCursor {
+    path: PathBuf,
+    len: u64,
+    pos: u64,
+    reader: Option<Box<dyn Read + Send>>,
+}
+
+impl RemoteCursor {
+    fn new(path: &Path, len: u64) -> RemoteCursor {
+        RemoteCursor { path: path.to_path_buf(), len, pos: 0, reader: None }
+    }
+}
+
+impl Read for RemoteCursor {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let reader = match &mut self.reader {
+            Some(r) => r,
+            None => self.reader.insert(remote::open(&self.path, self.pos)?),
+        };
+        let n = reader.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for RemoteCursor {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the object"))?;
+        if pos != self.pos {
+            self.reader = None;
+            self.pos = pos;
+        }
+        Ok(pos)
+    }
 }
 
 fn is_string(t: &DataType) -> bool {
@@ -310,43 +408,57 @@ fn string_at(array: &ArrayRef, i: usize) -> Option<String> {
 /// (`dataset_dict.json`) is refused with the splits to choose from: training on every split
 /// would mix the test split into the corpus.
 pub fn dataset_dir_files(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
-    let dict = dir.join("dataset_dict.json");
-    if dict.is_file() {
-        let splits = std::fs::read_to_string(&dict)
+    let read = |name: &str| -> Result<String> {
+        let p = dir.join(name);
+        std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))
+    };
+    let dict = if dir.join("dataset_dict.json").is_file() { Some(read("dataset_dict.json")?) } else { None };
+    let state = if dir.join("state.json").is_file() && dir.join("dataset_info.json").is_file() { Some(read("state.json")?) } else { None };
+    let Some(names) = dataset_files(&dir.display().to_string(), dict.as_deref(), state.as_deref())? else { return Ok(None) };
+    names
+        .into_iter()
+        .map(|name| {
+            let path = dir.join(name);
+            if path.is_file() { Ok(path) } else { Err(Error::NotFound(path)) }
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// What a directory's `dataset_dict.json` and `state.json` (their texts; `state` only when
+/// `dataset_info.json` is there too) make of it: the data file names of a `datasets`
+/// `save_to_disk` directory, or `None` when it is not one. One rule for local directories
+/// ([`dataset_dir_files`]) and those in a bucket (`python/albert_fast/storage.py`).
+pub fn dataset_files(dir: &str, dataset_dict: Option<&str>, state: Option<&str>) -> Result<Option<Vec<String>>> {
+    if let Some(dict) = dataset_dict {
+        let splits = serde_json::from_str::<serde_json::Value>(dict)
             .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| v.get("splits").and_then(|s| s.as_array()).cloned())
             .unwrap_or_default();
-        let names: Vec<String> = splits.iter().filter_map(|s| s.as_str()).map(|s| dir.join(s).display().to_string()).collect();
+        let names: Vec<String> = splits.iter().filter_map(|s| s.as_str()).map(|s| format!("{}/{s}", dir.trim_end_matches('/'))).collect();
         return Err(Error::InvalidInput(format!(
-            "{}: a datasets DatasetDict with splits; give the split to read: {}",
-            dir.display(),
+            "{dir}: a datasets DatasetDict with splits; give the split to read: {}",
             if names.is_empty() { "(none listed)".into() } else { names.join(", ") }
         )));
     }
-    let state = dir.join("state.json");
-    if !(state.is_file() && dir.join("dataset_info.json").is_file()) {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(&state).map_err(|e| Error::io(&state, e))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| Error::InvalidInput(format!("{}: invalid JSON: {e}", state.display())))?;
+    let Some(text) = state else { return Ok(None) };
+    let state = format!("{}/state.json", dir.trim_end_matches('/'));
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::InvalidInput(format!("{state}: invalid JSON: {e}")))?;
     let files = value
         .get("_data_files")
         .and_then(|v| v.as_array())
-        .ok_or_else(|| Error::InvalidInput(format!("{}: no _data_files list (not a datasets save_to_disk directory?)", state.display())))?;
-    let mut out = Vec::new();
-    for f in files {
-        let name = f.get("filename").and_then(|n| n.as_str()).filter(|n| !n.contains('/') && !n.contains("..")).ok_or_else(|| {
-            Error::InvalidInput(format!("{}: a _data_files entry without a plain filename: {f}", state.display()))
-        })?;
-        let path = dir.join(name);
-        if !path.is_file() {
-            return Err(Error::NotFound(path));
-        }
-        out.push(path);
-    }
-    Ok(Some(out))
+        .ok_or_else(|| Error::InvalidInput(format!("{state}: no _data_files list (not a datasets save_to_disk directory?)")))?;
+    files
+        .iter()
+        .map(|f| {
+            f.get("filename")
+                .and_then(|n| n.as_str())
+                .filter(|n| !n.contains('/') && !n.contains(".."))
+                .map(str::to_string)
+                .ok_or_else(|| Error::InvalidInput(format!("{state}: a _data_files entry without a plain filename: {f}")))
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
 }
 
 /// A columnar file's rows as lines: each row's text split at `\n` (a `\r` before it removed),

@@ -174,7 +174,7 @@ impl RawDocument {
 }
 
 /// What the reader counted besides [`super::InputStats`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReaderStats {
     pub input: super::InputStats,
     pub documents_read: u64,
@@ -185,7 +185,7 @@ pub struct ReaderStats {
     pub split_documents: u64,
     /// Rows of Parquet/Arrow files whose text column is null.
     pub rows_without_text: u64,
-    pub files_by_mode: BTreeMap<&'static str, u64>,
+    pub files_by_mode: BTreeMap<String, u64>,
     /// Up to five example problems ("path:line: message") for warnings.
     pub examples: Vec<String>,
     /// Each file read, in input order: its layout and mode and the documents found in it.
@@ -196,10 +196,10 @@ pub struct ReaderStats {
 }
 
 /// One input file as the reader found it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileReport {
-    /// Index in the input list.
-    #[serde(skip)]
+    /// Index in the input list (travels with a planned run's index; `stats.json` lists the
+    /// files in input order without it).
     pub index: usize,
     pub file: String,
     /// The layout of its head (plain-text files that were profiled).
@@ -208,14 +208,42 @@ pub struct FileReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<ProfileSummary>,
     /// The boundary mode its documents were read with.
-    pub mode: &'static str,
+    pub mode: DocBoundary,
     pub documents_read: u64,
 }
 
 impl ReaderStats {
+    const MAX_EXAMPLES: usize = 5;
+
     fn example(&mut self, msg: String) {
-        if self.examples.len() < 5 {
+        if self.examples.len() < Self::MAX_EXAMPLES {
             self.examples.push(msg);
+        }
+    }
+
+    /// Adds the counts of a read that followed this one (examples stay the first five, layout
+    /// notes name the first three files): the planned run's index steps, merged in input order,
+    /// count what the single read counts.
+    pub fn merge(&mut self, o: &ReaderStats) {
+        self.input.merge(&o.input);
+        self.documents_read += o.documents_read;
+        self.json_errors += o.json_errors;
+        self.json_missing_field += o.json_missing_field;
+        self.lines_outside_docs += o.lines_outside_docs;
+        self.unclosed_docs += o.unclosed_docs;
+        self.split_documents += o.split_documents;
+        self.rows_without_text += o.rows_without_text;
+        for (mode, n) in &o.files_by_mode {
+            *self.files_by_mode.entry(mode.clone()).or_default() += n;
+        }
+        for e in &o.examples {
+            self.example(e.clone());
+        }
+        self.files.extend(o.files.iter().cloned());
+        for (message, (n, paths)) in &o.layout_notes {
+            let (total, kept) = self.layout_notes.entry(message.clone()).or_default();
+            *total += n;
+            kept.extend(paths.iter().take(3usize.saturating_sub(kept.len())).cloned());
         }
     }
 
@@ -514,7 +542,7 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
             file: self.path.display().to_string(),
             layout: None,
             profile: None,
-            mode: requested.name(),
+            mode: requested,
             documents_read: 0,
         };
         let mut head = Vec::new();
@@ -566,20 +594,23 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
                 report.profile = Some(summary);
             }
         }
-        report.mode = mode.name();
-        *self.stats.files_by_mode.entry(mode.name()).or_default() += 1;
+        report.mode = mode;
+        *self.stats.files_by_mode.entry(mode.name().to_string()).or_default() += 1;
         self.stats.files.push(report);
         Ok((mode, lines_are_paragraphs, head))
     }
 
     fn read(&mut self, doc: &mut RawDocument) -> Result<Flow> {
+        // A span starts at a document's start ([`read_span`]): inside a file of WikiExtractor
+        // elements, that is inside an element.
+        let starts_inside = self.source.line_number() > 0;
         let (mode, lines_are_paragraphs, head) = self.choose_mode()?;
         let columnar = matches!(self.source, Source::Rows(_));
         let target = self.opts.target_document_bytes;
         // Group mode: a paragraph break is owed before the next line of the document.
         let mut pending_break = false;
         let mut head = head.into_iter();
-        let mut in_doc = false;
+        let mut in_doc = starts_inside && mode == DocBoundary::DocTag;
         macro_rules! emit {
             () => {
                 if let Some(flow) = self.emit(doc)? {
@@ -819,7 +850,34 @@ mod tests {
             }
         }
     }
+    #[test]
+    fn a_span_inside_a_file_reads_it_in_the_mode_its_head_gives() {
+        // Auto mode: WikiExtractor elements (a span starts inside an element) and hard-wrapped
+        // paragraphs grouped to a target (the layout comes from the file's head).
+        let d = TempDir::new("span-modes");
+        let wiki: String = (0..30).map(|i| format!("<doc id=\"{i}\">\nTitle {i}\n\nBody {i}.\n</doc>\n")).collect();
+        let wrapped: String = (0..60).map(|i| format!("Para {i:02} line one goes\non and ends here.\n\n")).collect();
+        let files = vec![d.write("w.txt", &wiki), d.write("p.txt", &wrapped)];
+        let opts = DocumentOptions { target_document_bytes: 100, ..Default::default() };
+        let mut all = Vec::new();
+        read_documents(&files, &opts, &mut ReaderStats::default(), |doc| {
+            all.push(doc);
+            Ok(Flow::Continue)
+        })
+        .unwrap();
+        assert!(all.len() > 40, "{}", all.len());
+        for i in (0..all.len()).step_by(7) {
+            let mut got = Vec::new();
+            read_span(&files, &opts, all[i].start, Some(all[all.len() - 1].end), &mut ReaderStats::default(), |doc| {
+                got.push(doc);
+                Ok(Flow::Continue)
+            })
+            .unwrap();
+            assert_eq!(got, all[i..], "from document {i}");
+        }
+    }
 }
+
 
 #[cfg(test)]
 mod group_tests {
@@ -843,7 +901,7 @@ mod group_tests {
         assert_eq!(docs[0].len(), 3 * 2 + 2, "3 paragraphs of 2 lines, 2 breaks: {:?}", docs[0]);
         assert_eq!(docs[0][2], None);
         assert!(docs.iter().all(|d| d.last().unwrap().is_some()), "no trailing break");
-        assert_eq!(stats.files[0].mode, "group");
+        assert_eq!(stats.files[0].mode.name(), "group");
         // Target 0: a paragraph per document, as blank-line.
         let (per_para, _) = read(&f, DocBoundary::Group, 0);
         assert_eq!(per_para.len(), 25);
@@ -857,7 +915,7 @@ mod group_tests {
         let f = d.write_string("paragraph-lines.txt", &paragraphs);
         let (docs, stats) = read(&f, DocBoundary::Auto, 400);
         assert_eq!(stats.files[0].layout, Some(Layout::ParagraphLines));
-        assert_eq!(stats.files[0].mode, "group");
+        assert_eq!(stats.files[0].mode.name(), "group");
         assert!(docs.len() > 2 && docs.len() < 40, "{}", docs.len());
         assert_eq!(docs[0][1], None, "each line is a paragraph");
         assert!(stats.layout_notes.is_empty());
@@ -870,6 +928,6 @@ mod group_tests {
         let sentences: String = (0..30).map(|i| format!("Sentence {i} is here.\n{}", if i % 3 == 2 { "\n" } else { "" })).collect();
         let s = d.write_string("sentences.txt", &sentences);
         let (docs, stats) = read(&s, DocBoundary::Auto, 400);
-        assert_eq!((docs.len(), stats.files[0].mode), (10, "blank-line"));
+        assert_eq!((docs.len(), stats.files[0].mode.name()), (10, "blank-line"));
     }
 }

@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::columnar::dataset_dir_files;
-use super::prepared;
+use super::{prepared, remote};
 use crate::error::{Error, Result};
 
 /// The files named by the user, plus what was skipped on the way.
@@ -45,7 +45,10 @@ pub fn expand_inputs_detailed<S: AsRef<str>>(inputs: &[S]) -> Result<InputSet> {
             return Err(Error::InvalidInput("an input path is the empty string".into()));
         }
         let path = Path::new(input);
-        if !path.exists() && has_glob_meta(input) {
+        if remote::is_url(path) {
+            // The application expanded URL directories and globs; an object is taken as named.
+            found.push(path.to_path_buf());
+        } else if !path.exists() && has_glob_meta(input) {
             expand_glob(input, &mut found, &mut set.skipped_hidden, &mut visited_dirs)?;
         } else {
             add_path(path, &mut found, &mut set.skipped_hidden, &mut visited_dirs)?;
@@ -55,7 +58,7 @@ pub fn expand_inputs_detailed<S: AsRef<str>>(inputs: &[S]) -> Result<InputSet> {
     let mut seen = HashSet::new();
     for file in found {
         // Canonical form only as the de-duplication key; the user's spelling is kept.
-        let key = fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+        let key = if remote::is_url(&file) { file.clone() } else { fs::canonicalize(&file).unwrap_or_else(|_| file.clone()) };
         if seen.insert(key) {
             set.files.push(file);
         }
@@ -160,14 +163,27 @@ fn walk_dir(dir: &Path, found: &mut Vec<PathBuf>, skipped: &mut u64, visited: &m
     Ok(())
 }
 
+/// Size on disk (or in the store) of a file, if it can be read.
+pub fn file_size(path: &Path) -> Option<u64> {
+    if remote::is_url(path) {
+        return remote::size(path).ok();
+    }
+    fs::metadata(path).ok().map(|m| m.len())
+}
+
 /// Total size on disk of `files`, for sizing a progress bar.
 pub fn total_size(files: &[PathBuf]) -> u64 {
-    files.iter().filter_map(|f| fs::metadata(f).ok()).map(|m| m.len()).sum()
+    files.iter().filter_map(|f| file_size(f)).sum()
 }
 
 /// `path<TAB>size<TAB>mtime_ns` of a file (zeros when it cannot be read): what a resume
-/// fingerprint records of each input, so that a changed input is never resumed.
+/// fingerprint records of each input, so that a changed input is never resumed. For a URL the
+/// store's version tag (ETag, generation) stands in for the modification time.
 pub fn file_stamp(path: &Path) -> String {
+    if remote::is_url(path) {
+        let version = remote::version(path).unwrap_or_default();
+        return format!("{}\t{}\t{version}", path.display(), file_size(path).unwrap_or(0));
+    }
     let meta = fs::metadata(path).ok();
     let mtime = meta
         .as_ref()

@@ -8,7 +8,7 @@
 //! reStructuredText, prepare-corpus output; `tests/fixtures/layout/`): the classes are far apart
 //! on these measures, so the exact cut-offs matter little.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::text::is_python_whitespace;
 
@@ -20,7 +20,7 @@ pub const HEAD_BYTES: u64 = 1 << 20;
 pub const MIN_LINES: u64 = 20;
 
 /// The layout of a plain-text file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Layout {
     /// One sentence per line; blank lines separate documents (the reference's input format).
@@ -213,7 +213,7 @@ impl LineProfile {
 }
 
 /// The measures of a [`LineProfile`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ProfileSummary {
     pub lines: u64,
     pub blank_lines: u64,

@@ -41,7 +41,7 @@ pub struct Position {
 }
 
 /// What reading the input amounted to, for summaries and warnings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputStats {
     /// Files read.
     pub files: u64,
@@ -173,9 +173,10 @@ impl LineReader {
     pub fn stats(&self) -> &InputStats {
         &self.stats
     }
-    /// Byte offset in the text where the next line starts.
+    /// Byte offset in the text where the next line starts (after a split long line: where its
+    /// remainder, read but not yet yielded, starts).
     pub fn offset(&self) -> u64 {
-        self.start_offset + self.stats.bytes
+        self.start_offset + self.stats.bytes - self.buf.len() as u64
     }
     /// Lines before the next one (the number of the line just yielded).
     pub fn line_number(&self) -> u64 {
@@ -615,6 +616,21 @@ mod tests {
         let err = r.next().unwrap().unwrap_err();
         assert_eq!(err.to_string(), format!("{}:2: line longer than 64 bytes: why", p.display()));
         assert!(r.next().is_none());
+    }
+
+    #[test]
+    fn open_at_after_a_split_long_line_reads_its_remainder() {
+        let d = TempDir::new("splitresume");
+        let words: Vec<String> = (0..60).map(|i| format!("w{i:02}")).collect();
+        let p = d.write("long.txt", format!("{}\nnext\n", words.join(" ")).as_bytes());
+        let opts = LineReaderOptions { max_line_bytes: 50, ..Default::default() };
+        let mut full = LineReader::open_with(&p, opts.clone()).unwrap();
+        let first = full.next().unwrap().unwrap();
+        let (offset, line) = (full.offset(), full.line_number());
+        let rest_full: Vec<String> = full.map(|l| l.unwrap()).collect();
+        assert_eq!(offset as usize, first.len() + 1, "the remainder starts after the cut space");
+        let rest: Vec<String> = LineReader::open_at(&p, opts, offset, line).unwrap().map(|l| l.unwrap()).collect();
+        assert_eq!(rest, rest_full);
     }
 
     #[test]

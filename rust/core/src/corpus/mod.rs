@@ -1,7 +1,8 @@
 //! Reading corpora, shared by every stage: which files ([`inputs`]), opening them with
-//! decompression ([`open`]) or as Parquet/Arrow ([`columnar`]), their lines ([`lines`]) and layout ([`layout`]), the documents they
-//! hold ([`documents`])
-//! and the layout of a prepare-corpus output directory ([`prepared`]).
+//! decompression ([`open`]) or as Parquet/Arrow ([`columnar`]), their lines ([`lines`]) and
+//! layout ([`layout`]), the documents they hold ([`documents`]) and the layout of a
+//! prepare-corpus output directory ([`prepared`]); inputs named by URL are read through
+//! [`remote`].
 
 pub mod columnar;
 pub mod documents;
@@ -10,9 +11,10 @@ pub mod layout;
 pub mod lines;
 pub mod open;
 pub mod prepared;
+pub mod remote;
 
 pub use documents::{profile_head, profile_inputs, read_documents, read_span, DocBoundary, DocumentOptions, FileReport, Flow, RawDocument, ReaderStats, Source};
 pub use layout::{Layout, LineProfile, ProfileSummary};
-pub use inputs::{expand_inputs, expand_inputs_detailed, file_stamp, total_size, InputSet};
+pub use inputs::{expand_inputs, expand_inputs_detailed, file_size, file_stamp, total_size, InputSet};
 pub use lines::{read_all_lines, InputStats, LineReader, LineReaderOptions, Position, TextPolicy, DEFAULT_MAX_LINE_BYTES, MIN_MAX_LINE_BYTES};
-pub use open::{open_reader, Compression};
+pub use open::{open_raw, open_reader, Compression};

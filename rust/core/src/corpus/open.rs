@@ -1,5 +1,6 @@
-//! Opening one input file, decompressing `.gz` (multi-member), `.zst` and `.bz2` by extension
-//! or, failing that, by magic bytes.
+//! Opening one input file (a local path, or a URL read through [`super::remote`]),
+//! decompressing `.gz` (multi-member), `.zst` and `.bz2` by extension or, failing that, by
+//! magic bytes.
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
@@ -7,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::remote;
 use crate::error::{DescribedIo, Error, Result};
 use crate::progress::Progress;
 
@@ -67,39 +69,35 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
-impl<R: Seek> Seek for CountingReader<R> {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.inner.seek(pos)
-    }
-}
-
 /// Opens a file for reading, decompressing `.gz` (multi-member, as `gzip` writes concatenated
 /// files), `.zst` and `.bz2` by extension, and gzip/zstd/bzip2 by magic bytes as a fallback.
 /// Adds the bytes read from disk to `progress`; starts `offset` bytes into the (decompressed)
-/// text: a seek for plain files, decompressing and dropping the bytes before it otherwise.
+/// text: a seek (or, for a URL, a ranged read) for plain files, decompressing and dropping the
+/// bytes before it otherwise.
 pub fn open_reader(path: &Path, progress: Option<Arc<Progress>>, offset: u64) -> Result<Box<dyn BufRead + Send>> {
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.is_dir() {
-        return Err(Error::InvalidInput(format!("{}: is a directory, expected a file", path.display())));
-    }
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut raw = BufReader::with_capacity(IO_BUFFER, CountingReader { inner: file, counter: progress });
-    let compression = match Compression::from_extension(path) {
+    let known = match Compression::from_extension(path) {
+        Some(c) => Some(c),
+        // Past the start, the head is read on its own so that a plain file is still entered
+        // at the offset rather than read from its start.
+        None if offset > 0 => Some(Compression::sniff(&read_head(path)?)),
+        None => None,
+    };
+    let start = if known == Some(Compression::None) { offset } else { 0 };
+    let mut raw = BufReader::with_capacity(IO_BUFFER, CountingReader { inner: open_raw(path, start)?, counter: progress });
+    let compression = match known {
         Some(c) => c,
         // A fresh BufReader fills up to its capacity on the first call, so a regular file's
         // magic bytes are all there.
         None => Compression::sniff(raw.fill_buf().map_err(|e| Error::io(path, e))?),
     };
     if compression == Compression::None {
-        if offset > 0 {
-            raw.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(path, e))?;
-        }
-        return Ok(Box::new(raw));
+        return Ok(Box::new(raw)); // entered at the offset by open_raw
     }
+    let size = super::inputs::file_size(path).unwrap_or(0);
     let seen = Arc::new(AtomicU64::new(0));
     let raw = Tracked { inner: raw, consumed: 0, seen: seen.clone() };
     let checked = |decoder: Box<dyn Read + Send>, format: &'static str| -> Box<dyn BufRead + Send> {
-        let decoded = Decoded { inner: decoder, format, path: path.to_path_buf(), seen: seen.clone(), size: meta.len() };
+        let decoded = Decoded { inner: decoder, format, path: path.to_path_buf(), seen: seen.clone(), size };
         Box::new(BufReader::with_capacity(IO_BUFFER, decoded))
     };
     let mut reader = match compression {
@@ -118,6 +116,29 @@ pub fn open_reader(path: &Path, progress: Option<Arc<Progress>>, offset: u64) ->
         }
     }
     Ok(reader)
+}
+
+/// The file's raw bytes from `offset` on: a seek into a local file, a ranged read of a URL.
+pub fn open_raw(path: &Path, offset: u64) -> Result<Box<dyn Read + Send>> {
+    if remote::is_url(path) {
+        return remote::open(path, offset).map_err(|e| Error::io(path, e));
+    }
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::InvalidInput(format!("{}: is a directory, expected a file", path.display())));
+    }
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    if offset > 0 {
+        file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(path, e))?;
+    }
+    Ok(Box::new(file))
+}
+
+/// The first bytes of a file, enough for [`Compression::sniff`].
+fn read_head(path: &Path) -> Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(16);
+    open_raw(path, 0)?.take(16).read_to_end(&mut head).map_err(|e| Error::io(path, e))?;
+    Ok(head)
 }
 
 /// The compressed stream under a decoder, recording how far into it the decoder has seen (the

@@ -186,7 +186,8 @@ impl RunConfig {
             }
         }
         for p in &self.inputs {
-            if !p.exists() {
+            // A URL that cannot be read fails when it is opened, naming it.
+            if !p.exists() && !crate::corpus::remote::is_url(p) {
                 return Err(Error::NotFound(p.clone()));
             }
         }

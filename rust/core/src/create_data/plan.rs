@@ -72,6 +72,25 @@ impl ShardPlan {
     pub fn lookup(&self) -> HashMap<(Split, usize), usize> {
         self.shards.iter().enumerate().map(|(k, s)| ((s.split, s.index), k)).collect()
     }
+
+    /// Shards `range` as a task on their own see them (a worker of a cluster): a plan of those
+    /// shards over just the input files their spans touch, file indices relative to them.
+    /// [`super::build_planned_shard`] of one of them writes the same file as of the whole plan.
+    pub fn task(&self, range: std::ops::Range<usize>) -> ShardPlan {
+        let shards = &self.shards[range];
+        let base = shards.iter().map(|s| s.start.file).min().unwrap_or(0);
+        let last = shards.iter().map(|s| s.end.file).max().unwrap_or(0).min(self.inputs.len().saturating_sub(1));
+        let rebase = |p: Position| Position { file: p.file - base, ..p };
+        ShardPlan {
+            inputs: self.inputs.get(base..=last).map(<[PathBuf]>::to_vec).unwrap_or_default(),
+            shards: shards.iter().map(|s| PlannedShard { start: rebase(s.start), end: rebase(s.end), ..s.clone() }).collect(),
+            input_bytes: shards.iter().map(|s| s.input_bytes).sum(),
+            documents: shards.iter().map(|s| s.documents).sum(),
+            num_train_shards: self.num_train_shards,
+            num_eval_shards: self.num_eval_shards,
+            shard_size_bytes: self.shard_size_bytes,
+        }
+    }
 }
 
 /// `train-00003-of-00017.tfrecord` (`.gz` appended when gzip-compressed).

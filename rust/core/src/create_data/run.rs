@@ -5,7 +5,7 @@
 //! [`build_planned_shard`] builds one shard of a plan on its own, reading only its span.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -58,51 +58,87 @@ pub struct CreateDataSummary {
     pub vocab_size: usize,
 }
 
-/// create-data from options: expands the inputs, loads the SentencePiece model (which must
-/// have ALBERT's special symbols), builds the masking view of its vocabulary and the resume
+/// The tokenizer of a run and the masking view of its vocabulary.
+pub struct Model {
+    pub tokenizer: Tokenizer,
+    pub vocab: MaskingVocab,
+}
+
+impl Model {
+    /// Loads the SentencePiece model of `options` (which must have ALBERT's special symbols).
+    pub fn load(options: &CreateDataOptions) -> Result<Model> {
+        let sentencepiece = SpmVersion::for_release(&options.sentencepiece_version)
+            .map_err(|m| Error::invalid_arg("sentencepiece_version", m))?;
+        let encode = EncodeOptions::new(options.lowercase, options.strip_accents, options.reference_compat).with_sentencepiece(sentencepiece);
+        let tokenizer = Tokenizer::from_file(&options.model_path, encode)?;
+        tokenizer.check_albert_specials()?;
+        let vocab = MaskingVocab::from_tokenizer(&tokenizer)?;
+        Ok(Model { tokenizer, vocab })
+    }
+}
+
+/// The run configuration of `options`: inputs expanded, resume fingerprint computed.
+pub fn configure(options: &CreateDataOptions, model: &Model) -> Result<RunConfig> {
+    let files = expand_inputs(&options.inputs)?;
+    let fingerprint = options.fingerprint(&model.tokenizer.model_sha256(), &files);
+    options.run_config(files, fingerprint)
+}
+
+/// create-data from options: expands the inputs, loads the model, computes the resume
 /// fingerprint, and runs.
 pub fn run_with_model(options: &CreateDataOptions, progress: &Arc<Progress>) -> Result<CreateDataSummary> {
-    let files = expand_inputs(&options.inputs)?;
-    let sentencepiece = SpmVersion::for_release(&options.sentencepiece_version)
-        .map_err(|m| Error::invalid_arg("sentencepiece_version", m))?;
-    let encode = EncodeOptions::new(options.lowercase, options.strip_accents, options.reference_compat).with_sentencepiece(sentencepiece);
-    let tok = Tokenizer::from_file(&options.model_path, encode)?;
-    tok.check_albert_specials()?;
-    let vocab = MaskingVocab::from_tokenizer(&tok)?;
-    let fingerprint = options.fingerprint(&tok.model_sha256(), &files);
-    let cfg = options.run_config(files, fingerprint)?;
-    let run = run(&cfg, &tok, &vocab, progress)?;
-    Ok(CreateDataSummary { run, inputs: cfg.inputs, vocab_size: tok.vocab_size() })
+    let model = Model::load(options)?;
+    let cfg = configure(options, &model)?;
+    let run = run(&cfg, &model.tokenizer, &model.vocab, progress)?;
+    Ok(CreateDataSummary { run, inputs: cfg.inputs, vocab_size: model.tokenizer.vocab_size() })
+}
+
+/// Before pass 1: validates, creates the marker directory under `cfg.output_dir` (which must
+/// exist) and removes the temporary files a killed run left there.
+pub fn prepare_output(cfg: &RunConfig) -> Result<()> {
+    cfg.validate()?;
+    let progress_dir = cfg.output_dir.join(PROGRESS_DIR);
+    fs::create_dir_all(&progress_dir).map_err(|e| Error::io(&progress_dir, e))?;
+    resume::remove_temp_files(&cfg.output_dir)
+}
+
+/// After every shard of a plan of `documents` documents is built: orders the shards, fails a
+/// run that produced no instance at all (removing its files), and removes the shards an earlier
+/// run with other settings left. `output_dir` is `None` when the caller owns the files (an
+/// output in object storage).
+pub fn finish_shards(output_dir: Option<&Path>, documents: u64, shards: &mut [ShardResult]) -> Result<()> {
+    shards.sort_by_key(|r| (r.split as usize, r.index));
+    if shards.iter().all(|r| r.records == 0) {
+        for r in shards.iter() {
+            if let Some(dir) = output_dir {
+                let _ = fs::remove_file(dir.join(&r.file_name));
+                let _ = fs::remove_file(marker_path(dir, &r.file_name));
+            }
+        }
+        return Err(Error::InvalidInput(format!(
+            "the corpus produced no training instances: its {documents} document(s) tokenize to nothing usable"
+        )));
+    }
+    if let Some(dir) = output_dir {
+        let names: Vec<&str> = shards.iter().map(|r| r.file_name.as_str()).collect();
+        resume::remove_stale_shards(dir, &names)?;
+        // A worker killed mid-shard (on a cluster) leaves its temporary file behind.
+        resume::remove_temp_files(dir)?;
+    }
+    Ok(())
 }
 
 /// Runs create-data end to end. Shard files and markers are written under `output_dir` (which
 /// must exist); the manifest is the caller's job.
 pub fn run<E: LineEncoder>(cfg: &RunConfig, encoder: &E, vocab: &MaskingVocab, progress: &Arc<Progress>) -> Result<RunSummary> {
-    cfg.validate()?;
-    let progress_dir = cfg.output_dir.join(PROGRESS_DIR);
-    fs::create_dir_all(&progress_dir).map_err(|e| Error::io(&progress_dir, e))?;
-    resume::remove_temp_files(&cfg.output_dir)?;
-
+    prepare_output(cfg)?;
     let plan = plan(cfg, progress)?;
     Progress::set(&progress.bytes_total, plan.input_bytes);
     Progress::set(&progress.bytes_read, 0);
     Progress::set(&progress.shards_total, plan.shards.len() as u64);
     progress.set_phase(Phase::Building);
     let mut shards = build_all(cfg, &plan, encoder, vocab, progress)?;
-    shards.sort_by_key(|r| (r.split as usize, r.index));
-
-    if shards.iter().all(|r| r.records == 0) {
-        for r in &shards {
-            let _ = fs::remove_file(cfg.output_dir.join(&r.file_name));
-            let _ = fs::remove_file(marker_path(&cfg.output_dir, &r.file_name));
-        }
-        return Err(Error::InvalidInput(format!(
-            "the corpus produced no training instances: its {} document(s) tokenize to nothing usable",
-            plan.documents
-        )));
-    }
-    let names: Vec<&str> = shards.iter().map(|r| r.file_name.as_str()).collect();
-    resume::remove_stale_shards(&cfg.output_dir, &names)?;
+    finish_shards(Some(&cfg.output_dir), plan.documents, &mut shards)?;
     progress.set_phase(Phase::Done);
     Ok(RunSummary {
         shards,
@@ -497,8 +533,15 @@ mod tests {
             // A plan travels as JSON (to a worker) and comes back the same.
             let plan: ShardPlan = serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
             c.output_dir = alone.clone();
-            let mut built: Vec<ShardResult> =
-                (0..plan.shards.len()).map(|k| build_planned_shard(&c, &plan, k, &Toy, &v, &Progress::new()).unwrap()).collect();
+            // Every shard as a task of its own: only the files its span touches.
+            let mut built: Vec<ShardResult> = (0..plan.shards.len())
+                .map(|k| {
+                    let task = plan.task(k..k + 1);
+                    assert!(task.inputs.len() < plan.inputs.len() || merge, "{:?}", task.inputs);
+                    let c = RunConfig { inputs: task.inputs.clone(), ..c.clone() };
+                    build_planned_shard(&c, &task, 0, &Toy, &v, &Progress::new()).unwrap()
+                })
+                .collect();
             built.sort_by_key(|r| (r.split as usize, r.index));
             assert_eq!(built, summary.shards);
             let shard_files = |d: &Path| {

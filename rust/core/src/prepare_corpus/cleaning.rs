@@ -62,7 +62,7 @@ impl CleanDoc {
 }
 
 /// Per-document cleaning counts.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CleanStats {
     pub lines_too_short: u64,
     pub control_chars_removed: u64,

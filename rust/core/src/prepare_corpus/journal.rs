@@ -53,11 +53,17 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Option<T> {
     serde_json::from_str(&text).ok()
 }
 
-/// Writes `value` as pretty JSON with sorted keys, plus a newline, atomically.
-pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+/// `value` as the journal and `stats.json` hold it: pretty JSON with sorted keys, plus a newline.
+pub fn json_text<T: Serialize>(value: &T) -> Result<String> {
     let sorted = serde_json::to_value(value).map_err(|e| Error::InvalidInput(e.to_string()))?;
     let text = serde_json::to_string_pretty(&sorted).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    Ok(text + "\n")
+}
+
+/// Writes [`json_text`] of `value` atomically.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = json_text(value)?;
     let mut f = AtomicFile::create(path)?;
-    f.write_all(text.as_bytes()).and_then(|_| f.write_all(b"\n")).map_err(|e| Error::io(path, e))?;
+    f.write_all(text.as_bytes()).map_err(|e| Error::io(path, e))?;
     f.commit()
 }

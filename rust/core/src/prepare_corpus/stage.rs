@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rayon::prelude::*;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::cleaning::{clean_document, render_document, CleanDoc, CleanOptions, CleanStats};
@@ -118,7 +118,7 @@ mod megabytes {
 }
 
 impl PrepareOptions {
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.shard_bytes == 0 {
             return Err(Error::invalid_arg("shard_size", "must be positive"));
         }
@@ -131,7 +131,7 @@ impl PrepareOptions {
         Ok(())
     }
 
-    fn documents(&self, progress: Option<Arc<Progress>>) -> DocumentOptions {
+    pub(crate) fn documents(&self, progress: Option<Arc<Progress>>) -> DocumentOptions {
         DocumentOptions {
             boundary: self.doc_boundary,
             jsonl_field: self.jsonl_field.clone(),
@@ -143,7 +143,7 @@ impl PrepareOptions {
         }
     }
 
-    fn settings(&self) -> Settings {
+    pub(crate) fn settings(&self) -> Settings {
         Settings {
             doc_boundary: self.doc_boundary,
             jsonl_field: self.jsonl_field.clone(),
@@ -153,14 +153,14 @@ impl PrepareOptions {
         }
     }
 
-    fn dedup(&self) -> bool {
+    pub(crate) fn dedup(&self) -> bool {
         self.clean.enabled && self.clean.dedup
     }
 }
 
 /// Identifies (inputs, settings, Punkt parameters, Unicode tables): a re-run resumes only a run
 /// with the same.
-fn fingerprint(files: &[PathBuf], opts: &PrepareOptions, splitter: &PunktSentenceTokenizer) -> String {
+pub fn fingerprint(files: &[PathBuf], opts: &PrepareOptions, splitter: &PunktSentenceTokenizer) -> String {
     let mut parts = vec![env!("CARGO_PKG_VERSION").to_string(), crate::unicode::tables().id().to_string()];
     parts.extend(files.iter().map(|f| file_stamp(f)));
     let settings = serde_json::to_string(&opts.settings()).unwrap_or_default();
@@ -381,59 +381,81 @@ pub fn prepare_corpus(
         let shards = writer.shards;
         let mut documents = DocumentStats::default();
         writer.documents.iter().for_each(|d| documents.merge(d));
-        let docs_written: u64 = shards.iter().map(|r| r.documents).sum();
-        if docs_written == 0 {
-            return Err(Error::InvalidInput(format!(
-                "no text to write: the {} input file(s) hold no document with a sentence after cleaning",
-                files.len()
-            )));
-        }
-        let c = work.counts;
-        let mut stats = PrepareStats {
-            fingerprint: fp.clone(),
-            output: out_dir.display().to_string(),
-            documents: docs_written,
-            sentences: shards.iter().map(|r| r.sentences).sum(),
-            bytes: shards.iter().map(|r| r.bytes).sum(),
-            shards,
-            input: InputSummary {
-                files: files.len(),
-                bytes: rstats.input.bytes,
-                lines: rstats.input.lines,
-                files_by_mode: rstats.files_by_mode.clone(),
-                hidden_files_skipped: input_set.skipped_hidden,
-                invalid_utf8_sequences: rstats.input.invalid_utf8,
-                long_lines_split: rstats.input.split_lines,
-                documents_read: rstats.documents_read,
-                long_documents_split: rstats.split_documents,
-            },
-            dropped: Dropped {
-                duplicate_documents: c.duplicates,
-                empty_documents: c.empty,
-                documents_without_sentences: rstats.documents_read.saturating_sub(c.duplicates + c.empty + docs_written),
-                short_lines: c.clean.lines_too_short,
-                control_chars: c.clean.control_chars_removed,
-                json_invalid_lines: rstats.json_errors,
-                json_missing_field: rstats.json_missing_field,
-                rows_without_text: rstats.rows_without_text,
-                lines_outside_doc_elements: rstats.lines_outside_docs,
-            },
-            changed: Changed { lines_normalized_nfc: c.clean.lines_normalized_nfc, unclosed_doc_elements: rstats.unclosed_docs },
-            warnings: rstats.examples.iter().cloned().chain(rstats.layout_warnings()).collect(),
-            settings: opts.settings(),
-            resumed_shards,
-        };
-        let (report, document_warnings) = document_report(&documents, &rstats.files, docs_written, stats.sentences, stats.bytes);
-        stats.warnings.extend(document_warnings);
-        let mut value = serde_json::to_value(&stats).map_err(|e| Error::InvalidInput(e.to_string()))?;
-        if let Value::Object(obj) = &mut value {
-            obj.extend(report);
-            obj.extend(extra_stats);
-        }
+        let output = out_dir.display().to_string();
+        let value =
+            stats_value(&output, &fp, files.len(), input_set.skipped_hidden, &rstats, &work.counts, shards, &documents, opts, resumed_shards, extra_stats)?;
         // The journal stays: should stats.json be lost, a re-run finds every shard finished.
         write_json_atomic(&out_dir.join(STATS_FILE), &value)?;
         Ok(value)
     })
+}
+
+/// The statistics (`OUT/stats.json`) of a run from what it counted and the shards it wrote;
+/// the same for the single-process run and a planned one ([`super::plan`]). `documents`: the
+/// written documents of every shard, merged in shard order. `output` is how the output
+/// directory is named.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn stats_value(
+    output: &str,
+    fp: &str,
+    files: usize,
+    skipped_hidden: u64,
+    rstats: &ReaderStats,
+    c: &Counts,
+    shards: Vec<ShardRecord>,
+    documents: &DocumentStats,
+    opts: &PrepareOptions,
+    resumed_shards: usize,
+    extra_stats: Map<String, Value>,
+) -> Result<Value> {
+    let docs_written: u64 = shards.iter().map(|r| r.documents).sum();
+    if docs_written == 0 {
+        return Err(Error::InvalidInput(format!(
+            "no text to write: the {files} input file(s) hold no document with a sentence after cleaning"
+        )));
+    }
+    let mut stats = PrepareStats {
+        fingerprint: fp.to_string(),
+        output: output.to_string(),
+        documents: docs_written,
+        sentences: shards.iter().map(|r| r.sentences).sum(),
+        bytes: shards.iter().map(|r| r.bytes).sum(),
+        shards,
+        input: InputSummary {
+            files,
+            bytes: rstats.input.bytes,
+            lines: rstats.input.lines,
+            files_by_mode: rstats.files_by_mode.clone(),
+            hidden_files_skipped: skipped_hidden,
+            invalid_utf8_sequences: rstats.input.invalid_utf8,
+            long_lines_split: rstats.input.split_lines,
+            documents_read: rstats.documents_read,
+            long_documents_split: rstats.split_documents,
+        },
+        dropped: Dropped {
+            duplicate_documents: c.duplicates,
+            empty_documents: c.empty,
+            documents_without_sentences: rstats.documents_read.saturating_sub(c.duplicates + c.empty + docs_written),
+            short_lines: c.clean.lines_too_short,
+            control_chars: c.clean.control_chars_removed,
+            json_invalid_lines: rstats.json_errors,
+            json_missing_field: rstats.json_missing_field,
+            rows_without_text: rstats.rows_without_text,
+            lines_outside_doc_elements: rstats.lines_outside_docs,
+        },
+        changed: Changed { lines_normalized_nfc: c.clean.lines_normalized_nfc, unclosed_doc_elements: rstats.unclosed_docs },
+        warnings: rstats.examples.iter().cloned().chain(rstats.layout_warnings()).collect(),
+        settings: opts.settings(),
+        resumed_shards,
+    };
+    let (report, document_warnings) = document_report(documents, &rstats.files, docs_written, stats.sentences, stats.bytes);
+    stats.warnings.extend(document_warnings);
+    let mut value = serde_json::to_value(&stats).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    if let Value::Object(obj) = &mut value {
+        obj.extend(report);
+        obj.extend(extra_stats);
+    }
+    Ok(value)
 }
 
 /// Documents this large suggest missing document boundaries.
@@ -456,6 +478,7 @@ fn document_report(
             let mut v = serde_json::to_value(f).unwrap_or_default();
             let c = documents.per_file.get(&f.index).copied().unwrap_or_default();
             if let Value::Object(o) = &mut v {
+                o.remove("index");
                 o.insert("documents".into(), c.documents.into());
                 o.insert("sentences".into(), c.sentences.into());
                 o.insert("bytes".into(), c.bytes.into());
@@ -500,7 +523,7 @@ fn document_report(
     (out, warnings)
 }
 
-enum Resume {
+pub(crate) enum Resume {
     /// The run already finished: its statistics.
     Complete(Value),
     /// Resume after these finished shards (none for a fresh run).
@@ -509,7 +532,7 @@ enum Resume {
 
 /// What an earlier run left in `out_dir`. A finished run with the same fingerprint is returned
 /// as is; any other earlier output is refused rather than mixed with this run's.
-fn resume_point(out_dir: &Path, fp: &str) -> Result<Resume> {
+pub(crate) fn resume_point(out_dir: &Path, fp: &str) -> Result<Resume> {
     if let Some(mut prev) = read_json::<Value>(&out_dir.join(STATS_FILE)) {
         if prev.get("fingerprint").and_then(Value::as_str) == Some(fp) {
             prev["resumed"] = Value::from("already complete");
@@ -588,11 +611,12 @@ fn spawn_reader(
     (handle, rx)
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Counts {
-    clean: CleanStats,
-    duplicates: u64,
-    empty: u64,
+/// What cleaning and de-duplication dropped or changed, over the whole input.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub clean: CleanStats,
+    pub duplicates: u64,
+    pub empty: u64,
 }
 
 /// Cleans a batch in parallel, then (in input order) drops empty and duplicate documents and

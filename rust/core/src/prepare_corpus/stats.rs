@@ -30,7 +30,7 @@ pub struct InputSummary {
     pub files: usize,
     pub bytes: u64,
     pub lines: u64,
-    pub files_by_mode: BTreeMap<&'static str, u64>,
+    pub files_by_mode: BTreeMap<String, u64>,
     pub hidden_files_skipped: u64,
     pub invalid_utf8_sequences: u64,
     pub long_lines_split: u64,

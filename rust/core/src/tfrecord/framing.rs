@@ -182,12 +182,17 @@ impl RecordReader {
     }
 
     /// Opens `path` with the given compression, or detects it when `compression` is `None`.
+    /// A URL (`gs://...`) is read through the registered [`crate::corpus::remote`] store.
     pub fn open_with(path: impl AsRef<Path>, compression: Option<Compression>) -> Result<Self> {
         let path = path.as_ref();
         if path.is_dir() {
             return Err(Error::InvalidInput(format!("{}: is a directory, not a TFRecord file", path.display())));
         }
-        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut file: Box<dyn Read + Send> = if crate::corpus::remote::is_url(path) {
+            crate::corpus::remote::open(path, 0).map_err(|e| Error::io(path, e))?
+        } else {
+            Box::new(File::open(path).map_err(|e| Error::io(path, e))?)
+        };
         let mut head = Vec::with_capacity(HEADER_LEN);
         (&mut file).take(HEADER_LEN as u64).read_to_end(&mut head).map_err(|e| Error::io(path, e))?;
         let compression = compression.unwrap_or_else(|| detect_compression(path, &head));

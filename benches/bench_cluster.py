@@ -1,0 +1,266 @@
+"""The cluster path's overhead at equal cores, side by side in one run (docs/cluster.md):
+create-data and prepare-corpus on 100 MB+ of technical prose, each
+
+  local    -- the single-process run, --threads N (the machine's N cores)
+  threads  -- the planned path (the driver's plan, one task per shard) on N threads in the
+              process, without Dask: the cost of splitting the work, apart from Dask's
+  local:N  -- a LocalCluster of N one-thread worker processes started by the command
+  workers  -- an existing `dask scheduler` + N `dask worker --nthreads 1` processes (started
+              here before the runs, as a user's cluster would be)
+
+in rounds (the modes interleaved, so a noisy neighbour hits them alike; the best round counts).
+Every mode's output files must be byte-identical, or the bench fails. Each run is its own
+process; the phases (the driver's plan, the tasks) are timed there.
+
+    python benches/bench_cluster.py --mb 100 --rounds 2
+
+Corpora: benches/make_tech_corpus.py (`tech-raw-NNmb.txt` for prepare-corpus, split here into
+--files files at document boundaries, as a large corpus comes; `tech-sentences-NNmb.txt` for
+create-data). The tokenizer (25k pieces) and the Punkt parameters are trained once and kept in
+benches/data/. The numbers feed docs/cluster.md's estimate for 1 TB on many machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+from bench_create_data import FLAGS, record  # noqa: E402  (the tutorial's flags)
+from make_tech_corpus import DATA, build  # noqa: E402
+
+RUN = r"""
+import importlib, json, resource, sys, time
+# (the package exports functions under the modules' names: take the modules themselves)
+cd, pc, cl = (importlib.import_module(f"albert_fast.{m}") for m in ("create_data", "prepare_corpus", "cluster"))
+from albert_fast import _core
+stage, args = sys.argv[1], json.loads(sys.argv[2])
+phases = {}
+def timed(name, fn):
+    def wrapper(*a, **k):
+        t = time.monotonic()
+        try:
+            return fn(*a, **k)
+        finally:
+            key = k.get("key", name) if name == "tasks" else name
+            phases[key] = phases.get(key, 0.0) + time.monotonic() - t
+    return wrapper
+cd.run_tasks = pc.run_tasks = timed("tasks", cl.run_tasks)
+if args["cluster"] == "threads":  # the planned path (plan + tasks) on threads here, without Dask
+    cd.parse_cluster = pc.parse_cluster = lambda c: c
+    cd.open_executor = pc.open_executor = lambda c, *a: cl.open_executor(None, *a)
+_core.create_data_plan = timed("plan", _core.create_data_plan)
+_core.prepare_plan = timed("plan", _core.prepare_plan)
+t = time.monotonic()
+if stage == "create-data":
+    s = cd.create_pretraining_data(args["inputs"], args["tokenizer"], args["out"], threads=args["threads"],
+                                   cluster=args["cluster"], max_line_tokens=0, **args["flags"])
+    size = s["input_bytes"]
+else:
+    s = pc.prepare_corpus(args["inputs"], args["out"], threads=args["threads"], cluster=args["cluster"],
+                          punkt_params=args["punkt"], shard_size_mb=args["shard_mb"])
+    size = s["input"]["bytes"]
+seconds = time.monotonic() - t
+u, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+# CPU of this process and of the children it waited for (local:N's worker processes)
+print(json.dumps({"seconds": seconds, "bytes": size, "cpu_seconds": u.ru_utime + u.ru_stime + c.ru_utime + c.ru_stime,
+                  "phases": phases, "max_rss_mib": u.ru_maxrss / 1024}))
+"""
+
+STARTUP = r"""
+import sys, time
+from albert_fast.cluster import open_executor
+t = time.monotonic()
+with open_executor(sys.argv[1]) as ex:
+    started = time.monotonic() - t
+print(started, time.monotonic() - t)
+"""
+
+
+def env() -> dict:
+    return dict(os.environ, PYTHONPATH=str(REPO / "python"))
+
+
+def run_json(code: str, *args: str) -> dict:
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env())
+    if r.returncode != 0:
+        raise SystemExit(r.stderr[-3000:])
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def split_corpus(src: Path, files: int, dest: Path) -> list[str]:
+    """``src`` in ``files`` pieces of about equal size, cut at blank lines (document ends)."""
+    if dest.is_dir() and len(list(dest.glob("part-*.txt"))) == files:
+        return sorted(str(p) for p in dest.glob("part-*.txt"))
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    target = src.stat().st_size / files
+    out, n, size = None, 0, 0
+    with open(src, "rb") as f:
+        for line in f:
+            if out is None or (size >= target and not line.strip() and n < files):
+                if out is not None:
+                    out.close()
+                out, size = open(dest / f"part-{n:03d}.txt", "wb"), 0
+                n += 1
+            out.write(line)
+            size += len(line)
+    out.close()
+    return sorted(str(p) for p in dest.glob("part-*.txt"))
+
+
+def tokenizer(sentences: Path, vocab: int) -> Path:
+    out = DATA / f"tok-tech-{vocab}"
+    if not (out / "tokenizer_config.json").exists():
+        from albert_fast.train_tokenizer import train_tokenizer
+
+        train_tokenizer([sentences], out, config={"tokenizer": {"vocab_size": vocab, "input_sentence_size": 300_000},
+                                                  "model": {"vocab_size": vocab}}, progress=False)
+    return out
+
+
+def punkt(raw: Path) -> Path:
+    out = DATA / "punkt-tech"
+    if not out.is_dir():
+        from albert_fast.prepare_corpus import train_punkt
+
+        with open(raw, encoding="utf-8") as f:
+            train_punkt(f.read(10 << 20), out)
+    return out
+
+
+def digest(d: Path, pattern: str) -> str:
+    h = hashlib.sha256()
+    for p in sorted(d.glob(pattern)):
+        h.update(p.name.encode() + b"\0" + hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+
+class Workers:
+    """`dask scheduler` + `n` one-thread `dask worker`s on 127.0.0.1."""
+
+    def __init__(self, n: int, log: Path) -> None:
+        dask = str(Path(sys.executable).parent / "dask")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.address = f"tcp://127.0.0.1:{port}"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        out = open(log, "ab")
+        self.procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                        "--no-dashboard"], stdout=out, stderr=out, env=env())]
+        self.procs += [subprocess.Popen([dask, "worker", self.address, "--nthreads", "1", "--no-nanny",
+                                         "--no-dashboard", "--memory-limit", "0"], stdout=out, stderr=out, env=env())
+                       for _ in range(n)]
+        from distributed import Client
+
+        with Client(self.address, timeout=60) as c:
+            c.wait_for_workers(n, timeout=120)
+
+    def cpu_seconds(self) -> float:
+        """CPU time the scheduler and the workers have used so far."""
+        import psutil
+
+        return sum(sum(psutil.Process(p.pid).cpu_times()[:4]) for p in self.procs)
+
+    def close(self) -> None:
+        for p in self.procs:
+            p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mb", type=float, default=100)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--cores", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--files", type=int, default=16, help="prepare-corpus input files")
+    ap.add_argument("--stages", nargs="+", default=["create-data", "prepare-corpus"])
+    ap.add_argument("--vocab-size", type=int, default=25000)
+    args = ap.parse_args()
+    sentences, raw = build(args.mb, "sentences"), build(args.mb, "raw")
+    work = HERE / "out" / "cluster"
+    inputs = {"create-data": [str(sentences)],
+              "prepare-corpus": split_corpus(raw, args.files, DATA / f"tech-raw-{args.mb:g}mb-{args.files}files")}
+    tok = tokenizer(sentences, args.vocab_size) if "create-data" in args.stages else None
+    params = punkt(raw) if "prepare-corpus" in args.stages else None
+    n = args.cores
+    startup = [float(x) for x in subprocess.run([sys.executable, "-c", STARTUP, f"local:{n}"], capture_output=True,
+                                                 text=True, env=env(), check=True).stdout.split()]
+    workers = Workers(n, HERE / "out" / "dask-workers.log")
+    modes = {"local": None, "threads": "threads", f"local:{n}": f"local:{n}", "workers": workers.address}
+    results: dict = {s: {m: [] for m in modes} for s in args.stages}
+    digests: dict = {}
+    try:
+        for r in range(args.rounds):
+            for stage in args.stages:
+                for mode, cluster in modes.items():
+                    out = work / f"{stage}-{mode.replace(':', '')}"
+                    shutil.rmtree(out, ignore_errors=True)
+                    spec = {"inputs": inputs[stage], "out": str(out), "threads": n, "cluster": cluster,
+                            "tokenizer": str(tok), "flags": FLAGS, "punkt": str(params), "shard_mb": 4.0}
+                    before = workers.cpu_seconds()
+                    m = run_json(RUN, stage, json.dumps(spec))
+                    if mode == "workers":  # the work ran in the external processes
+                        m["cpu_seconds"] += workers.cpu_seconds() - before
+                    digests.setdefault(stage, {})[mode] = digest(out, "*.tfrecord" if stage == "create-data" else "corpus-*.txt")
+                    results[stage][mode].append(m)
+                    print(json.dumps({"round": r, "stage": stage, "mode": mode, **m}), flush=True)
+                    shutil.rmtree(out, ignore_errors=True)
+                if len(set(digests[stage].values())) != 1:
+                    raise SystemExit(f"{stage}: outputs differ between modes: {digests[stage]}")
+    finally:
+        workers.close()
+    report(results, startup, args)
+
+
+def report(results: dict, startup: list[float], args: argparse.Namespace) -> None:
+    n = args.cores
+    cmd = "python benches/bench_cluster.py " + " ".join(sys.argv[1:])
+    lines = [f"\n## Cluster path vs local at equal cores ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n",
+             f"Command: `{cmd}`; machine: {os.cpu_count()} CPUs ({platform.machine()}), shared with other jobs "
+             f"(load average {os.getloadavg()[0]:.1f} at the end: compare ratios, not times); Python "
+             f"{platform.python_version()}. Corpus: technical prose (benches/make_tech_corpus.py), {args.mb:g} MB; "
+             f"create-data with the tutorial's flags ({', '.join(f'{k} {v}' for k, v in FLAGS.items())}, "
+             "max_line_tokens 0: the corpus has a few very long lines), "
+             f"{args.vocab_size}-piece tokenizer; prepare-corpus on the raw text in {args.files} files, Punkt "
+             f"parameters given, 4 MB shards. Best of {args.rounds} interleaved rounds; every mode's files "
+             f"byte-identical (checked). local:{n} includes starting its {n} worker processes "
+             f"({startup[0]:.1f} s to start, {startup[1]:.1f} s with the stop, measured alone).\n",
+             "Wall time on a shared machine measures the neighbours as much as us, so the overhead is also "
+             "given in CPU time of every process the mode uses (the driver, local:N's worker processes, the "
+             "external scheduler and workers): that is the cost per core the estimate in docs/cluster.md "
+             "scales.\n",
+             "| stage | mode | wall s | vs local | CPU s (all processes) | MB per CPU-s | vs local | driver: plan s | tasks s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for stage, by_mode in results.items():
+        best = {m: min(runs, key=lambda x: x["seconds"]) for m, runs in by_mode.items()}
+        cpu = {m: min(x["cpu_seconds"] for x in runs) for m, runs in by_mode.items()}
+        base, base_cpu = best["local"]["seconds"], cpu["local"]
+        for mode, m in best.items():
+            plan = m["phases"].get("plan", 0.0)
+            tasks = sum(v for k, v in m["phases"].items() if k not in ("plan",))
+            lines.append(f"| {stage} | {mode} | {m['seconds']:.1f} | {m['seconds'] / base - 1:+.0%} | "
+                         f"{cpu[mode]:.1f} | {m['bytes'] / 1e6 / cpu[mode]:.1f} | {cpu[mode] / base_cpu - 1:+.0%} | "
+                         f"{plan:.1f} | {tasks:.1f} |")
+    record("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

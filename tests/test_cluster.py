@@ -1,0 +1,309 @@
+"""The data verbs on Dask (docs/cluster.md): a real `dask scheduler` and two `dask worker`
+processes (one thread each) on 127.0.0.1, started here. prepare-corpus, train-tokenizer's sample
+and create-data give the same bytes as the single-process run, through the scheduler and on
+`local:2`; a worker killed mid-run and a killed driver change nothing; bad input, an unreachable
+scheduler and missing Dask are clear errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+from data_fixtures import corpus_dir, punkt_dir, spm_dir, write_corpus  # noqa: F401 (fixtures)
+
+from albert_fast.cluster import ClusterError, DaskExecutor, ThreadExecutor, run_tasks
+from albert_fast.create_data import create_pretraining_data
+from albert_fast.prepare_corpus import prepare_corpus, train_punkt
+from albert_fast.train_tokenizer import train_tokenizer
+
+DASK = str(Path(sys.executable).parent / "dask")
+DATA = {"data": {"max_seq_length": 128, "dupe_factor": 2}, "model": {"vocab_size": 4000}}
+SHARD = 64 << 10
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DaskCluster:
+    """A scheduler and two one-thread workers (no nanny: a worker's PID is the worker)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        port = free_port()
+        self.address = f"tcp://127.0.0.1:{port}"
+        self.scheduler = self._spawn("scheduler", [DASK, "scheduler", "--host", "127.0.0.1", "--port",
+                                                   str(port), "--no-dashboard"])
+        self.workers = [self.spawn_worker(i) for i in range(2)]
+        self.wait_for_workers(2)
+
+    def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        return subprocess.Popen(cmd, stdout=log, stderr=log, cwd=self.log_dir)
+
+    def spawn_worker(self, i: int) -> subprocess.Popen:
+        return self._spawn(f"worker{i}", [DASK, "worker", self.address, "--nthreads", "1", "--no-nanny",
+                                          "--no-dashboard", "--memory-limit", "0", "--name", f"w{i}-{time.time()}"])
+
+    def wait_for_workers(self, n: int) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=60) as client:
+            client.wait_for_workers(n, timeout=120)
+
+    def respawn_dead(self) -> None:
+        for i, w in enumerate(self.workers):
+            if w.poll() is not None:
+                self.workers[i] = self.spawn_worker(i)
+        self.wait_for_workers(2)
+
+    def close(self) -> None:
+        for p in [*self.workers, self.scheduler]:
+            p.terminate()
+        for p in [*self.workers, self.scheduler]:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    cluster = DaskCluster(tmp_path_factory.mktemp("dask"))
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def lit_corpus(tmp_path_factory, literature_dir) -> Path:
+    """The shared literature (7.8 MB) in the reference format: ~120 create-data shards."""
+    d = tmp_path_factory.mktemp("lit")
+    write_corpus(sorted(literature_dir.glob("*.txt")), d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def local_data(tmp_path_factory, lit_corpus, spm_dir) -> Path:
+    out = tmp_path_factory.mktemp("cd") / "local"
+    create_pretraining_data(lit_corpus, spm_dir, out, config=DATA, shard_size_bytes=SHARD, eval_fraction=0.05)
+    return out
+
+
+def files_of(d: Path, pattern: str = "*") -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.glob(pattern)) if p.is_file()}
+
+
+def same_data(a: Path, b: Path) -> None:
+    fa, fb = files_of(a, "*.tfrecord"), files_of(b, "*.tfrecord")
+    assert len(fa) > 100 and fa == fb
+    ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
+    assert ma == mb
+    assert not [p.name for p in b.rglob("*") if ".tmp-" in p.name], "no temporary file is left"
+
+
+def test_create_data_through_a_scheduler_and_on_local2_is_byte_identical(dask_cluster, local_data, lit_corpus,
+                                                                         spm_dir, tmp_path):
+    for cluster in (dask_cluster.address, "local:2"):
+        out = tmp_path / cluster.replace("/", "_").replace(":", "_")
+        summary = create_pretraining_data(lit_corpus, spm_dir, out, config=DATA, shard_size_bytes=SHARD,
+                                          eval_fraction=0.05, cluster=cluster)
+        same_data(local_data, out)
+        assert summary["resumed_files"] == 0
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_changes_nothing(dask_cluster, local_data, lit_corpus, spm_dir, tmp_path):
+    out = tmp_path / "out"
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["summary"] = create_pretraining_data(lit_corpus, spm_dir, out, config=DATA, shard_size_bytes=SHARD,
+                                                     eval_fraction=0.05, cluster=dask_cluster.address)
+        except BaseException as err:  # re-raised below
+            box["error"] = err
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob(".progress/*.done")) and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.01)
+        done_at_kill = len(list(out.glob(".progress/*.done")))
+        os.kill(dask_cluster.workers[0].pid, signal.SIGKILL)
+        thread.join(300)
+        assert "error" not in box, box.get("error")
+        assert 0 < done_at_kill < len(files_of(local_data, "*.tfrecord")), "killed mid-run"
+        same_data(local_data, out)
+    finally:
+        thread.join(300)
+        dask_cluster.respawn_dead()
+
+
+@pytest.mark.slow
+def test_a_killed_driver_is_resumed_by_a_rerun(dask_cluster, local_data, lit_corpus, spm_dir, tmp_path):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(dict(DATA, cluster=dask_cluster.address)))
+    out = tmp_path / "out"
+    args = ["create-data", str(lit_corpus), "--tokenizer", str(spm_dir), "-o", str(out), "--config", str(cfg),
+            "--shard-size-mb", str(SHARD / (1 << 20)), "--eval-fraction", "0.05", "--no-progress"]
+    driver = subprocess.Popen([sys.executable, "-m", "albert_fast", *args], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".progress/*.done")) and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.01)
+    driver.kill()
+    driver.wait()
+    assert not (out / "manifest.json").exists(), "killed before the end"
+    rerun = run_cli(*args)
+    assert rerun.returncode == 0, rerun.stderr
+    resumed = int(rerun.stderr.split(" resumed)")[0].rsplit("(", 1)[1])
+    assert resumed > 0, rerun.stderr
+    same_data(local_data, out)
+
+
+def test_bad_input_in_one_shard_is_the_local_error(dask_cluster, lit_corpus, spm_dir, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for i, f in enumerate(sorted(lit_corpus.glob("*.txt"))[:4]):
+        (bad / f.name).write_bytes(f.read_bytes())
+        if i == 2:  # one line of ~4000 tokens in the middle of the third file
+            with open(bad / f.name, "a", encoding="utf-8") as fh:
+                fh.write("\n" + " ".join(f"word{k}" for k in range(2000)) + "\n")
+    common = [str(bad), "--tokenizer", str(spm_dir), "--max_seq_length", "128", "--dupe_factor", "2",
+              "--shard-size-mb", "0.0625", "--no-progress"]
+    local = run_cli("create-data", *common, "-o", str(tmp_path / "local"))
+    remote = run_cli("create-data", *common, "-o", str(tmp_path / "cluster"), "--cluster", dask_cluster.address)
+    assert local.returncode == remote.returncode == 2
+    line = [ln for ln in local.stderr.splitlines() if "error:" in ln]
+    assert line and "far longer than max_seq_length" in line[0] and str(bad) in line[0], local.stderr
+    assert [ln for ln in remote.stderr.splitlines() if "error:" in ln] == line
+    assert "Traceback" not in remote.stderr
+    out = tmp_path / "cluster"
+    assert not (out / "manifest.json").exists()
+    assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
+    # What is there is complete: every shard file has its marker (a re-run keeps it).
+    assert {p.name for p in out.glob("*.tfrecord")} == {p.name[:-5] for p in out.glob(".progress/*.done")}
+
+
+def test_prepare_corpus_through_a_scheduler_and_on_local2_is_byte_identical(dask_cluster, literature_dir,
+                                                                            examples_dir, tmp_path):
+    punkt = tmp_path / "punkt"
+    train_punkt((examples_dir / "en-twain4.txt").read_text(encoding="utf-8"), punkt)
+    inputs = [literature_dir / n for n in ("en-twain1.txt", "de-HMann1.txt", "fr-Verne-2ans.txt")]
+    inputs.append(examples_dir / "en-twain4.txt")
+    dup = tmp_path / "dup.txt"  # whole documents that repeat ones of other files: global de-duplication
+    dup.write_text((examples_dir / "en-twain4.txt").read_text(encoding="utf-8")[:20000] + "\n\nA new document.\n")
+    inputs.append(dup)
+    # Blank-line documents (paragraphs): many repeat across files; the literature files' layouts
+    # bring layout warnings into stats.json.
+    kw = dict(punkt_params=str(punkt), shard_size_mb=0.1, doc_boundary="blank-line")
+    local = prepare_corpus(inputs, tmp_path / "local", **kw)
+    assert len(local["shards"]) > 10 and local["dropped"]["duplicate_documents"] > 10
+    for cluster in (dask_cluster.address, "local:2"):
+        out = tmp_path / cluster.replace("/", "_").replace(":", "_")
+        stats = prepare_corpus(inputs, out, cluster=cluster, **kw)
+        assert files_of(out, "corpus-*.txt") == files_of(tmp_path / "local", "corpus-*.txt")
+        assert {k: v for k, v in stats.items() if k != "output"} == {k: v for k, v in local.items() if k != "output"}
+        written = json.loads((out / "stats.json").read_text())
+        assert written == dict(stats, output=written["output"])
+        assert sorted(p.name for p in out.iterdir() if not p.name.startswith("corpus-")) == [
+            ".prepare-state.json", "stats.json"]
+        again = prepare_corpus(inputs, out, cluster=cluster, **kw)
+        assert again["resumed"] == "already complete"
+
+
+@pytest.mark.slow
+def test_train_tokenizer_sample_on_a_cluster_is_the_local_sample(dask_cluster, lit_corpus, tmp_path):
+    cfg = {"tokenizer": {"vocab_size": 1000, "input_sentence_size": 5000}, "model": {"vocab_size": 1000}}
+    inputs = sorted(lit_corpus.glob("*.txt"))[:6]
+    local = train_tokenizer(inputs, tmp_path / "local", config=cfg, progress=False)
+    remote = train_tokenizer(inputs, tmp_path / "cluster", config=cfg, progress=False,
+                             cluster=dask_cluster.address)
+    assert remote["input"] == local["input"] and remote["sentences"] == local["sentences"] == 5000
+    assert files_of(tmp_path / "cluster") == files_of(tmp_path / "local")
+    assert sorted(p.name for p in (tmp_path / "cluster").iterdir()) == [
+        "spiece.model", "spiece.vocab", "tokenizer_config.json"]
+
+
+def test_an_unreachable_scheduler_is_a_clear_error_within_the_timeout(spm_dir, corpus_dir, tmp_path):
+    address = f"tcp://127.0.0.1:{free_port()}"
+    start = time.monotonic()
+    r = run_cli("create-data", str(corpus_dir), "--tokenizer", str(spm_dir), "-o", str(tmp_path / "out"),
+                "--cluster", address, "--connect-timeout", "2", "--no-progress")
+    assert r.returncode == 2, r.stderr
+    assert f"cannot reach the Dask scheduler at {address} within 2 s" in r.stderr
+    assert "Traceback" not in r.stderr and time.monotonic() - start < 60
+    assert not list((tmp_path / "out").glob("*.tfrecord"))
+    # The config's cluster section is what the Python API uses by default.
+    with pytest.raises(ClusterError, match="cannot reach"):
+        create_pretraining_data(corpus_dir, spm_dir, tmp_path / "api",
+                                config={"cluster": {"address": address, "connect_timeout": 1}})
+
+
+def test_standard_input_with_workers_elsewhere_is_a_clear_error(spm_dir, punkt_dir, tmp_path):
+    """'-' is copied to this machine: a cluster at an address may not reach the copy."""
+    for verb, extra in (("create-data", ["--tokenizer", str(spm_dir)]),
+                        ("prepare-corpus", ["--punkt-params", str(punkt_dir)])):
+        r = subprocess.run([sys.executable, "-m", "albert_fast", verb, "-", *extra, "-o", str(tmp_path / verb),
+                            "--cluster", f"tcp://127.0.0.1:{free_port()}"],
+                           input="One sentence. Two.\n", capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and "'-' (standard input) is copied to this machine" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr and not (tmp_path / verb).exists()
+
+
+def test_missing_dask_says_what_to_install(spm_dir, corpus_dir, tmp_path):
+    shim = tmp_path / "shim" / "distributed"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("raise ImportError('No module named distributed')\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(shim.parent), os.environ.get("PYTHONPATH", "")])}
+    r = run_cli("prepare-corpus", str(corpus_dir), "-o", str(tmp_path / "out"), "--cluster", "local:2", env=env)
+    assert r.returncode == 2
+    assert "pip install 'albert-fast[dask]'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_run_tasks_keeps_order_shows_one_bar_and_raises_the_first_error(capsys):
+    ex = ThreadExecutor(3)
+    try:
+        got = run_tasks(ex, lambda x: (time.sleep(0.01 * (5 - x)), x * x)[1], [(i,) for i in range(5)],
+                        key="t", weights=[10] * 5, desc="squares", show=True)
+        assert got == [0, 1, 4, 9, 16]
+        err = capsys.readouterr().err
+        assert err.count("squares") >= 1 and "tasks=5/5" in err and "50.0" in err
+
+        def fail(x):
+            if x == 2:
+                raise ValueError(f"bad input {x}")
+            return x
+
+        with pytest.raises(ValueError, match="bad input 2"):
+            run_tasks(ex, fail, [(i,) for i in range(4)], key="f")
+    finally:
+        ex.close()
+
+
+def test_a_worker_with_another_environment_refuses_its_tasks(dask_cluster):
+    """A worker whose package or Unicode tables differ from the driver's would write other
+    bytes: its task fails with both values named instead. Here the driver claims another
+    albert_fast version; the real workers compare it with their own."""
+    from distributed import Client
+
+    with Client(dask_cluster.address, timeout=60) as client:
+        ex = DaskExecutor(client)
+        assert run_tasks(ex, pow, [(2, 5)], key="env-same") == [32]
+        ex.environment = {**ex.environment, "albert_fast": "0.0.0-other"}
+        with pytest.raises(ClusterError, match=r"worker .*: albert_fast '.+', the driver's '0\.0\.0-other': "
+                                               r"its output would not match"):
+            run_tasks(ex, pow, [(2, 5)], key="env-other")
