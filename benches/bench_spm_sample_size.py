@@ -137,14 +137,15 @@ def quality(model: str, ref_model: str, lines: list[str], nbytes: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", default="125000,250000,500000,1000000,2000000",
+    ap.add_argument("--sizes", default="500000,1000000,2000000",
                     help="sample sizes (sentences), comma-separated; the largest is the reference")
     ap.add_argument("--vocab", type=int, default=30000, help="vocabulary size (tutorial: 30000)")
     ap.add_argument("--probe", type=int, metavar="SIZE",
                     help="also train SIZE sentences on 1 CPU and with a quarter of --vocab (to "
                     "calibrate the estimate's thread and vocabulary terms)")
     ap.add_argument("--keep", metavar="DIR", help="keep the trained models under DIR; a re-run "
-                    "with the same DIR reuses the sizes measured there (to add a size later)")
+                    "with the same DIR reuses the sizes measured there (to add a size later; the same corpus "
+                    "and --vocab only: delete DIR after rebuilding the corpus)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = ap.parse_args()
 
