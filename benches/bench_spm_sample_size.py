@@ -14,14 +14,18 @@ words the two models split identically.
 The corpus is ``make_tech_corpus.py --unique`` (Debian documentation packages + the shared
 literature corpus, every sentence once; held-out documents kept apart): a sample of N sentences
 is N different sentences, so growing the sample really adds text. The bottom-k sampler makes
-each smaller sample a subset of the larger ones (same seed). Usage::
+each smaller sample a subset of the larger ones (same seed). The largest size is trained first
+and each row is printed (and saved with ``--json``) as soon as its size is done. The estimate
+columns are ``estimate_training`` for the drawn sample: wall seconds on the CPUs used (what the
+command printed), CPU-seconds on one CPU (to compare with the measured CPU-s) and MiB. Usage::
 
-    nice python benches/bench_spm_sample_size.py --sizes 125000,250000,500000,1000000,2000000
+    nice python benches/bench_spm_sample_size.py --sizes 500000,1000000,2000000,5000000
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -35,12 +39,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO / "python"))
+
+# The module (the package's name train_tokenizer is the function): the estimate the command prints.
+_tt = importlib.import_module("albert_fast.train_tokenizer")
 
 
 def train(corpus: Path, out: Path, size: int, vocab: int, cpus: int | None = None) -> dict:
     """One train-tokenizer run in a child process (on ``cpus`` CPUs if given): wall seconds,
     CPU-seconds (all threads, and the main thread alone), peak RSS and the estimate line it
-    printed."""
+    printed. A run already measured into ``out`` (``--keep``) is read back, not repeated."""
+    record = out / "run.json"
+    if record.exists():
+        return json.loads(record.read_text())
     cmd = [sys.executable, "-m", "albert_fast", "train-tokenizer", str(corpus), "-o", str(out),
            "--vocab-size", str(vocab), "--set", f"tokenizer.input_sentence_size={size}", "--json"]
     env = {**os.environ, "PYTHONPATH": str(REPO / "python")}
@@ -62,11 +73,19 @@ def train(corpus: Path, out: Path, size: int, vocab: int, cpus: int | None = Non
         raise SystemExit(f"train-tokenizer at {size} failed:\n{stderr}")
     summary = json.loads(stdout)
     estimate = next((line for line in stderr.splitlines() if "estimate" in line), "")
-    return {"size": size, "vocab": vocab, "cpus": cpus or len(os.sched_getaffinity(0)),
-            "sentences": summary["sentences"], "seconds": seconds,
-            "cpu_seconds": usage.ru_utime + usage.ru_stime, "main_thread_cpu_seconds": main_cpu,
-            "peak_rss_mib": usage.ru_maxrss / 1024, "estimate": estimate.strip(),
-            "model": str(out / "spiece.model")}
+    sample_bytes = _tt.sampled_bytes(summary["input"])  # what the printed estimate was made for
+    cpus_used = cpus or len(os.sched_getaffinity(0))
+    guess = _tt.estimate_training(sample_bytes, vocab, cpus_used)
+    run = {"size": size, "vocab": vocab, "cpus": cpus_used,
+           "sentences": summary["sentences"], "seconds": seconds,
+           "cpu_seconds": usage.ru_utime + usage.ru_stime, "main_thread_cpu_seconds": main_cpu,
+           "peak_rss_mib": usage.ru_maxrss / 1024, "estimate": estimate.strip(),
+           "sample_bytes": sample_bytes, "estimate_seconds": guess.seconds,
+           "estimate_cpu_seconds": _tt.estimate_training(sample_bytes, vocab, 1).seconds,
+           "estimate_mib": guess.peak_bytes / 2**20,
+           "model": str(out / "spiece.model")}
+    record.write_text(json.dumps(run, indent=2))
+    return run
 
 
 def _thread_cpu_seconds(pid: int) -> float | None:
@@ -118,13 +137,15 @@ def quality(model: str, ref_model: str, lines: list[str], nbytes: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", default="125000,250000,500000,1000000,2000000",
+    ap.add_argument("--sizes", default="500000,1000000,2000000",
                     help="sample sizes (sentences), comma-separated; the largest is the reference")
     ap.add_argument("--vocab", type=int, default=30000, help="vocabulary size (tutorial: 30000)")
     ap.add_argument("--probe", type=int, metavar="SIZE",
                     help="also train SIZE sentences on 1 CPU and with a quarter of --vocab (to "
                     "calibrate the estimate's thread and vocabulary terms)")
-    ap.add_argument("--keep", metavar="DIR", help="keep the trained models under DIR")
+    ap.add_argument("--keep", metavar="DIR", help="keep the trained models under DIR; a re-run "
+                    "with the same DIR reuses the sizes measured there (to add a size later; the same corpus "
+                    "and --vocab only: delete DIR after rebuilding the corpus)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = ap.parse_args()
 
@@ -135,7 +156,6 @@ def main() -> None:
     corpus, heldout = make_tech_corpus.build_unique()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     available = sum(1 for _ in open(corpus, encoding="utf-8"))
-    bytes_per_line = corpus.stat().st_size / available  # newline included, as the estimate counts
     if sizes[-1] > available:
         raise SystemExit(f"{corpus.name} has {available:,} unique sentences; the largest size "
                          f"asked for is {sizes[-1]:,}")
@@ -150,15 +170,36 @@ def main() -> None:
           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", flush=True)
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="spm-sizes-"))
-    runs = []
-    for size in sizes:
+    runs: list[dict] = []
+    probes: list[dict] = []
+
+    def save() -> None:
+        if args.json:
+            Path(args.json).write_text(json.dumps({"runs": runs, "probes": probes}, indent=2))
+
+    # The largest (the reference) first, so that each smaller size's row is printed, and saved,
+    # as soon as it is trained: a run stopped part-way keeps the rows it finished.
+    print("| sample (sentences) | MB | wall s | CPU-s | peak RSS MiB | estimate: wall s, CPU-s on 1 "
+          "CPU, MiB | tokens/byte | vs largest | pieces shared | held-out tokens in largest vocab "
+          "| words split as largest |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    ref = largest_tpb = None
+    for size in reversed(sizes):
         r = train(corpus, work / f"s{size}", size, args.vocab)
-        print(f"  {size:>9,}: {r['seconds']:.1f} s wall, {r['cpu_seconds']:.1f} CPU-s "
-              f"({r['main_thread_cpu_seconds']:.1f} in the main thread), "
-              f"{r['peak_rss_mib']:.0f} MiB; {r['estimate']}",
+        ref = ref or r["model"]
+        r.update(quality(r["model"], ref, lines, nbytes))
+        largest_tpb = largest_tpb or r["tokens_per_byte"]
+        r["sample_mb"] = r["sample_bytes"] / 1e6
+        print(f"| {r['sentences']:,} | {r['sample_mb']:.1f} | {r['seconds']:.1f} | "
+              f"{r['cpu_seconds']:.1f} | {r['peak_rss_mib']:.0f} | {r['estimate_seconds']:.0f}, "
+              f"{r['estimate_cpu_seconds']:.0f}, {r['estimate_mib']:.0f} | "
+              f"{r['tokens_per_byte']:.4f} | {r['tokens_per_byte'] / largest_tpb - 1:+.2%} | "
+              f"{r['vocab_overlap']:.1%} | {r['token_overlap']:.2%} | {r['same_words']:.2%} |",
               flush=True)
+        print(f"    ({r['main_thread_cpu_seconds']:.1f} CPU-s in the main thread; printed: "
+              f"{r['estimate']})", flush=True)
         runs.append(r)
-    probes = []
+        save()
     if args.probe:
         for cpus, vocab in ((1, args.vocab), (None, args.vocab // 4)):
             r = train(corpus, work / f"probe-{cpus}-{vocab}", args.probe, vocab, cpus)
@@ -166,20 +207,7 @@ def main() -> None:
                   f"{r['cpu_seconds']:.1f} CPU-s, "
                   f"{r['peak_rss_mib']:.0f} MiB; {r['estimate']}", flush=True)
             probes.append(r)
-    ref = runs[-1]["model"]
-    print(f"\n| sample (sentences) | MB | wall s | CPU-s | peak RSS MiB | tokens/byte | vs largest | "
-          f"pieces shared | held-out tokens in largest vocab | words split as largest |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    largest_tpb = quality(ref, ref, lines, nbytes)["tokens_per_byte"]
-    for r in runs:
-        r.update(quality(r["model"], ref, lines, nbytes))
-        r["sample_mb"] = r["sentences"] * bytes_per_line / 1e6
-        print(f"| {r['sentences']:,} | {r['sample_mb']:.1f} | {r['seconds']:.1f} | "
-              f"{r['cpu_seconds']:.1f} | {r['peak_rss_mib']:.0f} | "
-              f"{r['tokens_per_byte']:.4f} | {r['tokens_per_byte'] / largest_tpb - 1:+.2%} | "
-              f"{r['vocab_overlap']:.1%} | {r['token_overlap']:.2%} | {r['same_words']:.2%} |")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"runs": runs, "probes": probes}, indent=2))
+            save()
     if not args.keep:
         import shutil
 

@@ -13,10 +13,14 @@ more of it is reported. Needs `apt-get download` (Debian's mirror), dpkg-deb, po
     python benches/make_tech_corpus.py --mb 100 --format sentences   -> benches/data/tech-sentences-100mb.txt
 
 ``--unique`` writes a corpus with no repeated text at all, for studies where repetition would
-be meaningless (bench_spm_sample_size.py): the packages above plus EXTRA_PACKAGES (the Linux
-kernel's documentation sources, pandas' and CMake's Sphinx sources, PostgreSQL's and the JDK's
-HTML manuals) and the shared literature corpus, one sentence per line, every sentence once; a few
-whole documents are held out (in a second file, and none of their sentences in the first).
+be meaningless (bench_spm_sample_size.py): the packages above plus EXTRA_PACKAGES (the Sphinx
+sources of the Linux kernel's, pandas', scikit-learn's, statsmodels', SageMath's, GHC's... manuals;
+the HTML manuals and API references of PostgreSQL, the JDK, Rust, Erlang, Racket, Qt, C++,
+SciPy...; German and French manuals, man pages and GNOME help; Vim's help; GCIDE's and WordNet's
+definitions) and the
+shared literature corpus, one sentence per line, every sentence once; a few whole documents are
+held out (in a second file, and none of their sentences in the first). Packages are fetched
+incrementally: one added to EXTRA_PACKAGES is downloaded and unpacked on the next run.
 
     python benches/make_tech_corpus.py --unique   -> benches/data/tech-unique-{train,heldout}.txt
 """
@@ -25,7 +29,9 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import html.parser
+import functools
+import html
+import multiprocessing
 import random
 import re
 import subprocess
@@ -42,25 +48,46 @@ MAN_SECTIONS = ("man2", "man3", "man5", "man7")
 #: For ``--unique`` only (the repeated corpora above keep their bytes): more English technical
 #: prose. Versions are not pinned; a package whose newest version is gone from the mirror is
 #: taken at the next version apt knows.
-EXTRA_PACKAGES = ("linux-doc-6.1", "python-pandas-doc", "cmake-doc", "postgresql-doc-15",
-                  "openjdk-17-doc")
+EXTRA_PACKAGES = (
+    # Sphinx reStructuredText sources
+    "linux-doc-6.1", "python-pandas-doc", "cmake-doc", "python-sklearn-doc", "python-astropy-doc",
+    "python-statsmodels-doc", "python-sympy-doc", "twisted-doc", "sphinx-doc", "ghc-doc",
+    # HTML manuals and API references
+    "postgresql-doc-15", "openjdk-17-doc", "rust-web-doc", "erlang-doc", "racket-doc",
+    "qtbase5-doc-html", "cppreference-doc-en-html", "python-scipy-doc", "scala-doc",
+    "libstdc++-12-doc", "groovy-doc", "derby-doc", "lilypond-doc-html", "maxima-doc", "octave-doc",
+    "sagemath-doc", "qtdeclarative5-doc-html", "git-doc", "nodejs-doc", "debian-policy",
+    "developers-reference", "libboost1.81-doc", "sqlite3-doc", "fp-docs-3.2.2", "crystal-doc",
+    "pike8.0-doc", "libgtk-3-doc", "libgtk-4-doc", "libglib2.0-doc", "python-biopython-doc",
+    "ruby3.1-doc", "python-sqlalchemy-doc", "python-dask-doc", "python-xarray-doc",
+    "python-celery-doc", "python-pytest-doc", "qt3d5-doc-html", "qtcharts5-doc-html",
+    "qtmultimedia5-doc-html", "qttools5-doc-html", "qtwebengine5-doc-html",
+    "qtconnectivity5-doc-html", "qtlocation5-doc-html", "qtquickcontrols2-5-doc-html",
+    "qtsensors5-doc-html", "qtxmlpatterns5-doc-html",
+    # also in German and French
+    "debian-handbook", "debian-reference-en", "debian-reference-de", "debian-reference-fr",
+    "manpages-de", "manpages-fr", "gnome-user-docs", "gnome-devel-docs", "gimp-help-en",
+    "gimp-help-de", "gimp-help-fr", "gnucash-docs",
+    # help files and dictionaries' definitions
+    "vim-runtime", "dict-gcide", "wordnet-base")
 LITERATURE = next((p for p in (HERE.parent.parent / "shared" / "corpora" / "literature",
                                HERE.parent.parent.parent / "shared" / "corpora" / "literature")
                    if p.is_dir()), HERE.parent.parent / "shared" / "corpora" / "literature")
 
 
 def fetch_packages(dest: Path, packages: tuple[str, ...] = PACKAGES) -> Path:
-    """Downloads (once) and unpacks the documentation packages; returns the unpacked root."""
+    """Downloads and unpacks (each once: a package added to the list is fetched on the next
+    run) the documentation packages; returns the unpacked root."""
     root = dest / "root"
-    stamp = dest / ".unpacked"
-    if stamp.exists():
-        return root
     dest.mkdir(parents=True, exist_ok=True)
     for package in packages:
-        _download(package, dest)
+        if not any(dest.glob(f"{package}_*.deb")):
+            _download(package, dest)
     for deb in sorted(dest.glob("*.deb")):
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
-    stamp.touch()
+        stamp = dest / f".{deb.name}.unpacked"
+        if not stamp.exists():
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+            stamp.touch()
     return root
 
 
@@ -104,57 +131,123 @@ def man_documents(root: Path) -> list[str]:
     return docs
 
 
-def kernel_documents(root: Path) -> list[str]:
-    base = root / "usr/share/doc/linux-doc-6.1/Documentation"
-    return [gzip.decompress(p.read_bytes()).decode("utf-8", errors="replace")
-            for p in sorted(base.rglob("*.gz")) if p.name.endswith((".rst.gz", ".txt.gz"))]
+#: Where ``--unique`` looks in the unpacked EXTRA_PACKAGES (besides every HTML page): Sphinx
+#: reStructuredText sources (their HTML renderings are skipped), translated man pages, GNOME's
+#: Mallard and DocBook help pages, Vim's help files and two dictionaries' definitions.
+HELP_LANGUAGES = ("C", "de", "fr")
+#: Multilingual manuals: the languages taken (directory names under the manual's directory).
+MANUAL_LANGUAGES = {"debian-handbook": ("en-US", "de-DE", "fr-FR"), "sagemath": ("en", "de", "fr")}
+DICTIONARY_CHUNK = 500  # paragraphs (gcide) / glosses (WordNet) per document
 
 
-def sphinx_source_documents(root: Path) -> list[str]:
-    return [p.read_text(encoding="utf-8", errors="replace")
-            for name in ("python-pandas-doc/html", "cmake-data/html")
-            for p in sorted((root / "usr/share/doc" / name / "_sources").rglob("*.txt"))]
+def unique_sources(root: Path, extra: Path) -> list[tuple[str, str]]:
+    """Every document of the ``--unique`` corpus as (renderer, path[#part]), in a fixed order:
+    the repeated corpora's sources in ``root`` plus the sources in ``extra`` (EXTRA_PACKAGES)."""
+    refs = [("pod", str(p)) for p in sorted(root.rglob("*.pod"))]
+    refs += [("text", str(p)) for p in
+             sorted(root.glob("usr/share/doc/python3.11/html/_sources/**/*.rst.txt"))]
+    refs += [("man", str(p)) for section in MAN_SECTIONS
+             for p in sorted((root / "usr/share/man" / section).glob("*.gz"))]
+    kernel = extra / "usr/share/doc/linux-doc-6.1"
+    refs += [("text", str(p)) for p in sorted((kernel / "Documentation").rglob("*.gz"))
+             if p.name.endswith((".rst.gz", ".txt.gz"))]
+    doc = extra / "usr/share/doc"
+    seen: set[Path] = set()  # doc directories are often symlinks of each other
+    sphinx_trees = []
+    for sources in sorted(doc.glob("*/**/_sources")):
+        if "/." in str(sources.relative_to(doc)) or sources.is_relative_to(kernel) \
+                or sources.resolve() in seen or _other_language(sources.relative_to(doc).parts):
+            continue  # a build copy, or the kernel's (its .rst.gz above are the same text)
+        seen.add(sources.resolve())
+        sphinx_trees.append(sources.parent.resolve())
+        refs += [("text", str(p)) for p in sorted(sources.rglob("*"))
+                 if p.name.endswith((".txt", ".txt.gz")) and p.is_file() and p.resolve() not in seen
+                 and not seen.add(p.resolve())]
+    sphinx_trees += [kernel.resolve()]
+    for page in sorted(extra.glob("usr/share/**/*.html")):
+        real = page.resolve()
+        rel = page.relative_to(extra).parts
+        if not real.is_file() or real in seen or any(real.is_relative_to(t) for t in sphinx_trees) \
+                or _other_language(rel):
+            continue
+        seen.add(real)
+        refs.append(("html", str(page)))
+    for lang in ("de", "fr"):
+        refs += [("man", str(p)) for p in sorted((extra / "usr/share/man" / lang).glob("man*/*.gz"))]
+    for lang in HELP_LANGUAGES:
+        refs += [("html", str(p)) for p in sorted((extra / "usr/share/help" / lang).rglob("*"))
+                 if p.suffix in (".page", ".xml")]  # Mallard, DocBook
+    refs += [("text", str(p)) for p in sorted(extra.glob("usr/share/vim/vim*/doc/*.txt"))]
+    gcide = extra / "usr/share/dictd/gcide.dict.dz"
+    refs += [("gcide", f"{gcide}#{i}") for i in range(len(_gcide_paragraphs(str(gcide)))
+                                                        // DICTIONARY_CHUNK + 1)]
+    for part in ("noun", "verb", "adj", "adv"):
+        data = extra / "usr/share/wordnet" / f"data.{part}"
+        refs += [("wordnet", f"{data}#{i}") for i in range(len(_wordnet_glosses(str(data)))
+                                                           // DICTIONARY_CHUNK + 1)]
+    refs += [("text", str(p)) for p in sorted(LITERATURE.glob("*.txt"))]
+    return refs
 
 
-class _HtmlText(html.parser.HTMLParser):
-    """Visible text of an HTML page, a blank line at every block element (paragraphs stay apart)."""
-    BLOCKS = {"p", "div", "li", "dd", "dt", "pre", "tr", "table", "h1", "h2", "h3", "h4", "h5",
-              "h6", "br", "section", "blockquote", "ul", "ol", "dl"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip = 0
-
-    def handle_starttag(self, tag, attrs):
-        if tag in ("script", "style", "nav", "header", "footer"):
-            self.skip += 1
-        elif tag in self.BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag):
-        if tag in ("script", "style", "nav", "header", "footer"):
-            self.skip = max(0, self.skip - 1)
-        elif tag in self.BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data):
-        if not self.skip:
-            self.parts.append(data)
+def _other_language(parts: tuple[str, ...]) -> bool:
+    """Whether a path (as its parts) lies in a multilingual manual's language not taken."""
+    return any(name in parts and not set(langs) & set(parts)
+               for name, langs in MANUAL_LANGUAGES.items())
 
 
-def html_documents(root: Path) -> list[str]:
-    docs = []
-    for name in ("postgresql-doc-15/html", "openjdk-17-jre-headless/api"):
-        for page in sorted((root / "usr/share/doc" / name).rglob("*.html")):
-            parser = _HtmlText()
-            parser.feed(page.read_text(encoding="utf-8", errors="replace"))
-            docs.append("".join(parser.parts))
-    return docs
+def render(ref: tuple[str, str]) -> str:
+    """The text of one document of ``unique_sources``."""
+    kind, where = ref
+    path, _, part = where.partition("#")
+    if kind == "pod":
+        return _render(["pod2text", "--utf8", path])
+    if kind == "man":
+        source = gzip.decompress(Path(path).read_bytes())
+        if source.startswith(b".so "):  # an alias of another page
+            return ""
+        return _render(["groff", "-k", "-mandoc", "-Tutf8", "-P-cbou", "-rLL=80n"], source)
+    if kind == "gcide":
+        i = int(part) * DICTIONARY_CHUNK
+        return "\n\n".join(_gcide_paragraphs(path)[i:i + DICTIONARY_CHUNK])
+    if kind == "wordnet":
+        i = int(part) * DICTIONARY_CHUNK
+        return "\n\n".join(_wordnet_glosses(path)[i:i + DICTIONARY_CHUNK])
+    data = Path(path).read_bytes()
+    text = (gzip.decompress(data) if path.endswith(".gz") else data).decode("utf-8", errors="replace")
+    return html_text(text) if kind == "html" else text
 
 
-def literature_documents() -> list[str]:
-    return [p.read_text(encoding="utf-8") for p in sorted(LITERATURE.glob("*.txt"))]
+_HTML_DROP = re.compile(r"<(script|style|nav|header|footer|info)\b.*?</\1\s*>|<!--.*?-->",
+                        re.S | re.I)
+_HTML_BLOCK = re.compile(r"</?(?:p|div|li|dd|dt|pre|tr|td|th|table|h[1-6]|br|section|blockquote"
+                         r"|ul|ol|dl|title|item|note|desc|para|listitem|entry|term|screen"
+                         r"|programlisting)\b[^>]*>", re.I)
+_HTML_TAG = re.compile(r"<[^>]*>")
+
+
+def html_text(page: str) -> str:
+    """Visible text of an HTML (or Mallard/DocBook XML) page, a blank line at every block element so
+    paragraphs stay apart. Regular expressions rather than an HTML parser, for speed over the
+    GBs of generated pages."""
+    text = _HTML_BLOCK.sub("\n\n", _HTML_DROP.sub(" ", page))
+    return html.unescape(_HTML_TAG.sub("", text))
+
+
+@functools.lru_cache(maxsize=1)
+def _gcide_paragraphs(path: str) -> list[str]:
+    """GCIDE's entries (the dict file is gzip-compatible dictzip), paragraph by paragraph, with
+    the source tags (``[1913 Webster]``) and the markup braces off."""
+    text = gzip.decompress(Path(path).read_bytes()).decode("utf-8", errors="replace")
+    text = re.sub(r"^\s*\[[^\]\n]*\]\s*$", "", text, flags=re.M).replace("{", "").replace("}", "")
+    return [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+@functools.lru_cache(maxsize=4)
+def _wordnet_glosses(path: str) -> list[str]:
+    """WordNet's glosses (definitions and examples: what follows `` | `` on a synset line)."""
+    lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line.split(" | ", 1)[1].strip() for line in lines
+            if not line.startswith("  ") and " | " in line]
 
 
 def clean(text: str) -> str:
@@ -188,28 +281,29 @@ def build(mb: float, fmt: str = "raw", seed: int = 12345) -> Path:
 def build_unique(heldout_docs: int = 200, seed: int = 12345) -> tuple[Path, Path]:
     """Writes (once) ``data/tech-unique-train.txt`` and ``data/tech-unique-heldout.txt``: every
     distinct sentence of all the sources once, one per line (no blank lines: no sentence
-    repeats). ``heldout_docs`` whole documents, drawn with ``seed``, go to the held-out file; a
-    sentence of theirs never appears in the training file."""
+    repeats). The documents are shuffled with ``seed``; the first ``heldout_docs`` of them go to
+    the held-out file, and a sentence of theirs never appears in the training file. Rendering
+    runs on all CPUs; the output does not depend on how many."""
     train, heldout = DATA / "tech-unique-train.txt", DATA / "tech-unique-heldout.txt"
     if train.exists() and heldout.exists():
         return train, heldout
     root = fetch_packages(DATA / "debian-docs")
     extra = fetch_packages(DATA / "debian-docs-extra", EXTRA_PACKAGES)
-    docs = (pod_documents(root) + rst_documents(root) + man_documents(root) + kernel_documents(extra)
-            + sphinx_source_documents(extra) + html_documents(extra) + literature_documents())
-    docs = [d for d in (clean(d) for d in docs) if len(d) > 200]
-    random.Random(seed).shuffle(docs)
-
-    def split(doc: str) -> list[str]:
-        return [s for p in re.split(r"\n\s*\n", doc) for s in sentences(p)]
-
-    held = [split(d) for d in docs[:heldout_docs]]
-    held_set = {s for doc in held for s in doc}
-    seen: set[str] = set(held_set)
-    kept = 0
-    with atomic_open(train) as f:
-        for doc in docs[heldout_docs:]:
-            for s in split(doc):
+    refs = unique_sources(root, extra)
+    random.Random(seed).shuffle(refs)
+    held: list[list[str]] = []
+    seen: set[str] = set()
+    kept = docs = 0
+    with multiprocessing.Pool() as pool, atomic_open(train) as f:
+        for doc in pool.imap(_document_sentences, refs, chunksize=8):
+            if not doc:
+                continue
+            docs += 1
+            if len(held) < heldout_docs:  # the held-out documents come first: seen is complete
+                held.append(doc)
+                seen.update(doc)
+                continue
+            for s in doc:
                 if s not in seen:
                     seen.add(s)
                     f.write(s + "\n")
@@ -217,9 +311,15 @@ def build_unique(heldout_docs: int = 200, seed: int = 12345) -> tuple[Path, Path
     with atomic_open(heldout) as f:
         for doc in held:
             f.write("\n".join(doc) + "\n")
-    print(f"{len(docs)} documents; {kept:,} unique training sentences ({train.stat().st_size / 1e6:.1f} MB), "
+    print(f"{docs} documents; {kept:,} unique training sentences ({train.stat().st_size / 1e6:.1f} MB), "
           f"{heldout_docs} held-out documents ({heldout.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
     return train, heldout
+
+
+def _document_sentences(ref: tuple[str, str]) -> list[str]:
+    """One document's sentences, paragraph by paragraph; none for a document under 200 chars."""
+    doc = clean(render(ref))
+    return [s for p in re.split(r"\n\s*\n", doc) for s in sentences(p)] if len(doc) > 200 else []
 
 
 class atomic_open:
