@@ -34,6 +34,23 @@ def test_every_verb_has_a_helpful_help():
         assert len(text) > 200, f"{name} --help is too thin"
 
 
+def test_each_verb_alone_parses_as_with_every_verb():
+    """A command line naming a verb builds only that verb's parser (start-up): each module of
+    cli.COMMANDS registers exactly its verb, and parsing the same line gives the same result."""
+    from albert_fast.cli import COMMANDS
+
+    full = build_parser()
+    assert list(full._subparsers._group_actions[0].choices) == list(COMMANDS)
+    for verb in COMMANDS:
+        assert list(build_parser(verb)._subparsers._group_actions[0].choices) == [verb]
+    line = ["create-data", "in.txt", "--tokenizer", "tok", "-o", "out", "--max_seq_length=128",
+            "--do_whole_word_mask=false", "--threads", "2"]
+    alone, everything = build_parser("create-data").parse_known_args(line), full.parse_known_args(line)
+    assert {k: v for k, v in vars(alone[0]).items() if k != "run"} == \
+        {k: v for k, v in vars(everything[0]).items() if k != "run"}
+    assert alone[1] == everything[1] == []
+
+
 @pytest.mark.parametrize("args", [("config", "--help"), ("config", "show", "--help"),
                                   ("config", "validate", "--help")])
 def test_config_help(args):

@@ -19,19 +19,21 @@ from typing import Any, Sequence
 from albert_fast import __version__
 from albert_fast.errors import AlbertFastError
 
-# Order is the order `albert-fast --help` lists the verbs in: the pipeline's order.
-COMMAND_MODULES: list[str] = [
-    "albert_fast.commands.prepare_corpus",
-    "albert_fast.commands.config_cmd",
-    "albert_fast.commands.train_tokenizer",
-    "albert_fast.commands.create_data",
-    "albert_fast.commands.inspect_cmd",
-    "albert_fast.commands.pretrain",
-    "albert_fast.commands.export_hf",
-    "albert_fast.commands.import_cmd",
-    "albert_fast.commands.run",
-    "albert_fast.commands.completion",
-]
+# Each verb and the module that registers it. Order is the order `albert-fast --help` lists the
+# verbs in: the pipeline's order. A command line naming a verb builds only that verb's parser
+# (start-up: the other modules, `run`'s whole pipeline among them, are never imported).
+COMMANDS: dict[str, str] = {
+    "prepare-corpus": "albert_fast.commands.prepare_corpus",
+    "config": "albert_fast.commands.config_cmd",
+    "train-tokenizer": "albert_fast.commands.train_tokenizer",
+    "create-data": "albert_fast.commands.create_data",
+    "inspect": "albert_fast.commands.inspect_cmd",
+    "pretrain": "albert_fast.commands.pretrain",
+    "export-hf": "albert_fast.commands.export_hf",
+    "import": "albert_fast.commands.import_cmd",
+    "run": "albert_fast.commands.run",
+    "completion": "albert_fast.commands.completion",
+}
 
 DESCRIPTION = """\
 Fast, faithful ALBERT pretraining.
@@ -67,7 +69,9 @@ class _VerbParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The ``albert-fast`` parser with every verb, or with ``verb`` alone (for a command line
+    that names it: parsing it is the same, the other verbs cost nothing)."""
     parser = argparse.ArgumentParser(
         prog="albert-fast",
         description=DESCRIPTION,
@@ -76,17 +80,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"albert-fast {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                        parser_class=_VerbParser)
-    for name in COMMAND_MODULES:
+    for name in [COMMANDS[verb]] if verb else COMMANDS.values():
         importlib.import_module(name).add_parser(subparsers)
     return parser
+
+
+def _named_verb(argv: Sequence[str]) -> str | None:
+    """The verb a command line starts with (top-level options come before it and are all
+    terminal: --help, --version)."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # TensorFlow's C++ INFO/WARNING lines (oneDNN, missing CUDA drivers on CPU machines) bury the
     # progress output; its errors still surface as Python exceptions. Users can override this.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    parser = build_parser()
-    if "_ARGCOMPLETE" in os.environ:  # TAB in a shell with `albert-fast completion` loaded
+    argv = sys.argv[1:] if argv is None else list(argv)
+    completing = "_ARGCOMPLETE" in os.environ  # TAB in a shell with `albert-fast completion` loaded
+    parser = build_parser(None if completing else _named_verb(argv))
+    if completing:
         import argcomplete
 
         argcomplete.autocomplete(parser)
@@ -97,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()
             raise
         if extra:
-            return _reject_unknown(parser, args, extra)
+            # Naming another verb's flag needs every verb's parser.
+            return _reject_unknown(build_parser(), args, extra)
         with warnings.catch_warnings():
             warnings.showwarning = _plain_warning(args.command)
             return _run(args)

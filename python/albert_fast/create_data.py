@@ -326,15 +326,16 @@ def create_pretraining_data(
     # The copy of standard input lives in the output directory, or in the local cache for a
     # bucket's output.
     with stdin_spooled(input_specs, out if local_out else storage.cache_dir("stdin")) as options["inputs"]:
-        estimate = _check_input(options["inputs"], Tokenizer(model, lowercase, strip_accents,
-                                                             data.reference_compat), data)
+        # One model load for the estimate and a local run.
+        encoder = Tokenizer(model, lowercase, strip_accents, data.reference_compat, sentencepiece_version=scoring)
+        estimate = _check_input(options["inputs"], encoder, data)
         if parse_cluster(cluster) is not None or not local_out:
             worker_model = tokenizer_given if storage.is_url(tokenizer_given) else str(model.resolve())
             result = _create_data_planned(options, cluster, cfg.cluster.connect_timeout, threads,
                                           worker_model, model_sha, show)
         else:
-            result = run_with_progress(lambda p: _core.create_data(progress=p, **options), _bar,
-                                       show=show, name="albert-fast-create-data")
+            result = run_with_progress(lambda p: _core.create_data(progress=p, tokenizer=encoder._core, **options),
+                                       _bar, show=show, name="albert-fast-create-data")
         input_sizes = {p: storage.size(p) for p in result["inputs"]}
 
     shards = result["shards"] + _empty_named_shards(out, names, result["shards"], compression)

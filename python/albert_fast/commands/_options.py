@@ -15,7 +15,6 @@ import sys
 import typing
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-import yaml
 from pydantic import BaseModel
 
 from albert_fast.config import (FIELD_ALIASES, FLAG_NAMES, SECTIONS, Config, SECTION_MODELS,
@@ -312,6 +311,8 @@ def overrides_from_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[
             raise ConfigError(f"--set {path}: albert-fast {verb} does not use this setting, so "
                               "it would have no effect (it stays in the config file for the "
                               "stages that use it)")
+        import yaml
+
         try:
             values[path] = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError:

@@ -70,6 +70,14 @@ impl CharSet {
         self.astral.get(i).is_some_and(|&(lo, _)| lo <= cp)
     }
 
+    /// Whether every code point of `range` (above the BMP) is a member.
+    fn contains_all(&self, range: std::ops::RangeInclusive<u32>) -> bool {
+        let (lo, hi) = (*range.start(), *range.end());
+        debug_assert!(lo > 0xffff);
+        let i = self.astral.partition_point(|&(_, end)| end < lo);
+        self.astral.get(i).is_some_and(|&(start, end)| start <= lo && hi <= end)
+    }
+
     /// The smallest member (`u32::MAX` for the empty set).
     fn min(&self) -> u32 {
         match self.bmp.iter().position(|&w| w != 0) {
@@ -165,6 +173,9 @@ pub fn install(python: PythonUnicode) -> Result<&'static UnicodeTables, String> 
     }
 }
 
+/// Code points no Unicode version assigns so far (planes 4 to 13), nor this build's tables.
+const UNASSIGNED_PLANES: std::ops::RangeInclusive<u32> = 0x40000..=0xdffff;
+
 /// Whether Rust's tables assign `c` (`unicode-properties`, the newest of them).
 #[inline]
 fn rust_assigned(c: char) -> bool {
@@ -176,9 +187,16 @@ impl UnicodeTables {
     pub fn from_python(python: PythonUnicode) -> UnicodeTables {
         let python_cn = CharSet::from_ranges(&python.unassigned);
         // Characters unassigned in both already behave alike; keep the set small and tight.
+        // Planes 4-13, unassigned in Rust's tables (a test checks it), are skipped when the
+        // interpreter leaves them unassigned too: 640k lookups, most of this function's time
+        // (start-up of every command).
+        let skip = python_cn.contains_all(UNASSIGNED_PLANES).then_some(UNASSIGNED_PLANES);
         let mut masked = Vec::new();
         let mut python_only = 0;
         for cp in 0..=0x10ffffu32 {
+            if skip.as_ref().is_some_and(|r| r.contains(&cp)) {
+                continue;
+            }
             let Some(c) = char::from_u32(cp) else { continue };
             match (python_cn.contains(c), rust_assigned(c)) {
                 (true, true) => match masked.last_mut() {
@@ -338,6 +356,19 @@ impl UnicodeTables {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn planes_4_to_13_are_unassigned_in_rust_tables() {
+        // from_python skips them when the interpreter leaves them unassigned too.
+        assert!(UNASSIGNED_PLANES.filter_map(char::from_u32).all(|c| !rust_assigned(c)));
+        let python = PythonUnicode { unassigned: vec![(0x3134b, 0x3134f), (0x323b0, 0xe0000)], ..Default::default() };
+        let t = UnicodeTables::from_python(python.clone());
+        assert!(CharSet::from_ranges(&python.unassigned).contains_all(UNASSIGNED_PLANES));
+        assert!(!CharSet::from_ranges(&[(0x40000, 0x4ffff), (0x50001, 0xdffff)]).contains_all(UNASSIGNED_PLANES));
+        // An interpreter assigning in plane 4 (a future Unicode) is counted, not skipped.
+        let newer = PythonUnicode { unassigned: vec![(0x3134b, 0x3134f), (0x323b0, 0x3ffff), (0x40100, 0xe0000)], ..Default::default() };
+        assert_eq!(UnicodeTables::from_python(newer).python_only(), t.python_only() + 0x100);
+    }
 
     #[test]
     fn char_sets_hold_exactly_their_ranges() {

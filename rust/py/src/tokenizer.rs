@@ -35,6 +35,13 @@ fn text_arg<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow<'a, str>>
     Err(PyTypeError::new_err(format!("{what} must be str or bytes, not {}", obj.get_type().name()?)))
 }
 
+impl PyTokenizer {
+    /// The core tokenizer, for bindings that run a stage with it.
+    pub(crate) fn core(&self) -> &Tokenizer {
+        &self.inner
+    }
+}
+
 #[pymethods]
 impl PyTokenizer {
     /// `sentencepiece_version`: the release whose scoring and model checks to reproduce

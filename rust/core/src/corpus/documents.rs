@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use super::columnar::{ColumnarFormat, RowLines, RowReader};
-use super::layout::{Layout, LineProfile, ProfileSummary};
+use super::layout::{Layout, LineProfile, ProfileSummary, HEAD_BYTES};
 use super::lines::{InputStats, LineReader, LineReaderOptions, Position};
 use crate::error::{Error, Result};
 use crate::text::is_python_whitespace;
@@ -328,7 +328,9 @@ fn layout_note(requested: DocBoundary, mode: DocBoundary, layout: Layout, summar
 
 /// The layout of a set of text files, from the heads of up to `max_files` of them (spread
 /// evenly over the list), and their first lines up to `sample_bytes` (blank lines included):
-/// what create-data looks at before a long run.
+/// what create-data looks at before a long run. Memory stays bounded for any line length:
+/// lines are read in pieces of at most a head's size ([`HEAD_BYTES`]), and a line that would
+/// overfill the sample is cut to fit it (a prefix still gives its tokens per byte).
 pub fn profile_inputs(files: &[PathBuf], max_files: usize, sample_bytes: usize, lines: &LineReaderOptions) -> Result<(LineProfile, Vec<String>)> {
     let n = files.len().min(max_files.max(1));
     let mut profile = LineProfile::default();
@@ -336,16 +338,25 @@ pub fn profile_inputs(files: &[PathBuf], max_files: usize, sample_bytes: usize, 
     let mut sampled = 0;
     for k in 0..n {
         let path = &files[k * files.len() / n];
-        let opts = LineReaderOptions { progress: None, ..lines.clone() };
+        let max_line_bytes = lines.max_line_bytes.min(HEAD_BYTES as usize);
+        let opts = LineReaderOptions { progress: None, max_line_bytes, ..lines.clone() };
         let mut reader = LineReader::open_with(path, opts)?;
         let mut head = LineProfile::default();
         let share = sample_bytes / n;
         let mut taken = 0;
         while !head.is_full() {
             let Some(line) = reader.next() else { break };
-            let line = line?;
+            let mut line = line?;
             head.add(&line);
-            if taken < share && sampled < sample_bytes {
+            let room = share.saturating_sub(taken).min(sample_bytes - sampled);
+            if room > 0 {
+                if line.len() >= room {
+                    let mut end = room - 1; // and its line end
+                    while !line.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    line.truncate(end);
+                }
                 taken += line.len() + 1;
                 sampled += line.len() + 1;
                 sample.push(line);
@@ -766,6 +777,20 @@ mod tests {
 
     fn s(x: &str) -> Option<String> {
         Some(x.to_string())
+    }
+
+    #[test]
+    fn profile_sample_is_bounded_for_any_line_length() {
+        // An unsplit book: its 3 MiB line is read in head-sized pieces and cut to the sample.
+        let d = TempDir::new("profile");
+        let book = "One sentence of a book é. ".repeat(3 << 20 >> 5);
+        let f = d.write_string("book.txt", &format!("Short one.\n{book}\nLast words.\n"));
+        let (profile, sample) = profile_inputs(&[PathBuf::from(&f)], 8, 4096, &LineReaderOptions::default()).unwrap();
+        assert_eq!(sample[0], "Short one.");
+        assert!(book.starts_with(&sample[1]) && sample[1].len() > 4000, "{}", sample[1].len());
+        assert!(sample.iter().map(|l| l.len() + 1).sum::<usize>() <= 4096 + 1); // + the file's end
+        assert_eq!(sample.last().map(String::as_str), Some(""));
+        assert!(profile.summary().mean_line_bytes >= 1e5, "{:?}", profile.summary());
     }
 
     #[test]

@@ -14,5 +14,5 @@ pub mod shard;
 
 pub use options::{CreateDataOptions, RunConfig};
 pub use plan::{plan, PlannedShard, ShardPlan, Split};
-pub use run::{build_planned_shard, configure, finish_shards, prepare_output, run, run_with_model, CreateDataSummary, Model, RunSummary, ShardResult};
+pub use run::{build_planned_shard, configure, finish_shards, prepare_output, run, run_with_model, run_with_tokenizer, CreateDataSummary, Model, RunSummary, ShardResult};
 pub use shard::LineEncoder;

@@ -67,30 +67,65 @@ pub struct Model {
 impl Model {
     /// Loads the SentencePiece model of `options` (which must have ALBERT's special symbols).
     pub fn load(options: &CreateDataOptions) -> Result<Model> {
-        let sentencepiece = SpmVersion::for_release(&options.sentencepiece_version)
-            .map_err(|m| Error::invalid_arg("sentencepiece_version", m))?;
-        let encode = EncodeOptions::new(options.lowercase, options.strip_accents, options.reference_compat).with_sentencepiece(sentencepiece);
-        let tokenizer = Tokenizer::from_file(&options.model_path, encode)?;
-        tokenizer.check_albert_specials()?;
-        let vocab = MaskingVocab::from_tokenizer(&tokenizer)?;
+        let tokenizer = Tokenizer::from_file(&options.model_path, encode_options(options)?)?;
+        let vocab = masking_vocab(&tokenizer)?;
         Ok(Model { tokenizer, vocab })
     }
 }
 
+/// How the run's text is encoded.
+fn encode_options(options: &CreateDataOptions) -> Result<EncodeOptions> {
+    let sentencepiece = SpmVersion::for_release(&options.sentencepiece_version)
+        .map_err(|m| Error::invalid_arg("sentencepiece_version", m))?;
+    Ok(EncodeOptions::new(options.lowercase, options.strip_accents, options.reference_compat).with_sentencepiece(sentencepiece))
+}
+
+/// The masking view of the vocabulary of `tokenizer`, which must have ALBERT's special symbols.
+fn masking_vocab(tokenizer: &Tokenizer) -> Result<MaskingVocab> {
+    tokenizer.check_albert_specials()?;
+    MaskingVocab::from_tokenizer(tokenizer)
+}
+
 /// The run configuration of `options`: inputs expanded, resume fingerprint computed.
 pub fn configure(options: &CreateDataOptions, model: &Model) -> Result<RunConfig> {
+    configure_with(options, &model.tokenizer)
+}
+
+fn configure_with(options: &CreateDataOptions, tokenizer: &Tokenizer) -> Result<RunConfig> {
     let files = expand_inputs(&options.inputs)?;
-    let fingerprint = options.fingerprint(&model.tokenizer.model_sha256(), &files);
+    let fingerprint = options.fingerprint(&tokenizer.model_sha256(), &files);
     options.run_config(files, fingerprint)
 }
 
 /// create-data from options: expands the inputs, loads the model, computes the resume
 /// fingerprint, and runs.
 pub fn run_with_model(options: &CreateDataOptions, progress: &Arc<Progress>) -> Result<CreateDataSummary> {
-    let model = Model::load(options)?;
-    let cfg = configure(options, &model)?;
-    let run = run(&cfg, &model.tokenizer, &model.vocab, progress)?;
-    Ok(CreateDataSummary { run, inputs: cfg.inputs, vocab_size: model.tokenizer.vocab_size() })
+    run_with_tokenizer(options, None, progress)
+}
+
+/// [`run_with_model`] with the model loaded already (`loaded`, e.g. the Python face's, which
+/// sampled the input before the run: the model is then parsed once per process). It must have
+/// been loaded from `options.model_path` with the encoding `options` asks for.
+pub fn run_with_tokenizer(options: &CreateDataOptions, loaded: Option<&Tokenizer>, progress: &Arc<Progress>) -> Result<CreateDataSummary> {
+    let encode = encode_options(options)?;
+    let owned;
+    let tokenizer = match loaded {
+        Some(tok) if *tok.options() == encode => tok,
+        Some(tok) => {
+            return Err(Error::invalid_arg(
+                "tokenizer",
+                format!("it encodes with {:?}, the run with {encode:?}", tok.options()),
+            ))
+        }
+        None => {
+            owned = Tokenizer::from_file(&options.model_path, encode)?;
+            &owned
+        }
+    };
+    let vocab = masking_vocab(tokenizer)?;
+    let cfg = configure_with(options, tokenizer)?;
+    let run = run(&cfg, tokenizer, &vocab, progress)?;
+    Ok(CreateDataSummary { run, inputs: cfg.inputs, vocab_size: tokenizer.vocab_size() })
 }
 
 /// Before pass 1: validates, creates the marker directory under `cfg.output_dir` (which must
