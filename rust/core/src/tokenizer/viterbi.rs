@@ -14,6 +14,17 @@ struct BestNode {
     start: i32,
 }
 
+impl BestNode {
+    /// Takes the candidate ending here when it is the first or strictly better (ties keep the
+    /// earlier one, as SentencePiece does).
+    #[inline]
+    fn offer(&mut self, id: i32, score: f32, start: usize) {
+        if self.start == -1 || score > self.score {
+            *self = BestNode { id, score, start: start as i32 };
+        }
+    }
+}
+
 /// A piece of the segmentation: id and byte range in the normalized text.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Span {
@@ -95,21 +106,13 @@ impl Vocab {
                     return;
                 }
                 let score = if kind == PieceKind::UserDefined { (0.1 * (len as f64 - 1.0)) as f32 } else { self.scores[id as usize] };
-                let candidate = score + till_here;
-                let target = &mut best[start + len];
-                if target.start == -1 || candidate > target.score {
-                    *target = BestNode { id, score: candidate, start: start as i32 };
-                }
+                best[start + len].offer(id, score + till_here, start);
                 if len == mblen {
                     has_single_node = true;
                 }
             });
             if !has_single_node {
-                let target = &mut best[start + mblen];
-                let candidate = unk_score + till_here;
-                if target.start == -1 || candidate > target.score {
-                    *target = BestNode { id: self.unk_id as i32, score: candidate, start: start as i32 };
-                }
+                best[start + mblen].offer(self.unk_id as i32, unk_score + till_here, start);
             }
             start += mblen;
         }
@@ -149,11 +152,7 @@ impl Vocab {
                 }
             });
             if !has_single_node {
-                let target = &mut best[start + mblen];
-                let candidate = unk_score + till_here;
-                if target.start == -1 || candidate > target.score {
-                    *target = BestNode { id: self.unk_id as i32, score: candidate, start: start as i32 };
-                }
+                best[start + mblen].offer(self.unk_id as i32, unk_score + till_here, start);
             }
             start += mblen;
         }
