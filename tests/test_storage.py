@@ -254,6 +254,32 @@ def test_parquet_arrow_and_datasets_inputs_in_a_bucket(store, punkt_dir, tmp_pat
         prep([dd], tmp_path / "dd-out", punkt_dir, text_column="content")
 
 
+def test_a_directory_in_a_bucket_expands_as_on_disk(store, tmp_path):
+    """A bucket "directory" gives the inputs a local directory gives, level by level: nested
+    `datasets` and prepare-corpus directories contribute only their data, hidden entries are
+    skipped, names in the core's order."""
+    datasets = pytest.importorskip("datasets")
+    from albert_fast import _core
+
+    tree = tmp_path / "tree"
+    (tree / "b-docs" / ".cache").mkdir(parents=True)
+    (tree / "a.txt").write_text("One. Two.\n")
+    (tree / "a-z.txt").write_text("Three.\n")
+    (tree / "b-docs" / "c.txt").write_text("Four.\n")
+    (tree / "b-docs" / ".cache" / "x.txt").write_text("not an input\n")
+    (tree / ".hidden.txt").write_text("not an input\n")
+    datasets.Dataset.from_dict({"text": ["Five. Six."]}).save_to_disk(str(tree / "b-docs" / "ds"))
+    (tree / "prepared").mkdir()
+    for name in (_core.PREPARED_STATE_FILE, "stats.json", "corpus-00000.txt"):
+        (tree / "prepared" / name).write_text("{}\n" if name.endswith(".json") else "Seven.\n")
+    local, local_hidden = _core.expand_inputs([str(tree)])
+    url = store.upload(tree, f"tree-{store.scheme}")
+    remote, remote_hidden = storage.expand_inputs([url])
+    assert [r[len(url):] for r in remote] == [p[len(str(tree)):] for p in local]
+    assert "/b-docs/ds/data-00000-of-00001.arrow" in [r[len(url):] for r in remote]
+    assert remote_hidden == local_hidden == 2
+
+
 def test_create_data_reads_and_writes_a_bucket_with_the_local_bytes(store, corpus_dir, spm_dir, tmp_path):
     corpus, tok = store.upload(corpus_dir, "corpus"), store.upload(spm_dir, "tok")
     kw = dict(config={"data": {"max_seq_length": 64, "dupe_factor": 2}, "model": {"vocab_size": 4000}},
@@ -313,7 +339,12 @@ def test_standard_input_into_a_bucket(s3, corpus_dir, spm_dir, punkt_dir, tmp_pa
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert {k: v for k, v in s3.objects("stdin-cd").items() if k.endswith(".tfrecord")} == local_files(local, "*.tfrecord")
-    assert not list((Path(os.environ["ALBERT_FAST_CACHE"]) / "stdin").glob(".stdin-*")), "the copy is removed"
+    assert not list((Path(os.environ["ALBERT_FAST_CACHE"]) / "stdin").rglob(".stdin-*")), "the copy is removed"
+    # Each bucket output has its own place for the copy (runs into two outputs never share it),
+    # the same on every run (so the same text resumes).
+    spool = storage.stdin_spool_dir(f"s3://{BUCKET}/stdin-cd")
+    assert spool == storage.stdin_spool_dir(f"s3://{BUCKET}/stdin-cd") != storage.stdin_spool_dir(f"s3://{BUCKET}/stdin-prep")
+    assert spool.parent == Path(os.environ["ALBERT_FAST_CACHE"]) / "stdin"
     r = cli("create-data", "-", "--tokenizer", str(spm_dir), "-o", f"s3://{BUCKET}/stdin-cd", "--max_seq_length", "64")
     assert r.returncode == 0, r.stderr
     assert "resum" in (r.stdout + r.stderr).lower() or "already" in (r.stdout + r.stderr).lower(), r.stdout + r.stderr

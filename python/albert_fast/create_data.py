@@ -323,9 +323,7 @@ def create_pretraining_data(
     show = progress and sys.stderr.isatty()
     if STDIN in input_specs and not reads_local_files(cluster):
         raise ConfigError(STDIN_ON_A_CLUSTER)
-    # The copy of standard input lives in the output directory, or in the local cache for a
-    # bucket's output.
-    with stdin_spooled(input_specs, out if local_out else storage.cache_dir("stdin")) as options["inputs"]:
+    with stdin_spooled(input_specs, storage.stdin_spool_dir(out)) as options["inputs"]:
         # One model load for the estimate and a local run.
         encoder = Tokenizer(model, lowercase, strip_accents, data.reference_compat, sentencepiece_version=scoring)
         estimate = _check_input(options["inputs"], encoder, data)

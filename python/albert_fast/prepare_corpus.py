@@ -258,9 +258,7 @@ def prepare_corpus(
     if not reads_local_files(cluster):
         raise ConfigError(STDIN_ON_A_CLUSTER)
     out = output if storage.is_url(output) else ensure_output_dir(output)
-    # The copy lives in the output directory, or in the local cache for a bucket's output.
-    spool = storage.cache_dir("stdin") if storage.is_url(out) else out
-    with stdin_spooled(input_list, spool) as input_list:
+    with stdin_spooled(input_list, storage.stdin_spool_dir(out)) as input_list:
         stats = name_stdin(_prepare(input_list, out, cfg, cluster, timeout, threads, progress))
         storage.write_json(storage.join(out, "stats.json"), stats)
         return stats

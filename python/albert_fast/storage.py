@@ -35,7 +35,7 @@ from albert_fast import _core
 
 __all__ = ["is_url", "local_path", "join", "exists", "size", "version", "read_bytes", "read_json",
            "write_bytes", "write_json", "put_file", "remove", "remove_tree", "listdir",
-           "expand_inputs", "ensure_output", "fetch", "fetch_dir", "upload_dir", "cache_dir",
+           "expand_inputs", "ensure_output", "fetch", "fetch_dir", "upload_dir", "cache_dir", "stdin_spool_dir",
            "temp_dir", "Mirror", "for_tensorflow", "core_open", "core_size", "core_version"]
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
@@ -274,34 +274,51 @@ def expand_inputs(specs: Sequence[Any]) -> tuple[list[str], int]:
 
 
 def _directory_inputs(fs: Any, spec: str, root: str) -> tuple[list[str], int]:
-    """The input objects under a "directory" URL, as the core picks them from a local one: a
-    prepare-corpus output's shards, a `datasets` save_to_disk directory's data files, else
-    every object not hidden. Returns them and the number of hidden ones skipped."""
-    listing = sorted(fs.find(root))
-    names = {f[len(root):].strip("/") for f in listing}
-    dataset = _core.dataset_files(
-        spec.rstrip("/"),
-        fs.cat_file(f"{root}/dataset_dict.json").decode("utf-8") if "dataset_dict.json" in names else None,
-        fs.cat_file(f"{root}/state.json").decode("utf-8") if {"state.json", "dataset_info.json"} <= names else None)
-    if dataset is not None:
-        for n in dataset:
-            if n not in names:
-                raise FileNotFoundError(2, "No such file or directory", f"{spec.rstrip('/')}/{n}")
-        if not dataset:
-            raise OSError(f"{spec}: a datasets directory without data files")
-        return [f"{root}/{n}" for n in dataset], 0
-    if _core.PREPARED_STATE_FILE in names:
-        return [f for f in listing if _core.is_prepared_shard_name(f[len(root):].strip("/"))], 0
-    files, hidden = [], 0
-    for f in listing:
-        if any(part.startswith(".") for part in f[len(root):].strip("/").split("/")):
-            hidden += 1
-        else:
-            files.append(f)
+    """The input objects under a "directory" URL, picked as the core's walk picks them from a
+    local directory (``corpus/inputs.rs``), at every level: a prepare-corpus output gives its
+    shards, a `datasets` save_to_disk directory its data files, any other its objects and
+    subdirectories in name order, hidden entries skipped. Returns them and the number of hidden
+    entries skipped."""
+    tree: dict[str, Any] = {}  # name -> subtree, or None for an object
+    for f in fs.find(root):
+        *dirs, name = f[len(root):].strip("/").split("/")
+        node = tree
+        for d in dirs:
+            node = node.setdefault(d, {})
+        node[name] = None
+    files: list[str] = []
+    hidden = 0
+
+    def walk(node: dict[str, Any], here: str, url: str) -> None:
+        nonlocal hidden
+        objects = {name for name, sub in node.items() if sub is None}
+        if _core.PREPARED_STATE_FILE in objects:
+            files.extend(f"{here}/{n}" for n in sorted(objects) if _core.is_prepared_shard_name(n))
+            return
+        dataset = _core.dataset_files(
+            url,
+            fs.cat_file(f"{here}/dataset_dict.json").decode("utf-8") if "dataset_dict.json" in objects else None,
+            fs.cat_file(f"{here}/state.json").decode("utf-8") if {"state.json", "dataset_info.json"} <= objects else None)
+        if dataset is not None:
+            for n in dataset:
+                if n not in objects:
+                    raise FileNotFoundError(2, "No such file or directory", f"{url}/{n}")
+            if not dataset and here == root:
+                raise OSError(f"{spec}: a datasets directory without data files")
+            files.extend(f"{here}/{n}" for n in dataset)
+            return
+        for name in sorted(node):
+            if name.startswith("."):
+                hidden += 1
+            elif node[name] is None:
+                files.append(f"{here}/{name}")
+            else:
+                walk(node[name], f"{here}/{name}", f"{url}/{name}")
+
+    walk(tree, root, spec.rstrip("/"))
     if not files:
         raise OSError(f"{spec}: directory contains no input files (hidden files are skipped)")
     return files, hidden
-
 
 def ensure_output(path: Any) -> str:
     """Creates a local output directory (see :func:`albert_fast.io_utils.ensure_output_dir`) or
@@ -332,6 +349,15 @@ def cache_dir(*parts: str) -> Path:
     d = root.joinpath(*parts)
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def stdin_spool_dir(output: Any) -> Path:
+    """Where the copy of standard input lives while a run writes ``output``: the (local)
+    output directory itself, or for a URL a cache directory of that output's own (a stable
+    name, so a re-run with the same text resumes; one per output, so runs into other outputs
+    never share, or remove, each other's copy)."""
+    output = local_path(output)
+    return cache_dir("stdin", _cache_key(output)) if is_url(output) else Path(output)
 
 
 def _cache_key(url: str) -> str:
