@@ -96,6 +96,13 @@ fn file_crc32c(path: &Path) -> io::Result<u32> {
     }
 }
 
+/// Whether `output_dir` holds a marker of any finished shard (of this run's settings or not).
+pub fn has_markers(output_dir: &Path) -> bool {
+    fs::read_dir(output_dir.join(PROGRESS_DIR))
+        .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().strip_suffix(".done").is_some_and(super::plan::is_shard_file_name)))
+        .unwrap_or(false)
+}
+
 /// Before a run: the temporary shard and marker files a killed run left.
 pub fn remove_temp_files(output_dir: &Path) -> Result<()> {
     atomic::remove_temp_files(output_dir, super::plan::is_shard_file_name)?;

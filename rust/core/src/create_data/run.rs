@@ -6,17 +6,19 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{mpsc, Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::instances::InstanceStats;
 use super::masking::MaskingVocab;
 use super::options::{CreateDataOptions, RunConfig};
-use super::plan::{plan, split_of, ShardPlan, ShardWork, Sharder, Split};
+use super::plan::{plan, split_of, PlannedShard, ShardPlan, ShardWork, Sharder, Split};
 use super::resume::{self, marker_path, PROGRESS_DIR};
 use super::shard::{Builder, LineEncoder};
-use crate::corpus::{expand_inputs, read_documents, read_span, Flow, ReaderStats};
+use crate::corpus::{expand_inputs, read_documents, read_span, total_size, Flow, ReaderStats};
 use crate::error::{Error, Result};
 use crate::progress::{Phase, Progress};
 use crate::tokenizer::{EncodeOptions, SpmVersion, Tokenizer};
@@ -167,12 +169,40 @@ pub fn finish_shards(output_dir: Option<&Path>, documents: u64, shards: &mut [Sh
 /// must exist); the manifest is the caller's job.
 pub fn run<E: LineEncoder>(cfg: &RunConfig, encoder: &E, vocab: &MaskingVocab, progress: &Arc<Progress>) -> Result<RunSummary> {
     prepare_output(cfg)?;
-    let plan = plan(cfg, progress)?;
-    Progress::set(&progress.bytes_total, plan.input_bytes);
-    Progress::set(&progress.bytes_read, 0);
-    Progress::set(&progress.shards_total, plan.shards.len() as u64);
-    progress.set_phase(Phase::Building);
-    let mut shards = build_all(cfg, &plan, encoder, vocab, progress)?;
+    // A shard's file name holds the shard count, so pass 1 must be done before a shard is
+    // written; it need not be before one is built, unless a finished shard of an earlier run
+    // may be found (by name) or named output files set the shard size. Otherwise pass 1 runs
+    // alongside the build, on a thread of its own.
+    let plan_first = !cfg.train_file_names.is_empty() || resume::has_markers(&cfg.output_dir);
+    let cell = PlanCell::default();
+    let mut shards = if plan_first {
+        let plan = plan(cfg, progress)?;
+        Progress::set(&progress.bytes_total, plan.input_bytes);
+        Progress::set(&progress.bytes_read, 0);
+        Progress::set(&progress.shards_total, plan.shards.len() as u64);
+        let shard_size = plan.shard_size_bytes;
+        cell.set(Ok(plan), progress);
+        progress.set_phase(Phase::Building);
+        build_all(cfg, &cell, shard_size, true, encoder, vocab, progress)?
+    } else {
+        Progress::set(&progress.bytes_total, total_size(&cfg.inputs));
+        Progress::set(&progress.files_total, cfg.inputs.len() as u64);
+        progress.set_phase(Phase::Building);
+        let own = Progress::new(); // pass 1's counters, apart from the build's
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let _unblock = cell.guard();
+                cell.set(plan(cfg, &own), progress);
+            });
+            let built = build_all(cfg, &cell, cfg.shard_size_bytes, false, encoder, vocab, progress);
+            if built.is_err() {
+                own.cancel();
+            }
+            built
+        })
+        .map_err(|e| cell.error().unwrap_or(e))?
+    };
+    let plan = cell.wait(progress)?;
     finish_shards(Some(&cfg.output_dir), plan.documents, &mut shards)?;
     progress.set_phase(Phase::Done);
     Ok(RunSummary {
@@ -183,16 +213,100 @@ pub fn run<E: LineEncoder>(cfg: &RunConfig, encoder: &E, vocab: &MaskingVocab, p
     })
 }
 
-/// Pass 2: the reader feeds a bounded queue; `threads` workers drain it.
+/// Pass 1's plan as the build sees it: set before the build starts, or by pass 1 alongside.
+#[derive(Default)]
+struct PlanCell {
+    /// `None`: pass 1 failed or was interrupted.
+    plan: OnceLock<Option<(ShardPlan, HashMap<(Split, usize), usize>)>>,
+    failure: Mutex<Option<Error>>,
+    lock: Mutex<()>,
+    ready: Condvar,
+}
+
+impl PlanCell {
+    /// Records pass 1's outcome and wakes the shards waiting for it; a failed pass 1 stops the run.
+    fn set(&self, plan: Result<ShardPlan>, progress: &Progress) {
+        let _g = self.lock.lock();
+        let plan = match plan {
+            Ok(p) => {
+                Progress::set(&progress.shards_total, p.shards.len() as u64);
+                Progress::set(&progress.bytes_total, p.input_bytes);
+                let lookup = p.lookup();
+                Some((p, lookup))
+            }
+            Err(e) => {
+                progress.cancel();
+                if let Ok(mut slot) = self.failure.lock() {
+                    *slot = Some(e);
+                }
+                None
+            }
+        };
+        let _ = self.plan.set(plan);
+        self.ready.notify_all();
+    }
+
+    /// Sets the cell (to "interrupted") when dropped unset, so that no shard waits forever.
+    fn guard(&self) -> impl Drop + '_ {
+        struct Guard<'a>(&'a PlanCell);
+        impl Drop for Guard<'_> {
+            fn drop(&mut self) {
+                if self.0.plan.get().is_none() {
+                    let _g = self.0.lock.lock();
+                    let _ = self.0.plan.set(None);
+                    self.0.ready.notify_all();
+                }
+            }
+        }
+        Guard(self)
+    }
+
+    /// Pass 1's error, once it has failed with one of its own (not an interruption): the one
+    /// the run reports, as when pass 1 runs first.
+    fn error(&self) -> Option<Error> {
+        let e = self.failure.lock().ok()?.take()?;
+        (!matches!(e, Error::Interrupted)).then_some(e)
+    }
+
+    /// The plan, waiting for pass 1 if it is not there yet (or for the run to be cancelled).
+    fn wait(&self, progress: &Progress) -> Result<&ShardPlan> {
+        self.wait_lookup(progress).map(|(plan, _)| plan)
+    }
+
+    fn wait_lookup(&self, progress: &Progress) -> Result<&(ShardPlan, HashMap<(Split, usize), usize>)> {
+        let mut guard = self.lock.lock().map_err(|_| Error::Interrupted)?;
+        loop {
+            if let Some(plan) = self.plan.get() {
+                return plan.as_ref().ok_or(Error::Interrupted);
+            }
+            progress.check()?;
+            guard = self.ready.wait_timeout(guard, Duration::from_millis(50)).map_err(|_| Error::Interrupted)?.0;
+        }
+    }
+
+    /// Shard (split, index) of the plan.
+    fn shard(&self, split: Split, index: usize, progress: &Progress) -> Result<&PlannedShard> {
+        let (plan, lookup) = self.wait_lookup(progress)?;
+        match lookup.get(&(split, index)) {
+            Some(&k) => Ok(&plan.shards[k]),
+            None => Err(Error::InvalidInput(format!("the input changed while it was read: more {} shards than planned", split.name()))),
+        }
+    }
+}
+
+/// Pass 2: the reader feeds a bounded queue; `threads` workers drain it. With `planned`, each
+/// shard is looked up in the plan (and found finished) before it is built; without, the plan
+/// is only asked for the file name.
 fn build_all<E: LineEncoder>(
     cfg: &RunConfig,
-    plan: &ShardPlan,
+    plan: &PlanCell,
+    shard_size: u64,
+    planned: bool,
     encoder: &E,
     vocab: &MaskingVocab,
     progress: &Arc<Progress>,
 ) -> Result<Vec<ShardResult>> {
     let builder = Builder { cfg, encoder, vocab, progress };
-    let lookup = plan.lookup();
     let threads = cfg.threads.max(1);
     let (tx, rx) = mpsc::sync_channel::<ShardWork>(threads);
     let rx = Mutex::new(rx);
@@ -208,10 +322,11 @@ fn build_all<E: LineEncoder>(
         }
     };
     let build = |work: ShardWork| -> Result<ShardResult> {
-        let Some(&k) = lookup.get(&(work.split, work.index)) else {
-            return Err(Error::InvalidInput(format!("the input changed while it was read: more {} shards than planned", work.split.name())));
-        };
-        builder.build(&plan.shards[k], work)
+        if planned {
+            builder.build(plan.shard(work.split, work.index, progress)?, work)
+        } else {
+            builder.build_unplanned(work, |split, index| plan.shard(split, index, progress))
+        }
     };
     let pool = crate::parallel::thread_pool(threads)?;
     pool.in_place_scope(|scope| {
@@ -233,7 +348,7 @@ fn build_all<E: LineEncoder>(
                 }
             });
         }
-        let mut sharder = Sharder::new(cfg.eval_fraction, plan.shard_size_bytes, true);
+        let mut sharder = Sharder::new(cfg.eval_fraction, shard_size, true);
         let mut stats = ReaderStats::default();
         let read = read_documents(&cfg.inputs, &cfg.documents(progress), &mut stats, |doc| {
             if let Some(work) = sharder.add(doc) {
@@ -251,12 +366,9 @@ fn build_all<E: LineEncoder>(
         return Err(e);
     }
     let shards = results.into_inner().map_err(|_| Error::InvalidInput("a worker thread panicked".into()))?;
-    if shards.len() != plan.shards.len() {
-        return Err(Error::InvalidInput(format!(
-            "the input changed while it was read: expected {} shards, built {}",
-            plan.shards.len(),
-            shards.len()
-        )));
+    let expected = plan.wait(progress)?.shards.len();
+    if shards.len() != expected {
+        return Err(Error::InvalidInput(format!("the input changed while it was read: expected {expected} shards, built {}", shards.len())));
     }
     Ok(shards)
 }
@@ -292,6 +404,7 @@ pub fn build_planned_shard<E: LineEncoder>(
 mod tests {
     use super::*;
     use crate::create_data::instances::InstanceConfig;
+    use crate::create_data::plan::is_shard_file_name;
     use crate::create_data::masking::MaskingConfig;
     use crate::create_data::rng::DataRng;
     use crate::hashing::{fnv1a, FNV_OFFSET};
@@ -425,6 +538,29 @@ mod tests {
         assert_eq!(outputs[0], outputs[1]);
         assert_eq!(outputs[0], outputs[2]);
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn pass_one_alongside_the_build_or_first_writes_the_same_shards() {
+        let dir = TempDir::new("alongside");
+        let inputs = write_corpus(&dir, 3, 60);
+        let v = toy_vocab();
+        let (fresh, planned) = (dir.join("fresh"), dir.join("planned"));
+        fs::create_dir_all(&fresh).unwrap();
+        // A marker (of a run with other settings) makes a finished shard possible: pass 1 first.
+        fs::create_dir_all(planned.join(PROGRESS_DIR)).unwrap();
+        fs::write(marker_path(&planned, "eval-00000-of-00009.tfrecord"), "{}").unwrap();
+        assert!(!resume::has_markers(&fresh) && resume::has_markers(&planned));
+        let a = run(&config(inputs.clone(), &fresh, 2), &Toy, &v, &Progress::new()).unwrap();
+        let b = run(&config(inputs, &planned, 2), &Toy, &v, &Progress::new()).unwrap();
+        assert_eq!(a.shards, b.shards);
+        assert!(a.shards.len() > 3);
+        let shard_files = |d: &Path| {
+            let mut m = read_dir_bytes(d);
+            m.retain(|name, _| is_shard_file_name(name));
+            m
+        };
+        assert_eq!(shard_files(&fresh), shard_files(&planned));
     }
 
     #[test]

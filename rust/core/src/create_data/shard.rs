@@ -39,6 +39,37 @@ impl LineEncoder for Tokenizer {
     }
 }
 
+/// Fails unless `work` holds the documents pass 1 planned for `plan`.
+fn check_planned(plan: &PlannedShard, work: &ShardWork) -> Result<()> {
+    if (work.split, work.index, work.bytes, work.count) != (plan.split, plan.index, plan.input_bytes, plan.documents) {
+        return Err(changed_input(plan));
+    }
+    Ok(())
+}
+
+fn changed_input(plan: &PlannedShard) -> Error {
+    Error::InvalidInput(format!("the input changed while it was read: {} no longer holds the documents planned for it", plan.file_name))
+}
+
+impl ShardResult {
+    /// The result of `work` before it is built: nothing counted yet, no file named.
+    fn of(work: &ShardWork) -> ShardResult {
+        ShardResult {
+            split: work.split,
+            index: work.index,
+            file_name: String::new(),
+            records: 0,
+            input_bytes: work.bytes,
+            documents: 0,
+            sentences: 0,
+            single_sentence_documents: 0,
+            input_tokens: 0,
+            stats: InstanceStats::default(),
+            resumed: false,
+        }
+    }
+}
+
 /// What every shard of a run shares.
 pub(crate) struct Builder<'a, E: LineEncoder> {
     pub cfg: &'a RunConfig,
@@ -50,34 +81,31 @@ pub(crate) struct Builder<'a, E: LineEncoder> {
 impl<E: LineEncoder> Builder<'_, E> {
     /// Builds the planned shard `plan` from `work` (its documents), or finds it finished.
     pub fn build(&self, plan: &PlannedShard, work: ShardWork) -> Result<ShardResult> {
-        let cfg = self.cfg;
-        if (work.split, work.index, work.bytes, work.count) != (plan.split, plan.index, plan.input_bytes, plan.documents) {
-            return Err(Error::InvalidInput(format!(
-                "the input changed while it was read: {} no longer holds the documents planned for it",
-                plan.file_name
-            )));
-        }
-        let mut result = ShardResult {
-            split: plan.split,
-            index: plan.index,
-            file_name: plan.file_name.clone(),
-            records: 0,
-            input_bytes: work.bytes,
-            documents: 0,
-            sentences: 0,
-            single_sentence_documents: 0,
-            input_tokens: 0,
-            stats: InstanceStats::default(),
-            resumed: false,
-        };
-        if let Some(done) = finished_shard(&cfg.output_dir, &cfg.fingerprint, &result) {
+        check_planned(plan, &work)?;
+        let mut result = ShardResult::of(&work);
+        result.file_name = plan.file_name.clone();
+        if let Some(done) = finished_shard(&self.cfg.output_dir, &self.cfg.fingerprint, &result) {
             Progress::add(&self.progress.documents, done.documents);
             Progress::add(&self.progress.instances, done.records);
             Progress::add(&self.progress.bytes_done, done.input_bytes);
             return Ok(done);
         }
-        let docs = self.tokenize(work, &mut result)?;
-        let instances = self.instances(docs, &mut result)?;
+        let instances = self.instances(self.tokenize(work, &mut result)?, &mut result)?;
+        self.write(&instances, &mut result)?;
+        Ok(result)
+    }
+
+    /// Builds `work` into an output with nothing to resume, asking its place in the plan
+    /// (`planned`, which may wait for pass 1 to get there) only when it is to be written.
+    pub fn build_unplanned<'p>(&self, work: ShardWork, planned: impl FnOnce(Split, usize) -> Result<&'p PlannedShard>) -> Result<ShardResult> {
+        let mut result = ShardResult::of(&work);
+        let key = (work.split, work.index, work.bytes, work.count);
+        let instances = self.instances(self.tokenize(work, &mut result)?, &mut result)?;
+        let plan = planned(key.0, key.1)?;
+        if key != (plan.split, plan.index, plan.input_bytes, plan.documents) {
+            return Err(changed_input(plan));
+        }
+        result.file_name = plan.file_name.clone();
         self.write(&instances, &mut result)?;
         Ok(result)
     }
