@@ -42,13 +42,12 @@ impl LineEncoder for Tokenizer {
 /// Fails unless `work` holds the documents pass 1 planned for `plan`.
 fn check_planned(plan: &PlannedShard, work: &ShardWork) -> Result<()> {
     if (work.split, work.index, work.bytes, work.count) != (plan.split, plan.index, plan.input_bytes, plan.documents) {
-        return Err(changed_input(plan));
+        return Err(Error::InvalidInput(format!(
+            "the input changed while it was read: {} no longer holds the documents planned for it",
+            plan.file_name
+        )));
     }
     Ok(())
-}
-
-fn changed_input(plan: &PlannedShard) -> Error {
-    Error::InvalidInput(format!("the input changed while it was read: {} no longer holds the documents planned for it", plan.file_name))
 }
 
 impl ShardResult {
@@ -84,7 +83,7 @@ impl<E: LineEncoder> Builder<'_, E> {
         check_planned(plan, &work)?;
         let mut result = ShardResult::of(&work);
         result.file_name = plan.file_name.clone();
-        if let Some(done) = finished_shard(&self.cfg.output_dir, &self.cfg.fingerprint, &result) {
+        if let Some(done) = finished_shard(&self.cfg.output_dir, &self.cfg.fingerprint, &result, self.cfg.compression)? {
             Progress::add(&self.progress.documents, done.documents);
             Progress::add(&self.progress.instances, done.records);
             Progress::add(&self.progress.bytes_done, done.input_bytes);
@@ -95,17 +94,11 @@ impl<E: LineEncoder> Builder<'_, E> {
         Ok(result)
     }
 
-    /// Builds `work` into an output with nothing to resume, asking its place in the plan
-    /// (`planned`, which may wait for pass 1 to get there) only when it is to be written.
-    pub fn build_unplanned<'p>(&self, work: ShardWork, planned: impl FnOnce(Split, usize) -> Result<&'p PlannedShard>) -> Result<ShardResult> {
+    /// Builds `work` into an output with nothing to resume, as file `file_name`.
+    pub fn build_unplanned(&self, work: ShardWork, file_name: String) -> Result<ShardResult> {
         let mut result = ShardResult::of(&work);
-        let key = (work.split, work.index, work.bytes, work.count);
+        result.file_name = file_name;
         let instances = self.instances(self.tokenize(work, &mut result)?, &mut result)?;
-        let plan = planned(key.0, key.1)?;
-        if key != (plan.split, plan.index, plan.input_bytes, plan.documents) {
-            return Err(changed_input(plan));
-        }
-        result.file_name = plan.file_name.clone();
         self.write(&instances, &mut result)?;
         Ok(result)
     }
