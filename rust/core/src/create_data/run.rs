@@ -15,7 +15,7 @@ use super::masking::MaskingVocab;
 use super::options::{CreateDataOptions, RunConfig};
 use super::plan::{check_not_empty, plan, provisional_file_name, shard_file_name, split_of, ShardPlan, ShardWork, Sharder, Split};
 use super::resume::{self, marker_path, PROGRESS_DIR};
-use super::shard::{Builder, LineEncoder};
+use super::shard::{Built, Builder, LineEncoder};
 use crate::corpus::{expand_inputs, read_documents, read_span, total_size, Flow, ReaderStats};
 use crate::error::{Error, Result};
 use crate::progress::{Phase, Progress};
@@ -233,7 +233,7 @@ fn build_all<E: LineEncoder>(
             }
         }
     };
-    let build = |work: ShardWork| -> Result<ShardResult> {
+    let build = |work: ShardWork| -> Result<Built> {
         let Some(plan) = plan else {
             let name = provisional_file_name(work.split, work.index, cfg.compression);
             return builder.build_unplanned(work, name);
@@ -243,19 +243,17 @@ fn build_all<E: LineEncoder>(
         };
         builder.build(&plan.shards[k], work)
     };
+    // Shards are committed (synced to disk, named, recorded) on a thread of their own, so that
+    // a worker waiting on the disk does not leave its core idle.
+    let (commit_tx, commit_rx) = mpsc::channel::<Built>();
     let shard_size = plan.map_or(cfg.shard_size_bytes, |p| p.shard_size_bytes);
     let mut sharder = Sharder::new(cfg.eval_fraction, shard_size, true);
     let mut stats = ReaderStats::default();
     let pool = crate::parallel::thread_pool(threads)?;
-    pool.in_place_scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|_| loop {
-                let next = match rx.lock() {
-                    Ok(guard) => guard.recv(),
-                    Err(_) => return,
-                };
-                let Ok(work) = next else { return };
-                match build(work) {
+    std::thread::scope(|committer| {
+        committer.spawn(|| {
+            for built in commit_rx {
+                match built.commit(cfg) {
                     Ok(r) => {
                         Progress::add(&progress.shards_done, 1);
                         if let Ok(mut v) = results.lock() {
@@ -264,19 +262,38 @@ fn build_all<E: LineEncoder>(
                     }
                     Err(e) => fail(e),
                 }
-            });
-        }
-        let read = read_documents(&cfg.inputs, &cfg.documents(progress), &mut stats, |doc| {
-            if let Some(work) = sharder.add(doc) {
-                tx.send(work).map_err(|_| Error::Interrupted)?;
             }
-            Ok(Flow::Continue)
-        })
-        .and_then(|()| sharder.finish().into_iter().try_for_each(|w| tx.send(w).map_err(|_| Error::Interrupted)));
-        drop(tx);
-        if let Err(e) = read {
-            fail(e);
-        }
+        });
+        pool.in_place_scope(|scope| {
+            for _ in 0..threads {
+                let (rx, build, fail, commit_tx) = (&rx, &build, &fail, commit_tx.clone());
+                scope.spawn(move |_| loop {
+                    let next = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(work) = next else { return };
+                    match build(work) {
+                        Ok(built) => {
+                            let _ = commit_tx.send(built);
+                        }
+                        Err(e) => fail(e),
+                    }
+                });
+            }
+            let read = read_documents(&cfg.inputs, &cfg.documents(progress), &mut stats, |doc| {
+                if let Some(work) = sharder.add(doc) {
+                    tx.send(work).map_err(|_| Error::Interrupted)?;
+                }
+                Ok(Flow::Continue)
+            })
+            .and_then(|()| sharder.finish().into_iter().try_for_each(|w| tx.send(w).map_err(|_| Error::Interrupted)));
+            drop(tx);
+            if let Err(e) = read {
+                fail(e);
+            }
+        });
+        drop(commit_tx);
     });
     if let Some(e) = first_error.into_inner().ok().flatten() {
         return Err(e);
@@ -316,7 +333,7 @@ pub fn build_planned_shard<E: LineEncoder>(
         }
         Ok(Flow::Continue)
     })?;
-    Builder { cfg, encoder, vocab, progress }.build(shard, work)
+    Builder { cfg, encoder, vocab, progress }.build(shard, work)?.commit(cfg)
 }
 
 #[cfg(test)]
