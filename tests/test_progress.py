@@ -3,6 +3,7 @@ that count their work, a status line with elapsed time for calls that report not
 
 from __future__ import annotations
 
+import importlib
 import io
 import threading
 import time
@@ -114,3 +115,13 @@ def test_punkt_and_sentencepiece_training_show_the_status_line(examples_dir, tmp
     err = capfd.readouterr().err
     assert "albert-fast: training SentencePiece unigram model, vocab_size 300, on " in err
     assert [line for line in err.splitlines() if "training SentencePiece" in line][-1].split(": ")[-1].startswith("done in")
+
+
+def test_create_data_bar_shows_the_shard_count_once_it_is_known():
+    # A run that reads its input once learns the shard count at the end: the bar counts up.
+    cd = importlib.import_module("albert_fast.create_data")
+    snap = dict(phase="building", bytes_read=9, bytes_done=5, bytes_total=10, documents=3, instances=7,
+                shards_done=2, shards_total=0)
+    assert cd._bar(snap).postfix["shards"] == "2"
+    assert cd._bar({**snap, "shards_total": 8}).postfix["shards"] == "2/8"
+    assert cd._bar({**snap, "phase": "planning"}).n == 9

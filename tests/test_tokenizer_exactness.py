@@ -139,6 +139,18 @@ def test_long_lines_rebase_the_score_as_sentencepiece(albert_model, long_lines):
     _reference_check(albert_model, long_lines)
 
 
+def test_letters_before_combining_marks_compose_as_sentencepiece(albert_model):
+    # A letter is copied as it is unless a combining mark follows it (NFKC composes the pair):
+    # letters before ASCII, before marks, at a line's end, runs of marks, marks after symbols.
+    marks = ["\u0301", "\u0308", "\u0327", "\u030a", "\u0323\u0307", "\u20dd"]
+    words = ["cafe", "naive", "Angstrom", "x", "e-mail", "(a)", "a.b", "1", "q", "Z"]
+    rng = random.Random(301)
+    lines = [f"{w}{m}" for w in words for m in marks] + [f"{m}{w}" for w in words for m in marks[:2]]
+    lines += [" ".join(rng.choice(words) + rng.choice(["", "", *marks]) + rng.choice(["", "s", "."])
+                       for _ in range(rng.randint(1, 12))) for _ in range(400)]
+    _reference_check(albert_model, lines)
+
+
 def test_default_pipeline_matches_hf_albert_tokenizer_on_stress_lines(albert_8k_model, stress_lines):
     lines = stress_lines[::3]
     tok = albert_fast.Tokenizer(albert_8k_model, lowercase=True, strip_accents=False)

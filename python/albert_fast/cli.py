@@ -10,6 +10,7 @@ into one clear line on stderr and a non-zero exit code; no raw traceback reaches
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -111,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if extra:
             # Naming another verb's flag needs every verb's parser.
             return _reject_unknown(build_parser(), args, extra)
+        # What the imports made (pydantic's schemas, the config models: ~100k objects) lives as
+        # long as the process: frozen, the cyclic collector skips it in every pass of the run
+        # and in the one at exit (~30 ms of every command's exit).
+        gc.freeze()
         with warnings.catch_warnings():
             warnings.showwarning = _plain_warning(args.command)
             return _run(args)

@@ -185,11 +185,13 @@ def check_vocab_file(vocab_file: PathLike, tokenizer: PathLike) -> None:
 
 
 def _bar(s: dict[str, Any]) -> Bar:
-    """Planning: the input read so far; building: the text of the documents done."""
+    """Planning: the input read so far; building: the text of the documents done (the shard
+    count is known after planning; a run that reads its input once learns it at the end)."""
     if s["phase"] == "planning":
         return Bar(s["bytes_read"], s["bytes_total"], "create-data (counting shards)")
+    shards = f"{s['shards_done']}/{s['shards_total']}" if s["shards_total"] else str(s["shards_done"])
     return Bar(s["bytes_done"], s["bytes_total"], "create-data",
-               dict(docs=s["documents"], instances=s["instances"], shards=f"{s['shards_done']}/{s['shards_total']}"))
+               dict(docs=s["documents"], instances=s["instances"], shards=shards))
 
 
 def create_pretraining_data(

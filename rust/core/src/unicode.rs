@@ -22,6 +22,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
+use rayon::prelude::*;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// A set of code points: a bitmap over the Basic Multilingual Plane, sorted inclusive ranges
@@ -176,6 +177,17 @@ pub fn install(python: PythonUnicode) -> Result<&'static UnicodeTables, String> 
 /// Code points no Unicode version assigns so far (planes 4 to 13), nor this build's tables.
 const UNASSIGNED_PLANES: std::ops::RangeInclusive<u32> = 0x40000..=0xdffff;
 
+/// Code points per block of [`UnicodeTables::from_python`]'s scan.
+const SCAN_BLOCK: u32 = 0x8000;
+
+/// Appends the run `r` to the sorted runs `runs`, joining it to the last one when they touch.
+fn push_run(runs: &mut Vec<(u32, u32)>, r: (u32, u32)) {
+    match runs.last_mut() {
+        Some((_, hi)) if *hi + 1 == r.0 => *hi = r.1,
+        _ => runs.push(r),
+    }
+}
+
 /// Whether Rust's tables assign `c` (`unicode-properties`, the newest of them).
 #[inline]
 fn rust_assigned(c: char) -> bool {
@@ -191,21 +203,30 @@ impl UnicodeTables {
         // interpreter leaves them unassigned too: 640k lookups, most of this function's time
         // (start-up of every command).
         let skip = python_cn.contains_all(UNASSIGNED_PLANES).then_some(UNASSIGNED_PLANES);
-        let mut masked = Vec::new();
-        let mut python_only = 0;
-        for cp in 0..=0x10ffffu32 {
-            if skip.as_ref().is_some_and(|r| r.contains(&cp)) {
-                continue;
-            }
-            let Some(c) = char::from_u32(cp) else { continue };
-            match (python_cn.contains(c), rust_assigned(c)) {
-                (true, true) => match masked.last_mut() {
-                    Some((_, hi)) if *hi + 1 == cp => *hi = cp,
-                    _ => masked.push((cp, cp)),
-                },
-                (false, false) => python_only += 1,
-                _ => {}
-            }
+        // The scan is split in blocks on the idle cores of a starting process; runs that meet
+        // at a block edge are joined.
+        let blocks: Vec<(Vec<(u32, u32)>, usize)> = (0..=0x10ffffu32 / SCAN_BLOCK)
+            .into_par_iter()
+            .map(|b| {
+                let (mut masked, mut python_only) = (Vec::new(), 0);
+                for cp in b * SCAN_BLOCK..((b + 1) * SCAN_BLOCK).min(0x110000) {
+                    if skip.as_ref().is_some_and(|r| r.contains(&cp)) {
+                        continue;
+                    }
+                    let Some(c) = char::from_u32(cp) else { continue };
+                    match (python_cn.contains(c), rust_assigned(c)) {
+                        (true, true) => push_run(&mut masked, (cp, cp)),
+                        (false, false) => python_only += 1,
+                        _ => {}
+                    }
+                }
+                (masked, python_only)
+            })
+            .collect();
+        let (mut masked, mut python_only) = (Vec::new(), 0);
+        for (runs, n) in blocks {
+            runs.into_iter().for_each(|r| push_run(&mut masked, r));
+            python_only += n;
         }
         let unassigned = (!masked.is_empty()).then(|| CharSet::from_ranges(&masked));
         let set = |r: &Option<Vec<(u32, u32)>>| r.as_deref().map(CharSet::from_ranges);
@@ -368,6 +389,24 @@ mod tests {
         // An interpreter assigning in plane 4 (a future Unicode) is counted, not skipped.
         let newer = PythonUnicode { unassigned: vec![(0x3134b, 0x3134f), (0x323b0, 0x3ffff), (0x40100, 0xe0000)], ..Default::default() };
         assert_eq!(UnicodeTables::from_python(newer).python_only(), t.python_only() + 0x100);
+    }
+
+    #[test]
+    fn masked_runs_are_whole_across_the_scan_blocks() {
+        // CJK ideographs U+7F00-U+8100 (assigned in Rust's tables) unassigned by the interpreter:
+        // a run over a block edge is one run, as a sequential scan finds it.
+        let (lo, hi) = (SCAN_BLOCK - 0x100, SCAN_BLOCK + 0x100);
+        let python = PythonUnicode { unassigned: vec![(lo, hi), (0x323b0, 0xe0000)], ..Default::default() };
+        let t = UnicodeTables::from_python(python);
+        let runs = &t.unassigned.as_ref().unwrap();
+        assert_eq!(runs.min(), lo);
+        assert!((lo..=hi).filter_map(char::from_u32).all(|c| t.is_unassigned(c)));
+        assert!(!t.is_unassigned(char::from_u32(lo - 1).unwrap()) && !t.is_unassigned(char::from_u32(hi + 1).unwrap()));
+        let mut joined = Vec::new();
+        for r in [(1, 2), (3, 5), (7, 7), (8, 9)] {
+            push_run(&mut joined, r);
+        }
+        assert_eq!(joined, [(1, 5), (7, 9)]);
     }
 
     #[test]

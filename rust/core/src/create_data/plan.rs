@@ -95,11 +95,37 @@ impl ShardPlan {
 
 /// `train-00003-of-00017.tfrecord` (`.gz` appended when gzip-compressed).
 pub fn shard_file_name(split: Split, index: usize, count: usize, compression: Compression) -> String {
-    let ext = match compression {
+    format!("{}-{index:05}-of-{count:05}.{}", split.name(), extension(compression))
+}
+
+fn extension(compression: Compression) -> &'static str {
+    match compression {
         Compression::None => "tfrecord",
         Compression::Gzip => "tfrecord.gz",
-    };
-    format!("{}-{index:05}-of-{count:05}.{ext}", split.name())
+    }
+}
+
+/// The hidden name a shard is written under until the shard count is known:
+/// `.train-00003.tfrecord` (see [`super::run`]).
+pub fn provisional_file_name(split: Split, index: usize, compression: Compression) -> String {
+    format!(".{}-{index:05}.{}", split.name(), extension(compression))
+}
+
+/// True for a name [`provisional_file_name`] makes.
+pub fn is_provisional_file_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(".train-").or_else(|| name.strip_prefix(".eval-")) else { return false };
+    let Some(digits) = rest.strip_suffix(".tfrecord").or_else(|| rest.strip_suffix(".tfrecord.gz")) else { return false };
+    digits.len() == 5 && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The error for a corpus without a single document in `files` input files.
+pub fn check_not_empty(documents: u64, files: usize) -> Result<()> {
+    if documents == 0 {
+        return Err(Error::InvalidInput(format!(
+            "empty corpus: no text in {files} input file(s) (expected one sentence per line, a blank line between documents)"
+        )));
+    }
+    Ok(())
 }
 
 /// True for a name [`shard_file_name`] makes.
@@ -230,12 +256,7 @@ pub fn plan(cfg: &RunConfig, progress: &Arc<Progress>) -> Result<ShardPlan> {
         Ok(crate::corpus::Flow::Continue)
     })?;
     closed.extend(sharder.finish());
-    if sharder.documents == 0 {
-        return Err(Error::InvalidInput(format!(
-            "empty corpus: no text in {} input file(s) (expected one sentence per line, a blank line between documents)",
-            cfg.inputs.len()
-        )));
-    }
+    check_not_empty(sharder.documents, cfg.inputs.len())?;
     let count = |split| closed.iter().filter(|w| w.split == split).count();
     let (num_train_shards, num_eval_shards) = (count(Split::Train), count(Split::Eval));
     let shards = closed
@@ -279,6 +300,14 @@ mod tests {
         assert!(is_shard_file_name(&name) && is_shard_file_name("train-00000-of-00001.tfrecord"));
         for bad in ["train-0000-of-00001.tfrecord", "test-00000-of-00001.tfrecord", "train-00000-of-00001.tfrecord.done", "manifest.json"] {
             assert!(!is_shard_file_name(bad), "{bad}");
+        }
+        // Provisional names are hidden and never taken for final ones (nor the reverse).
+        let provisional = provisional_file_name(Split::Train, 3, Compression::Gzip);
+        assert_eq!(provisional, ".train-00003.tfrecord.gz");
+        assert!(is_provisional_file_name(&provisional) && is_provisional_file_name(".eval-00000.tfrecord"));
+        assert!(!is_shard_file_name(&provisional) && !is_provisional_file_name(&name));
+        for bad in [".train-0003.tfrecord", "train-00003.tfrecord", ".train-00003.tfrecord.tmp-1", ".test-00000.tfrecord"] {
+            assert!(!is_provisional_file_name(bad), "{bad}");
         }
     }
 }

@@ -1,6 +1,6 @@
-//! The local create-data run (docs/create-data.md): pass 1 plans the shards
-//! ([`super::plan`]); pass 2 reads the input once more, sequentially, and hands each shard's
-//! documents through a bounded queue to `threads` workers that build it ([`super::shard`]). At
+//! The local create-data run (docs/create-data.md): the input is read sequentially and each
+//! shard's documents go through a bounded queue to `threads` workers that build it
+//! ([`super::shard`]); pass 1 plans the shards first ([`super::plan`]) only where [`run`] needs it. At
 //! most `2 x threads` shards are in memory at once (fix of Q8), whatever the corpus size.
 //! [`build_planned_shard`] builds one shard of a plan on its own, reading only its span.
 
@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use super::instances::InstanceStats;
 use super::masking::MaskingVocab;
 use super::options::{CreateDataOptions, RunConfig};
-use super::plan::{plan, split_of, ShardPlan, ShardWork, Sharder, Split};
+use super::plan::{check_not_empty, plan, provisional_file_name, shard_file_name, split_of, ShardPlan, ShardWork, Sharder, Split};
 use super::resume::{self, marker_path, PROGRESS_DIR};
-use super::shard::{Builder, LineEncoder};
-use crate::corpus::{expand_inputs, read_documents, read_span, Flow, ReaderStats};
+use super::shard::{Built, Builder, LineEncoder};
+use crate::corpus::{expand_inputs, read_documents, read_span, total_size, Flow, ReaderStats};
 use crate::error::{Error, Result};
 use crate::progress::{Phase, Progress};
 use crate::tokenizer::{EncodeOptions, SpmVersion, Tokenizer};
@@ -165,34 +165,60 @@ pub fn finish_shards(output_dir: Option<&Path>, documents: u64, shards: &mut [Sh
 
 /// Runs create-data end to end. Shard files and markers are written under `output_dir` (which
 /// must exist); the manifest is the caller's job.
+///
+/// A shard's file name holds the shard count, which only the end of the input tells. Into an
+/// output with nothing to resume the input is read once: each shard is written under a
+/// provisional name ([`provisional_file_name`]) and renamed when the count is known. Where a
+/// finished shard of an earlier run may be found (by its name), or named output files set the
+/// shard size, pass 1 plans the shards first.
 pub fn run<E: LineEncoder>(cfg: &RunConfig, encoder: &E, vocab: &MaskingVocab, progress: &Arc<Progress>) -> Result<RunSummary> {
     prepare_output(cfg)?;
-    let plan = plan(cfg, progress)?;
-    Progress::set(&progress.bytes_total, plan.input_bytes);
-    Progress::set(&progress.bytes_read, 0);
-    Progress::set(&progress.shards_total, plan.shards.len() as u64);
-    progress.set_phase(Phase::Building);
-    let mut shards = build_all(cfg, &plan, encoder, vocab, progress)?;
-    finish_shards(Some(&cfg.output_dir), plan.documents, &mut shards)?;
+    let (mut summary, documents) = if !cfg.train_file_names.is_empty() || resume::has_markers(&cfg.output_dir) {
+        let plan = plan(cfg, progress)?;
+        Progress::set(&progress.bytes_total, plan.input_bytes);
+        Progress::set(&progress.bytes_read, 0);
+        Progress::set(&progress.shards_total, plan.shards.len() as u64);
+        progress.set_phase(Phase::Building);
+        let (shards, _) = build_all(cfg, Some(&plan), encoder, vocab, progress)?;
+        let summary = RunSummary { shards, input_bytes: plan.input_bytes, num_train_shards: plan.num_train_shards, num_eval_shards: plan.num_eval_shards };
+        (summary, plan.documents)
+    } else {
+        Progress::set(&progress.bytes_total, total_size(&cfg.inputs));
+        Progress::set(&progress.files_total, cfg.inputs.len() as u64);
+        progress.set_phase(Phase::Building);
+        let (mut shards, read) = build_all(cfg, None, encoder, vocab, progress)?;
+        check_not_empty(read.documents, cfg.inputs.len())?;
+        let count = |split| shards.iter().filter(|r| r.split == split).count();
+        let (num_train_shards, num_eval_shards) = (count(Split::Train), count(Split::Eval));
+        for r in &mut shards {
+            let n = if r.split == Split::Train { num_train_shards } else { num_eval_shards };
+            resume::promote(&cfg.output_dir, &cfg.fingerprint, r, shard_file_name(r.split, r.index, n, cfg.compression))?;
+        }
+        (RunSummary { shards, input_bytes: read.input_bytes, num_train_shards, num_eval_shards }, read.documents)
+    };
+    finish_shards(Some(&cfg.output_dir), documents, &mut summary.shards)?;
     progress.set_phase(Phase::Done);
-    Ok(RunSummary {
-        shards,
-        input_bytes: plan.input_bytes,
-        num_train_shards: plan.num_train_shards,
-        num_eval_shards: plan.num_eval_shards,
-    })
+    Ok(summary)
 }
 
-/// Pass 2: the reader feeds a bounded queue; `threads` workers drain it.
+/// What pass 2 read.
+struct ReadTotals {
+    documents: u64,
+    input_bytes: u64,
+}
+
+/// Pass 2: the reader feeds a bounded queue; `threads` workers drain it. With a `plan` each
+/// shard is looked up in it (and may be found finished); without, it is written under its
+/// provisional name.
 fn build_all<E: LineEncoder>(
     cfg: &RunConfig,
-    plan: &ShardPlan,
+    plan: Option<&ShardPlan>,
     encoder: &E,
     vocab: &MaskingVocab,
     progress: &Arc<Progress>,
-) -> Result<Vec<ShardResult>> {
+) -> Result<(Vec<ShardResult>, ReadTotals)> {
     let builder = Builder { cfg, encoder, vocab, progress };
-    let lookup = plan.lookup();
+    let lookup = plan.map(ShardPlan::lookup).unwrap_or_default();
     let threads = cfg.threads.max(1);
     let (tx, rx) = mpsc::sync_channel::<ShardWork>(threads);
     let rx = Mutex::new(rx);
@@ -207,22 +233,27 @@ fn build_all<E: LineEncoder>(
             }
         }
     };
-    let build = |work: ShardWork| -> Result<ShardResult> {
+    let build = |work: ShardWork| -> Result<Built> {
+        let Some(plan) = plan else {
+            let name = provisional_file_name(work.split, work.index, cfg.compression);
+            return builder.build_unplanned(work, name);
+        };
         let Some(&k) = lookup.get(&(work.split, work.index)) else {
             return Err(Error::InvalidInput(format!("the input changed while it was read: more {} shards than planned", work.split.name())));
         };
         builder.build(&plan.shards[k], work)
     };
+    // Shards are committed (synced to disk, named, recorded) on a thread of their own, so that
+    // a worker waiting on the disk does not leave its core idle.
+    let (commit_tx, commit_rx) = mpsc::channel::<Built>();
+    let shard_size = plan.map_or(cfg.shard_size_bytes, |p| p.shard_size_bytes);
+    let mut sharder = Sharder::new(cfg.eval_fraction, shard_size, true);
+    let mut stats = ReaderStats::default();
     let pool = crate::parallel::thread_pool(threads)?;
-    pool.in_place_scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|_| loop {
-                let next = match rx.lock() {
-                    Ok(guard) => guard.recv(),
-                    Err(_) => return,
-                };
-                let Ok(work) = next else { return };
-                match build(work) {
+    std::thread::scope(|committer| {
+        committer.spawn(|| {
+            for built in commit_rx {
+                match built.commit(cfg) {
                     Ok(r) => {
                         Progress::add(&progress.shards_done, 1);
                         if let Ok(mut v) = results.lock() {
@@ -231,34 +262,51 @@ fn build_all<E: LineEncoder>(
                     }
                     Err(e) => fail(e),
                 }
-            });
-        }
-        let mut sharder = Sharder::new(cfg.eval_fraction, plan.shard_size_bytes, true);
-        let mut stats = ReaderStats::default();
-        let read = read_documents(&cfg.inputs, &cfg.documents(progress), &mut stats, |doc| {
-            if let Some(work) = sharder.add(doc) {
-                tx.send(work).map_err(|_| Error::Interrupted)?;
             }
-            Ok(Flow::Continue)
-        })
-        .and_then(|()| sharder.finish().into_iter().try_for_each(|w| tx.send(w).map_err(|_| Error::Interrupted)));
-        drop(tx);
-        if let Err(e) = read {
-            fail(e);
-        }
+        });
+        pool.in_place_scope(|scope| {
+            for _ in 0..threads {
+                let (rx, build, fail, commit_tx) = (&rx, &build, &fail, commit_tx.clone());
+                scope.spawn(move |_| loop {
+                    let next = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(work) = next else { return };
+                    match build(work) {
+                        Ok(built) => {
+                            let _ = commit_tx.send(built);
+                        }
+                        Err(e) => fail(e),
+                    }
+                });
+            }
+            let read = read_documents(&cfg.inputs, &cfg.documents(progress), &mut stats, |doc| {
+                if let Some(work) = sharder.add(doc) {
+                    tx.send(work).map_err(|_| Error::Interrupted)?;
+                }
+                Ok(Flow::Continue)
+            })
+            .and_then(|()| sharder.finish().into_iter().try_for_each(|w| tx.send(w).map_err(|_| Error::Interrupted)));
+            drop(tx);
+            if let Err(e) = read {
+                fail(e);
+            }
+        });
+        drop(commit_tx);
     });
     if let Some(e) = first_error.into_inner().ok().flatten() {
         return Err(e);
     }
     let shards = results.into_inner().map_err(|_| Error::InvalidInput("a worker thread panicked".into()))?;
-    if shards.len() != plan.shards.len() {
+    if let Some(plan) = plan.filter(|p| p.shards.len() != shards.len()) {
         return Err(Error::InvalidInput(format!(
             "the input changed while it was read: expected {} shards, built {}",
             plan.shards.len(),
             shards.len()
         )));
     }
-    Ok(shards)
+    Ok((shards, ReadTotals { documents: sharder.documents, input_bytes: stats.input.bytes }))
 }
 
 /// Builds shard `k` of `plan` on its own (as a worker of a cluster would), reading only its
@@ -285,13 +333,14 @@ pub fn build_planned_shard<E: LineEncoder>(
         }
         Ok(Flow::Continue)
     })?;
-    Builder { cfg, encoder, vocab, progress }.build(shard, work)
+    Builder { cfg, encoder, vocab, progress }.build(shard, work)?.commit(cfg)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::create_data::instances::InstanceConfig;
+    use crate::create_data::plan::{is_shard_file_name, provisional_file_name};
     use crate::create_data::masking::MaskingConfig;
     use crate::create_data::rng::DataRng;
     use crate::hashing::{fnv1a, FNV_OFFSET};
@@ -425,6 +474,75 @@ mod tests {
         assert_eq!(outputs[0], outputs[1]);
         assert_eq!(outputs[0], outputs[2]);
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn shard_files(d: &Path) -> HashMap<String, Vec<u8>> {
+        let mut m = read_dir_bytes(d);
+        m.retain(|name, _| is_shard_file_name(name));
+        m
+    }
+
+    #[test]
+    fn one_pass_or_planned_first_writes_the_same_shards() {
+        let dir = TempDir::new("onepass");
+        let inputs = write_corpus(&dir, 3, 60);
+        let v = toy_vocab();
+        let (fresh, planned) = (dir.join("fresh"), dir.join("planned"));
+        fs::create_dir_all(&fresh).unwrap();
+        // A marker (of a run with other settings) makes a finished shard possible: pass 1 first.
+        fs::create_dir_all(planned.join(PROGRESS_DIR)).unwrap();
+        fs::write(marker_path(&planned, "eval-00000-of-00009.tfrecord"), "{}").unwrap();
+        assert!(!resume::has_markers(&fresh) && resume::has_markers(&planned));
+        let mut c = config(inputs, &fresh, 2);
+        c.eval_fraction = 0.2;
+        let a = run(&c, &Toy, &v, &Progress::new()).unwrap();
+        let b = run(&RunConfig { output_dir: planned.clone(), ..c }, &Toy, &v, &Progress::new()).unwrap();
+        assert_eq!(a.shards, b.shards);
+        assert_eq!((a.input_bytes, a.num_train_shards, a.num_eval_shards), (b.input_bytes, b.num_train_shards, b.num_eval_shards));
+        assert!(a.num_train_shards > 3 && a.num_eval_shards > 0);
+        assert_eq!(shard_files(&fresh), shard_files(&planned));
+        // Every file has its final name and marker; no provisional one is left.
+        let names = |d: &Path| {
+            let mut v: Vec<String> = fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            v.sort();
+            v
+        };
+        let markers: Vec<String> = a.shards.iter().map(|r| format!("{}.done", r.file_name)).collect();
+        assert_eq!(names(&fresh.join(PROGRESS_DIR)), { let mut m = markers.clone(); m.sort(); m });
+        assert!(names(&fresh).iter().all(|n| n == PROGRESS_DIR || is_shard_file_name(n)), "{:?}", names(&fresh));
+    }
+
+    #[test]
+    fn a_one_pass_run_stopped_before_naming_its_shards_resumes_them() {
+        let dir = TempDir::new("provisional");
+        let inputs = write_corpus(&dir, 2, 60);
+        let out = dir.join("out");
+        fs::create_dir_all(&out).unwrap();
+        let v = toy_vocab();
+        let first = run(&config(inputs.clone(), &out, 2), &Toy, &v, &Progress::new()).unwrap();
+        let before = shard_files(&out);
+        // As a run killed after committing shards 0 and 1 under their provisional names and
+        // before building shard 2: no final names yet.
+        for (k, r) in first.shards.iter().enumerate() {
+            let marker = marker_path(&out, &r.file_name);
+            if k < 2 {
+                let provisional = provisional_file_name(r.split, r.index, Compression::None);
+                fs::rename(out.join(&r.file_name), out.join(&provisional)).unwrap();
+                let text = fs::read_to_string(&marker).unwrap().replace(&r.file_name, &provisional);
+                fs::write(marker_path(&out, &provisional), text).unwrap();
+            } else {
+                fs::remove_file(out.join(&r.file_name)).unwrap();
+            }
+            fs::remove_file(marker).unwrap();
+        }
+        // A provisional shard of other settings is not taken, and goes.
+        fs::write(out.join(".eval-00007.tfrecord"), "stale").unwrap();
+        let second = run(&config(inputs, &out, 2), &Toy, &v, &Progress::new()).unwrap();
+        assert!(second.shards[..2].iter().all(|r| r.resumed) && second.shards[2..].iter().all(|r| !r.resumed));
+        assert_eq!(shard_files(&out), before);
+        let left: Vec<_> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().starts_with(".t") || n.to_string_lossy().starts_with(".e")).collect();
+        assert!(left.is_empty(), "{left:?}");
+        assert!(fs::read_dir(out.join(PROGRESS_DIR)).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
     }
 
     #[test]

@@ -39,6 +39,36 @@ impl LineEncoder for Tokenizer {
     }
 }
 
+/// Fails unless `work` holds the documents pass 1 planned for `plan`.
+fn check_planned(plan: &PlannedShard, work: &ShardWork) -> Result<()> {
+    if (work.split, work.index, work.bytes, work.count) != (plan.split, plan.index, plan.input_bytes, plan.documents) {
+        return Err(Error::InvalidInput(format!(
+            "the input changed while it was read: {} no longer holds the documents planned for it",
+            plan.file_name
+        )));
+    }
+    Ok(())
+}
+
+impl ShardResult {
+    /// The result of `work` before it is built: nothing counted yet, no file named.
+    fn of(work: &ShardWork) -> ShardResult {
+        ShardResult {
+            split: work.split,
+            index: work.index,
+            file_name: String::new(),
+            records: 0,
+            input_bytes: work.bytes,
+            documents: 0,
+            sentences: 0,
+            single_sentence_documents: 0,
+            input_tokens: 0,
+            stats: InstanceStats::default(),
+            resumed: false,
+        }
+    }
+}
+
 /// What every shard of a run shares.
 pub(crate) struct Builder<'a, E: LineEncoder> {
     pub cfg: &'a RunConfig,
@@ -49,37 +79,26 @@ pub(crate) struct Builder<'a, E: LineEncoder> {
 
 impl<E: LineEncoder> Builder<'_, E> {
     /// Builds the planned shard `plan` from `work` (its documents), or finds it finished.
-    pub fn build(&self, plan: &PlannedShard, work: ShardWork) -> Result<ShardResult> {
-        let cfg = self.cfg;
-        if (work.split, work.index, work.bytes, work.count) != (plan.split, plan.index, plan.input_bytes, plan.documents) {
-            return Err(Error::InvalidInput(format!(
-                "the input changed while it was read: {} no longer holds the documents planned for it",
-                plan.file_name
-            )));
-        }
-        let mut result = ShardResult {
-            split: plan.split,
-            index: plan.index,
-            file_name: plan.file_name.clone(),
-            records: 0,
-            input_bytes: work.bytes,
-            documents: 0,
-            sentences: 0,
-            single_sentence_documents: 0,
-            input_tokens: 0,
-            stats: InstanceStats::default(),
-            resumed: false,
-        };
-        if let Some(done) = finished_shard(&cfg.output_dir, &cfg.fingerprint, &result) {
+    pub fn build(&self, plan: &PlannedShard, work: ShardWork) -> Result<Built> {
+        check_planned(plan, &work)?;
+        let mut result = ShardResult::of(&work);
+        result.file_name = plan.file_name.clone();
+        if let Some(done) = finished_shard(&self.cfg.output_dir, &self.cfg.fingerprint, &result, self.cfg.compression)? {
             Progress::add(&self.progress.documents, done.documents);
             Progress::add(&self.progress.instances, done.records);
             Progress::add(&self.progress.bytes_done, done.input_bytes);
-            return Ok(done);
+            return Ok(Built::Resumed(done));
         }
-        let docs = self.tokenize(work, &mut result)?;
-        let instances = self.instances(docs, &mut result)?;
-        self.write(&instances, &mut result)?;
-        Ok(result)
+        let instances = self.instances(self.tokenize(work, &mut result)?, &mut result)?;
+        self.write(&instances, result).map(Built::Written)
+    }
+
+    /// Builds `work` into an output with nothing to resume, as file `file_name`.
+    pub fn build_unplanned(&self, work: ShardWork, file_name: String) -> Result<Built> {
+        let mut result = ShardResult::of(&work);
+        result.file_name = file_name;
+        let instances = self.instances(self.tokenize(work, &mut result)?, &mut result)?;
+        self.write(&instances, result).map(Built::Written)
     }
 
     /// Tokenizes the shard's documents in parallel (in order; rayon work-stealing lets a thread
@@ -151,8 +170,8 @@ impl<E: LineEncoder> Builder<'_, E> {
         Ok(instances)
     }
 
-    /// Serializes straight into the output file, then records it as finished.
-    fn write(&self, instances: &[Instance], result: &mut ShardResult) -> Result<()> {
+    /// Serializes straight into the output file (not yet under its name).
+    fn write(&self, instances: &[Instance], mut result: ShardResult) -> Result<Written> {
         let cfg = self.cfg;
         let path = cfg.output_dir.join(&result.file_name);
         let mut writer = RecordWriter::new(Checksummed::new(AtomicFile::create(&path)?), cfg.compression);
@@ -179,7 +198,40 @@ impl<E: LineEncoder> Builder<'_, E> {
         }
         result.records = writer.records_written();
         let (file, bytes, crc) = writer.finish().map_err(|e| Error::io(&path, e))?.into_parts();
-        file.commit()?;
-        write_marker(&cfg.output_dir, &cfg.fingerprint, result, bytes, crc)
+        Ok(Written { file, bytes, crc, result })
+    }
+}
+
+/// A built shard: found finished, or written in full and waiting for [`Written::commit`].
+pub(crate) enum Built {
+    Resumed(ShardResult),
+    Written(Written),
+}
+
+impl Built {
+    /// The shard's result, committing it first if it was written.
+    pub fn commit(self, cfg: &RunConfig) -> Result<ShardResult> {
+        match self {
+            Built::Resumed(r) => Ok(r),
+            Built::Written(w) => w.commit(cfg),
+        }
+    }
+}
+
+/// A shard file written in full under its temporary name.
+pub(crate) struct Written {
+    file: AtomicFile,
+    bytes: u64,
+    crc: u32,
+    result: ShardResult,
+}
+
+impl Written {
+    /// Syncs the file to disk, gives it its name and records it as finished. (The sync waits
+    /// on the disk, not the CPU: the local run does it on a thread of its own.)
+    pub fn commit(self, cfg: &RunConfig) -> Result<ShardResult> {
+        self.file.commit()?;
+        write_marker(&cfg.output_dir, &cfg.fingerprint, &self.result, self.bytes, self.crc)?;
+        Ok(self.result)
     }
 }

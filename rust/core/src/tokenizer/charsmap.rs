@@ -75,6 +75,11 @@ impl CharsMap {
     pub(super) fn has_first_byte(&self, b: u8) -> bool {
         self.trie.has_first_byte(b)
     }
+
+    /// Whether some rule's source starts with `prefix`.
+    pub(super) fn has_prefix(&self, prefix: &[u8]) -> bool {
+        self.trie.has_prefix(prefix)
+    }
 }
 
 /// A read-only darts-clone double array; only the common-prefix search is needed.
@@ -131,6 +136,20 @@ impl DoubleArray {
         let Some(&root) = self.units.first() else { return false };
         let pos = Self::offset(root) ^ b as usize;
         self.units.get(pos).is_some_and(|&u| Self::label(u) == b as u32)
+    }
+
+    /// Whether a key starts with `prefix`: its path is in the array.
+    fn has_prefix(&self, prefix: &[u8]) -> bool {
+        let Some(&unit) = self.units.first() else { return false };
+        let mut node_pos = Self::offset(unit);
+        for &b in prefix {
+            node_pos ^= b as usize;
+            match self.units.get(node_pos) {
+                Some(&unit) if Self::label(unit) == b as u32 => node_pos ^= Self::offset(unit),
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// darts-clone's `commonPrefixSearch`: calls `f(length, value)` for every key that is a

@@ -30,6 +30,10 @@ pub struct SpmNormalizer {
     /// ASCII bytes (other than space) that no user-defined symbol and no rule starts with:
     /// they normalize to themselves, so runs of them are copied at once.
     passthrough: [bool; 128],
+    /// ASCII bytes whose rules all go on with a non-ASCII byte (NFKC's compositions: "a" +
+    /// U+0301), nor a user-defined symbol starts with: before an ASCII byte or at the end they
+    /// normalize to themselves too. In nmt_nfkc that is most letters.
+    passthrough_before_ascii: [bool; 128],
     /// Whether a space, too, normalizes to itself (no symbol or rule starts with it).
     plain_space: bool,
 }
@@ -46,9 +50,17 @@ impl SpmNormalizer {
                 && !user_defined.has_first_byte(b)
                 && !charsmap.as_ref().is_some_and(|m| m.has_first_byte(b));
         }
+        let mut passthrough_before_ascii = [false; 128];
+        for (b, slot) in passthrough_before_ascii.iter_mut().enumerate() {
+            let b = b as u8;
+            *slot = b != b' '
+                && !user_defined.has_first_byte(b)
+                && charsmap.as_ref().is_none_or(|m| m.longest(&[b]).is_none() && (0..128u8).all(|c| !m.has_prefix(&[b, c])));
+        }
         let plain_space = !user_defined.has_first_byte(b' ') && !charsmap.as_ref().is_some_and(|m| m.has_first_byte(b' '));
         Ok(SpmNormalizer {
             passthrough,
+            passthrough_before_ascii,
             plain_space,
             charsmap,
             user_defined,
@@ -82,6 +94,22 @@ impl SpmNormalizer {
         (&input[..len], len)
     }
 
+    /// How many leading bytes of `input` normalize to themselves, one by one.
+    #[inline]
+    fn passthrough_run(&self, input: &[u8]) -> usize {
+        let mut i = 0;
+        while let Some(&b) = input.get(i) {
+            let itself = b < 128
+                && (self.passthrough[b as usize]
+                    || (self.passthrough_before_ascii[b as usize] && input.get(i + 1).is_none_or(|&c| c < 128)));
+            if !itself {
+                break;
+            }
+            i += 1;
+        }
+        i
+    }
+
     /// `Normalizer::Normalize`: the normalized form of `input` into `out` (cleared first).
     pub fn normalize(&self, input: &[u8], out: &mut Vec<u8>) {
         out.clear();
@@ -104,7 +132,7 @@ impl SpmNormalizer {
         }
         let mut is_prev_space = self.remove_extra_whitespaces;
         while !input.is_empty() {
-            let run = input.iter().take_while(|&&b| b < 128 && self.passthrough[b as usize]).count();
+            let run = self.passthrough_run(input);
             if run > 0 {
                 out.extend_from_slice(&input[..run]);
                 input = &input[run..];
