@@ -364,15 +364,19 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
             if not users[i]:
                 storage.remove(texts[i])
 
-        def built_one(k: int, _result: Any) -> None:
-            for i in _shard_files(todo[k]):
-                users[i] -= 1
-                if not users[i]:
-                    storage.remove(texts[i])
+        groups = _groups(todo, ex.width)
 
-        built = run_tasks(ex, _shard_task, [(t, fp, out) for t in todo],
-                          key="prepare-shard", weights=[t["shard"]["cleaned_bytes"] for t in todo],
-                          desc="prepare-corpus", show=progress, on_done=built_one)
+        def built_group(k: int, _results: Any) -> None:
+            for t in groups[k]:
+                for i in _shard_files(t):
+                    users[i] -= 1
+                    if not users[i]:
+                        storage.remove(texts[i])
+
+        built = run_tasks(ex, _shards_task, [(g, fp, out) for g in groups],
+                          key="prepare-shards", weights=[sum(t["shard"]["cleaned_bytes"] for t in g) for g in groups],
+                          desc="prepare-corpus", show=progress, on_done=built_group)
+        built = [r for rs in built for r in rs]
     records = dict(finished)
     resumed = len(finished)
     for t, (record, documents, was_done) in zip(todo, built):
@@ -387,6 +391,27 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
                         _core.prepared_json_text(stats).encode("utf-8"))
     storage.remove_tree(plan_dir)
     return stats
+
+
+#: Cleaned text per shard-building task at most: copying a shard takes milliseconds, so a task
+#: holds several, keeping the cluster's cost per task small next to the work.
+_GROUP_BYTES = 64 << 20
+
+
+def _groups(tasks: list[dict], width: int) -> list[list[dict]]:
+    """``tasks`` (shards) in runs of consecutive ones of up to ``_GROUP_BYTES`` of cleaned
+    text, smaller when that gives fewer than 4 runs per worker thread (to spread the work)."""
+    total = sum(t["shard"]["cleaned_bytes"] for t in tasks)
+    limit = max(1, min(_GROUP_BYTES, total // (4 * max(1, width))))
+    groups: list[list[dict]] = []
+    size = limit
+    for t in tasks:
+        if size >= limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(t)
+        size += t["shard"]["cleaned_bytes"]
+    return groups
 
 
 def _shard_files(task: dict) -> range:
@@ -491,10 +516,15 @@ def _finished_marker(out: str, task: dict, fp: str) -> dict | None:
     return None
 
 
+def _shards_task(tasks: list[dict], fp: str, out: str) -> list[tuple[dict, dict, bool]]:
+    """Step 3 on a worker: :func:`_shard_task` for each shard of ``tasks``."""
+    return [_shard_task(t, fp, out) for t in tasks]
+
+
 def _shard_task(task: dict, fp: str, out: str) -> tuple[dict, dict, bool]:
-    """Step 3 on a worker: copies one shard together from the staged texts into ``out`` (or
-    finds it finished there: :func:`_finished_marker`); returns its record, its documents'
-    statistics and whether it was found finished."""
+    """Copies one shard together from the staged texts into ``out`` (or finds it finished
+    there: :func:`_finished_marker`); returns its record, its documents' statistics and whether
+    it was found finished."""
     marker = _finished_marker(out, task, fp)
     if marker is not None:
         return marker["record"], marker["documents"], True
