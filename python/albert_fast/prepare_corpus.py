@@ -297,8 +297,9 @@ def _extra_stats(punkt_info: dict[str, Any]) -> dict[str, Any]:
 # (albert_fast_core::prepare_corpus::plan)
 
 #: The staging area of a planned run, inside the output directory until it finishes: per input
-#: file an index and its staged text (the documents as the shards will hold them), and a marker
-#: per finished shard.
+#: file an index and its staged text (the documents as the shards will hold them; for a bucket
+#: output with the tasks on this machine, in a local cache directory), and a marker per
+#: finished shard.
 PLAN_DIR = ".prepare-plan"
 
 
@@ -315,8 +316,18 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
         return previous
     journal_done = previous or []
     plan_dir = storage.join(out, PLAN_DIR)
-    indexes = [storage.join(plan_dir, f"index-{fp[:16]}-{i:05d}.bin") for i in range(len(files))]
-    texts = [storage.join(plan_dir, f"text-{fp[:16]}-{i:05d}.txt") for i in range(len(files))]
+    # The indexes and staged texts lie under the output, where every worker reaches them; for a
+    # bucket output whose tasks all run on this machine (threads, local:N), in a local cache
+    # directory of that output instead: the text is not uploaded and read back.
+    stage_dir = plan_dir
+    if storage.is_url(out) and reads_local_files(cluster):
+        stage_dir = str(storage.cache_dir("prepare-plan", hashlib.sha256(str(out).encode()).hexdigest()[:16]))
+    indexes = [storage.join(stage_dir, f"index-{fp[:16]}-{i:05d}.bin") for i in range(len(files))]
+    texts = [storage.join(stage_dir, f"text-{fp[:16]}-{i:05d}.txt") for i in range(len(files))]
+
+    def remove_staging() -> None:
+        storage.remove_tree(plan_dir)
+        storage.remove_tree(stage_dir)
 
     def stage(ex: Executor, todo: list[int]) -> None:
         run_tasks(ex, _index_task,
@@ -333,12 +344,12 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
             stage(ex, fresh)
         except Exception:
             if not journal_done:  # a failed fresh run leaves nothing behind (an interrupted one resumes)
-                storage.remove_tree(plan_dir)
+                remove_staging()
             raise
         # 2. The plan; the journal marks the directory as this run's from now on.
         plan, tasks = _core.prepare_plan(indexes, texts, fp, **options)
         if not tasks:  # nothing to write: the statistics say so, as the local run does
-            storage.remove_tree(plan_dir)
+            remove_staging()
             return _core.prepare_stats(plan, [], [], str(out), len(files), hidden + url_hidden, 0,
                                        extra_stats=_extra_stats(punkt_info), **options)
         _write_journal(out, fp, journal_done)
@@ -389,7 +400,7 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
     _write_journal(out, fp, ordered)
     storage.write_bytes(storage.join(out, _core.PREPARED_STATS_FILE),
                         _core.prepared_json_text(stats).encode("utf-8"))
-    storage.remove_tree(plan_dir)
+    remove_staging()
     return stats
 
 
