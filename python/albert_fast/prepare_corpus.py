@@ -362,8 +362,10 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
         # they are staged again (the same bytes).
         fresh_set, present, restage = set(fresh), {}, set()
         for t in todo:
-            gone = [i for i in _shard_files(t) if i not in fresh_set
-                    and not present.setdefault(i, storage.exists(texts[i]))]
+            for i in _shard_files(t):
+                if i not in fresh_set and i not in present:
+                    present[i] = storage.exists(texts[i])
+            gone = [i for i in _shard_files(t) if i not in fresh_set and not present[i]]
             if gone and _finished_marker(out, t, fp) is None:
                 restage.update(gone)
         stage(ex, sorted(restage))

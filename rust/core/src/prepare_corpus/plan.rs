@@ -181,8 +181,7 @@ impl Stager<'_> {
             self.clean.add(&s);
             let (bytes, sentences) = match r {
                 Some((text, n)) if n > 0 => {
-                    let path = self.out.path().to_path_buf();
-                    self.out.write_all(text.as_bytes()).map_err(|e| Error::io(path, e))?;
+                    self.out.write_all(text.as_bytes()).map_err(|e| Error::io(self.out.path(), e))?;
                     (text.len() as u64, n)
                 }
                 _ => (0, 0),
