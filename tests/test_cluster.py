@@ -225,6 +225,32 @@ def test_prepare_corpus_through_a_scheduler_and_on_local2_is_byte_identical(dask
         assert again["resumed"] == "already complete"
 
 
+def test_prepare_corpus_bad_input_on_a_cluster_is_the_local_error_and_leaves_nothing(dask_cluster, literature_dir,
+                                                                                      punkt_dir, tmp_path):
+    """A binary file (found before any task, as the local run finds it) and a compressed file cut
+    short (found inside its index task, the heads all read fine): the local run's message,
+    exit 2, and nothing left behind."""
+    import gzip
+
+    whole = gzip.compress((literature_dir / "en-twain1.txt").read_bytes())
+    for name, data in (("a.bin", b"\x00\x01binary"), ("a.txt.gz", whole[: len(whole) // 2])):
+        bad = tmp_path / name / "in"
+        bad.mkdir(parents=True)
+        (bad / name).write_bytes(data)
+        (bad / "b.txt").write_bytes((literature_dir / "fr-Verne-2ans.txt").read_bytes())
+        common = [str(bad), "--punkt-params", str(punkt_dir), "--no-progress"]
+        local = run_cli("prepare-corpus", *common, "-o", str(tmp_path / name / "local"))
+        out = tmp_path / name / "cluster"
+        remote = run_cli("prepare-corpus", *common, "-o", str(out), "--cluster", dask_cluster.address)
+        assert local.returncode == remote.returncode == 2, (local.stderr, remote.stderr)
+        line = [ln for ln in local.stderr.splitlines() if "error:" in ln]
+        assert line and str(bad / name) in line[0], local.stderr
+        assert [ln for ln in remote.stderr.splitlines() if "error:" in ln] == line
+        assert "Traceback" not in remote.stderr
+        time.sleep(1)  # b.txt's index task, if it was running, has ended
+        assert not out.exists() or not list(out.rglob("*")), sorted(out.rglob("*"))
+
+
 def test_prepare_corpus_planned_run_reads_once_releases_its_staging_and_resumes(literature_dir, examples_dir,
                                                                                  tmp_path, monkeypatch):
     """The planned path (on threads here, as for an output in a bucket) reads, cleans and splits each

@@ -336,6 +336,8 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
                   key="prepare-index", weights=[_size_or_1(files[i]) for i in todo],
                   desc="prepare-corpus (reading)", show=progress)
 
+    if not storage.is_url(stage_dir):
+        Path(stage_dir).mkdir(parents=True, exist_ok=True)
     with open_executor(cluster, threads, timeout) as ex:
         # 1. Every input file read, cleaned and split once: its index and staged text (kept from
         # an interrupted run of the same fingerprint: the index is written after the text).
@@ -492,8 +494,7 @@ def _index_task(path: str, i: int, index: str, text: str, params: str, fp: str, 
     """Step 1 on a worker: input file ``i`` read, cleaned and split with the Punkt parameters
     at ``params``; its staged text written to ``text``, then its index to ``index``."""
     splitter = _worker_splitter(params, fp)
-    if not storage.is_url(index):
-        Path(index).parent.mkdir(parents=True, exist_ok=True)
+    if not storage.is_url(index):  # (into the driver's directory: gone if the run has failed meanwhile)
         return _core.prepare_index(path, i, index, text, fp, splitter, **options)
     with storage.temp_dir() as tmp:
         local_index, local_text = Path(tmp) / "index.bin", Path(tmp) / "text.txt"

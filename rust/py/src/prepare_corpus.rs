@@ -84,7 +84,8 @@ fn save_punkt_params(
     Ok(py.detach(|| p.save_dir(&directory))?)
 }
 
-/// A planned run's inputs, expanded, and its fingerprint (what resume compares):
+/// A planned run's inputs, expanded and checked as the local run checks them before any
+/// output (a binary file fails here, naming it), and its fingerprint (what resume compares):
 /// `(fingerprint, files, hidden entries skipped)`.
 #[pyfunction]
 #[pyo3(signature = (inputs, splitter, **options))]
@@ -98,6 +99,7 @@ fn prepare_fingerprint(
     let splitter = &splitter.inner;
     Ok(py.detach(|| -> albert_fast_core::Result<_> {
         let set = expand_inputs_detailed(&inputs)?;
+        core::precheck(&set.files, &opts)?;
         Ok((core::fingerprint(&set.files, &opts, splitter), crate::options::path_strings(&set.files), set.skipped_hidden))
     })?)
 }
