@@ -288,14 +288,12 @@ def test_prepare_corpus_planned_run_reads_once_releases_its_staging_and_resumes(
     # "threads": the planned path on this process's threads for a local output (as the bench's mode)
     monkeypatch.setattr(module, "parse_cluster", lambda c: c)
     monkeypatch.setattr(module, "open_executor", lambda c, *a: cluster_module.open_executor(None, *a))
+
     def run(out: Path, stop: int | None) -> dict:
-        indexed.clear(), built.clear()
+        indexed.clear()
+        built.clear()
         stop_after[0] = stop
         return prepare_corpus(inputs, out, threads=1, cluster="threads", **kw)
-
-    def staging(out: Path) -> dict[str, list[str]]:
-        names = sorted(p.name for p in (out / ".prepare-plan").iterdir())
-        return {kind: [n for n in names if n.startswith(kind)] for kind in ("index-", "text-")}
 
     def plan_of(out: Path) -> tuple[str, list[dict], set[str], set[int]]:
         """A stopped run's fingerprint, shards (from its own indexes), built shards and the
@@ -303,8 +301,8 @@ def test_prepare_corpus_planned_run_reads_once_releases_its_staging_and_resumes(
         fp = json.loads((out / ".prepare-state.json").read_text())["fingerprint"]
         plan_dir = out / ".prepare-plan"
         names = {p.name for p in plan_dir.iterdir()}
-        assert {f"index-{fp[:16]}-{i:05d}.bin" for i in range(len(inputs))} <= names
-        _, tasks = core.prepare_plan([str(plan_dir / f"index-{fp[:16]}-{i:05d}.bin") for i in range(len(inputs))],
+        assert {f"index2-{fp[:16]}-{i:05d}.bin" for i in range(len(inputs))} <= names
+        _, tasks = core.prepare_plan([str(plan_dir / f"index2-{fp[:16]}-{i:05d}.bin") for i in range(len(inputs))],
                                      [str(plan_dir / f"text-{fp[:16]}-{i:05d}.txt") for i in range(len(inputs))],
                                      fp, shard_size_mb=0.05)
         done = {n[:-len(".done")] for n in names if n.endswith(".done")}

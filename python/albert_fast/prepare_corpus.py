@@ -322,7 +322,9 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
     stage_dir = plan_dir
     if storage.is_url(out) and reads_local_files(cluster):
         stage_dir = str(storage.cache_dir("prepare-plan", hashlib.sha256(str(out).encode()).hexdigest()[:16]))
-    indexes = [storage.join(stage_dir, f"index-{fp[:16]}-{i:05d}.bin") for i in range(len(files))]
+    # ("index2": an index of the format before staged text, left by an interrupted run of an
+    # earlier release, is not taken for one of these.)
+    indexes = [storage.join(stage_dir, f"index2-{fp[:16]}-{i:05d}.bin") for i in range(len(files))]
     texts = [storage.join(stage_dir, f"text-{fp[:16]}-{i:05d}.txt") for i in range(len(files))]
 
     def remove_staging() -> None:
