@@ -9,7 +9,9 @@ create-data and prepare-corpus on 100 MB+ of technical prose, each
               here before the runs, as a user's cluster would be)
 
 in rounds (the modes interleaved, so a noisy neighbour hits them alike; the best round counts).
-Every mode's output files must be byte-identical, or the bench fails. Each run is its own
+Every mode's output files must be byte-identical, or the bench fails. `--baseline DIR` (a checkout
+of another commit, with its built extension) adds the same modes run from that checkout's
+python/, named `base:MODE`, to compare before and after in one run (their files must match too). Each run is its own
 process; the phases (the driver's plan, the tasks) are timed there.
 
     python benches/bench_cluster.py --mb 100 --rounds 2
@@ -89,12 +91,12 @@ print(started, time.monotonic() - t)
 """
 
 
-def env() -> dict:
-    return dict(os.environ, PYTHONPATH=str(REPO / "python"))
+def env(repo: Path = REPO) -> dict:
+    return dict(os.environ, PYTHONPATH=str(repo / "python"))
 
 
-def run_json(code: str, *args: str) -> dict:
-    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env())
+def run_json(code: str, *args: str, repo: Path = REPO) -> dict:
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env(repo))
     if r.returncode != 0:
         raise SystemExit(r.stderr[-3000:])
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -151,7 +153,7 @@ def digest(d: Path, pattern: str) -> str:
 class Workers:
     """`dask scheduler` + `n` one-thread `dask worker`s on 127.0.0.1."""
 
-    def __init__(self, n: int, log: Path) -> None:
+    def __init__(self, n: int, log: Path, repo: Path = REPO) -> None:
         dask = str(Path(sys.executable).parent / "dask")
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -160,9 +162,9 @@ class Workers:
         log.parent.mkdir(parents=True, exist_ok=True)
         out = open(log, "ab")
         self.procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                        "--no-dashboard"], stdout=out, stderr=out, env=env())]
+                                        "--no-dashboard"], stdout=out, stderr=out, env=env(repo))]
         self.procs += [subprocess.Popen([dask, "worker", self.address, "--nthreads", "1", "--no-nanny",
-                                         "--no-dashboard", "--memory-limit", "0"], stdout=out, stderr=out, env=env())
+                                         "--no-dashboard", "--memory-limit", "0"], stdout=out, stderr=out, env=env(repo))
                        for _ in range(n)]
         from distributed import Client
 
@@ -193,6 +195,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=16, help="prepare-corpus input files")
     ap.add_argument("--stages", nargs="+", default=["create-data", "prepare-corpus"])
     ap.add_argument("--vocab-size", type=int, default=25000)
+    ap.add_argument("--baseline", type=Path, help="a checkout of another commit to run side by side (base:MODE)")
     args = ap.parse_args()
     sentences, raw = build(args.mb, "sentences"), build(args.mb, "raw")
     work = HERE / "out" / "cluster"
@@ -204,21 +207,29 @@ def main() -> None:
     startup = [float(x) for x in subprocess.run([sys.executable, "-c", STARTUP, f"local:{n}"], capture_output=True,
                                                  text=True, env=env(), check=True).stdout.split()]
     workers = Workers(n, HERE / "out" / "dask-workers.log")
-    modes = {"local": None, "threads": "threads", f"local:{n}": f"local:{n}", "workers": workers.address}
+    # mode -> (cluster, checkout, its external workers)
+    modes = {"local": (None, REPO, workers), "threads": ("threads", REPO, workers),
+             f"local:{n}": (f"local:{n}", REPO, workers), "workers": (workers.address, REPO, workers)}
+    pools = [workers]
+    if args.baseline:
+        base = args.baseline.resolve()
+        pools.append(Workers(n, HERE / "out" / "dask-workers-base.log", base))
+        modes.update({f"base:{m}": (pools[1].address if m == "workers" else c, base, pools[1])
+                      for m, (c, _, _) in list(modes.items())})
     results: dict = {s: {m: [] for m in modes} for s in args.stages}
     digests: dict = {}
     try:
         for r in range(args.rounds):
             for stage in args.stages:
-                for mode, cluster in modes.items():
+                for mode, (cluster, repo, pool) in modes.items():
                     out = work / f"{stage}-{mode.replace(':', '')}"
                     shutil.rmtree(out, ignore_errors=True)
                     spec = {"inputs": inputs[stage], "out": str(out), "threads": n, "cluster": cluster,
                             "tokenizer": str(tok), "flags": FLAGS, "punkt": str(params), "shard_mb": 4.0}
-                    before = workers.cpu_seconds()
-                    m = run_json(RUN, stage, json.dumps(spec))
-                    if mode == "workers":  # the work ran in the external processes
-                        m["cpu_seconds"] += workers.cpu_seconds() - before
+                    before = pool.cpu_seconds()
+                    m = run_json(RUN, stage, json.dumps(spec), repo=repo)
+                    if mode.endswith("workers"):  # the work ran in the external processes
+                        m["cpu_seconds"] += pool.cpu_seconds() - before
                     digests.setdefault(stage, {})[mode] = digest(out, "*.tfrecord" if stage == "create-data" else "corpus-*.txt")
                     results[stage][mode].append(m)
                     print(json.dumps({"round": r, "stage": stage, "mode": mode, **m}), flush=True)
@@ -226,7 +237,8 @@ def main() -> None:
                 if len(set(digests[stage].values())) != 1:
                     raise SystemExit(f"{stage}: outputs differ between modes: {digests[stage]}")
     finally:
-        workers.close()
+        for pool in pools:
+            pool.close()
     report(results, startup, args)
 
 
@@ -252,8 +264,9 @@ def report(results: dict, startup: list[float], args: argparse.Namespace) -> Non
     for stage, by_mode in results.items():
         best = {m: min(runs, key=lambda x: x["seconds"]) for m, runs in by_mode.items()}
         cpu = {m: min(x["cpu_seconds"] for x in runs) for m, runs in by_mode.items()}
-        base, base_cpu = best["local"]["seconds"], cpu["local"]
         for mode, m in best.items():
+            ref = "base:local" if mode.startswith("base:") else "local"  # each checkout against its own local run
+            base, base_cpu = best[ref]["seconds"], cpu[ref]
             plan = m["phases"].get("plan", 0.0)
             tasks = sum(v for k, v in m["phases"].items() if k not in ("plan",))
             lines.append(f"| {stage} | {mode} | {m['seconds']:.1f} | {m['seconds'] / base - 1:+.0%} | "

@@ -225,6 +225,126 @@ def test_prepare_corpus_through_a_scheduler_and_on_local2_is_byte_identical(dask
         assert again["resumed"] == "already complete"
 
 
+def test_prepare_corpus_bad_input_on_a_cluster_is_the_local_error_and_leaves_nothing(dask_cluster, literature_dir,
+                                                                                      punkt_dir, tmp_path):
+    """A binary file (found before any task, as the local run finds it) and a compressed file cut
+    short (found inside its index task, the heads all read fine): the local run's message,
+    exit 2, and nothing left behind."""
+    import gzip
+
+    whole = gzip.compress((literature_dir / "en-twain1.txt").read_bytes())
+    for name, data in (("a.bin", b"\x00\x01binary"), ("a.txt.gz", whole[: len(whole) // 2])):
+        bad = tmp_path / name / "in"
+        bad.mkdir(parents=True)
+        (bad / name).write_bytes(data)
+        (bad / "b.txt").write_bytes((literature_dir / "fr-Verne-2ans.txt").read_bytes())
+        common = [str(bad), "--punkt-params", str(punkt_dir), "--no-progress"]
+        local = run_cli("prepare-corpus", *common, "-o", str(tmp_path / name / "local"))
+        out = tmp_path / name / "cluster"
+        remote = run_cli("prepare-corpus", *common, "-o", str(out), "--cluster", dask_cluster.address)
+        assert local.returncode == remote.returncode == 2, (local.stderr, remote.stderr)
+        line = [ln for ln in local.stderr.splitlines() if "error:" in ln]
+        assert line and str(bad / name) in line[0], local.stderr
+        assert [ln for ln in remote.stderr.splitlines() if "error:" in ln] == line
+        assert "Traceback" not in remote.stderr
+        time.sleep(1)  # b.txt's index task, if it was running, has ended
+        assert not out.exists() or not list(out.rglob("*")), sorted(out.rglob("*"))
+
+
+def test_prepare_corpus_planned_run_reads_once_releases_its_staging_and_resumes(literature_dir, examples_dir,
+                                                                                 tmp_path, monkeypatch):
+    """The planned path (on threads here, as for an output in a bucket) reads, cleans and splits each
+    input once (the shard step copies staged text); a staged text goes as soon as its shards are
+    built; a run stopped mid-way resumes from its staging area without reading the inputs again,
+    and a shard lost after its text was released is rebuilt from a restaged text."""
+    import importlib
+
+    module = importlib.import_module("albert_fast.prepare_corpus")
+    cluster_module = importlib.import_module("albert_fast.cluster")
+    core = module._core
+    punkt = tmp_path / "punkt"
+    train_punkt((examples_dir / "en-twain4.txt").read_text(encoding="utf-8"), punkt)
+    inputs = [literature_dir / n for n in ("en-twain1.txt", "de-HMann1.txt", "fr-Verne-2ans.txt")]
+    inputs.append(examples_dir / "en-twain4.txt")
+    kw = dict(punkt_params=str(punkt), shard_size_mb=0.05, doc_boundary="blank-line")
+    local = prepare_corpus(inputs, tmp_path / "local", **kw)
+    indexed: list[int] = []
+    built: list[str] = []
+    stop_after = [None]
+    real_index, real_build = core.prepare_index, core.prepare_build_shard
+
+    def index(path, i, *args, **kwargs):
+        indexed.append(i)
+        return real_index(path, i, *args, **kwargs)
+
+    def build(task, target, *args):
+        if stop_after[0] is not None and len(built) >= stop_after[0]:
+            raise RuntimeError("stopped")
+        built.append(task["shard"]["file_name"])
+        return real_build(task, target, *args)
+
+    monkeypatch.setattr(core, "prepare_index", index)
+    monkeypatch.setattr(core, "prepare_build_shard", build)
+    # "threads": the planned path on this process's threads for a local output (as the bench's mode)
+    monkeypatch.setattr(module, "parse_cluster", lambda c: c)
+    monkeypatch.setattr(module, "open_executor", lambda c, *a: cluster_module.open_executor(None, *a))
+
+    def run(out: Path, stop: int | None) -> dict:
+        indexed.clear()
+        built.clear()
+        stop_after[0] = stop
+        return prepare_corpus(inputs, out, threads=1, cluster="threads", **kw)
+
+    def plan_of(out: Path) -> tuple[str, list[dict], set[str], set[int]]:
+        """A stopped run's fingerprint, shards (from its own indexes), built shards and the
+        files whose staged text is gone."""
+        fp = json.loads((out / ".prepare-state.json").read_text())["fingerprint"]
+        plan_dir = out / ".prepare-plan"
+        names = {p.name for p in plan_dir.iterdir()}
+        assert {f"index2-{fp[:16]}-{i:05d}.bin" for i in range(len(inputs))} <= names
+        _, tasks = core.prepare_plan([str(plan_dir / f"index2-{fp[:16]}-{i:05d}.bin") for i in range(len(inputs))],
+                                     [str(plan_dir / f"text-{fp[:16]}-{i:05d}.txt") for i in range(len(inputs))],
+                                     fp, shard_size_mb=0.05)
+        done = {n[:-len(".done")] for n in names if n.endswith(".done")}
+        gone = {i for i in range(len(inputs)) if f"text-{fp[:16]}-{i:05d}.txt" not in names}
+        return fp, tasks, done, gone
+
+    def files(task: dict) -> set[int]:
+        return set(range(task["shard"]["first"][0], task["shard"]["last"][0] + 1))
+
+    out = tmp_path / "stopped"
+    with pytest.raises(RuntimeError, match="stopped"):
+        run(out, stop=12)
+    assert sorted(indexed) == [0, 1, 2, 3] and len(built) == 12
+    fp, tasks, done, gone = plan_of(out)
+    assert len(tasks) > 20 and done == set(built)
+    # A staged text is gone only once every shard that reads it is built; some are gone already.
+    assert gone and all(t["shard"]["file_name"] in done for t in tasks if files(t) & gone)
+    assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
+    # The re-run reads no input again and keeps the 12 shards.
+    stats = run(out, stop=None)
+    assert indexed == [] and sorted(built) == sorted(t["shard"]["file_name"] for t in tasks
+                                                      if t["shard"]["file_name"] not in done)
+    assert stats["resumed_shards"] == 12
+    assert files_of(out, "corpus-*.txt") == files_of(tmp_path / "local", "corpus-*.txt")
+    assert {k: v for k, v in stats.items() if k not in ("output", "resumed_shards")} == {
+        k: v for k, v in local.items() if k not in ("output", "resumed_shards")}
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("corpus-")) == [
+        ".prepare-state.json", "stats.json"]
+    # Stopped again; then a built shard is lost after its staged text went: that text alone is
+    # staged again, and the shard comes back the same.
+    out = tmp_path / "lost"
+    with pytest.raises(RuntimeError, match="stopped"):
+        run(out, stop=12)
+    _, tasks, done, gone = plan_of(out)
+    lost = next(t for t in tasks if files(t) & gone)
+    (out / lost["shard"]["file_name"]).unlink()
+    run(out, stop=None)
+    assert indexed == sorted(files(lost) & gone) and lost["shard"]["file_name"] in built
+    assert files_of(out, "corpus-*.txt") == files_of(tmp_path / "local", "corpus-*.txt")
+    assert not (out / ".prepare-plan").exists()
+
+
 @pytest.mark.slow
 def test_train_tokenizer_sample_on_a_cluster_is_the_local_sample(dask_cluster, lit_corpus, tmp_path):
     cfg = {"tokenizer": {"vocab_size": 1000, "input_sentence_size": 5000}, "model": {"vocab_size": 1000}}

@@ -208,6 +208,9 @@ def test_prepare_corpus_from_and_to_a_bucket_is_byte_identical_and_resumes(store
     shards = {k: v for k, v in got.items() if k.startswith("corpus-")}
     assert len(shards) > 3 and shards == local_files(tmp_path / "local", "corpus-*.txt")
     assert sorted(set(got) - set(shards)) == [".prepare-state.json", "stats.json"]
+    # The tasks ran here: the staging area was a local cache directory, removed at the end.
+    staging = Path(os.environ["ALBERT_FAST_CACHE"]) / "prepare-plan"
+    assert staging.is_dir() and not list(staging.iterdir())
     same = {"output", "fingerprint"}  # the inputs' names differ (URLs), so does the fingerprint
     # The per-file report and the warnings name the inputs as given: URLs for the bucket's run.
     named = json.loads(json.dumps({k: v for k, v in local.items() if k not in same}).replace(str(examples_dir), raw))

@@ -281,10 +281,12 @@ def _quiet_dask() -> Iterator[None]:
 
 def run_tasks(ex: Executor, fn: Callable, args: Sequence[tuple], *, key: str,
               weights: Optional[Sequence[int]] = None, desc: str = "",
-              show: bool = False, unit: str = "B") -> list:
+              show: bool = False, unit: str = "B",
+              on_done: Optional[Callable[[int, Any], None]] = None) -> list:
     """Runs ``fn(*a)`` for every ``a`` of ``args`` on ``ex``; returns the results in order. One
     progress bar over all of them (``weights``: e.g. bytes per task; tasks done in the postfix).
-    The first failure cancels the rest and is raised; Ctrl-C cancels them too."""
+    ``on_done(i, result)`` runs here as each task ``i`` finishes. The first failure cancels the
+    rest and is raised; Ctrl-C cancels them too."""
     weights = list(weights) if weights is not None else [1] * len(args)
     bar = None
     if show and args:
@@ -305,6 +307,8 @@ def run_tasks(ex: Executor, fn: Callable, args: Sequence[tuple], *, key: str,
             for f in done:
                 i = index[id(f)]
                 results[i] = ex.result(f)
+                if on_done is not None:
+                    on_done(i, results[i])
                 with lock:
                     done_count += 1
                 if bar is not None:

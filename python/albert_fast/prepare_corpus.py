@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from albert_fast import _core, storage
-from albert_fast.cluster import (DEFAULT_CONNECT_TIMEOUT, STDIN_ON_A_CLUSTER, open_executor, parse_cluster,
-                                reads_local_files, run_tasks)
+from albert_fast.cluster import (DEFAULT_CONNECT_TIMEOUT, STDIN_ON_A_CLUSTER, Executor, open_executor,
+                                parse_cluster, reads_local_files, run_tasks)
 from albert_fast.config import FIELD_ALIASES, Config, CorpusConfig, as_config
 from albert_fast.errors import ConfigError, InputError
 from albert_fast.io_utils import STDIN, atomic_write_json, ensure_output_dir, name_stdin, stdin_spooled
@@ -292,11 +292,14 @@ def _extra_stats(punkt_info: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------
-# A planned run (docs/cluster.md): index each input file, plan the shards here, build each shard
-# where it runs (albert_fast_core::prepare_corpus::plan)
+# A planned run (docs/cluster.md): read, clean and split each input file once into its staged
+# text, plan the shards here, copy each shard together from the staged texts where it runs
+# (albert_fast_core::prepare_corpus::plan)
 
-#: Where a planned run keeps its indexes and shard markers, inside the output directory, until
-#: it finishes.
+#: The staging area of a planned run, inside the output directory until it finishes: per input
+#: file an index and its staged text (the documents as the shards will hold them; for a bucket
+#: output with the tasks on this machine, in a local cache directory), and a marker per
+#: finished shard.
 PLAN_DIR = ".prepare-plan"
 
 
@@ -313,35 +316,84 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
         return previous
     journal_done = previous or []
     plan_dir = storage.join(out, PLAN_DIR)
+    # The indexes and staged texts lie under the output, where every worker reaches them; for a
+    # bucket output whose tasks all run on this machine (threads, local:N), in a local cache
+    # directory of that output instead: the text is not uploaded and read back.
+    stage_dir = plan_dir
+    if storage.is_url(out) and reads_local_files(cluster):
+        stage_dir = str(storage.cache_dir("prepare-plan", hashlib.sha256(str(out).encode()).hexdigest()[:16]))
+    # ("index2": an index of the format before staged text, left by an interrupted run of an
+    # earlier release, is not taken for one of these.)
+    indexes = [storage.join(stage_dir, f"index2-{fp[:16]}-{i:05d}.bin") for i in range(len(files))]
+    texts = [storage.join(stage_dir, f"text-{fp[:16]}-{i:05d}.txt") for i in range(len(files))]
+
+    def remove_staging() -> None:
+        storage.remove_tree(plan_dir)
+        storage.remove_tree(stage_dir)
+
+    def stage(ex: Executor, todo: list[int]) -> None:
+        run_tasks(ex, _index_task,
+                  [(files[i], i, indexes[i], texts[i], params_location, fp,
+                    dict(options, threads=ex.task_threads(len(todo)))) for i in todo],
+                  key="prepare-index", weights=[_size_or_1(files[i]) for i in todo],
+                  desc="prepare-corpus (reading)", show=progress)
+
+    if not storage.is_url(stage_dir):
+        Path(stage_dir).mkdir(parents=True, exist_ok=True)
     with open_executor(cluster, threads, timeout) as ex:
-        # 1. An index per input file (kept from an interrupted run of the same fingerprint).
-        indexes = [storage.join(plan_dir, f"index-{fp[:16]}-{i:05d}.bin") for i in range(len(files))]
-        todo = [i for i, p in enumerate(indexes) if not storage.exists(p)]
+        # 1. Every input file read, cleaned and split once: its index and staged text (kept from
+        # an interrupted run of the same fingerprint: the index is written after the text).
+        fresh = [i for i, p in enumerate(indexes) if not storage.exists(p)]
         try:
-            run_tasks(ex, _index_task,
-                      [(files[i], i, indexes[i], fp, dict(options, threads=ex.task_threads(len(todo))))
-                       for i in todo],
-                      key="prepare-index", weights=[_size_or_1(files[i]) for i in todo],
-                      desc="prepare-corpus (indexing)", show=progress)
+            stage(ex, fresh)
         except Exception:
             if not journal_done:  # a failed fresh run leaves nothing behind (an interrupted one resumes)
-                storage.remove_tree(plan_dir)
+                remove_staging()
             raise
         # 2. The plan; the journal marks the directory as this run's from now on.
-        plan, tasks = _core.prepare_plan(indexes, files, fp, **options)
+        plan, tasks = _core.prepare_plan(indexes, texts, fp, **options)
         if not tasks:  # nothing to write: the statistics say so, as the local run does
-            storage.remove_tree(plan_dir)
+            remove_staging()
             return _core.prepare_stats(plan, [], [], str(out), len(files), hidden + url_hidden, 0,
                                        extra_stats=_extra_stats(punkt_info), **options)
         _write_journal(out, fp, journal_done)
-        # 3. The shards (those the journal lists as finished are kept, as the local run does).
+        # 3. The shards, copied from the staged texts (those the journal lists as finished are
+        # kept, as the local run does). A file's staged text is removed once the shards that
+        # need it are built, so the staging area does not hold the whole output at the end.
         finished = {r["file"]: (r, d) for r, d in _verified(out, journal_done)}
         todo = [t for t in tasks if t["shard"]["file_name"] not in finished]
-        built = run_tasks(ex, _shard_task,
-                          [(t, params_location, fp, out, dict(options, threads=ex.task_threads(len(todo))))
-                           for t in todo],
-                          key="prepare-shard", weights=[t["shard"]["cleaned_bytes"] for t in todo],
-                          desc="prepare-corpus", show=progress)
+        # An interrupted run may have removed texts that a shard it did not finish still needs:
+        # they are staged again (the same bytes).
+        fresh_set, present, restage = set(fresh), {}, set()
+        for t in todo:
+            for i in _shard_files(t):
+                if i not in fresh_set and i not in present:
+                    present[i] = storage.exists(texts[i])
+            gone = [i for i in _shard_files(t) if i not in fresh_set and not present[i]]
+            if gone and _finished_marker(out, t, fp) is None:
+                restage.update(gone)
+        stage(ex, sorted(restage))
+        users = [0] * len(files)
+        for t in todo:
+            for i in _shard_files(t):
+                users[i] += 1
+        for i in range(len(files)):
+            if not users[i]:
+                storage.remove(texts[i])
+
+        groups = _groups(todo, ex.width)
+
+        def built_group(k: int, _results: Any) -> None:
+            for t in groups[k]:
+                for i in _shard_files(t):
+                    users[i] -= 1
+                    if not users[i]:
+                        storage.remove(texts[i])
+
+        built = run_tasks(ex, _shards_task, [(g, fp, out) for g in groups],
+                          key="prepare-shards", weights=[sum(t["shard"]["cleaned_bytes"] for t in g) for g in groups],
+                          desc="prepare-corpus", show=progress, on_done=built_group)
+        built = [r for rs in built for r in rs]
     records = dict(finished)
     resumed = len(finished)
     for t, (record, documents, was_done) in zip(todo, built):
@@ -354,8 +406,35 @@ def _prepare_planned(inputs: list[str], url_hidden: int, out: str, params_dir: P
     _write_journal(out, fp, ordered)
     storage.write_bytes(storage.join(out, _core.PREPARED_STATS_FILE),
                         _core.prepared_json_text(stats).encode("utf-8"))
-    storage.remove_tree(plan_dir)
+    remove_staging()
     return stats
+
+
+#: Cleaned text per shard-building task at most: copying a shard takes milliseconds, so a task
+#: holds several, keeping the cluster's cost per task small next to the work.
+_GROUP_BYTES = 64 << 20
+
+
+def _groups(tasks: list[dict], width: int) -> list[list[dict]]:
+    """``tasks`` (shards) in runs of consecutive ones of up to ``_GROUP_BYTES`` of cleaned
+    text, smaller when that gives fewer than 4 runs per worker thread (to spread the work)."""
+    total = sum(t["shard"]["cleaned_bytes"] for t in tasks)
+    limit = max(1, min(_GROUP_BYTES, total // (4 * max(1, width))))
+    groups: list[list[dict]] = []
+    size = limit
+    for t in tasks:
+        if size >= limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(t)
+        size += t["shard"]["cleaned_bytes"]
+    return groups
+
+
+def _shard_files(task: dict) -> range:
+    """The input files (their indices) whose staged texts a shard task reads."""
+    shard = task["shard"]
+    return range(shard["first"][0], shard["last"][0] + 1)
 
 
 def _size_or_1(path: str) -> int:
@@ -413,15 +492,17 @@ def _write_journal(out: str, fp: str, records: list) -> None:
     storage.write_bytes(storage.join(out, _core.PREPARED_STATE_FILE), text.encode("utf-8"))
 
 
-def _index_task(path: str, i: int, index: str, fp: str, options: dict) -> int:
-    """Step 1 on a worker: the index of input file ``i``, written to ``index``."""
-    if not storage.is_url(index):
-        Path(index).parent.mkdir(parents=True, exist_ok=True)
-        return _core.prepare_index(path, i, index, fp, **options)
+def _index_task(path: str, i: int, index: str, text: str, params: str, fp: str, options: dict) -> int:
+    """Step 1 on a worker: input file ``i`` read, cleaned and split with the Punkt parameters
+    at ``params``; its staged text written to ``text``, then its index to ``index``."""
+    splitter = _worker_splitter(params, fp)
+    if not storage.is_url(index):  # (into the driver's directory: gone if the run has failed meanwhile)
+        return _core.prepare_index(path, i, index, text, fp, splitter, **options)
     with storage.temp_dir() as tmp:
-        local = Path(tmp) / "index.bin"
-        n = _core.prepare_index(path, i, str(local), fp, **options)
-        storage.put_file(local, index)
+        local_index, local_text = Path(tmp) / "index.bin", Path(tmp) / "text.txt"
+        n = _core.prepare_index(path, i, str(local_index), str(local_text), fp, splitter, **options)
+        storage.put_file(local_text, text)
+        storage.put_file(local_index, index)
     return n
 
 
@@ -437,28 +518,41 @@ def _worker_splitter(location: str, fp: str) -> Any:
     return _SPLITTERS[(location, fp)]
 
 
-def _shard_task(task: dict, params: str, fp: str, out: str, options: dict) -> tuple[dict, dict, bool]:
-    """Step 3 on a worker: builds one shard into ``out`` (or finds it finished there: its marker
-    has this run's fingerprint and the file its size); returns its record, its documents'
-    statistics and whether it was found finished."""
+def _finished_marker(out: str, task: dict, fp: str) -> dict | None:
+    """The marker of a shard an earlier attempt built: it has this run's fingerprint and the
+    shard file its size."""
     name = task["shard"]["file_name"]
-    target = storage.join(out, name)
-    marker_path = storage.join(out, PLAN_DIR, f"{name}.done")
-    marker = storage.read_json(marker_path)
+    marker = storage.read_json(storage.join(out, PLAN_DIR, f"{name}.done"))
     if isinstance(marker, dict) and marker.get("fingerprint") == fp and "documents" in marker:
         try:
-            if storage.size(target) == marker["record"]["bytes"]:
-                return marker["record"], marker["documents"], True
+            if storage.size(storage.join(out, name)) == marker["record"]["bytes"]:
+                return marker
         except OSError:
             pass
-    splitter = _worker_splitter(params, fp)
+    return None
+
+
+def _shards_task(tasks: list[dict], fp: str, out: str) -> list[tuple[dict, dict, bool]]:
+    """Step 3 on a worker: :func:`_shard_task` for each shard of ``tasks``."""
+    return [_shard_task(t, fp, out) for t in tasks]
+
+
+def _shard_task(task: dict, fp: str, out: str) -> tuple[dict, dict, bool]:
+    """Copies one shard together from the staged texts into ``out`` (or finds it finished
+    there: :func:`_finished_marker`); returns its record, its documents' statistics and whether
+    it was found finished."""
+    marker = _finished_marker(out, task, fp)
+    if marker is not None:
+        return marker["record"], marker["documents"], True
+    name = task["shard"]["file_name"]
+    target = storage.join(out, name)
     if storage.is_url(out):
         with storage.temp_dir() as tmp:
             local = Path(tmp) / name
-            record, documents = _core.prepare_build_shard(task, splitter, str(local), **options)
+            record, documents = _core.prepare_build_shard(task, str(local))
             storage.put_file(local, target)
     else:
-        Path(out, PLAN_DIR).mkdir(parents=True, exist_ok=True)
-        record, documents = _core.prepare_build_shard(task, splitter, target, **options)
-    storage.write_json(marker_path, {"fingerprint": fp, "record": record, "documents": documents})
+        record, documents = _core.prepare_build_shard(task, target)
+    storage.write_json(storage.join(out, PLAN_DIR, f"{name}.done"),
+                       {"fingerprint": fp, "record": record, "documents": documents})
     return record, documents, False

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use albert_fast_core::corpus::expand_inputs_detailed;
-use albert_fast_core::prepare_corpus::{self as core, FileIndex, PrepareOptions, PreparePlan};
+use albert_fast_core::prepare_corpus::{self as core, FileIndex, PrepareOptions, PreparePlan, Staged};
 use albert_fast_core::prepare_corpus::journal::ShardRecord;
 use albert_fast_core::prepare_corpus::stats::DocumentStats;
 use albert_fast_core::sentences::{PunktParameters, PunktSentenceTokenizer};
@@ -84,7 +84,8 @@ fn save_punkt_params(
     Ok(py.detach(|| p.save_dir(&directory))?)
 }
 
-/// A planned run's inputs, expanded, and its fingerprint (what resume compares):
+/// A planned run's inputs, expanded and checked as the local run checks them before any
+/// output (a binary file fails here, naming it), and its fingerprint (what resume compares):
 /// `(fingerprint, files, hidden entries skipped)`.
 #[pyfunction]
 #[pyo3(signature = (inputs, splitter, **options))]
@@ -98,53 +99,63 @@ fn prepare_fingerprint(
     let splitter = &splitter.inner;
     Ok(py.detach(|| -> albert_fast_core::Result<_> {
         let set = expand_inputs_detailed(&inputs)?;
+        core::precheck(&set.files, &opts)?;
         Ok((core::fingerprint(&set.files, &opts, splitter), crate::options::path_strings(&set.files), set.skipped_hidden))
     })?)
 }
 
-/// Step 1: indexes input file `file` (`path`) into the file `out` (on `threads` threads, an
-/// option). Returns its document count.
+/// Step 1: indexes input file `file` (`path`) into the file `out`, its staged text into the
+/// file `staged` (on `threads` threads, an option). Returns its document count.
 #[pyfunction]
-#[pyo3(signature = (path, file, out, fingerprint, progress=None, **options))]
+#[pyo3(signature = (path, file, out, staged, fingerprint, splitter, progress=None, **options))]
+#[allow(clippy::too_many_arguments)]
 fn prepare_index(
     py: Python<'_>,
     path: PathBuf,
     file: usize,
     out: PathBuf,
+    staged: PathBuf,
     fingerprint: &str,
+    splitter: PyRef<'_, PyPunktSplitter>,
     progress: Option<PyRef<'_, PyProgress>>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> Result<usize> {
     let opts: PrepareOptions = from_kwargs(py, options)?;
     let progress = progress.map(|p| p.inner.clone());
+    let splitter = &splitter.inner;
     Ok(py.detach(|| -> albert_fast_core::Result<usize> {
-        let index = albert_fast_core::parallel::thread_pool(opts.threads)?.install(|| core::index_file(&path, file, &opts, fingerprint, progress))?;
+        let index = albert_fast_core::parallel::thread_pool(opts.threads)?
+            .install(|| core::index_file(&path, file, &opts, splitter, fingerprint, &staged, progress))?;
         index.write(&out)?;
         Ok(index.docs.len())
     })?)
 }
 
 /// Step 2: the plan from the indexes (local paths or URLs, in input order): `(plan, tasks)`,
-/// one task per shard, each `{"inputs": [...], "shard": {...}}` with only the files its span
-/// touches.
+/// one task per shard, each `{"staged": [{"index": ..., "text": ...}, ...], "shard": {...}}`
+/// with the staged results (`staged`: each file's staged text, in input order) of only the
+/// files its documents come from.
 #[pyfunction]
-#[pyo3(signature = (indexes, files, fingerprint, **options))]
+#[pyo3(signature = (indexes, staged, fingerprint, **options))]
 fn prepare_plan<'py>(
     py: Python<'py>,
     indexes: Vec<PathBuf>,
-    files: Vec<PathBuf>,
+    staged: Vec<PathBuf>,
     fingerprint: &str,
     options: Option<&Bound<'py, PyDict>>,
 ) -> Result<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let opts: PrepareOptions = from_kwargs(py, options)?;
     let (plan, tasks) = py.detach(|| -> albert_fast_core::Result<_> {
+        if staged.len() != indexes.len() {
+            return Err(albert_fast_core::Error::InvalidInput(format!("{} indexes, {} staged texts", indexes.len(), staged.len())));
+        }
         let plan = core::plan_shards(indexes.iter().map(|p| FileIndex::read(p)), fingerprint, &opts)?;
         let tasks: Vec<Value> = plan
             .shards
             .iter()
             .map(|s| {
-                let (inputs, shard) = s.task(&files);
-                serde_json::json!({"inputs": inputs, "shard": shard})
+                let parts: Vec<Staged> = s.files().map(|i| Staged { index: indexes[i].clone(), text: staged[i].clone() }).collect();
+                serde_json::json!({"staged": parts, "shard": s})
             })
             .collect();
         Ok((plan, tasks))
@@ -156,23 +167,18 @@ fn prepare_plan<'py>(
 /// and its documents' statistics, `(record, documents)` (`documents` as JSON has it: string
 /// keys, so that it travels through JSON markers and the journal unchanged).
 #[pyfunction]
-#[pyo3(signature = (task, splitter, out, progress=None, **options))]
+#[pyo3(signature = (task, out, progress=None))]
 fn prepare_build_shard<'py>(
     py: Python<'py>,
     task: &Bound<'py, PyAny>,
-    splitter: PyRef<'py, PyPunktSplitter>,
     out: PathBuf,
     progress: Option<PyRef<'py, PyProgress>>,
-    options: Option<&Bound<'py, PyDict>>,
 ) -> Result<Bound<'py, PyAny>> {
-    let opts: PrepareOptions = from_kwargs(py, options)?;
-    let inputs: Vec<PathBuf> = pythonize::depythonize(&task.get_item("inputs")?)?;
+    let staged: Vec<Staged> = pythonize::depythonize(&task.get_item("staged")?)?;
     let shard: core::CorpusShard = pythonize::depythonize(&task.get_item("shard")?)?;
     let progress = progress.map(|p| p.inner.clone());
-    let splitter = &splitter.inner;
     let built = py.detach(|| -> albert_fast_core::Result<(ShardRecord, Value)> {
-        let (record, documents) = albert_fast_core::parallel::thread_pool(opts.threads)?
-            .install(|| core::build_shard(&inputs, &shard, &opts, splitter, &out, progress))?;
+        let (record, documents) = core::build_shard(&staged, &shard, &out, progress)?;
         let documents = serde_json::to_value(&documents).map_err(|e| albert_fast_core::Error::InvalidInput(e.to_string()))?;
         Ok((record, documents))
     })?;

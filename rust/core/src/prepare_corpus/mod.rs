@@ -9,5 +9,5 @@ pub mod stage;
 pub mod stats;
 
 pub use cleaning::{clean_document, clean_line, render_document, CleanDoc, CleanOptions, CleanStats};
-pub use plan::{build_shard, index_file, plan_shards, plan_stats, CorpusShard, FileIndex, PreparePlan};
-pub use stage::{fingerprint, prepare_corpus, sample_text, train_punkt_on_sample, Counts, PrepareOptions, PunktSampleInfo};
+pub use plan::{build_shard, index_file, plan_shards, plan_stats, CorpusShard, FileIndex, PreparePlan, Staged};
+pub use stage::{fingerprint, precheck, prepare_corpus, sample_text, train_punkt_on_sample, Counts, PrepareOptions, PunktSampleInfo};

@@ -1,26 +1,32 @@
 //! prepare-corpus in steps that can run on other machines (`--cluster`, docs/cluster.md), with
 //! output byte-identical to the single-process run ([`super::prepare_corpus`]). De-duplication
-//! is global and ordered (the first copy of a document is kept), so the work is split in four:
+//! is global and ordered (the first copy of a document is kept), so the work is split in four,
+//! and every document is read, cleaned and sentence-split once, as the local run does:
 //!
-//! 1. [`index_file`], a task per input file: read and clean each document and record where it
-//!    lies, its cleaned size and its de-duplication hash ([`FileIndex`], a compact file);
+//! 1. [`index_file`], a task per input file: read and clean each document, split it into
+//!    sentences and append the text the output will hold to the file's *staged text* (a file
+//!    in the run's staging area, next to the output; written atomically); its [`FileIndex`] (a
+//!    compact file) records per document its cleaned size, its de-duplication hash, where its
+//!    text lies in the staged text, its sentences and its line. A copy of an earlier document
+//!    of the same file is certainly a duplicate: it is not split, and stages nothing;
 //! 2. [`plan_shards`], on the driver, in input order: keep the first copy of each hash and
 //!    assign the kept documents to shards by cleaned size exactly as the local run does; each
-//!    shard gets its span of the input and the positions of the duplicates inside it
+//!    shard gets its first and last document and the positions of the duplicates between them
 //!    ([`CorpusShard`]);
-//! 3. [`build_shard`], a task per shard: re-read the span, clean, skip the listed duplicates
-//!    and the empty documents, split into sentences and write the shard atomically; its record
-//!    and the statistics of its documents ([`DocumentStats`]) come back;
+//! 3. [`build_shard`], a task per shard: read its documents' entries from the indexes and copy
+//!    the staged text of the kept ones, in order, into the shard (atomically); its record and
+//!    the statistics of its documents ([`DocumentStats`]) come back. Nothing is cleaned or
+//!    split again;
 //! 4. [`plan_stats`], on the driver: `stats.json` from the plan's counts (with each file's
 //!    report from the index step) and the shards' records and document statistics in shard
 //!    order, the same statistics the local run writes.
 //!
-//! A span read that starts inside a file finds the documents the full read found there
-//! ([`crate::corpus::read_span`]: the file's head decides its mode); only paths, spans and
-//! counts travel between the steps, never text.
+//! Only paths, document numbers and counts travel between the steps, never text: the text
+//! goes from step 1 to step 3 through the staging area, which every worker reaches (it lies
+//! under the output location) and which the driver removes when the run is done.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,32 +34,51 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::cleaning::{clean_document, render_document, CleanStats};
+use super::cleaning::{clean_document, render_document, CleanDoc, CleanStats};
 use super::journal::ShardRecord;
 use super::stats::DocumentStats;
 use super::stage::{stats_value, Counts, PrepareOptions};
 use crate::atomic::AtomicFile;
-use crate::corpus::columnar::ColumnarFormat;
 use crate::corpus::prepared::shard_name;
-use crate::corpus::{open_raw, read_documents, read_span, Flow, Position, RawDocument, ReaderStats};
+use crate::corpus::{open_raw, read_documents, Flow, RawDocument, ReaderStats};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::sentences::PunktSentenceTokenizer;
 
-const INDEX_MAGIC: &[u8; 8] = b"AFPIDX1\n";
-const ENTRY_BYTES: usize = 56;
+const INDEX_MAGIC: &[u8; 8] = b"AFPIDX2\n";
+const ENTRY_BYTES: u64 = 56;
 
 /// One document of a [`FileIndex`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DocEntry {
-    /// (byte offset, lines before) of its first line and just after its last.
-    pub start: (u64, u64),
-    pub end: (u64, u64),
+    /// Where its text lies in the file's staged text: (offset, bytes); no bytes for a document
+    /// without sentences, one that cleaning empties and a copy of an earlier one in the file.
+    pub staged: (u64, u64),
     /// Its cleaned size as the shard assignment counts it; 0 for a document that cleaning
     /// empties.
     pub cleaned_bytes: u64,
+    /// Its sentences as written, and the line of the input file it starts on (its statistics).
+    pub sentences: u64,
+    pub line: u64,
     /// The de-duplication key (0 without de-duplication).
     pub hash: u128,
+}
+
+impl DocEntry {
+    fn to_bytes(self) -> [u8; ENTRY_BYTES as usize] {
+        let mut rec = [0u8; ENTRY_BYTES as usize];
+        for (i, v) in [self.staged.0, self.staged.1, self.cleaned_bytes, self.sentences, self.line].into_iter().enumerate() {
+            rec[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        rec[40..].copy_from_slice(&self.hash.to_le_bytes());
+        rec
+    }
+
+    fn from_bytes(rec: &[u8; ENTRY_BYTES as usize]) -> DocEntry {
+        let u = |i: usize| u64::from_le_bytes(rec[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        let hash = u128::from_le_bytes(rec[40..].try_into().expect("16 bytes"));
+        DocEntry { staged: (u(0), u(1)), cleaned_bytes: u(2), sentences: u(3), line: u(4), hash }
+    }
 }
 
 /// What the index step found in one input file.
@@ -66,6 +91,10 @@ pub struct FileIndex {
     /// What the read counted, with the file's report (layout, mode, documents).
     pub read: ReaderStats,
     pub clean: CleanStats,
+    /// The size of the file's staged text.
+    pub staged_bytes: u64,
+    /// The number of documents (`docs` may hold only some: [`FileIndex::read_part`]).
+    pub documents: u64,
     #[serde(skip)]
     pub docs: Vec<DocEntry>,
 }
@@ -79,120 +108,155 @@ impl FileIndex {
         f.write_all(INDEX_MAGIC).map_err(io)?;
         f.write_all(&(header.len() as u64).to_le_bytes()).map_err(io)?;
         f.write_all(&header).map_err(io)?;
-        f.write_all(&(self.docs.len() as u64).to_le_bytes()).map_err(io)?;
         for d in &self.docs {
-            let mut rec = [0u8; ENTRY_BYTES];
-            for (i, v) in [d.start.0, d.start.1, d.end.0, d.end.1, d.cleaned_bytes].into_iter().enumerate() {
-                rec[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
-            }
-            rec[40..].copy_from_slice(&d.hash.to_le_bytes());
-            f.write_all(&rec).map_err(io)?;
+            f.write_all(&d.to_bytes()).map_err(io)?;
         }
         f.commit()
     }
 
-    /// Reads an index [`FileIndex::write`] wrote (a local path or a URL).
+    /// Reads a whole index [`FileIndex::write`] wrote (a local path or a URL).
     pub fn read(path: &Path) -> Result<FileIndex> {
+        Self::read_part(path, 0, None)
+    }
+
+    /// Reads an index with the entries of its documents `first..first + count` only (all from
+    /// `first` on without `count`): the records are found by seeking, not read through.
+    pub fn read_part(path: &Path, first: u64, count: Option<u64>) -> Result<FileIndex> {
         let bad = |what: &str| Error::InvalidInput(format!("{}: not a prepare-corpus index ({what})", path.display()));
-        let mut r = std::io::BufReader::with_capacity(1 << 20, open_raw(path, 0)?);
-        let mut magic = [0u8; 8];
-        r.read_exact(&mut magic).map_err(|_| bad("too short"))?;
-        if &magic != INDEX_MAGIC {
+        let mut r = open_raw(path, 0)?;
+        let mut head = [0u8; 16];
+        r.read_exact(&mut head).map_err(|_| bad("too short"))?;
+        if &head[..8] != INDEX_MAGIC {
             return Err(bad("wrong magic bytes"));
         }
-        let mut len = [0u8; 8];
-        r.read_exact(&mut len).map_err(|_| bad("truncated header"))?;
-        let mut header = vec![0u8; u64::from_le_bytes(len) as usize];
+        let len = u64::from_le_bytes(head[8..].try_into().expect("8 bytes"));
+        let mut header = vec![0u8; usize::try_from(len).map_err(|_| bad("header size"))?];
         r.read_exact(&mut header).map_err(|_| bad("truncated header"))?;
         let mut index: FileIndex = serde_json::from_slice(&header).map_err(|e| bad(&e.to_string()))?;
-        r.read_exact(&mut len).map_err(|_| bad("truncated"))?;
-        let n = u64::from_le_bytes(len) as usize;
-        index.docs.reserve_exact(n);
-        let mut rec = [0u8; ENTRY_BYTES];
+        let first = first.min(index.documents);
+        let n = count.unwrap_or(u64::MAX).min(index.documents - first);
+        let mut r: Box<dyn Read + Send> = if first == 0 { r } else { open_raw(path, 16 + len + first * ENTRY_BYTES)? };
+        let mut r = BufReader::with_capacity(1 << 20, &mut r);
+        index.docs.reserve_exact(n as usize);
+        let mut rec = [0u8; ENTRY_BYTES as usize];
         for _ in 0..n {
             r.read_exact(&mut rec).map_err(|_| bad("truncated"))?;
-            let u = |i: usize| u64::from_le_bytes(rec[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-            let hash = u128::from_le_bytes(rec[40..].try_into().expect("16 bytes"));
-            index.docs.push(DocEntry { start: (u(0), u(1)), end: (u(2), u(3)), cleaned_bytes: u(4), hash });
+            index.docs.push(DocEntry::from_bytes(&rec));
         }
         Ok(index)
     }
 }
 
-/// Cleans a batch of documents in parallel; returns their entries and adds their counts.
-fn index_batch(batch: &mut Vec<RawDocument>, opts: &PrepareOptions, docs: &mut Vec<DocEntry>, clean: &mut CleanStats) {
-    let dedup = opts.dedup();
-    let entries: Vec<(DocEntry, CleanStats)> = batch
-        .par_iter()
-        .map(|d| {
-            let (c, s) = clean_document(d, &opts.clean);
-            let empty = c.paragraphs.is_empty();
-            let entry = DocEntry {
-                start: (d.start.offset, d.start.line),
-                end: (d.end.offset, d.end.line),
-                cleaned_bytes: if empty { 0 } else { c.bytes() },
-                hash: if dedup && !empty { c.hash128() } else { 0 },
+/// The index step's writer of one file's staged text and entries.
+struct Stager<'a> {
+    opts: &'a PrepareOptions,
+    splitter: &'a PunktSentenceTokenizer,
+    out: AtomicFile,
+    /// Hashes of the file's documents so far: a copy of one is not split or staged.
+    seen: HashSet<u128>,
+    docs: Vec<DocEntry>,
+    clean: CleanStats,
+    staged_bytes: u64,
+}
+
+impl Stager<'_> {
+    /// Cleans a batch in parallel, splits its first copies in parallel, and stages them in order.
+    fn batch(&mut self, batch: &mut Vec<RawDocument>) -> Result<()> {
+        let dedup = self.opts.dedup();
+        let clean = &self.opts.clean;
+        let cleaned: Vec<(CleanDoc, CleanStats, u128)> = batch
+            .par_iter()
+            .map(|d| {
+                let (c, s) = clean_document(d, clean);
+                let h = if dedup && !c.paragraphs.is_empty() { c.hash128() } else { 0 };
+                (c, s, h)
+            })
+            .collect();
+        batch.clear();
+        let first: Vec<bool> = cleaned.iter().map(|(c, _, h)| !c.paragraphs.is_empty() && (!dedup || self.seen.insert(*h))).collect();
+        let splitter = self.splitter;
+        let rendered: Vec<Option<(String, u64)>> =
+            cleaned.par_iter().zip(&first).map(|((c, _, _), &f)| f.then(|| render_document(c, splitter, clean))).collect();
+        for ((c, s, hash), r) in cleaned.into_iter().zip(rendered) {
+            self.clean.add(&s);
+            let (bytes, sentences) = match r {
+                Some((text, n)) if n > 0 => {
+                    self.out.write_all(text.as_bytes()).map_err(|e| Error::io(self.out.path(), e))?;
+                    (text.len() as u64, n)
+                }
+                _ => (0, 0),
             };
-            (entry, s)
-        })
-        .collect();
-    batch.clear();
-    for (e, s) in entries {
-        clean.add(&s);
-        docs.push(e);
+            self.docs.push(DocEntry {
+                staged: (self.staged_bytes, bytes),
+                cleaned_bytes: if c.paragraphs.is_empty() { 0 } else { c.bytes() },
+                sentences,
+                line: c.origin.line,
+                hash,
+            });
+            self.staged_bytes += bytes;
+        }
+        Ok(())
     }
 }
 
-/// Step 1: the index of input file `file` (`path`), read and cleaned as the local run reads
-/// and cleans it. Runs on the current rayon pool.
-pub fn index_file(path: &Path, file: usize, opts: &PrepareOptions, fingerprint: &str, progress: Option<Arc<Progress>>) -> Result<FileIndex> {
+/// Step 1: the index of input file `file` (`path`), read, cleaned and split as the local run
+/// reads, cleans and splits it; its staged text is written to `staged` (atomically, before the
+/// index is returned). Runs on the current rayon pool.
+pub fn index_file(
+    path: &Path,
+    file: usize,
+    opts: &PrepareOptions,
+    splitter: &PunktSentenceTokenizer,
+    fingerprint: &str,
+    staged: &Path,
+    progress: Option<Arc<Progress>>,
+) -> Result<FileIndex> {
     opts.validate()?;
     let mut read = ReaderStats::default();
-    let (mut docs, mut clean) = (Vec::new(), CleanStats::default());
-    let mut batch = Vec::new();
-    let mut batch_bytes = 0u64;
-    read_documents(&[path.to_path_buf()], &opts.documents(progress), &mut read, |doc| {
+    let mut stager =
+        Stager { opts, splitter, out: AtomicFile::create(staged)?, seen: HashSet::new(), docs: Vec::new(), clean: CleanStats::default(), staged_bytes: 0 };
+    let (mut batch, mut batch_bytes) = (Vec::new(), 0u64);
+    read_documents(&[path.to_path_buf()], &opts.documents(progress.clone()), &mut read, |doc| {
         batch_bytes += doc.bytes;
         batch.push(doc);
         if batch_bytes >= opts.batch_bytes as u64 {
             batch_bytes = 0;
-            index_batch(&mut batch, opts, &mut docs, &mut clean);
+            stager.batch(&mut batch)?;
+            if let Some(p) = &progress {
+                p.check()?;
+            }
         }
         Ok(Flow::Continue)
     })?;
-    index_batch(&mut batch, opts, &mut docs, &mut clean);
+    stager.batch(&mut batch)?;
+    let Stager { out, docs, clean, staged_bytes, .. } = stager;
+    out.commit()?;
     // The file was read alone: its report's index is its place in the input list.
     read.files.iter_mut().for_each(|f| f.index = file);
-    Ok(FileIndex { fingerprint: fingerprint.to_string(), file, read, clean, docs })
+    Ok(FileIndex { fingerprint: fingerprint.to_string(), file, read, clean, staged_bytes, documents: docs.len() as u64, docs })
 }
 
-/// One shard of a [`PreparePlan`]: its span of the input and what to skip inside it.
+/// One shard of a [`PreparePlan`]: its documents, and which of them to skip.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CorpusShard {
     pub index: usize,
     pub file_name: String,
-    /// The start of its first document and the end of its last.
-    pub start: Position,
-    pub end: Position,
-    /// The input index of the task's first file ([`CorpusShard::task`]; 0 in the plan).
-    #[serde(default)]
-    pub first_file: usize,
+    /// Its first and its last document: (input file, document number in the file's index).
+    pub first: (usize, u64),
+    pub last: (usize, u64),
     /// Documents assigned to it, and their cleaned bytes.
     pub documents: u64,
     pub cleaned_bytes: u64,
-    /// Duplicates inside the span, as the positions of documents in it (0: the first
-    /// document the span read finds), ascending.
+    /// Duplicates between its first and last document, as positions among the documents from
+    /// the first to the last (0: the first), ascending. (Documents that cleaning emptied are
+    /// skipped by their entry.)
     pub skip: Vec<u64>,
 }
 
 impl CorpusShard {
-    /// The shard as a task on its own sees it: the input files its span touches, and the span
-    /// with file indices relative to them.
-    pub fn task(&self, files: &[PathBuf]) -> (Vec<PathBuf>, CorpusShard) {
-        let base = self.start.file;
-        let inputs = files[base..=self.end.file.min(files.len().saturating_sub(1))].to_vec();
-        let rebase = |p: Position| Position { file: p.file - base, ..p };
-        (inputs, CorpusShard { start: rebase(self.start), end: rebase(self.end), first_file: base, ..self.clone() })
+    /// The input files (their indices) its documents come from.
+    pub fn files(&self) -> std::ops::RangeInclusive<usize> {
+        self.first.0..=self.last.0
     }
 }
 
@@ -210,13 +274,13 @@ pub fn plan_shards(indexes: impl IntoIterator<Item = Result<FileIndex>>, fingerp
     let mut plan = PreparePlan { fingerprint: fingerprint.to_string(), shards: Vec::new(), read: ReaderStats::default(), counts: Counts::default() };
     let mut seen: HashSet<u128> = HashSet::new();
     let (dedup, mut fill) = (opts.dedup(), 0u64);
-    // The open shard, the number of documents its span has read so far, and duplicates read
-    // since its last assigned document (inside the span only if another one follows).
+    // The open shard, the position of the next document from its first on, and duplicates
+    // since its last assigned document (inside it only if another one follows).
     let mut open: Option<CorpusShard> = None;
     let (mut ordinal, mut pending) = (0u64, Vec::new());
     for (expected, index) in indexes.into_iter().enumerate() {
         let index = index?;
-        if index.file != expected || index.fingerprint != fingerprint {
+        if index.file != expected || index.fingerprint != fingerprint || index.docs.len() as u64 != index.documents {
             return Err(Error::InvalidInput(format!(
                 "index {expected}: belongs to another prepare-corpus run (file {}, fingerprint {})",
                 index.file, index.fingerprint
@@ -224,8 +288,8 @@ pub fn plan_shards(indexes: impl IntoIterator<Item = Result<FileIndex>>, fingerp
         }
         plan.read.merge(&index.read);
         plan.counts.clean.add(&index.clean);
-        let at = |(offset, line): (u64, u64)| Position { file: index.file, offset, line };
-        for d in &index.docs {
+        for (k, d) in index.docs.iter().enumerate() {
+            let at = (index.file, k as u64);
             if d.cleaned_bytes == 0 {
                 plan.counts.empty += 1;
                 ordinal += open.is_some() as u64;
@@ -243,19 +307,10 @@ pub fn plan_shards(indexes: impl IntoIterator<Item = Result<FileIndex>>, fingerp
                 ordinal = 0;
                 pending.clear();
                 let i = plan.shards.len();
-                CorpusShard {
-                    index: i,
-                    file_name: shard_name(i),
-                    start: at(d.start),
-                    end: at(d.end),
-                    first_file: 0,
-                    documents: 0,
-                    cleaned_bytes: 0,
-                    skip: Vec::new(),
-                }
+                CorpusShard { index: i, file_name: shard_name(i), first: at, last: at, documents: 0, cleaned_bytes: 0, skip: Vec::new() }
             });
             shard.skip.append(&mut pending);
-            shard.end = at(d.end);
+            shard.last = at;
             shard.documents += 1;
             shard.cleaned_bytes += d.cleaned_bytes;
             ordinal += 1;
@@ -270,82 +325,84 @@ pub fn plan_shards(indexes: impl IntoIterator<Item = Result<FileIndex>>, fingerp
     Ok(plan)
 }
 
-/// Step 3: builds shard `shard` (as [`CorpusShard::task`] gives it, with its `inputs`) into the
-/// file `out_path`, atomically; returns its record and its documents' statistics (files by
-/// input index, as the local run counts them). Runs on the current rayon pool.
-pub fn build_shard(
-    inputs: &[PathBuf],
-    shard: &CorpusShard,
-    opts: &PrepareOptions,
-    splitter: &PunktSentenceTokenizer,
-    out_path: &Path,
-    progress: Option<Arc<Progress>>,
-) -> Result<(ShardRecord, DocumentStats)> {
-    opts.validate()?;
-    let doc_opts = opts.documents(progress.clone());
+/// Where [`index_file`] left one input file's results: its index and its staged text (local
+/// paths or URLs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Staged {
+    pub index: PathBuf,
+    pub text: PathBuf,
+}
+
+/// Step 3: builds shard `shard` into the file `out_path`, atomically, from the staged results
+/// of the input files it spans (`staged`, one per file of [`CorpusShard::files`]); returns its
+/// record and its documents' statistics (files by input index, as the local run counts them).
+pub fn build_shard(staged: &[Staged], shard: &CorpusShard, out_path: &Path, progress: Option<Arc<Progress>>) -> Result<(ShardRecord, DocumentStats)> {
+    if staged.len() != shard.files().count() {
+        return Err(Error::InvalidInput(format!(
+            "{}: spans {} input files, given the staged results of {}",
+            shard.file_name,
+            shard.files().count(),
+            staged.len()
+        )));
+    }
     let mut documents = DocumentStats::default();
     let mut out = AtomicFile::create(out_path)?;
     let mut record = ShardRecord { file: shard.file_name.clone(), ..Default::default() };
     let (mut assigned, mut cleaned_bytes) = (0u64, 0u64);
     let mut skip = shard.skip.iter().copied().peekable();
-    let (mut ordinal, mut batch, mut batch_bytes) = (0u64, Vec::new(), 0u64);
-    let mut flush = |batch: &mut Vec<RawDocument>, out: &mut AtomicFile, record: &mut ShardRecord| -> Result<()> {
-        // A document as written: its text, sentences, cleaned bytes, and input file and line.
-        type Rendered = Option<(String, u64, u64, (usize, u64))>;
-        let rendered: Vec<Rendered> = batch
-            .par_iter()
-            .map(|d| {
-                let (c, _) = clean_document(d, &opts.clean);
-                if c.paragraphs.is_empty() {
-                    return None;
-                }
-                let (text, n) = render_document(&c, splitter, &opts.clean);
-                Some((text, n, c.bytes(), (shard.first_file + c.origin.file as usize, c.origin.line)))
-            })
-            .collect();
-        batch.clear();
-        for (text, n, bytes, (file, line)) in rendered.into_iter().flatten() {
-            assigned += 1;
-            cleaned_bytes += bytes;
-            if n > 0 {
-                out.write_all(text.as_bytes()).map_err(|e| Error::io(out_path, e))?;
+    let mut ordinal = 0u64;
+    for (file, part) in shard.files().zip(staged) {
+        let first = if file == shard.first.0 { shard.first.1 } else { 0 };
+        let count = (file == shard.last.0).then(|| (shard.last.1 + 1).saturating_sub(first));
+        let index = FileIndex::read_part(&part.index, first, count)?;
+        if count.is_some_and(|n| index.docs.len() as u64 != n) {
+            return Err(Error::InvalidInput(format!("{}: holds fewer documents than planned", part.index.display())));
+        }
+        let mut at = index.docs.first().map_or(0, |d| d.staged.0);
+        let mut text = BufReader::with_capacity(1 << 20, open_raw(&part.text, at)?);
+        let short = |at: u64| {
+            Error::InvalidInput(format!("{}: the staged text ends at byte {at}, before its index says", part.text.display()))
+        };
+        for d in &index.docs {
+            let this = ordinal;
+            ordinal += 1;
+            if d.staged.0 != at || d.staged.0 + d.staged.1 > index.staged_bytes {
+                return Err(Error::InvalidInput(format!("{}: document {}: not where its index says", part.text.display(), this)));
+            }
+            let keep = if d.cleaned_bytes == 0 {
+                false
+            } else if skip.peek() == Some(&this) {
+                skip.next();
+                false
+            } else {
+                true
+            };
+            let mut piece = (&mut text).take(d.staged.1);
+            let copied = if keep {
+                assigned += 1;
+                cleaned_bytes += d.cleaned_bytes;
+                std::io::copy(&mut piece, &mut out).map_err(|e| Error::io(out_path, e))?
+            } else {
+                std::io::copy(&mut piece, &mut std::io::sink()).map_err(|e| Error::io(&part.text, e))?
+            };
+            if copied != d.staged.1 {
+                return Err(short(at + copied));
+            }
+            at += copied;
+            if keep && d.sentences > 0 {
                 record.documents += 1;
-                record.sentences += n;
-                record.bytes += text.len() as u64;
-                documents.add(file, line, text.len() as u64, n);
+                record.sentences += d.sentences;
+                record.bytes += d.staged.1;
+                documents.add(file, d.line, d.staged.1, d.sentences);
             }
         }
         if let Some(p) = &progress {
             p.check()?;
         }
-        Ok(())
-    };
-    // A Parquet/Arrow file is read from its first row: the documents before the span are passed
-    // over (they belong to earlier shards).
-    let columnar = inputs.get(shard.start.file).is_some_and(|p| ColumnarFormat::of(p).is_some());
-    let from = if columnar { Position { offset: 0, line: 0, ..shard.start } } else { shard.start };
-    read_span(inputs, &doc_opts, from, Some(shard.end), &mut ReaderStats::default(), |doc| {
-        if doc.start < shard.start {
-            return Ok(Flow::Continue);
-        }
-        let this = ordinal;
-        ordinal += 1;
-        if skip.peek() == Some(&this) {
-            skip.next();
-            return Ok(Flow::Continue);
-        }
-        batch_bytes += doc.bytes;
-        batch.push(doc);
-        if batch_bytes >= opts.batch_bytes as u64 {
-            batch_bytes = 0;
-            flush(&mut batch, &mut out, &mut record)?;
-        }
-        Ok(Flow::Continue)
-    })?;
-    flush(&mut batch, &mut out, &mut record)?;
+    }
     if (assigned, cleaned_bytes) != (shard.documents, shard.cleaned_bytes) {
         return Err(Error::InvalidInput(format!(
-            "the input changed while it was read: {} no longer holds the documents planned for it ({} of {} found)",
+            "the staging area changed: {} no longer finds the documents planned for it ({} of {} found)",
             shard.file_name, assigned, shard.documents
         )));
     }
@@ -397,25 +454,20 @@ mod tests {
         let files = crate::corpus::expand_inputs(inputs).unwrap();
         let sp = splitter();
         let fp = fingerprint(&files, opts, &sp);
-        fs::create_dir_all(out).unwrap();
-        let index_paths: Vec<PathBuf> = (0..files.len()).map(|i| out.join(format!("index-{i}.bin"))).collect();
+        let staging = out.join("staging");
+        fs::create_dir_all(&staging).unwrap();
+        let staged: Vec<Staged> = (0..files.len())
+            .map(|i| Staged { index: staging.join(format!("index-{i}.bin")), text: staging.join(format!("text-{i}.txt")) })
+            .collect();
         for (i, f) in files.iter().enumerate() {
-            index_file(f, i, opts, &fp, None).unwrap().write(&index_paths[i]).unwrap();
+            index_file(f, i, opts, &sp, &fp, &staged[i].text, None).unwrap().write(&staged[i].index).unwrap();
         }
-        let plan = plan_shards(index_paths.iter().map(|p| FileIndex::read(p)), &fp, opts).unwrap();
+        let plan = plan_shards(staged.iter().map(|s| FileIndex::read(&s.index)), &fp, opts).unwrap();
         // A plan travels as JSON and comes back the same.
         let plan: PreparePlan = serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
-        let (records, documents): (Vec<_>, Vec<_>) = plan
-            .shards
-            .iter()
-            .map(|s| {
-                let (inputs, task) = s.task(&files);
-                build_shard(&inputs, &task, opts, &sp, &out.join(&s.file_name), None).unwrap()
-            })
-            .unzip();
-        for p in index_paths {
-            fs::remove_file(p).unwrap();
-        }
+        let (records, documents): (Vec<_>, Vec<_>) =
+            plan.shards.iter().map(|s| build_shard(&staged[s.files()], s, &out.join(&s.file_name), None).unwrap()).unzip();
+        fs::remove_dir_all(staging).unwrap();
         plan_stats(&plan, records, &documents, "OUT", files.len(), 0, 0, opts, Map::new()).unwrap()
     }
 
@@ -478,19 +530,30 @@ mod tests {
     }
 
     #[test]
-    fn a_changed_input_is_detected_not_built() {
-        let d = TempDir::new("changed");
-        let input = d.write_string("a.txt", &"One more sentence here.\n\n".repeat(50));
+    fn a_damaged_staging_area_is_detected_not_built() {
+        let d = TempDir::new("damaged");
+        let input = d.write_string("a.txt", &"One more sentence here.\n\nAnother one, different.\n\n".repeat(50));
         let opts = PrepareOptions { shard_bytes: 200, clean: super::super::CleanOptions { dedup: false, ..Default::default() }, ..Default::default() };
         let files = crate::corpus::expand_inputs(std::slice::from_ref(&input)).unwrap();
-        let index = index_file(&files[0], 0, &opts, "fp", None).unwrap();
+        let staged = [Staged { index: d.0.join("index.bin"), text: d.0.join("text.txt") }];
+        let index = index_file(&files[0], 0, &opts, &splitter(), "fp", &staged[0].text, None).unwrap();
+        index.write(&staged[0].index).unwrap();
+        assert_eq!(index.staged_bytes, fs::metadata(&staged[0].text).unwrap().len());
+        // A part of the index holds the entries of the whole one from there on.
+        assert_eq!(FileIndex::read_part(&staged[0].index, 7, Some(3)).unwrap().docs, index.docs[7..10]);
+        assert_eq!(FileIndex::read_part(&staged[0].index, 95, None).unwrap().docs, index.docs[95..]);
         let plan = plan_shards([Ok(index)], "fp", &opts).unwrap();
-        fs::write(&input, "Other text entirely.\n\n".repeat(50)).unwrap();
-        let (inputs, task) = plan.shards[1].task(&files);
+        let last = plan.shards.last().unwrap();
         let out = d.0.join("corpus-00001.txt");
-        let err = build_shard(&inputs, &task, &opts, &splitter(), &out, None).unwrap_err();
-        assert!(err.to_string().contains("input changed"), "{err}");
+        // The staged text cut short: the shard that needs its end fails, naming the file.
+        let text = fs::read(&staged[0].text).unwrap();
+        fs::write(&staged[0].text, &text[..text.len() - 10]).unwrap();
+        let err = build_shard(&staged, last, &out, None).unwrap_err();
+        assert!(err.to_string().contains("text.txt") && err.to_string().contains("ends at byte"), "{err}");
         assert!(!out.exists());
+        // Another run's index, or none at all, is refused.
+        let err = plan_shards([FileIndex::read(&staged[0].index)], "other", &opts).unwrap_err();
+        assert!(err.to_string().contains("another prepare-corpus run"), "{err}");
         let err = plan_shards([FileIndex::read(&d.0.join("a.txt"))], "fp", &opts).unwrap_err();
         assert!(err.to_string().contains("not a prepare-corpus index"), "{err}");
     }

@@ -177,7 +177,7 @@ pub fn fingerprint(files: &[PathBuf], opts: &PrepareOptions, splitter: &PunktSen
 
 /// Checks every input before any output is written: binary files fail the run here (naming
 /// the file), not hours later.
-fn precheck(files: &[PathBuf], opts: &PrepareOptions) -> Result<()> {
+pub fn precheck(files: &[PathBuf], opts: &PrepareOptions) -> Result<()> {
     let documents = opts.documents(None);
     files.par_iter().try_for_each(|f| Source::open(f, &documents, 0, 0).map(|_| ()))
 }
