@@ -61,6 +61,7 @@ cd.run_tasks = pc.run_tasks = timed("tasks", cl.run_tasks)
 if args["cluster"] == "threads":  # the planned path (plan + tasks) on threads here, without Dask
     cd.parse_cluster = pc.parse_cluster = lambda c: c
     cd.open_executor = pc.open_executor = lambda c, *a: cl.open_executor(None, *a)
+    cd.starting_executor = lambda c, *a, **k: cl.starting_executor(None, *a, **k)
 _core.create_data_plan = timed("plan", _core.create_data_plan)
 _core.prepare_plan = timed("plan", _core.prepare_plan)
 t = time.monotonic()
