@@ -272,6 +272,13 @@ def test_missing_dask_says_what_to_install(spm_dir, corpus_dir, tmp_path):
     r = run_cli("prepare-corpus", str(corpus_dir), "-o", str(tmp_path / "out"), "--cluster", "local:2", env=env)
     assert r.returncode == 2
     assert "pip install 'albert-fast[dask]'" in r.stderr and "Traceback" not in r.stderr
+    # create-data starts a local cluster in the background while it plans: the same clear error
+    out = tmp_path / "data"
+    r = run_cli("create-data", str(corpus_dir), "--tokenizer", str(spm_dir), "-o", str(out), "--dupe_factor", "1",
+                "--cluster", "local:2", env=env)
+    assert r.returncode == 2
+    assert "pip install 'albert-fast[dask]'" in r.stderr and "Traceback" not in r.stderr
+    assert not list(out.rglob("*")), "nothing left behind"
 
 
 def test_run_tasks_keeps_order_shows_one_bar_and_raises_the_first_error(capsys):

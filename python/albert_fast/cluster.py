@@ -304,7 +304,7 @@ def starting_executor(cluster: Any, threads: int = 0, connect_timeout: float = D
     plan): yields a function that waits for the executor and returns it. A ``local:N``
     cluster's worker processes start (and ``warm``, ``(fn, args)`` for :meth:`Executor.warm`,
     runs on them) in the background; a cluster at an address is reached first, so that an
-    unreachable one is an error before the plan, not after it."""
+    unreachable one (or missing Dask) is an error before the plan, not after it."""
     spec = parse_cluster(cluster)
     stack = contextlib.ExitStack()
 
@@ -319,6 +319,7 @@ def starting_executor(cluster: Any, threads: int = 0, connect_timeout: float = D
             ex = start()
             yield lambda: ex
         return
+    _require_dask()  # (missing Dask is said before the plan too)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="albert-fast-cluster-start")
     starting = pool.submit(start)
     try:
