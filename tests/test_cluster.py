@@ -253,6 +253,28 @@ def test_an_unreachable_scheduler_is_a_clear_error_within_the_timeout(spm_dir, c
                                 config={"cluster": {"address": address, "connect_timeout": 1}})
 
 
+def test_an_unreachable_scheduler_stops_the_plan_made_meanwhile(spm_dir, corpus_dir, tmp_path, monkeypatch):
+    """The scheduler is reached while the driver plans: when it cannot be, the plan (here one
+    that would take a minute) stops at the timeout with that error."""
+    import albert_fast.create_data as cd
+
+    seen: dict = {}
+
+    def slow_plan(progress, **kw):
+        deadline = time.monotonic() + 60
+        while not progress.cancelled and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen["cancelled"] = progress.cancelled
+        raise KeyboardInterrupt("cancelled")
+
+    monkeypatch.setattr(cd._core, "create_data_plan", slow_plan)
+    start = time.monotonic()
+    with pytest.raises(ClusterError, match="cannot reach the Dask scheduler"):
+        create_pretraining_data(corpus_dir, spm_dir, tmp_path / "out", dupe_factor=1,
+                                cluster=f"tcp://127.0.0.1:{free_port()}", config={"cluster": {"connect_timeout": 1}})
+    assert time.monotonic() - start < 20 and seen == {"cancelled": True}
+
+
 def test_standard_input_with_workers_elsewhere_is_a_clear_error(spm_dir, punkt_dir, tmp_path):
     """'-' is copied to this machine: a cluster at an address may not reach the copy."""
     for verb, extra in (("create-data", ["--tokenizer", str(spm_dir)]),

@@ -15,6 +15,7 @@ run with its error.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import socket
 import sys
@@ -26,8 +27,8 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from albert_fast.errors import AlbertFastError, ConfigError
 
-__all__ = ["ClusterError", "ClusterSpec", "Executor", "open_executor", "starting_executor", "run_tasks",
-           "parse_cluster", "output_environment", "reads_local_files"]
+__all__ = ["ClusterError", "ClusterSpec", "Executor", "StartingExecutor", "open_executor", "starting_executor",
+           "run_tasks", "parse_cluster", "output_environment", "reads_local_files"]
 
 #: Seconds to wait for a scheduler before giving up (the config's cluster.connect_timeout).
 DEFAULT_CONNECT_TIMEOUT = 30.0
@@ -297,15 +298,32 @@ def open_executor(cluster: Any, threads: int = 0, connect_timeout: float = DEFAU
             client.close()
 
 
+class StartingExecutor:
+    """An executor being opened in the background (:func:`starting_executor`): call it to wait
+    for the executor; :meth:`check` raises the start's error as soon as there is one."""
+
+    def __init__(self, future: Any) -> None:
+        self._future = future
+
+    def __call__(self) -> Executor:
+        return self._future.result()
+
+    def check(self) -> None:
+        if self._future.done() and self._future.exception() is not None:
+            raise self._future.exception()
+
+
 @contextlib.contextmanager
 def starting_executor(cluster: Any, threads: int = 0, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-                      warm: Optional[tuple[Callable, tuple]] = None) -> Iterator[Callable[[], Executor]]:
-    """:func:`open_executor`, started while the caller does something else (the driver's
-    plan): yields a function that waits for the executor and returns it. A ``local:N``
-    cluster's worker processes start (and ``warm``, ``(fn, args)`` for :meth:`Executor.warm`,
-    runs on them) in the background; a cluster at an address is reached first, so that an
-    unreachable one (or missing Dask) is an error before the plan, not after it."""
+                      warm: Optional[tuple[Callable, tuple]] = None) -> Iterator[StartingExecutor]:
+    """:func:`open_executor` in the background, while the caller does something else (the
+    driver's plan, which passes :meth:`StartingExecutor.check` to its progress loop so that
+    an unreachable scheduler stops it within ``connect_timeout``): importing Dask, reaching
+    the scheduler or starting a ``local:N`` cluster's processes, then ``warm`` (``(fn, args)``
+    for :meth:`Executor.warm`). Closed (a local cluster stopped) on exit, once started."""
     spec = parse_cluster(cluster)
+    if spec is not None and importlib.util.find_spec("distributed") is None:
+        _require_dask()  # said before anything else (importing it is left to the background)
     stack = contextlib.ExitStack()
 
     def start() -> Executor:
@@ -314,16 +332,10 @@ def starting_executor(cluster: Any, threads: int = 0, connect_timeout: float = D
             ex.warm(*warm)
         return ex
 
-    if spec is None or spec.kind != "local":
-        with stack:
-            ex = start()
-            yield lambda: ex
-        return
-    _require_dask()  # (missing Dask is said before the plan too)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="albert-fast-cluster-start")
     starting = pool.submit(start)
     try:
-        yield starting.result
+        yield StartingExecutor(starting)
     finally:
         try:
             # Stopped only once started (a failed start has nothing to stop; the caller's

@@ -413,15 +413,15 @@ def _create_data_planned(options: dict[str, Any], cluster: Any, connect_timeout:
                          threads: int, worker_model: str, model_sha: str, show: bool) -> dict[str, Any]:
     """create-data as a plan (pass 1, here) and tasks of consecutive shards (on the cluster,
     or on threads here for an output in object storage): the same files and summary as
-    ``_core.create_data``. A local cluster starts, and its workers load the model, while the
-    driver plans."""
+    ``_core.create_data``. The cluster is reached or started, and its workers load the model,
+    while the driver plans."""
     out = options["output_dir"]
     local_out = not storage.is_url(out)
     with starting_executor(cluster, threads, connect_timeout,
                            warm=(_warm_worker, (worker_model, model_sha, options))) as executor:
         plan = run_with_progress(
             lambda p: _core.create_data_plan(local_output=local_out, progress=p, **options), _bar,
-            show=show, name="albert-fast-create-data")
+            show=show, name="albert-fast-create-data", check=executor.check)
         ex = executor()
         n = plan.num_shards
         # One shard per task unless there are many (the scheduler's cost per task stays small
