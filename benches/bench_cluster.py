@@ -8,7 +8,9 @@ create-data and prepare-corpus on 100 MB+ of technical prose, each
   workers  -- an existing `dask scheduler` + N `dask worker --nthreads 1` processes (started
               here before the runs, as a user's cluster would be)
 
-in rounds (the modes interleaved, so a noisy neighbour hits them alike; the best round counts).
+in rounds (the modes interleaved, so a noisy neighbour hits them alike; the best round counts),
+and the CPU a local cluster's processes use at rest, with Dask's default housekeeping rates and
+with those albert-fast sets for local:N (cluster.LOCAL_CLUSTER_CONFIG).
 Every mode's output files must be byte-identical, or the bench fails. `--baseline DIR` (a checkout
 of another commit, with its built extension) adds the same modes run from that checkout's
 python/, named `base:MODE`, to compare before and after in one run (their files must match too). Each run is its own
@@ -63,6 +65,7 @@ cd.run_tasks = pc.run_tasks = timed("tasks", cl.run_tasks)
 if args["cluster"] == "threads":  # the planned path (plan + tasks) on threads here, without Dask
     cd.parse_cluster = pc.parse_cluster = lambda c: c
     cd.open_executor = pc.open_executor = lambda c, *a: cl.open_executor(None, *a)
+    cd.starting_executor = lambda c, *a, **k: cl.starting_executor(None, *a, **k)
 _core.create_data_plan = timed("plan", _core.create_data_plan)
 _core.prepare_plan = timed("plan", _core.prepare_plan)
 t = time.monotonic()
@@ -88,6 +91,21 @@ t = time.monotonic()
 with open_executor(sys.argv[1]) as ex:
     started = time.monotonic() - t
 print(started, time.monotonic() - t)
+"""
+
+#: CPU of a local cluster's processes (the driver with its scheduler and nannies, the workers)
+#: at rest: Dask's housekeeping, with its default rates and with cluster.LOCAL_CLUSTER_CONFIG.
+AT_REST = r"""
+import sys, time, psutil
+from albert_fast import cluster
+if sys.argv[2] == "defaults":
+    cluster.LOCAL_CLUSTER_CONFIG = {}
+with cluster.open_executor(sys.argv[1]) as ex:
+    time.sleep(2)
+    procs = [psutil.Process()] + psutil.Process().children(recursive=True)
+    before = [sum(p.cpu_times()[:4]) for p in procs]
+    time.sleep(float(sys.argv[3]))
+    print(sum(sum(p.cpu_times()[:4]) - b for p, b in zip(procs, before)) / float(sys.argv[3]))
 """
 
 
@@ -206,6 +224,9 @@ def main() -> None:
     n = args.cores
     startup = [float(x) for x in subprocess.run([sys.executable, "-c", STARTUP, f"local:{n}"], capture_output=True,
                                                  text=True, env=env(), check=True).stdout.split()]
+    at_rest = {rates: float(subprocess.run([sys.executable, "-c", AT_REST, f"local:{n}", rates, "10"],
+                                           capture_output=True, text=True, env=env(), check=True).stdout)
+               for rates in ("defaults", "ours")}
     workers = Workers(n, HERE / "out" / "dask-workers.log")
     # mode -> (cluster, checkout, its external workers)
     modes = {"local": (None, REPO, workers), "threads": ("threads", REPO, workers),
@@ -239,10 +260,10 @@ def main() -> None:
     finally:
         for pool in pools:
             pool.close()
-    report(results, startup, args)
+    report(results, startup, at_rest, args)
 
 
-def report(results: dict, startup: list[float], args: argparse.Namespace) -> None:
+def report(results: dict, startup: list[float], at_rest: dict, args: argparse.Namespace) -> None:
     n = args.cores
     cmd = "python benches/bench_cluster.py " + " ".join(sys.argv[1:])
     lines = [f"\n## Cluster path vs local at equal cores ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n",
@@ -254,7 +275,9 @@ def report(results: dict, startup: list[float], args: argparse.Namespace) -> Non
              f"{args.vocab_size}-piece tokenizer; prepare-corpus on the raw text in {args.files} files, Punkt "
              f"parameters given, 4 MB shards. Best of {args.rounds} interleaved rounds; every mode's files "
              f"byte-identical (checked). local:{n} includes starting its {n} worker processes "
-             f"({startup[0]:.1f} s to start, {startup[1]:.1f} s with the stop, measured alone).\n",
+             f"({startup[0]:.1f} s to start, {startup[1]:.1f} s with the stop, measured alone). Its processes at "
+             f"rest use {at_rest['defaults']:.1%} of a core with Dask's default housekeeping rates, "
+             f"{at_rest['ours']:.1%} with those albert-fast sets (cluster.LOCAL_CLUSTER_CONFIG).\n",
              "Wall time on a shared machine measures the neighbours as much as us, so the overhead is also "
              "given in CPU time of every process the mode uses (the driver, local:N's worker processes, the "
              "external scheduler and workers): that is the cost per core the estimate in docs/cluster.md "

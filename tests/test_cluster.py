@@ -373,6 +373,28 @@ def test_an_unreachable_scheduler_is_a_clear_error_within_the_timeout(spm_dir, c
                                 config={"cluster": {"address": address, "connect_timeout": 1}})
 
 
+def test_an_unreachable_scheduler_stops_the_plan_made_meanwhile(spm_dir, corpus_dir, tmp_path, monkeypatch):
+    """The scheduler is reached while the driver plans: when it cannot be, the plan (here one
+    that would take a minute) stops at the timeout with that error."""
+    import albert_fast.create_data as cd
+
+    seen: dict = {}
+
+    def slow_plan(progress, **kw):
+        deadline = time.monotonic() + 60
+        while not progress.cancelled and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen["cancelled"] = progress.cancelled
+        raise KeyboardInterrupt("cancelled")
+
+    monkeypatch.setattr(cd._core, "create_data_plan", slow_plan)
+    start = time.monotonic()
+    with pytest.raises(ClusterError, match="cannot reach the Dask scheduler"):
+        create_pretraining_data(corpus_dir, spm_dir, tmp_path / "out", dupe_factor=1,
+                                cluster=f"tcp://127.0.0.1:{free_port()}", config={"cluster": {"connect_timeout": 1}})
+    assert time.monotonic() - start < 20 and seen == {"cancelled": True}
+
+
 def test_standard_input_with_workers_elsewhere_is_a_clear_error(spm_dir, punkt_dir, tmp_path):
     """'-' is copied to this machine: a cluster at an address may not reach the copy."""
     for verb, extra in (("create-data", ["--tokenizer", str(spm_dir)]),
@@ -392,6 +414,13 @@ def test_missing_dask_says_what_to_install(spm_dir, corpus_dir, tmp_path):
     r = run_cli("prepare-corpus", str(corpus_dir), "-o", str(tmp_path / "out"), "--cluster", "local:2", env=env)
     assert r.returncode == 2
     assert "pip install 'albert-fast[dask]'" in r.stderr and "Traceback" not in r.stderr
+    # create-data starts a local cluster in the background while it plans: the same clear error
+    out = tmp_path / "data"
+    r = run_cli("create-data", str(corpus_dir), "--tokenizer", str(spm_dir), "-o", str(out), "--dupe_factor", "1",
+                "--cluster", "local:2", env=env)
+    assert r.returncode == 2
+    assert "pip install 'albert-fast[dask]'" in r.stderr and "Traceback" not in r.stderr
+    assert not list(out.rglob("*")), "nothing left behind"
 
 
 def test_run_tasks_keeps_order_shows_one_bar_and_raises_the_first_error(capsys):
@@ -427,3 +456,83 @@ def test_a_worker_with_another_environment_refuses_its_tasks(dask_cluster):
         with pytest.raises(ClusterError, match=r"worker .*: albert_fast '.+', the driver's '0\.0\.0-other': "
                                                r"its output would not match"):
             run_tasks(ex, pow, [(2, 5)], key="env-other")
+
+
+def _builder_options(corpus_dir: Path, spm_dir: Path, tmp_path: Path, monkeypatch) -> dict:
+    """The options create-data hands the core (those a worker's builder is made with)."""
+    import albert_fast.create_data as cd
+
+    seen: dict = {}
+    run = cd._core.create_data
+
+    def capture(**kw):
+        seen.update({k: v for k, v in kw.items() if k not in ("progress", "tokenizer")})
+        return run(**kw)
+
+    monkeypatch.setattr(cd._core, "create_data", capture)
+    create_pretraining_data(corpus_dir, spm_dir, tmp_path / "seen", config=DATA)
+    return seen
+
+
+def test_a_worker_loads_the_model_once_and_again_when_the_driver_has_another(corpus_dir, spm_dir, tmp_path,
+                                                                              monkeypatch):
+    """The builder (the loaded model) is kept per process by model and SHA-256: the tasks of a
+    run share it; a driver whose model changed (another SHA-256) gets a fresh one, checked
+    against the worker's file; only the last few are kept."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    import albert_fast.create_data as cd
+    from albert_fast.io_utils import file_sha256
+
+    options = _builder_options(corpus_dir, spm_dir, tmp_path, monkeypatch)
+    model = tmp_path / "tok" / "spiece.model"
+    model.parent.mkdir()
+    model.write_bytes((spm_dir / "spiece.model").read_bytes())
+    monkeypatch.setattr(cd, "_BUILDERS", {})
+    first = cd._worker_builder(str(model), file_sha256(model), options)
+    assert cd._worker_builder(str(model), file_sha256(model), options) is first
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(model.read_bytes())
+    proto.pieces[10].score -= 1.0  # another model under the same name
+    old_sha = file_sha256(model)
+    model.write_bytes(proto.SerializeToString())
+    assert cd._worker_builder(str(model), old_sha, options) is first, "the run in progress keeps its model"
+    again = cd._worker_builder(str(model), file_sha256(model), options)
+    assert again is not first
+    with pytest.raises(Exception, match="SHA-256 differs from the driver's model"):
+        cd._worker_builder(str(model), "0" * 64, options)
+    cd._worker_builder(str(spm_dir / "spiece.model"), file_sha256(spm_dir / "spiece.model"), options)
+    assert len(cd._BUILDERS) == cd._BUILDERS_KEPT
+
+
+def test_a_local_cluster_is_warmed_while_the_driver_works_and_stopped_after_an_error():
+    """starting_executor: the local cluster starts in the background, the warm-up runs on
+    each of its workers before the tasks, its workers run with the quieter housekeeping
+    (LOCAL_CLUSTER_CONFIG); an error in the caller's work stops the cluster all the same."""
+    import psutil
+
+    from albert_fast.cluster import LOCAL_CLUSTER_CONFIG, starting_executor
+
+    def read(_: int) -> tuple:
+        import dask
+
+        import albert_fast.create_data as cd
+
+        return (os.getpid(), cd._MARK, *(dask.config.get(k) for k in LOCAL_CLUSTER_CONFIG))
+
+    with starting_executor("local:2", warm=(setattr, (sys.modules["albert_fast.create_data"], "_MARK", "warm"))) \
+            as executor:
+        ex = executor()
+        assert ex.width == 2
+        got = run_tasks(ex, read, [(i,) for i in range(8)], key="warmed")
+    assert len({g[0] for g in got}) == 2 and {g[1:] for g in got} == {("warm", *LOCAL_CLUSTER_CONFIG.values())}
+    assert not any(psutil.pid_exists(g[0]) for g in got), "the workers are stopped"
+
+    def local_workers() -> list:  # (not the fixture's `dask worker`s nor multiprocessing's tracker)
+        return [p for p in psutil.Process().children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+
+    with pytest.raises(ValueError, match="the plan failed"):
+        with starting_executor("local:1"):
+            raise ValueError("the plan failed")
+    assert not local_workers(), "the workers are stopped"

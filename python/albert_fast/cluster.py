@@ -15,6 +15,7 @@ run with its error.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import socket
 import sys
@@ -26,8 +27,8 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 from albert_fast.errors import AlbertFastError, ConfigError
 
-__all__ = ["ClusterError", "ClusterSpec", "Executor", "open_executor", "run_tasks", "parse_cluster",
-           "output_environment", "reads_local_files"]
+__all__ = ["ClusterError", "ClusterSpec", "Executor", "StartingExecutor", "open_executor", "starting_executor",
+           "run_tasks", "parse_cluster", "output_environment", "reads_local_files"]
 
 #: Seconds to wait for a scheduler before giving up (the config's cluster.connect_timeout).
 DEFAULT_CONNECT_TIMEOUT = 30.0
@@ -123,6 +124,11 @@ class Executor:
         tasks side by side), the pool's share in this process."""
         return 1
 
+    def warm(self, fn: Callable, args: tuple) -> None:
+        """Runs ``fn(*args)`` once where tasks will run (each worker), ahead of them, for what
+        every task needs and the first would otherwise wait for (imports, a model); its result
+        and errors are dropped (a task that needs it fails with the error itself)."""
+
 
 class ThreadExecutor(Executor):
     """Tasks on threads of this process (they release the GIL in Rust)."""
@@ -141,6 +147,9 @@ class ThreadExecutor(Executor):
     def task_threads(self, tasks: int) -> int:
         return max(1, self.width // max(1, min(tasks, self.width)))
 
+    def warm(self, fn: Callable, args: tuple) -> None:
+        self.pool.submit(_quietly, fn, *args)  # this process's tasks share what it loads
+
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
@@ -152,6 +161,14 @@ def output_environment() -> dict[str, str]:
     from albert_fast import __version__, unicode_tables
 
     return {"albert_fast": __version__, "Unicode tables": unicode_tables.tables_id()}
+
+
+def _quietly(fn: Callable, *args: Any) -> None:
+    """``fn(*args)``, its errors dropped: see :meth:`Executor.warm`."""
+    try:
+        fn(*args)
+    except Exception:
+        pass
 
 
 def _checked_task(expected: dict[str, str], fn: Callable, *args: Any) -> Any:
@@ -176,6 +193,7 @@ class DaskExecutor(Executor):
         self.width = max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
         self.run_id = uuid.uuid4().hex[:8]
         self.environment = output_environment()
+        self._warming: list = []
 
     def submit(self, fn: Callable, args: tuple, key: str) -> Any:
         # Bad input fails the same way every time: no retries. A worker that dies mid-task is
@@ -204,6 +222,25 @@ class DaskExecutor(Executor):
         if futures:
             self.client.cancel(list(futures))
 
+    def warm(self, fn: Callable, args: tuple) -> None:
+        # One call pinned to each worker there is now, ahead of the tasks (higher priority);
+        # the futures are kept so that the calls run, and go with the client.
+        self._warming = [self.client.submit(_quietly, fn, *args, key=f"warm-{i}-{self.run_id}", workers=[w],
+                                            allow_other_workers=False, pure=False, priority=1)
+                         for i, w in enumerate(self.client.scheduler_info().get("workers", {}))]
+
+
+#: Dask's housekeeping rates in the processes of a ``local:N`` cluster: its defaults (an event
+#: loop check every 20 ms in each of the scheduler, nannies and workers, a psutil sample every
+#: 500 ms, a stack sample of every worker thread each 10 ms for the dashboard's profile, which
+#: a local cluster here does not serve) cost ~6% of a core at rest, about 2% of the CPU of a
+#: create-data run on 2 cores; at these rates 1% of a core (benches/RESULTS.md).
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.profile.enabled": False,
+}
+
 
 @contextlib.contextmanager
 def open_executor(cluster: Any, threads: int = 0, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
@@ -223,7 +260,11 @@ def open_executor(cluster: Any, threads: int = 0, connect_timeout: float = DEFAU
         return
     distributed = _require_dask()
     if spec.kind == "local":
-        with _quiet_dask():
+        import dask
+
+        # (the nannies hand this config to the worker processes they start, and again to one
+        # they restart)
+        with _quiet_dask(), dask.config.set(LOCAL_CLUSTER_CONFIG):
             local = distributed.LocalCluster(
                 n_workers=spec.workers, threads_per_worker=1, processes=True,
                 dashboard_address=":0", memory_limit=0, silence_logs=50)
@@ -255,6 +296,54 @@ def open_executor(cluster: Any, threads: int = 0, connect_timeout: float = DEFAU
     finally:
         with _quiet_dask():
             client.close()
+
+
+class StartingExecutor:
+    """An executor being opened in the background (:func:`starting_executor`): call it to wait
+    for the executor; :meth:`check` raises the start's error as soon as there is one."""
+
+    def __init__(self, future: Any) -> None:
+        self._future = future
+
+    def __call__(self) -> Executor:
+        return self._future.result()
+
+    def check(self) -> None:
+        if self._future.done() and self._future.exception() is not None:
+            raise self._future.exception()
+
+
+@contextlib.contextmanager
+def starting_executor(cluster: Any, threads: int = 0, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+                      warm: Optional[tuple[Callable, tuple]] = None) -> Iterator[StartingExecutor]:
+    """:func:`open_executor` in the background, while the caller does something else (the
+    driver's plan, which passes :meth:`StartingExecutor.check` to its progress loop so that
+    an unreachable scheduler stops it within ``connect_timeout``): importing Dask, reaching
+    the scheduler or starting a ``local:N`` cluster's processes, then ``warm`` (``(fn, args)``
+    for :meth:`Executor.warm`). Closed (a local cluster stopped) on exit, once started."""
+    spec = parse_cluster(cluster)
+    if spec is not None and importlib.util.find_spec("distributed") is None:
+        _require_dask()  # said before anything else (importing it is left to the background)
+    stack = contextlib.ExitStack()
+
+    def start() -> Executor:
+        ex = stack.enter_context(open_executor(cluster, threads, connect_timeout))
+        if warm is not None:
+            ex.warm(*warm)
+        return ex
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="albert-fast-cluster-start")
+    starting = pool.submit(start)
+    try:
+        yield StartingExecutor(starting)
+    finally:
+        try:
+            # Stopped only once started (a failed start has nothing to stop; the caller's
+            # own error, when it has one, is the one raised).
+            starting.exception()
+        finally:
+            pool.shutdown(wait=True)
+            stack.close()
 
 
 def _short(err: BaseException) -> str:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from albert_fast import _core, storage
-from albert_fast.cluster import STDIN_ON_A_CLUSTER, open_executor, parse_cluster, reads_local_files, run_tasks
+from albert_fast.cluster import (STDIN_ON_A_CLUSTER, _cpu_count, parse_cluster, reads_local_files, run_tasks,
+                                 starting_executor)
 from albert_fast.config import Config, DataConfig, as_config, check_vocab_size
 from albert_fast.errors import ConfigError, ModelError
 from albert_fast.io_utils import (STDIN, atomic_write_text, file_sha256,
@@ -413,21 +415,25 @@ def _create_data_planned(options: dict[str, Any], cluster: Any, connect_timeout:
                          threads: int, worker_model: str, model_sha: str, show: bool) -> dict[str, Any]:
     """create-data as a plan (pass 1, here) and tasks of consecutive shards (on the cluster,
     or on threads here for an output in object storage): the same files and summary as
-    ``_core.create_data``."""
+    ``_core.create_data``. The cluster is reached or started, and its workers load the model,
+    while the driver plans."""
     out = options["output_dir"]
     local_out = not storage.is_url(out)
-    with open_executor(cluster, threads, connect_timeout) as ex:
+    with starting_executor(cluster, threads, connect_timeout,
+                           warm=(_warm_worker, (worker_model, model_sha, options))) as executor:
         plan = run_with_progress(
             lambda p: _core.create_data_plan(local_output=local_out, progress=p, **options), _bar,
-            show=show, name="albert-fast-create-data")
+            show=show, name="albert-fast-create-data", check=executor.check)
+        ex = executor()
         n = plan.num_shards
         # One shard per task unless there are many (the scheduler's cost per task stays small
         # next to the work), at most _TASK_BYTES of input per task.
         per = max(1, min(n // (50 * ex.width), _TASK_BYTES * n // max(1, plan.input_bytes)))
         tasks = [plan.task(i, i + per) for i in range(0, n, per)]
-        worker_options = dict(options, threads=1)
         built = run_tasks(ex, _create_data_task,
-                          [(t, worker_model, model_sha, out, plan.fingerprint, worker_options) for t in tasks],
+                          [(t, worker_model, model_sha, out, plan.fingerprint,
+                            dict(options, threads=_task_threads(i, len(tasks), ex.width)))
+                           for i, t in enumerate(tasks)],
                           key="create-data", weights=[t["input_bytes"] for t in tasks],
                           desc="create-data", show=show)
     shards = plan.finish([r for rs in built for r in rs], str(out) if local_out else None)
@@ -438,20 +444,44 @@ def _create_data_planned(options: dict[str, Any], cluster: Any, connect_timeout:
             "num_eval_shards": plan.num_eval_shards}
 
 
+def _task_threads(i: int, tasks: int, width: int) -> int:
+    """Rust threads for task ``i`` of ``tasks`` on ``width`` task slots: one (every slot runs a
+    task), but each of the last ``width`` may use up to ``width`` (capped by its machine's
+    cores where it runs): when the other slots have run out of tasks, their cores finish the
+    last ones instead of idling. The files do not depend on it."""
+    return width if i >= tasks - width else 1
+
+
+#: This process's ``CreateDataBuilder``s (a model loaded once per worker process, not per task),
+#: by model, its SHA-256 and the options the model is loaded with; the last few only.
 _BUILDERS: dict[tuple, Any] = {}
+_BUILDERS_KEPT = 2
+_BUILDERS_LOCK = threading.Lock()
 
 
 def _worker_builder(model: str, sha: str, options: dict[str, Any]) -> Any:
-    """This process's ``CreateDataBuilder`` for the model (fetched once when it is a URL)."""
+    """This process's ``CreateDataBuilder`` for the model (fetched once when it is a URL); a
+    driver with another model (another SHA-256) gets a new one."""
     key = (model, sha, options["lowercase"], options["strip_accents"], options["reference_compat"],
            options.get("sentencepiece_version"))
-    if key not in _BUILDERS:
-        local, _ = resolve_tokenizer_paths(model)
-        if file_sha256(local) != sha:
-            raise ModelError(f"{model}: SHA-256 differs from the driver's model {sha}; the "
-                             "workers must see the same spiece.model")
-        _BUILDERS[key] = _core.CreateDataBuilder(**dict(options, model_path=str(local)))
-    return _BUILDERS[key]
+    with _BUILDERS_LOCK:  # the tasks of one process (its threads, the warm-up) load it once
+        if key not in _BUILDERS:
+            local, _ = resolve_tokenizer_paths(model)
+            if file_sha256(local) != sha:
+                raise ModelError(f"{model}: SHA-256 differs from the driver's model {sha}; the "
+                                 "workers must see the same spiece.model")
+            while len(_BUILDERS) >= _BUILDERS_KEPT:
+                del _BUILDERS[next(iter(_BUILDERS))]
+            _BUILDERS[key] = _core.CreateDataBuilder(**dict(options, model_path=str(local)))
+        return _BUILDERS[key]
+
+
+def _warm_worker(model: str, sha: str, options: dict[str, Any]) -> None:
+    """Ahead of the tasks, while the driver plans: the Unicode tables and the model."""
+    from albert_fast.cluster import output_environment
+
+    output_environment()
+    _worker_builder(model, sha, options)
 
 
 def _create_data_task(task: dict, model: str, sha: str, out: str, fingerprint: str,
@@ -459,6 +489,7 @@ def _create_data_task(task: dict, model: str, sha: str, out: str, fingerprint: s
     """One task (runs on a worker): builds each shard of ``task`` into ``out``, or finds it
     finished there; returns the shards' results."""
     builder = _worker_builder(model, sha, options)
+    options = dict(options, threads=max(1, min(options["threads"], _cpu_count())))
     results = []
     for k in range(len(task["shards"])):
         if storage.is_url(out):

@@ -48,7 +48,8 @@ def format_duration(seconds: float) -> str:
 def _run_on_thread(call: Callable[[], T], name: str, draw: Callable[[], None], interval: float,
                    on_interrupt: Callable[[threading.Thread], None]) -> T:
     """``call()`` on a daemon thread named ``name``; ``draw()`` every ``interval`` seconds on
-    this one while it runs. Its exception is re-raised here; Ctrl-C runs ``on_interrupt``."""
+    this one while it runs. Its exception is re-raised here; Ctrl-C, or an error of ``draw()``,
+    runs ``on_interrupt`` (which stops the call where it can) and is raised."""
     box: dict[str, Any] = {}
 
     def work() -> None:
@@ -63,7 +64,7 @@ def _run_on_thread(call: Callable[[], T], name: str, draw: Callable[[], None], i
         while thread.is_alive():
             thread.join(interval)
             draw()
-    except KeyboardInterrupt:
+    except BaseException:
         on_interrupt(thread)
         raise
     if "error" in box:
@@ -78,11 +79,13 @@ def run_with_progress(
     show: bool,
     name: str,
     interval: float = 0.25,
+    check: Optional[Callable[[], None]] = None,
 ) -> T:
     """Returns ``call(progress)``, run on a worker thread named ``name``.
 
     With ``show``, every ``interval`` seconds ``view(progress.snapshot())`` says what the bar on
-    stderr shows (tqdm). An exception raised by ``call`` is re-raised here.
+    stderr shows (tqdm). An exception raised by ``call`` is re-raised here. ``check()``, called
+    as often, may raise to stop the call (e.g. a cluster started meanwhile that failed).
     """
     progress = _core.Progress()
     bar = None
@@ -92,6 +95,8 @@ def run_with_progress(
         bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, dynamic_ncols=True)
 
     def draw() -> None:
+        if check is not None:
+            check()
         if bar is None:
             return
         state = view(progress.snapshot())

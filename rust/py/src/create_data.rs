@@ -135,7 +135,9 @@ impl PyCreateDataBuilder {
     }
 
     /// Builds shard `k` of `task` into `output_dir` (or finds it finished there), as the local
-    /// run builds it; `options` as for `create_data` (its inputs are the task's).
+    /// run builds it; `options` as for `create_data` (its inputs are the task's), on a pool of
+    /// `options.threads` threads (not rayon's global one, a thread per core: a one-thread Dask
+    /// worker per core would otherwise run a core's worth of threads in every process).
     #[pyo3(signature = (task, k, fingerprint, **options))]
     fn build<'py>(
         &self,
@@ -150,7 +152,8 @@ impl PyCreateDataBuilder {
         let model = &self.model;
         let result = py.detach(|| {
             let cfg = options.run_config(task.inputs.clone(), fingerprint)?;
-            build_planned_shard(&cfg, &task, k, &model.tokenizer, &model.vocab, &Progress::new())
+            albert_fast_core::parallel::thread_pool(cfg.threads)?
+                .install(|| build_planned_shard(&cfg, &task, k, &model.tokenizer, &model.vocab, &Progress::new()))
         })?;
         Ok(pythonize::pythonize(py, &result)?)
     }
