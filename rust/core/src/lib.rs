@@ -14,6 +14,7 @@ pub mod prepare_corpus;
 pub mod progress;
 mod protobuf;
 pub mod sentences;
+pub mod step_file;
 pub mod text;
 pub mod tfrecord;
 pub mod tokenizer;

@@ -44,6 +44,7 @@ use crate::corpus::{open_raw, read_documents, Flow, RawDocument, ReaderStats};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::sentences::PunktSentenceTokenizer;
+use crate::step_file;
 
 const INDEX_MAGIC: &[u8; 8] = b"AFPIDX2\n";
 const ENTRY_BYTES: u64 = 56;
@@ -102,12 +103,8 @@ pub struct FileIndex {
 impl FileIndex {
     /// Writes the index atomically: a JSON header, then the documents as fixed-size records.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let header = serde_json::to_vec(self).map_err(|e| Error::InvalidInput(e.to_string()))?;
-        let mut f = AtomicFile::create(path)?;
+        let mut f = step_file::create(path, INDEX_MAGIC, self)?;
         let io = |e| Error::io(path, e);
-        f.write_all(INDEX_MAGIC).map_err(io)?;
-        f.write_all(&(header.len() as u64).to_le_bytes()).map_err(io)?;
-        f.write_all(&header).map_err(io)?;
         for d in &self.docs {
             f.write_all(&d.to_bytes()).map_err(io)?;
         }
@@ -124,18 +121,10 @@ impl FileIndex {
     pub fn read_part(path: &Path, first: u64, count: Option<u64>) -> Result<FileIndex> {
         let bad = |what: &str| Error::InvalidInput(format!("{}: not a prepare-corpus index ({what})", path.display()));
         let mut r = open_raw(path, 0)?;
-        let mut head = [0u8; 16];
-        r.read_exact(&mut head).map_err(|_| bad("too short"))?;
-        if &head[..8] != INDEX_MAGIC {
-            return Err(bad("wrong magic bytes"));
-        }
-        let len = u64::from_le_bytes(head[8..].try_into().expect("8 bytes"));
-        let mut header = vec![0u8; usize::try_from(len).map_err(|_| bad("header size"))?];
-        r.read_exact(&mut header).map_err(|_| bad("truncated header"))?;
-        let mut index: FileIndex = serde_json::from_slice(&header).map_err(|e| bad(&e.to_string()))?;
+        let (mut index, records): (FileIndex, u64) = step_file::read_header(&mut r, INDEX_MAGIC, bad)?;
         let first = first.min(index.documents);
         let n = count.unwrap_or(u64::MAX).min(index.documents - first);
-        let mut r: Box<dyn Read + Send> = if first == 0 { r } else { open_raw(path, 16 + len + first * ENTRY_BYTES)? };
+        let mut r: Box<dyn Read + Send> = if first == 0 { r } else { open_raw(path, records + first * ENTRY_BYTES)? };
         let mut r = BufReader::with_capacity(1 << 20, &mut r);
         index.docs.reserve_exact(n as usize);
         let mut rec = [0u8; ENTRY_BYTES as usize];

@@ -29,6 +29,7 @@ use crate::atomic::AtomicFile;
 use crate::corpus::{open_raw, LineReader, LineReaderOptions};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::step_file;
 use crate::text::is_python_whitespace;
 
 /// Key buckets of a census: the top [`BUCKET_BITS`] bits of a line key.
@@ -96,12 +97,8 @@ pub fn census_file(file: u32, path: &Path, options: &SampleOptions, out: &Path, 
         }
     }
     census.stats.input.merge(lines.stats());
-    let header = serde_json::to_vec(&census).map_err(|e| Error::InvalidInput(e.to_string()))?;
-    let mut f = AtomicFile::create(out)?;
+    let mut f = step_file::create(out, CENSUS_MAGIC, &census)?;
     let io = |e| Error::io(out, e);
-    f.write_all(CENSUS_MAGIC).map_err(io)?;
-    f.write_all(&(header.len() as u64).to_le_bytes()).map_err(io)?;
-    f.write_all(&header).map_err(io)?;
     for b in &census.buckets {
         f.write_all(&b.to_le_bytes()).map_err(io)?;
     }
@@ -117,15 +114,7 @@ fn bad_file(path: &Path, what: &str) -> Error {
 pub fn read_census(path: &Path) -> Result<Census> {
     let bad = || bad_file(path, "census");
     let mut r = std::io::BufReader::new(open_raw(path, 0)?);
-    let mut word = [0u8; 8];
-    r.read_exact(&mut word).map_err(|_| bad())?;
-    if &word != CENSUS_MAGIC {
-        return Err(bad());
-    }
-    r.read_exact(&mut word).map_err(|_| bad())?;
-    let mut header = vec![0u8; u64::from_le_bytes(word) as usize];
-    r.read_exact(&mut header).map_err(|_| bad())?;
-    let mut census: Census = serde_json::from_slice(&header).map_err(|_| bad())?;
+    let (mut census, _): (Census, u64) = step_file::read_header(&mut r, CENSUS_MAGIC, |_| bad())?;
     let mut raw = vec![0u8; BUCKETS * 4];
     r.read_exact(&mut raw).map_err(|_| bad())?;
     census.buckets = raw.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
