@@ -14,7 +14,8 @@ with those albert-fast sets for local:N (cluster.LOCAL_CLUSTER_CONFIG).
 Every mode's output files must be byte-identical, or the bench fails. `--baseline DIR` (a checkout
 of another commit, with its built extension) adds the same modes run from that checkout's
 python/, named `base:MODE`, to compare before and after in one run (their files must match too). Each run is its own
-process; the phases (the driver's plan, the tasks) are timed there.
+process; the phases (the driver's plan before its first task, the tasks) are timed there
+(create-data's driver hands out shards as pass 1 closes them: no plan phase of its own).
 
     python benches/bench_cluster.py --mb 100 --rounds 2
 
@@ -66,7 +67,8 @@ if args["cluster"] == "threads":  # the planned path (plan + tasks) on threads h
     cd.parse_cluster = pc.parse_cluster = lambda c: c
     cd.open_executor = pc.open_executor = lambda c, *a: cl.open_executor(None, *a)
     cd.starting_executor = lambda c, *a, **k: cl.starting_executor(None, *a, **k)
-_core.create_data_plan = timed("plan", _core.create_data_plan)
+if hasattr(_core, "create_data_plan"):  # a baseline whose driver planned before its first task
+    _core.create_data_plan = timed("plan", _core.create_data_plan)
 _core.prepare_plan = timed("plan", _core.prepare_plan)
 t = time.monotonic()
 if stage == "create-data":
@@ -205,6 +207,10 @@ class Workers:
                 p.kill()
 
 
+#: The machine's load when the bench started (the header says it next to the load at the end).
+LOAD_AT_START = os.getloadavg()[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=float, default=100)
@@ -267,8 +273,8 @@ def report(results: dict, startup: list[float], at_rest: dict, args: argparse.Na
     n = args.cores
     cmd = "python benches/bench_cluster.py " + " ".join(sys.argv[1:])
     lines = [f"\n## Cluster path vs local at equal cores ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n",
-             f"Command: `{cmd}`; machine: {os.cpu_count()} CPUs ({platform.machine()}), shared with other jobs "
-             f"(load average {os.getloadavg()[0]:.1f} at the end: compare ratios, not times); Python "
+             f"Command: `{cmd}`; machine: {os.cpu_count()} CPUs ({platform.machine()}), load average "
+             f"{LOAD_AT_START:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (compare ratios, not times); Python "
              f"{platform.python_version()}. Corpus: technical prose (benches/make_tech_corpus.py), {args.mb:g} MB; "
              f"create-data with the tutorial's flags ({', '.join(f'{k} {v}' for k, v in FLAGS.items())}, "
              "max_line_tokens 0: the corpus has a few very long lines), "

@@ -374,25 +374,29 @@ def test_an_unreachable_scheduler_is_a_clear_error_within_the_timeout(spm_dir, c
 
 
 def test_an_unreachable_scheduler_stops_the_plan_made_meanwhile(spm_dir, corpus_dir, tmp_path, monkeypatch):
-    """The scheduler is reached while the driver plans: when it cannot be, the plan (here one
-    that would take a minute) stops at the timeout with that error."""
+    """The scheduler is reached while pass 1 reads: when it cannot be, pass 1 (here one that
+    would take a minute) is stopped at the timeout and that error is raised."""
     import albert_fast.create_data as cd
 
     seen: dict = {}
 
-    def slow_plan(progress, **kw):
-        deadline = time.monotonic() + 60
-        while not progress.cancelled and time.monotonic() < deadline:
-            time.sleep(0.05)
-        seen["cancelled"] = progress.cancelled
-        raise KeyboardInterrupt("cancelled")
+    class SlowPlan:
+        def __init__(self, **kw):
+            self.started = time.monotonic()
 
-    monkeypatch.setattr(cd._core, "create_data_plan", slow_plan)
+        def poll(self, timeout):
+            assert time.monotonic() - self.started < 60
+            return 0, False
+
+        def close(self):
+            seen["closed"] = True
+
+    monkeypatch.setattr(cd._core, "CreateDataPlan", SlowPlan)
     start = time.monotonic()
     with pytest.raises(ClusterError, match="cannot reach the Dask scheduler"):
         create_pretraining_data(corpus_dir, spm_dir, tmp_path / "out", dupe_factor=1,
                                 cluster=f"tcp://127.0.0.1:{free_port()}", config={"cluster": {"connect_timeout": 1}})
-    assert time.monotonic() - start < 20 and seen == {"cancelled": True}
+    assert time.monotonic() - start < 20 and seen == {"closed": True}
 
 
 def test_standard_input_with_workers_elsewhere_is_a_clear_error(spm_dir, punkt_dir, tmp_path):
@@ -441,6 +445,63 @@ def test_run_tasks_keeps_order_shows_one_bar_and_raises_the_first_error(capsys):
             run_tasks(ex, fail, [(i,) for i in range(4)], key="f")
     finally:
         ex.close()
+
+
+class _ScriptedPlan:
+    """Pass 1 as a script: each poll closes the next count of shards (a CreateDataPlan's face)."""
+
+    def __init__(self, closed_per_poll, shard_bytes):
+        self.script, self.shard_bytes, self.known = list(closed_per_poll), shard_bytes, 0
+        self.total = sum(self.script)  # the estimate before pass 1 ends: right
+
+    def poll(self, timeout):
+        self.known += self.script.pop(0) if self.script else 0
+        return self.known, not self.script
+
+    @property
+    def expected_shards(self):
+        return self.total
+
+    @property
+    def expected_bytes(self):
+        return self.expected_shards * self.shard_bytes
+
+    @property
+    def input_bytes(self):
+        return self.known * self.shard_bytes
+
+    def task(self, start, end):
+        return {"shards": list(range(start, end)), "input_bytes": (end - start) * self.shard_bytes}
+
+
+def test_create_data_hands_out_tasks_while_pass_1_reads_and_gives_the_last_ones_more_threads():
+    from albert_fast.create_data import _TASK_BYTES, _ShardTasks
+
+    def hand_out(script, width, shard_bytes):
+        tasks = _ShardTasks(_ScriptedPlan(script, shard_bytes), width, shard_bytes,
+                            lambda task, threads: (task["shards"], threads))
+        polls, over = [], False
+        while not over:
+            new, over = tasks.poll(0)
+            polls.append((over, new))
+        return polls
+
+    # Two slots, 100 shards closed ten per poll: every task but the last two goes out while
+    # pass 1 still reads, one thread each; the last two, held back, get two threads each.
+    polls = hand_out([10] * 10 + [0], 2, 1 << 20)
+    early = [args for over, new in polls if not over for args, _ in new]
+    late = [args for over, new in polls if over for args, _ in new]
+    assert early and early[0] == ([0], 1) and all(threads == 1 for _, threads in early)
+    assert late == [([98], 2), ([99], 2)]
+    assert [shards for shards, _ in early + late] == [[k] for k in range(100)]
+    # Many small shards: several to a task, up to _TASK_BYTES of input, in closing order.
+    polls = hand_out([1000] * 6, 2, 1 << 16)
+    tasks = [args[0] for _, new in polls for args, _ in new]
+    assert sum(tasks, []) == list(range(6000)) and max(map(len, tasks)) <= _TASK_BYTES // (1 << 16)
+    assert len(tasks[0]) > 1 and [args[1] for _, new in polls for args, _ in new][-2:] == [2, 2]
+    # Everything known at once (named output files, a resumable output): as before streaming.
+    assert [args for _, new in hand_out([7], 3, 1 << 20) for args, _ in new] == [
+        ([0], 1), ([1], 1), ([2], 1), ([3], 1), ([4], 3), ([5], 3), ([6], 3)]
 
 
 def test_a_worker_with_another_environment_refuses_its_tasks(dask_cluster):

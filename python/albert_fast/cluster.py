@@ -23,12 +23,12 @@ import threading
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Protocol, Sequence, Union
 
 from albert_fast.errors import AlbertFastError, ConfigError
 
-__all__ = ["ClusterError", "ClusterSpec", "Executor", "StartingExecutor", "open_executor", "starting_executor",
-           "run_tasks", "parse_cluster", "output_environment", "reads_local_files"]
+__all__ = ["ClusterError", "ClusterSpec", "Executor", "StartingExecutor", "TaskSource", "open_executor",
+           "starting_executor", "run_tasks", "parse_cluster", "output_environment", "reads_local_files"]
 
 #: Seconds to wait for a scheduler before giving up (the config's cluster.connect_timeout).
 DEFAULT_CONNECT_TIMEOUT = 30.0
@@ -312,6 +312,12 @@ class StartingExecutor:
         if self._future.done() and self._future.exception() is not None:
             raise self._future.exception()
 
+    def wait(self, timeout: float) -> Optional[Executor]:
+        """The executor if it is started within ``timeout`` seconds, else ``None``; raises the
+        start's error."""
+        done, _ = wait([self._future], timeout=timeout)
+        return self._future.result() if done else None
+
 
 @contextlib.contextmanager
 def starting_executor(cluster: Any, threads: int = 0, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
@@ -368,43 +374,92 @@ def _quiet_dask() -> Iterator[None]:
             lg.setLevel(level)
 
 
-def run_tasks(ex: Executor, fn: Callable, args: Sequence[tuple], *, key: str,
+class TaskSource(Protocol):
+    """Tasks that become known over time (a plan whose input is still being read)."""
+
+    def poll(self, timeout: float) -> tuple[list[tuple[tuple, int]], bool]:
+        """The tasks known since the last call as ``(args, weight)``, waiting up to ``timeout``
+        seconds for one; and whether every task is known now."""
+        ...
+
+    @property
+    def expected_weight(self) -> int:
+        """The weight of all tasks: an estimate until every task is known."""
+        ...
+
+
+class _Given:
+    """:class:`TaskSource` of tasks all known at once."""
+
+    def __init__(self, args: Sequence[tuple], weights: Optional[Sequence[int]]) -> None:
+        self.tasks = list(zip(args, weights if weights is not None else [1] * len(args)))
+        self.expected_weight = sum(w for _, w in self.tasks)
+
+    def poll(self, timeout: float) -> tuple[list[tuple[tuple, int]], bool]:
+        tasks, self.tasks = self.tasks, []
+        return tasks, True
+
+
+#: Seconds between looks at the source while it still has tasks to come (each look waits on it
+#: with the GIL released), and at the running tasks once every task is submitted.
+_FEED_WAIT = 0.02
+_RUN_WAIT = 0.25
+
+
+def run_tasks(ex: Executor, fn: Callable, args: Union[Sequence[tuple], TaskSource], *, key: str,
               weights: Optional[Sequence[int]] = None, desc: str = "",
               show: bool = False, unit: str = "B",
               on_done: Optional[Callable[[int, Any], None]] = None) -> list:
-    """Runs ``fn(*a)`` for every ``a`` of ``args`` on ``ex``; returns the results in order. One
-    progress bar over all of them (``weights``: e.g. bytes per task; tasks done in the postfix).
-    ``on_done(i, result)`` runs here as each task ``i`` finishes. The first failure cancels the
-    rest and is raised; Ctrl-C cancels them too."""
-    weights = list(weights) if weights is not None else [1] * len(args)
+    """Runs ``fn(*a)`` for every ``a`` of ``args`` on ``ex``; returns the results in order.
+    ``args`` is a list (``weights``: e.g. bytes per task) or a :class:`TaskSource`, whose tasks
+    are submitted as they become known. One progress bar over all of them (tasks done in the
+    postfix). ``on_done(i, result)`` runs here as each task ``i`` finishes. The first failure
+    cancels the rest and is raised; Ctrl-C cancels them too."""
+    source = _Given(args, weights) if isinstance(args, Sequence) else args
     bar = None
-    if show and args:
+    if show:
         from tqdm import tqdm
 
-        bar = tqdm(total=sum(weights), desc=desc, unit=unit, unit_scale=True,
+        bar = tqdm(total=source.expected_weight, desc=desc, unit=unit, unit_scale=True,
                    unit_divisor=1024 if unit == "B" else 1000, file=sys.stderr, dynamic_ncols=True)
-        bar.set_postfix(tasks=f"0/{len(args)}")
-    futures = [ex.submit(fn, a, f"{key}-{i}") for i, a in enumerate(args)]
-    index = {id(f): i for i, f in enumerate(futures)}
-    results: list = [None] * len(futures)
-    pending = set(futures)
+    futures: list = []
+    results: list = []
+    task_weights: list[int] = []
+    index: dict[int, int] = {}
+    pending: set = set()
     done_count = 0
-    lock = threading.Lock()
+    complete = False
     try:
-        while pending:
-            done, pending = ex.wait_any(pending)
+        while not complete or pending:
+            if not complete:
+                new, complete = source.poll(_FEED_WAIT)
+                for a, w in new:
+                    f = ex.submit(fn, a, f"{key}-{len(futures)}")
+                    index[id(f)] = len(futures)
+                    futures.append(f)
+                    results.append(None)
+                    task_weights.append(w)
+                    pending.add(f)
+                done = {f for f in pending if f.done()}
+                pending -= done
+                if bar is not None:
+                    known = sum(task_weights)
+                    bar.total = known if complete else max(source.expected_weight, known)
+            else:
+                done, pending = ex.wait_any(pending)
             for f in done:
                 i = index[id(f)]
                 results[i] = ex.result(f)
                 if on_done is not None:
                     on_done(i, results[i])
-                with lock:
-                    done_count += 1
+                done_count += 1
                 if bar is not None:
-                    bar.update(weights[i])
-                    bar.set_postfix(tasks=f"{done_count}/{len(args)}")
+                    bar.update(task_weights[i])
+            if bar is not None:
+                bar.set_postfix(tasks=f"{done_count}/{len(futures)}{'' if complete else '+'}")
     except BaseException:
-        ex.cancel([f for f in futures if id(f) in {id(p) for p in pending}])
+        running = {id(p) for p in pending}
+        ex.cancel([f for f in futures if id(f) in running])
         raise
     finally:
         if bar is not None:

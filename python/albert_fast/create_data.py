@@ -16,7 +16,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from albert_fast import _core, storage
 from albert_fast.cluster import (STDIN_ON_A_CLUSTER, _cpu_count, parse_cluster, reads_local_files, run_tasks,
@@ -415,33 +415,70 @@ def _create_data_planned(options: dict[str, Any], cluster: Any, connect_timeout:
                          threads: int, worker_model: str, model_sha: str, show: bool) -> dict[str, Any]:
     """create-data as a plan (pass 1, here) and tasks of consecutive shards (on the cluster,
     or on threads here for an output in object storage): the same files and summary as
-    ``_core.create_data``. The cluster is reached or started, and its workers load the model,
-    while the driver plans."""
+    ``_core.create_data``. Pass 1 starts at once, while the cluster is reached or started and
+    its workers load the model; into a fresh local (or shared) output each shard is handed to
+    the cluster as soon as pass 1 closes it."""
     out = options["output_dir"]
     local_out = not storage.is_url(out)
     with starting_executor(cluster, threads, connect_timeout,
                            warm=(_warm_worker, (worker_model, model_sha, options))) as executor:
-        plan = run_with_progress(
-            lambda p: _core.create_data_plan(local_output=local_out, progress=p, **options), _bar,
-            show=show, name="albert-fast-create-data", check=executor.check)
-        ex = executor()
-        n = plan.num_shards
-        # One shard per task unless there are many (the scheduler's cost per task stays small
-        # next to the work), at most _TASK_BYTES of input per task.
-        per = max(1, min(n // (50 * ex.width), _TASK_BYTES * n // max(1, plan.input_bytes)))
-        tasks = [plan.task(i, i + per) for i in range(0, n, per)]
-        built = run_tasks(ex, _create_data_task,
-                          [(t, worker_model, model_sha, out, plan.fingerprint,
-                            dict(options, threads=_task_threads(i, len(tasks), ex.width)))
-                           for i, t in enumerate(tasks)],
-                          key="create-data", weights=[t["input_bytes"] for t in tasks],
-                          desc="create-data", show=show)
+        plan = _core.CreateDataPlan(local_output=local_out, **options)
+        try:
+            while (ex := executor.wait(_CLUSTER_WAIT)) is None:
+                plan.poll(0)  # pass 1's error (a bad input file) is said at once
+            tasks = _ShardTasks(plan, ex.width, options["shard_size_bytes"],
+                                lambda task, threads: (task, worker_model, model_sha, out, plan.fingerprint,
+                                                       dict(options, threads=threads)))
+            built = run_tasks(ex, _create_data_task, tasks, key="create-data", desc="create-data", show=show)
+        finally:
+            plan.close()
     shards = plan.finish([r for rs in built for r in rs], str(out) if local_out else None)
     if not local_out:
         _remove_stale_remote_shards(out, {s["file"] for s in shards})
     return {"shards": shards, "inputs": [str(p) for p in plan.inputs], "vocab_size": plan.vocab_size,
             "input_bytes": plan.input_bytes, "num_train_shards": plan.num_train_shards,
             "num_eval_shards": plan.num_eval_shards}
+
+
+#: Seconds between looks at pass 1 while the cluster starts.
+_CLUSTER_WAIT = 0.05
+
+
+class _ShardTasks:
+    """create-data's tasks (a :class:`~albert_fast.cluster.TaskSource`) as pass 1 closes the
+    shards: consecutive shards in closing order, one per task unless there are many (the
+    scheduler's cost per task stays small next to the work), at most ``_TASK_BYTES`` of input
+    per task. The last ``width`` tasks are held back until pass 1 ends, so that they can be
+    given more threads (:func:`_task_threads`); pass 1 runs far ahead of the building, so the
+    cluster never waits for them."""
+
+    def __init__(self, plan: Any, width: int, shard_size: int, args: Callable[[dict, int], tuple]) -> None:
+        self.plan, self.width, self.shard_size, self.args = plan, width, max(1, shard_size), args
+        self.cut = 0  # shards made into tasks
+        self.made: list[tuple[int, int]] = []  # tasks' shard ranges
+        self.sent = 0  # tasks handed out
+
+    @property
+    def expected_weight(self) -> int:
+        return self.plan.expected_bytes
+
+    def poll(self, timeout: float) -> tuple[list[tuple[tuple, int]], bool]:
+        known, over = self.plan.poll(timeout)
+        n = self.plan.expected_shards
+        shard_bytes = self.plan.input_bytes / n if over else self.shard_size
+        per = max(1, min(n // (50 * self.width), int(_TASK_BYTES // max(1, shard_bytes))))
+        while known - self.cut >= per or (over and self.cut < known):
+            end = min(known, self.cut + per)
+            self.made.append((self.cut, end))
+            self.cut = end
+        ready = len(self.made) if over else max(self.sent, len(self.made) - self.width)
+        new = []
+        for i in range(self.sent, ready):
+            task = self.plan.task(*self.made[i])
+            threads = _task_threads(i, len(self.made), self.width) if over else 1
+            new.append((self.args(task, threads), task["input_bytes"]))
+        self.sent = ready
+        return new, over
 
 
 def _task_threads(i: int, tasks: int, width: int) -> int:

@@ -1,16 +1,22 @@
 //! `_core.create_data(progress=None, **options)`: `albert_fast_core::create_data` with the GIL
 //! released. The public face is `albert_fast.create_pretraining_data` (create_data.py). A
-//! planned run (a cluster, an output in object storage) uses `create_data_plan` on the driver
+//! planned run (a cluster, an output in object storage) uses a `CreateDataPlan` on the driver
 //! and a `CreateDataBuilder` per worker.
 
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
+use albert_fast_core::create_data::resume::name_provisional;
 use albert_fast_core::create_data::{
-    build_planned_shard, configure, finish_shards, plan, prepare_output, run_with_tokenizer, CreateDataOptions, Model, ShardPlan,
-    ShardResult,
+    build_planned_shard, configure, finish_shards, prepare_output, reads_once, run_with_tokenizer, CreateDataOptions, Model,
+    PlanStream, ShardPlan, ShardResult,
 };
+use albert_fast_core::tfrecord::Compression;
+use albert_fast_core::Error;
 use albert_fast_core::progress::Progress;
 use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
 use pyo3::types::PyDict;
 
 use crate::errors::Result;
@@ -38,83 +44,129 @@ fn create_data<'py>(
     Ok(pythonize::pythonize(py, &summary)?)
 }
 
-/// The shard plan of a planned run, held on the driver.
+/// The shard plan of a planned run, held on the driver: pass 1 runs on a thread of its own
+/// from the start, and the shards it has closed can be handed out as tasks while it reads on.
 #[pyclass(name = "CreateDataPlan", module = "albert_fast._core", frozen)]
 pub struct PyCreateDataPlan {
-    plan: ShardPlan,
+    stream: Mutex<PlanStream>,
+    compression: Compression,
     #[pyo3(get)]
     fingerprint: String,
     #[pyo3(get)]
     vocab_size: usize,
 }
 
-#[pymethods]
 impl PyCreateDataPlan {
-    #[getter]
-    fn inputs(&self) -> Vec<String> {
-        crate::options::path_strings(&self.plan.inputs)
+    /// The stream, waited for with the GIL released (`poll` holds it while it waits).
+    fn stream(&self, py: Python<'_>) -> Result<MutexGuard<'_, PlanStream>> {
+        Ok(self.stream.lock_py_attached(py).map_err(|_| Error::InvalidInput("the plan's lock is poisoned".into()))?)
     }
-    #[getter]
-    fn input_bytes(&self) -> u64 {
-        self.plan.input_bytes
-    }
-    #[getter]
-    fn documents(&self) -> u64 {
-        self.plan.documents
-    }
-    #[getter]
-    fn num_shards(&self) -> usize {
-        self.plan.shards.len()
-    }
-    #[getter]
-    fn num_train_shards(&self) -> usize {
-        self.plan.num_train_shards
-    }
-    #[getter]
-    fn num_eval_shards(&self) -> usize {
-        self.plan.num_eval_shards
-    }
-    /// Shards `start..end` as one task: a plan (dict) over only the input files they touch.
-    fn task<'py>(&self, py: Python<'py>, start: usize, end: usize) -> Result<Bound<'py, PyAny>> {
-        let end = end.min(self.plan.shards.len());
-        Ok(pythonize::pythonize(py, &self.plan.task(start.min(end)..end))?)
-    }
-    /// After every shard is built: the results in (split, index) order; fails a run with no
-    /// instance at all. With `output_dir` (a local output) its files are tidied as the local
-    /// run does.
-    #[pyo3(signature = (results, output_dir=None))]
-    fn finish<'py>(&self, py: Python<'py>, results: &Bound<'py, PyAny>, output_dir: Option<PathBuf>) -> Result<Bound<'py, PyAny>> {
-        let mut shards: Vec<ShardResult> = pythonize::depythonize(results)?;
-        let documents = self.plan.documents;
-        py.detach(|| finish_shards(output_dir.as_deref(), documents, &mut shards))?;
-        Ok(pythonize::pythonize(py, &shards)?)
+
+    /// `f` of the whole plan; fails before pass 1 is over.
+    fn whole<T>(&self, py: Python<'_>, f: impl FnOnce(&ShardPlan) -> T) -> Result<T> {
+        let stream = self.stream(py)?;
+        let plan = stream.plan().ok_or_else(|| Error::InvalidInput("the plan is not finished".into()))?;
+        Ok(f(plan))
     }
 }
 
-/// Pass 1 of a planned run: loads the model, resolves the configuration and plans the shards
-/// (the keyword arguments are those of `create_data`). `local_output`: the output directory is
-/// a local one, prepared as the local run prepares it.
-#[pyfunction]
-#[pyo3(signature = (*, local_output, progress=None, **options))]
-fn create_data_plan<'py>(
-    py: Python<'py>,
-    local_output: bool,
-    progress: Option<PyRef<'py, PyProgress>>,
-    options: Option<&Bound<'py, PyDict>>,
-) -> Result<PyCreateDataPlan> {
-    let options: CreateDataOptions = from_kwargs(py, options)?;
-    let progress = progress::of(progress);
-    let (plan, fingerprint, vocab_size) = py.detach(|| -> albert_fast_core::Result<_> {
-        let model = Model::load(&options)?;
-        let cfg = configure(&options, &model)?;
-        if local_output {
-            prepare_output(&cfg)?;
-        } else {
-            cfg.validate()?;
-        }
-        Ok((plan(&cfg, &progress)?, cfg.fingerprint, model.tokenizer.vocab_size()))
-    })?;
-    Ok(PyCreateDataPlan { plan, fingerprint, vocab_size })
+#[pymethods]
+impl PyCreateDataPlan {
+    /// Loads the model, resolves the configuration and starts pass 1 (the keyword arguments
+    /// are those of `create_data`). `local_output`: the output directory is a local (or
+    /// shared) one, prepared as the local run prepares it; a fresh one gets each shard under
+    /// its provisional name as soon as pass 1 closes it, renamed by `finish`. Otherwise the
+    /// shards come, named, when the input is read.
+    #[new]
+    #[pyo3(signature = (*, local_output, **options))]
+    fn new(py: Python<'_>, local_output: bool, options: Option<&Bound<'_, PyDict>>) -> Result<Self> {
+        let options: CreateDataOptions = from_kwargs(py, options)?;
+        let (stream, cfg, vocab_size) = py.detach(|| -> albert_fast_core::Result<_> {
+            let model = Model::load(&options)?;
+            let cfg = configure(&options, &model)?;
+            let provisional = if local_output {
+                prepare_output(&cfg)?;
+                reads_once(&cfg)
+            } else {
+                cfg.validate()?;
+                false
+            };
+            Ok((PlanStream::start(cfg.clone(), provisional)?, cfg, model.tokenizer.vocab_size()))
+        })?;
+        Ok(PyCreateDataPlan { stream: Mutex::new(stream), compression: cfg.compression, fingerprint: cfg.fingerprint, vocab_size })
+    }
+
+    /// Waits up to `timeout` seconds for pass 1 to close a shard: (shards closed so far, pass 1
+    /// over). Raises pass 1's error (a bad input file).
+    fn poll(&self, py: Python<'_>, timeout: f64) -> Result<(usize, bool)> {
+        let mut stream = self.stream(py)?;
+        let waiting: &mut PlanStream = &mut stream;
+        let over = py.detach(|| waiting.poll(Duration::from_secs_f64(timeout.max(0.0))))?;
+        Ok((stream.shards().len(), over))
+    }
+    /// The shard count: exact once pass 1 is over, an estimate before (from the input's size).
+    #[getter]
+    fn expected_shards(&self, py: Python<'_>) -> Result<usize> {
+        Ok(self.stream(py)?.expected_shards())
+    }
+    /// The text bytes of all shards: exact once pass 1 is over, an estimate before.
+    #[getter]
+    fn expected_bytes(&self, py: Python<'_>) -> Result<u64> {
+        Ok(self.stream(py)?.expected_bytes())
+    }
+    /// Stops pass 1 if it still runs (a run that stops early); what is known stays.
+    fn close(&self, py: Python<'_>) -> Result<()> {
+        let mut stream = self.stream(py)?;
+        let stopping: &mut PlanStream = &mut stream;
+        py.detach(|| stopping.stop());
+        Ok(())
+    }
+    /// Shards `start..end` (of those closed so far) as one task: a plan (dict) over only the
+    /// input files they touch.
+    fn task<'py>(&self, py: Python<'py>, start: usize, end: usize) -> Result<Bound<'py, PyAny>> {
+        let stream = self.stream(py)?;
+        let end = end.min(stream.shards().len());
+        Ok(pythonize::pythonize(py, &stream.task(start.min(end)..end))?)
+    }
+    #[getter]
+    fn inputs(&self, py: Python<'_>) -> Result<Vec<String>> {
+        self.whole(py, |p| crate::options::path_strings(&p.inputs))
+    }
+    #[getter]
+    fn input_bytes(&self, py: Python<'_>) -> Result<u64> {
+        self.whole(py, |p| p.input_bytes)
+    }
+    #[getter]
+    fn documents(&self, py: Python<'_>) -> Result<u64> {
+        self.whole(py, |p| p.documents)
+    }
+    #[getter]
+    fn num_shards(&self, py: Python<'_>) -> Result<usize> {
+        self.whole(py, |p| p.shards.len())
+    }
+    #[getter]
+    fn num_train_shards(&self, py: Python<'_>) -> Result<usize> {
+        self.whole(py, |p| p.num_train_shards)
+    }
+    #[getter]
+    fn num_eval_shards(&self, py: Python<'_>) -> Result<usize> {
+        self.whole(py, |p| p.num_eval_shards)
+    }
+    /// After every shard is built: the results in (split, index) order; fails a run with no
+    /// instance at all. With `output_dir` (a local output) the shards built under provisional
+    /// names get their final ones and the files are tidied as the local run does.
+    #[pyo3(signature = (results, output_dir=None))]
+    fn finish<'py>(&self, py: Python<'py>, results: &Bound<'py, PyAny>, output_dir: Option<PathBuf>) -> Result<Bound<'py, PyAny>> {
+        let mut shards: Vec<ShardResult> = pythonize::depythonize(results)?;
+        let (documents, counts) = self.whole(py, |p| (p.documents, (p.num_train_shards, p.num_eval_shards)))?;
+        py.detach(|| -> albert_fast_core::Result<()> {
+            if let Some(dir) = output_dir.as_deref() {
+                name_provisional(dir, &self.fingerprint, self.compression, counts, &mut shards)?;
+            }
+            finish_shards(output_dir.as_deref(), documents, &mut shards)
+        })?;
+        Ok(pythonize::pythonize(py, &shards)?)
+    }
 }
 
 /// A worker's model: builds shards of task plans (`CreateDataPlan.task`).
@@ -170,6 +222,5 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(is_shard_file_name, m)?)?;
     m.add_class::<PyCreateDataPlan>()?;
     m.add_class::<PyCreateDataBuilder>()?;
-    m.add_function(wrap_pyfunction!(create_data, m)?)?;
-    m.add_function(wrap_pyfunction!(create_data_plan, m)?)
+    m.add_function(wrap_pyfunction!(create_data, m)?)
 }

@@ -7,6 +7,7 @@ pub mod instances;
 pub mod masking;
 pub mod options;
 pub mod plan;
+pub mod plan_stream;
 pub mod resume;
 pub mod rng;
 pub mod run;
@@ -14,5 +15,6 @@ pub mod shard;
 
 pub use options::{CreateDataOptions, RunConfig};
 pub use plan::{plan, PlannedShard, ShardPlan, Split};
-pub use run::{build_planned_shard, configure, finish_shards, prepare_output, run, run_with_model, run_with_tokenizer, CreateDataSummary, Model, RunSummary, ShardResult};
+pub use plan_stream::PlanStream;
+pub use run::{build_planned_shard, configure, finish_shards, prepare_output, reads_once, run, run_with_model, run_with_tokenizer, CreateDataSummary, Model, RunSummary, ShardResult};
 pub use shard::LineEncoder;

@@ -77,19 +77,24 @@ impl ShardPlan {
     /// shards over just the input files their spans touch, file indices relative to them.
     /// [`super::build_planned_shard`] of one of them writes the same file as of the whole plan.
     pub fn task(&self, range: std::ops::Range<usize>) -> ShardPlan {
-        let shards = &self.shards[range];
-        let base = shards.iter().map(|s| s.start.file).min().unwrap_or(0);
-        let last = shards.iter().map(|s| s.end.file).max().unwrap_or(0).min(self.inputs.len().saturating_sub(1));
-        let rebase = |p: Position| Position { file: p.file - base, ..p };
-        ShardPlan {
-            inputs: self.inputs.get(base..=last).map(<[PathBuf]>::to_vec).unwrap_or_default(),
-            shards: shards.iter().map(|s| PlannedShard { start: rebase(s.start), end: rebase(s.end), ..s.clone() }).collect(),
-            input_bytes: shards.iter().map(|s| s.input_bytes).sum(),
-            documents: shards.iter().map(|s| s.documents).sum(),
-            num_train_shards: self.num_train_shards,
-            num_eval_shards: self.num_eval_shards,
-            shard_size_bytes: self.shard_size_bytes,
-        }
+        task_of(&self.inputs, &self.shards[range], self.num_train_shards, self.num_eval_shards, self.shard_size_bytes)
+    }
+}
+
+/// [`ShardPlan::task`] of `shards` of a plan over `inputs`; the counts and shard size are the
+/// plan's (0 in a task made before pass 1 ended: building a shard does not use them).
+pub(crate) fn task_of(inputs: &[PathBuf], shards: &[PlannedShard], num_train_shards: usize, num_eval_shards: usize, shard_size_bytes: u64) -> ShardPlan {
+    let base = shards.iter().map(|s| s.start.file).min().unwrap_or(0);
+    let last = shards.iter().map(|s| s.end.file).max().unwrap_or(0).min(inputs.len().saturating_sub(1));
+    let rebase = |p: Position| Position { file: p.file - base, ..p };
+    ShardPlan {
+        inputs: inputs.get(base..=last).map(<[PathBuf]>::to_vec).unwrap_or_default(),
+        shards: shards.iter().map(|s| PlannedShard { start: rebase(s.start), end: rebase(s.end), ..s.clone() }).collect(),
+        input_bytes: shards.iter().map(|s| s.input_bytes).sum(),
+        documents: shards.iter().map(|s| s.documents).sum(),
+        num_train_shards,
+        num_eval_shards,
+        shard_size_bytes,
     }
 }
 
@@ -232,6 +237,22 @@ impl Sharder {
 /// `--output_file` list) the shard size is the training text divided by their number, which
 /// needs one more read of the input first: the plan then has at most that many train shards.
 pub fn plan(cfg: &RunConfig, progress: &Arc<Progress>) -> Result<ShardPlan> {
+    plan_with(cfg, progress, false, |_| Ok(()))
+}
+
+/// [`plan`], handing each shard to `on_shard` as soon as it is named. `provisional`: under its
+/// provisional name ([`provisional_file_name`]) as soon as pass 1 closes it (the caller renames
+/// it when the count is known, as the one-pass local run does); otherwise under its final name
+/// once the input is read.
+pub fn plan_with(
+    cfg: &RunConfig,
+    progress: &Arc<Progress>,
+    provisional: bool,
+    mut on_shard: impl FnMut(&PlannedShard) -> Result<()>,
+) -> Result<ShardPlan> {
+    if provisional && !cfg.train_file_names.is_empty() {
+        return Err(Error::invalid_arg("output_files", "named output files are known before the input is read: plan them"));
+    }
     progress.set_phase(Phase::Planning);
     Progress::set(&progress.bytes_total, total_size(&cfg.inputs));
     Progress::set(&progress.files_total, cfg.inputs.len() as u64);
@@ -248,39 +269,53 @@ pub fn plan(cfg: &RunConfig, progress: &Arc<Progress>) -> Result<ShardPlan> {
         Progress::set(&progress.bytes_read, 0);
         train_bytes.div_ceil(cfg.train_file_names.len() as u64).max(1)
     };
+    let planned = |w: ShardWork, file_name: String| PlannedShard {
+        split: w.split,
+        index: w.index,
+        file_name,
+        start: w.start,
+        end: w.end,
+        input_bytes: w.bytes,
+        documents: w.count,
+    };
     let mut sharder = Sharder::new(cfg.eval_fraction, shard_size, false);
     let mut closed = Vec::new();
+    let mut named = Vec::new();
+    let mut close = |w: ShardWork| -> Result<()> {
+        if provisional {
+            let name = provisional_file_name(w.split, w.index, cfg.compression);
+            let shard = planned(w, name);
+            on_shard(&shard)?;
+            named.push(shard);
+        } else {
+            closed.push(w);
+        }
+        Ok(())
+    };
     let mut stats = ReaderStats::default();
     read_documents(&cfg.inputs, &cfg.documents(progress), &mut stats, |doc| {
-        closed.extend(sharder.add(doc));
+        if let Some(w) = sharder.add(doc) {
+            close(w)?;
+        }
         Ok(crate::corpus::Flow::Continue)
     })?;
-    closed.extend(sharder.finish());
+    sharder.finish().into_iter().try_for_each(&mut close)?;
     check_not_empty(sharder.documents, cfg.inputs.len())?;
-    let count = |split| closed.iter().filter(|w| w.split == split).count();
+    let count = |split| named.iter().filter(|s| s.split == split).count() + closed.iter().filter(|w| w.split == split).count();
     let (num_train_shards, num_eval_shards) = (count(Split::Train), count(Split::Eval));
-    let shards = closed
-        .into_iter()
-        .map(|w| {
-            let n = if w.split == Split::Train { num_train_shards } else { num_eval_shards };
-            let file_name = match cfg.train_file_names.get(w.index) {
-                Some(name) if w.split == Split::Train => name.clone(),
-                _ => shard_file_name(w.split, w.index, n, cfg.compression),
-            };
-            PlannedShard {
-                split: w.split,
-                index: w.index,
-                file_name,
-                start: w.start,
-                end: w.end,
-                input_bytes: w.bytes,
-                documents: w.count,
-            }
-        })
-        .collect();
+    for w in closed {
+        let n = if w.split == Split::Train { num_train_shards } else { num_eval_shards };
+        let file_name = match cfg.train_file_names.get(w.index) {
+            Some(name) if w.split == Split::Train => name.clone(),
+            _ => shard_file_name(w.split, w.index, n, cfg.compression),
+        };
+        let shard = planned(w, file_name);
+        on_shard(&shard)?;
+        named.push(shard);
+    }
     Ok(ShardPlan {
         inputs: cfg.inputs.clone(),
-        shards,
+        shards: named,
         input_bytes: stats.input.bytes,
         documents: sharder.documents,
         num_train_shards,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::run::ShardResult;
 use crate::atomic::{self, AtomicFile};
-use super::plan::{is_provisional_file_name, is_shard_file_name, provisional_file_name};
+use super::plan::{is_provisional_file_name, is_shard_file_name, provisional_file_name, shard_file_name, Split};
 use crate::error::{Error, Result};
 use crate::tfrecord::Compression;
 
@@ -111,6 +111,16 @@ pub fn promote(output_dir: &Path, fingerprint: &str, shard: &mut ShardResult, fi
     shard.file_name = file_name;
     write_marker(output_dir, fingerprint, &ShardResult { resumed: false, ..shard.clone() }, marker.file_bytes, marker.file_crc32c)?;
     fs::remove_file(&old_marker).map_err(|e| Error::io(&old_marker, e))
+}
+
+/// Gives each of `shards` still under its provisional name its final one, now that the shard
+/// counts (train, eval) are known.
+pub fn name_provisional(output_dir: &Path, fingerprint: &str, compression: Compression, counts: (usize, usize), shards: &mut [ShardResult]) -> Result<()> {
+    for r in shards.iter_mut().filter(|r| is_provisional_file_name(&r.file_name)) {
+        let n = if r.split == Split::Train { counts.0 } else { counts.1 };
+        promote(output_dir, fingerprint, r, shard_file_name(r.split, r.index, n, compression))?;
+    }
+    Ok(())
 }
 
 fn file_crc32c(path: &Path) -> io::Result<u32> {

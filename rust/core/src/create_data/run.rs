@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::instances::InstanceStats;
 use super::masking::MaskingVocab;
 use super::options::{CreateDataOptions, RunConfig};
-use super::plan::{check_not_empty, plan, provisional_file_name, shard_file_name, split_of, ShardPlan, ShardWork, Sharder, Split};
+use super::plan::{check_not_empty, plan, provisional_file_name, split_of, ShardPlan, ShardWork, Sharder, Split};
 use super::resume::{self, marker_path, PROGRESS_DIR};
 use super::shard::{Built, Builder, LineEncoder};
 use crate::corpus::{expand_inputs, read_documents, read_span, total_size, Flow, ReaderStats};
@@ -173,7 +173,7 @@ pub fn finish_shards(output_dir: Option<&Path>, documents: u64, shards: &mut [Sh
 /// shard size, pass 1 plans the shards first.
 pub fn run<E: LineEncoder>(cfg: &RunConfig, encoder: &E, vocab: &MaskingVocab, progress: &Arc<Progress>) -> Result<RunSummary> {
     prepare_output(cfg)?;
-    let (mut summary, documents) = if !cfg.train_file_names.is_empty() || resume::has_markers(&cfg.output_dir) {
+    let (mut summary, documents) = if !reads_once(cfg) {
         let plan = plan(cfg, progress)?;
         Progress::set(&progress.bytes_total, plan.input_bytes);
         Progress::set(&progress.bytes_read, 0);
@@ -190,15 +190,18 @@ pub fn run<E: LineEncoder>(cfg: &RunConfig, encoder: &E, vocab: &MaskingVocab, p
         check_not_empty(read.documents, cfg.inputs.len())?;
         let count = |split| shards.iter().filter(|r| r.split == split).count();
         let (num_train_shards, num_eval_shards) = (count(Split::Train), count(Split::Eval));
-        for r in &mut shards {
-            let n = if r.split == Split::Train { num_train_shards } else { num_eval_shards };
-            resume::promote(&cfg.output_dir, &cfg.fingerprint, r, shard_file_name(r.split, r.index, n, cfg.compression))?;
-        }
+        resume::name_provisional(&cfg.output_dir, &cfg.fingerprint, cfg.compression, (num_train_shards, num_eval_shards), &mut shards)?;
         (RunSummary { shards, input_bytes: read.input_bytes, num_train_shards, num_eval_shards }, read.documents)
     };
     finish_shards(Some(&cfg.output_dir), documents, &mut summary.shards)?;
     progress.set_phase(Phase::Done);
     Ok(summary)
+}
+
+/// Whether a run into `cfg`'s (prepared, local) output may build its shards as pass 1 closes
+/// them, under provisional names: nothing there to resume by name, no named output files.
+pub fn reads_once(cfg: &RunConfig) -> bool {
+    cfg.train_file_names.is_empty() && !resume::has_markers(&cfg.output_dir)
 }
 
 /// What pass 2 read.
