@@ -225,6 +225,44 @@ def test_prepare_corpus_through_a_scheduler_and_on_local2_is_byte_identical(dask
         assert again["resumed"] == "already complete"
 
 
+@pytest.mark.slow
+def test_prepare_corpus_with_a_worker_killed_mid_run_changes_nothing(dask_cluster, literature_dir, examples_dir,
+                                                                    tmp_path):
+    punkt = tmp_path / "punkt"
+    train_punkt((examples_dir / "en-twain4.txt").read_text(encoding="utf-8"), punkt)
+    inputs = sorted(literature_dir.glob("*.txt"))
+    kw = dict(punkt_params=str(punkt), shard_size_mb=0.05, doc_boundary="blank-line")
+    local = prepare_corpus(inputs, tmp_path / "local", **kw)
+    expected = files_of(tmp_path / "local", "corpus-*.txt")
+    out = tmp_path / "out"
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["stats"] = prepare_corpus(inputs, out, cluster=dask_cluster.address, **kw)
+        except BaseException as err:  # re-raised below
+            box["error"] = err
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob("corpus-*.txt")) and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.005)
+        done_at_kill = len(list(out.glob("corpus-*.txt")))
+        os.kill(dask_cluster.workers[0].pid, signal.SIGKILL)
+        thread.join(300)
+        assert "error" not in box, box.get("error")
+        assert 0 < done_at_kill < len(expected), "killed mid-run"
+        assert files_of(out, "corpus-*.txt") == expected
+        # (the task of the killed worker, run again, keeps the shards it had finished: resumed)
+        same = lambda stats: {k: v for k, v in stats.items() if k not in ("output", "resumed_shards")}  # noqa: E731
+        assert same(box["stats"]) == same(local)
+    finally:
+        thread.join(300)
+        dask_cluster.respawn_dead()
+
+
 def test_prepare_corpus_bad_input_on_a_cluster_is_the_local_error_and_leaves_nothing(dask_cluster, literature_dir,
                                                                                       punkt_dir, tmp_path):
     """A binary file (found before any task, as the local run finds it) and a compressed file cut
