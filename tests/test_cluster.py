@@ -123,15 +123,15 @@ def test_create_data_through_a_scheduler_and_on_local2_is_byte_identical(dask_cl
         assert summary["resumed_files"] == 0
 
 
-@pytest.mark.slow
-def test_a_worker_killed_mid_run_changes_nothing(dask_cluster, local_data, lit_corpus, spm_dir, tmp_path):
-    out = tmp_path / "out"
+def run_killing_a_worker(dask_cluster: DaskCluster, call, done) -> tuple:
+    """``call()`` on a thread; as soon as ``done()`` (outputs finished) is above 0, the first
+    worker is killed (SIGKILL, by its PID). Returns ``call()``'s result and ``done()`` at the
+    kill; the worker is started again afterwards."""
     box: dict = {}
 
     def run() -> None:
         try:
-            box["summary"] = create_pretraining_data(lit_corpus, spm_dir, out, config=DATA, shard_size_bytes=SHARD,
-                                                     eval_fraction=0.05, cluster=dask_cluster.address)
+            box["result"] = call()
         except BaseException as err:  # re-raised below
             box["error"] = err
 
@@ -139,17 +139,28 @@ def test_a_worker_killed_mid_run_changes_nothing(dask_cluster, local_data, lit_c
     thread.start()
     try:
         deadline = time.monotonic() + 120
-        while not list(out.glob(".progress/*.done")) and time.monotonic() < deadline and thread.is_alive():
-            time.sleep(0.01)
-        done_at_kill = len(list(out.glob(".progress/*.done")))
+        while not done() and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.005)
+        done_at_kill = done()
         os.kill(dask_cluster.workers[0].pid, signal.SIGKILL)
         thread.join(300)
-        assert "error" not in box, box.get("error")
-        assert 0 < done_at_kill < len(files_of(local_data, "*.tfrecord")), "killed mid-run"
-        same_data(local_data, out)
+        if "error" in box:
+            raise box["error"]
+        return box["result"], done_at_kill
     finally:
         thread.join(300)
         dask_cluster.respawn_dead()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_changes_nothing(dask_cluster, local_data, lit_corpus, spm_dir, tmp_path):
+    out = tmp_path / "out"
+    _, done_at_kill = run_killing_a_worker(
+        dask_cluster, lambda: create_pretraining_data(lit_corpus, spm_dir, out, config=DATA, shard_size_bytes=SHARD,
+                                                      eval_fraction=0.05, cluster=dask_cluster.address),
+        lambda: len(list(out.glob(".progress/*.done"))))
+    assert 0 < done_at_kill < len(files_of(local_data, "*.tfrecord")), "killed mid-run"
+    same_data(local_data, out)
 
 
 @pytest.mark.slow
@@ -235,32 +246,14 @@ def test_prepare_corpus_with_a_worker_killed_mid_run_changes_nothing(dask_cluste
     local = prepare_corpus(inputs, tmp_path / "local", **kw)
     expected = files_of(tmp_path / "local", "corpus-*.txt")
     out = tmp_path / "out"
-    box: dict = {}
-
-    def run() -> None:
-        try:
-            box["stats"] = prepare_corpus(inputs, out, cluster=dask_cluster.address, **kw)
-        except BaseException as err:  # re-raised below
-            box["error"] = err
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 120
-        while not list(out.glob("corpus-*.txt")) and time.monotonic() < deadline and thread.is_alive():
-            time.sleep(0.005)
-        done_at_kill = len(list(out.glob("corpus-*.txt")))
-        os.kill(dask_cluster.workers[0].pid, signal.SIGKILL)
-        thread.join(300)
-        assert "error" not in box, box.get("error")
-        assert 0 < done_at_kill < len(expected), "killed mid-run"
-        assert files_of(out, "corpus-*.txt") == expected
-        # (the task of the killed worker, run again, keeps the shards it had finished: resumed)
-        same = lambda stats: {k: v for k, v in stats.items() if k not in ("output", "resumed_shards")}  # noqa: E731
-        assert same(box["stats"]) == same(local)
-    finally:
-        thread.join(300)
-        dask_cluster.respawn_dead()
+    stats, done_at_kill = run_killing_a_worker(
+        dask_cluster, lambda: prepare_corpus(inputs, out, cluster=dask_cluster.address, **kw),
+        lambda: len(list(out.glob("corpus-*.txt"))))
+    assert 0 < done_at_kill < len(expected), "killed mid-run"
+    assert files_of(out, "corpus-*.txt") == expected
+    # (the task of the killed worker, run again, keeps the shards it had finished: resumed)
+    same = lambda stats: {k: v for k, v in stats.items() if k not in ("output", "resumed_shards")}  # noqa: E731
+    assert same(stats) == same(local)
 
 
 def test_prepare_corpus_bad_input_on_a_cluster_is_the_local_error_and_leaves_nothing(dask_cluster, literature_dir,
