@@ -27,7 +27,7 @@ import yaml
 from conftest import run_cli
 from data_fixtures import corpus_dir, prep, punkt_dir, read_docs, spm_dir  # noqa: F401 (fixtures)
 
-from albert_fast import storage
+from albert_fast import _core, storage
 from albert_fast.errors import InputError
 from albert_fast.create_data import create_pretraining_data
 from albert_fast.prepare_corpus import prepare_corpus, train_punkt
@@ -315,6 +315,44 @@ def test_create_data_reads_and_writes_a_bucket_with_the_local_bytes(store, corpu
     assert count_mismatches({url: first["records"] + 1}) == [
         f"{url}: {first['records'] + 1} records, but manifest.json lists {first['records']} "
         "(changed since create-data wrote it?)"]
+
+
+def test_create_data_stopped_mid_run_into_a_bucket_resumes_from_its_hidden_objects(s3, corpus_dir, spm_dir, tmp_path,
+                                                                                   monkeypatch):
+    """Into a fresh bucket prefix the shards are uploaded under hidden provisional names as pass
+    1 closes them and moved to their final names at the end. A run stopped mid-way (here: the
+    fourth shard's build fails) leaves nothing under a final name; the re-run keeps the shards
+    it finds under provisional names and the result is the local run's bytes."""
+    import albert_fast.create_data as cd
+
+    kw = dict(config={"data": {"max_seq_length": 64, "dupe_factor": 2}, "model": {"vocab_size": 4000}},
+              shard_size_bytes=16 << 10, eval_fraction=0.1, threads=1)
+    create_pretraining_data(corpus_dir, spm_dir, tmp_path / "local", **kw)
+    expected = local_files(tmp_path / "local", "*.tfrecord")
+    out = f"s3://{BUCKET}/stopped"
+    build, calls = cd._build_to_url, []
+
+    def stopping(builder, task, k, *args):
+        calls.append(task["shards"][k]["file_name"])
+        if len(calls) == 4:
+            raise RuntimeError("stopped")
+        return build(builder, task, k, *args)
+
+    monkeypatch.setattr(cd, "_build_to_url", stopping)
+    with pytest.raises(RuntimeError, match="stopped"):
+        create_pretraining_data(corpus_dir, spm_dir, out, **kw)
+    monkeypatch.undo()
+    left = s3.objects("stopped")
+    assert all(_core.is_provisional_file_name(c) for c in calls)
+    kept = sorted(k for k in left if k.endswith(".tfrecord"))
+    # (the three before it, and any other task that had started meanwhile)
+    assert len(kept) >= 3 and all(_core.is_provisional_file_name(k) for k in kept), sorted(left)
+    assert "manifest.json" not in left
+    again = create_pretraining_data(corpus_dir, spm_dir, out, **kw)
+    assert again["resumed_files"] == len(kept)
+    got = s3.objects("stopped")
+    assert {k: v for k, v in got.items() if k.endswith(".tfrecord")} == expected
+    assert not [k for k in got if k.rsplit("/", 1)[-1].startswith(".")], sorted(got)  # no provisional object
 
 
 def test_standard_input_into_a_bucket(s3, corpus_dir, spm_dir, punkt_dir, tmp_path):

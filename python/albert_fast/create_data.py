@@ -22,7 +22,7 @@ from albert_fast import _core, storage
 from albert_fast.cluster import (STDIN_ON_A_CLUSTER, _cpu_count, parse_cluster, reads_local_files, run_tasks,
                                  starting_executor)
 from albert_fast.config import Config, DataConfig, as_config, check_vocab_size
-from albert_fast.errors import ConfigError, ModelError
+from albert_fast.errors import AlbertFastError, ConfigError, ModelError
 from albert_fast.io_utils import (STDIN, atomic_write_text, file_sha256,
                                   human_size, is_stdin_spool, stdin_spooled)
 from albert_fast.progress import Bar, run_with_progress
@@ -422,7 +422,8 @@ def _create_data_planned(options: dict[str, Any], cluster: Any, connect_timeout:
     local_out = not storage.is_url(out)
     with starting_executor(cluster, threads, connect_timeout,
                            warm=(_warm_worker, (worker_model, model_sha, options))) as executor:
-        plan = _core.CreateDataPlan(local_output=local_out, **options)
+        plan = _core.CreateDataPlan(local_output=local_out, fresh=not local_out and not _remote_markers(out),
+                                    **options)
         try:
             while (ex := executor.wait(_CLUSTER_WAIT)) is None:
                 plan.poll(0)  # pass 1's error (a bad input file) is said at once
@@ -432,8 +433,18 @@ def _create_data_planned(options: dict[str, Any], cluster: Any, connect_timeout:
             built = run_tasks(ex, _create_data_task, tasks, key="create-data", desc="create-data", show=show)
         finally:
             plan.close()
-    shards = plan.finish([r for rs in built for r in rs], str(out) if local_out else None)
+    results = [r for rs in built for r in rs]
+    try:
+        shards = plan.finish(results, str(out) if local_out else None)
+    except AlbertFastError:  # a corpus with no instance at all: nothing of this run is kept
+        if not local_out:
+            for r in results:
+                storage.remove(storage.join(out, r["file"]))
+                storage.remove(_marker_url(out, r["file"]))
+        raise
     if not local_out:
+        built_as = {(r["split"], r["index"]): r["file"] for r in results}
+        _name_remote_shards(out, [(built_as[(s["split"], s["index"])], s["file"]) for s in shards])
         _remove_stale_remote_shards(out, {s["file"] for s in shards})
     return {"shards": shards, "inputs": [str(p) for p in plan.inputs], "vocab_size": plan.vocab_size,
             "input_bytes": plan.input_bytes, "num_train_shards": plan.num_train_shards,
@@ -540,23 +551,42 @@ def _create_data_task(task: dict, model: str, sha: str, out: str, fingerprint: s
 _MARKER_KEYS = ("fingerprint", "file_bytes", "file_crc32c", "object_version")
 
 
-def _build_to_url(builder: Any, task: dict, k: int, out: str, fingerprint: str,
-                  options: dict[str, Any]) -> dict:
-    """Builds shard ``k`` locally and uploads it, then its marker (the marker also records the
-    object's version, so a replaced object is not taken for the finished shard)."""
-    shard = task["shards"][k]
-    name = shard["file_name"]
-    marker_url = storage.join(out, _core.CREATE_DATA_PROGRESS_DIR, f"{name}.done")
-    marker = storage.read_json(marker_url)
+def _marker_url(out: str, name: str) -> str:
+    return storage.join(out, _core.CREATE_DATA_PROGRESS_DIR, f"{name}.done")
+
+
+def _finished_remote(out: str, name: str, shard: dict, fingerprint: str) -> Optional[dict]:
+    """The marker of shard ``shard`` under ``name`` if it belongs to this run and its object
+    is the one it recorded (size and version), else None."""
+    marker = storage.read_json(_marker_url(out, name))
     if (isinstance(marker, dict) and marker.get("fingerprint") == fingerprint
             and [marker.get(k) for k in ("split", "index", "input_bytes")] ==
             [shard["split"], shard["index"], shard["input_bytes"]]):
         try:
             if (storage.size(storage.join(out, name)) == marker["file_bytes"]
                     and storage.version(storage.join(out, name)) == marker.get("object_version")):
-                return dict({k: v for k, v in marker.items() if k not in _MARKER_KEYS}, resumed=True)
+                return marker
         except FileNotFoundError:
             pass
+    return None
+
+
+def _build_to_url(builder: Any, task: dict, k: int, out: str, fingerprint: str,
+                  options: dict[str, Any]) -> dict:
+    """Builds shard ``k`` locally and uploads it, then its marker (the marker also records the
+    object's version, so a replaced object is not taken for the finished shard). A shard that
+    a stopped run uploaded under its provisional name is found there and moved."""
+    shard = task["shards"][k]
+    name = shard["file_name"]
+    marker = _finished_remote(out, name, shard, fingerprint)
+    if marker is None and not _core.is_provisional_file_name(name):
+        provisional = _core.provisional_file_name(shard["split"], shard["index"], options["compression"])
+        if _finished_remote(out, provisional, shard, fingerprint) is not None:
+            _move_remote_shard(out, provisional, name)
+            marker = _finished_remote(out, name, shard, fingerprint)
+    if marker is not None:
+        return dict({k: v for k, v in marker.items() if k not in _MARKER_KEYS}, resumed=True)
+    marker_url = _marker_url(out, name)
     with storage.temp_dir() as tmp:
         result = builder.build(task, k, fingerprint, **dict(options, output_dir=tmp))
         storage.put_file(Path(tmp) / name, storage.join(out, name))
@@ -567,10 +597,46 @@ def _build_to_url(builder: Any, task: dict, k: int, out: str, fingerprint: str,
     return result
 
 
+def _remote_markers(out: str) -> bool:
+    """Whether the output in object storage holds a marker of any finished shard (a run to
+    resume, whose shards are then looked up by their names)."""
+    return any(name.endswith(".done") and _is_shard_object(name[:-len(".done")])
+               for name in storage.listdir(storage.join(out, _core.CREATE_DATA_PROGRESS_DIR)))
+
+
+def _is_shard_object(name: str) -> bool:
+    return _core.is_shard_file_name(name) or _core.is_provisional_file_name(name)
+
+
+def _move_remote_shard(out: str, src: str, dst: str) -> None:
+    """Moves shard object ``src`` to ``dst`` and then its marker, which records the new
+    object's version (stopped in between, the shard is built again: never taken whole when
+    it is not)."""
+    storage.move(storage.join(out, src), storage.join(out, dst))
+    marker = storage.read_json(_marker_url(out, src))
+    marker.update(file=dst, object_version=storage.version(storage.join(out, dst)))
+    storage.write_json(_marker_url(out, dst), marker)
+    storage.remove(_marker_url(out, src))
+
+
+#: Objects moved to their final names at once (each move is a copy inside the store).
+_MOVES_AT_ONCE = 16
+
+
+def _name_remote_shards(out: str, moves: list[tuple[str, str]]) -> None:
+    """The shards uploaded under provisional names get their final ones."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    moves = [(a, b) for a, b in moves if a != b]
+    with ThreadPoolExecutor(max_workers=min(_MOVES_AT_ONCE, max(1, len(moves)))) as pool:
+        list(pool.map(lambda m: _move_remote_shard(out, *m), moves))
+
+
 def _remove_stale_remote_shards(out: str, keep: set[str]) -> None:
     """As the local run does: shard objects (and markers) of an earlier run with other
-    settings go, so that a reader of the prefix does not take them for this run's."""
+    settings go, so that a reader of the prefix does not take them for this run's, and so do
+    provisional objects left."""
     for name in storage.listdir(out):
-        if _core.is_shard_file_name(name) and name not in keep:
+        if _is_shard_object(name) and name not in keep:
             storage.remove(storage.join(out, name))
             storage.remove(storage.join(out, _core.CREATE_DATA_PROGRESS_DIR, f"{name}.done"))

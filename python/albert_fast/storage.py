@@ -191,6 +191,22 @@ def write_json(path: Any, value: Any) -> None:
     write_bytes(path, (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
+def move(src: Any, dst: Any) -> None:
+    """Gives the file or object ``src`` the name ``dst``: a rename locally, a copy inside the
+    store (no data through this machine) and a delete for a URL."""
+    src, dst = local_path(src), local_path(dst)
+    if not is_url(src):
+        os.replace(src, dst)
+        return
+    fs, p = _filesystem(src)
+    _, q = _filesystem(dst)
+    try:
+        fs.copy(p, q)
+        fs.rm_file(p)
+    except Exception as err:  # noqa: BLE001
+        raise _fail(dst, err, "write it") from None
+
+
 def remove(path: Any) -> None:
     """Removes a file or object; a missing one is fine."""
     path = local_path(path)

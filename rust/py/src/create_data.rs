@@ -10,7 +10,7 @@ use std::time::Duration;
 use albert_fast_core::create_data::resume::name_provisional;
 use albert_fast_core::create_data::{
     build_planned_shard, configure, finish_shards, prepare_output, reads_once, run_with_tokenizer, CreateDataOptions, Model,
-    PlanStream, ShardPlan, ShardResult,
+    PlanStream, ShardPlan, ShardResult, Split,
 };
 use albert_fast_core::tfrecord::Compression;
 use albert_fast_core::Error;
@@ -75,11 +75,13 @@ impl PyCreateDataPlan {
     /// Loads the model, resolves the configuration and starts pass 1 (the keyword arguments
     /// are those of `create_data`). `local_output`: the output directory is a local (or
     /// shared) one, prepared as the local run prepares it; a fresh one gets each shard under
-    /// its provisional name as soon as pass 1 closes it, renamed by `finish`. Otherwise the
-    /// shards come, named, when the input is read.
+    /// its provisional name as soon as pass 1 closes it, renamed by `finish`. For an output in
+    /// object storage, `fresh` says whether it holds nothing to resume (the caller looked):
+    /// then the same, and the caller moves the objects to the names `finish` gives. Otherwise
+    /// the shards come, named, when the input is read.
     #[new]
-    #[pyo3(signature = (*, local_output, **options))]
-    fn new(py: Python<'_>, local_output: bool, options: Option<&Bound<'_, PyDict>>) -> Result<Self> {
+    #[pyo3(signature = (*, local_output, fresh=false, **options))]
+    fn new(py: Python<'_>, local_output: bool, fresh: bool, options: Option<&Bound<'_, PyDict>>) -> Result<Self> {
         let options: CreateDataOptions = from_kwargs(py, options)?;
         let (stream, cfg, vocab_size) = py.detach(|| -> albert_fast_core::Result<_> {
             let model = Model::load(&options)?;
@@ -89,7 +91,7 @@ impl PyCreateDataPlan {
                 reads_once(&cfg)
             } else {
                 cfg.validate()?;
-                false
+                fresh && cfg.train_file_names.is_empty()
             };
             Ok((PlanStream::start(cfg.clone(), provisional)?, cfg, model.tokenizer.vocab_size()))
         })?;
@@ -152,17 +154,16 @@ impl PyCreateDataPlan {
     fn num_eval_shards(&self, py: Python<'_>) -> Result<usize> {
         self.whole(py, |p| p.num_eval_shards)
     }
-    /// After every shard is built: the results in (split, index) order; fails a run with no
-    /// instance at all. With `output_dir` (a local output) the shards built under provisional
-    /// names get their final ones and the files are tidied as the local run does.
+    /// After every shard is built: the results in (split, index) order, each under its final
+    /// name; fails a run with no instance at all. With `output_dir` (a local output) the files
+    /// built under provisional names are renamed and the directory tidied as the local run does;
+    /// without, the caller moves the objects.
     #[pyo3(signature = (results, output_dir=None))]
     fn finish<'py>(&self, py: Python<'py>, results: &Bound<'py, PyAny>, output_dir: Option<PathBuf>) -> Result<Bound<'py, PyAny>> {
         let mut shards: Vec<ShardResult> = pythonize::depythonize(results)?;
         let (documents, counts) = self.whole(py, |p| (p.documents, (p.num_train_shards, p.num_eval_shards)))?;
         py.detach(|| -> albert_fast_core::Result<()> {
-            if let Some(dir) = output_dir.as_deref() {
-                name_provisional(dir, &self.fingerprint, self.compression, counts, &mut shards)?;
-            }
+            name_provisional(output_dir.as_deref(), &self.fingerprint, self.compression, counts, &mut shards)?;
             finish_shards(output_dir.as_deref(), documents, &mut shards)
         })?;
         Ok(pythonize::pythonize(py, &shards)?)
@@ -217,9 +218,28 @@ fn is_shard_file_name(name: &str) -> bool {
     albert_fast_core::create_data::plan::is_shard_file_name(name)
 }
 
+/// True for the hidden name a shard has until the shard count is known (`.train-00003.tfrecord`).
+#[pyfunction]
+fn is_provisional_file_name(name: &str) -> bool {
+    albert_fast_core::create_data::plan::is_provisional_file_name(name)
+}
+
+/// The hidden name of shard `index` of `split` ("train"/"eval") until the count is known.
+#[pyfunction]
+fn provisional_file_name(split: &str, index: usize, compression: &str) -> Result<String> {
+    let split = match split {
+        "train" => Split::Train,
+        "eval" => Split::Eval,
+        other => return Err(Error::invalid_arg("split", format!("{other:?} is not train or eval")).into()),
+    };
+    Ok(albert_fast_core::create_data::plan::provisional_file_name(split, index, Compression::parse(compression)?))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CREATE_DATA_PROGRESS_DIR", albert_fast_core::create_data::resume::PROGRESS_DIR)?;
     m.add_function(wrap_pyfunction!(is_shard_file_name, m)?)?;
+    m.add_function(wrap_pyfunction!(is_provisional_file_name, m)?)?;
+    m.add_function(wrap_pyfunction!(provisional_file_name, m)?)?;
     m.add_class::<PyCreateDataPlan>()?;
     m.add_class::<PyCreateDataBuilder>()?;
     m.add_function(wrap_pyfunction!(create_data, m)?)

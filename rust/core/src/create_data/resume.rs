@@ -114,11 +114,16 @@ pub fn promote(output_dir: &Path, fingerprint: &str, shard: &mut ShardResult, fi
 }
 
 /// Gives each of `shards` still under its provisional name its final one, now that the shard
-/// counts (train, eval) are known.
-pub fn name_provisional(output_dir: &Path, fingerprint: &str, compression: Compression, counts: (usize, usize), shards: &mut [ShardResult]) -> Result<()> {
+/// counts (train, eval) are known: renames the files and markers in `output_dir`, or only the
+/// results where there is none (an output in object storage, whose caller moves the objects).
+pub fn name_provisional(output_dir: Option<&Path>, fingerprint: &str, compression: Compression, counts: (usize, usize), shards: &mut [ShardResult]) -> Result<()> {
     for r in shards.iter_mut().filter(|r| is_provisional_file_name(&r.file_name)) {
         let n = if r.split == Split::Train { counts.0 } else { counts.1 };
-        promote(output_dir, fingerprint, r, shard_file_name(r.split, r.index, n, compression))?;
+        let name = shard_file_name(r.split, r.index, n, compression);
+        match output_dir {
+            Some(dir) => promote(dir, fingerprint, r, name)?,
+            None => r.file_name = name,
+        }
     }
     Ok(())
 }

@@ -190,7 +190,7 @@ pub fn run<E: LineEncoder>(cfg: &RunConfig, encoder: &E, vocab: &MaskingVocab, p
         check_not_empty(read.documents, cfg.inputs.len())?;
         let count = |split| shards.iter().filter(|r| r.split == split).count();
         let (num_train_shards, num_eval_shards) = (count(Split::Train), count(Split::Eval));
-        resume::name_provisional(&cfg.output_dir, &cfg.fingerprint, cfg.compression, (num_train_shards, num_eval_shards), &mut shards)?;
+        resume::name_provisional(Some(&cfg.output_dir), &cfg.fingerprint, cfg.compression, (num_train_shards, num_eval_shards), &mut shards)?;
         (RunSummary { shards, input_bytes: read.input_bytes, num_train_shards, num_eval_shards }, read.documents)
     };
     finish_shards(Some(&cfg.output_dir), documents, &mut summary.shards)?;
