@@ -17,8 +17,9 @@ be meaningless (bench_spm_sample_size.py): the packages above plus EXTRA_PACKAGE
 sources of the Linux kernel's, pandas', scikit-learn's, statsmodels', SageMath's, GHC's... manuals;
 the HTML manuals and API references of PostgreSQL, the JDK, Rust, Erlang, Racket, Qt, C++,
 SciPy...; translated manuals, man pages and GNOME help; Vim's help; GCIDE's and WordNet's
-definitions), MORE_PACKAGES (LibreOffice's and KiCad's help, Django's and other Sphinx sources,
-man pages in 14 more languages, FreeBSD's man pages, info manuals, FOLDOC and the Jargon File)
+definitions), MORE_PACKAGES (LibreOffice's, KiCad's and more of GIMP's help, Django's and other
+Sphinx sources, man pages in 14 more languages, FreeBSD's man pages, info manuals, FOLDOC, the
+Jargon File, fortunes, the Doxygen references of VTK, wxWidgets and deal.II)
 and the shared literature corpus, one sentence per line, every sentence once. About 3 MB of
 whole documents are held out (in a second file, and none of their sentences in the first), drawn
 package by package in proportion to each package's bytes. Translations are taken in the
@@ -92,8 +93,15 @@ MORE_PACKAGES = (
     "python-pil-doc", "python-pygame-doc", "python-skimage-doc", "python-setuptools-doc",
     "python-jinja2-doc", "python-babel-doc", "python-reportlab-doc", "r-doc-html", "harden-doc",
     "debian-faq", "maint-guide", "debian-kernel-handbook", "libghc-lens-doc",
-    # info manuals and dictionaries
-    "bash-doc", "zsh-doc", "guile-3.0-doc", "gnuplot-doc", "dict-foldoc", "dict-jargon")
+    # info manuals, dictionaries, fortunes
+    "bash-doc", "zsh-doc", "guile-3.0-doc", "gnuplot-doc", "gettext-doc", "libtool-doc",
+    "dict-foldoc", "dict-jargon", "fortunes", "fortunes-de", "fortunes-es", "fortunes-it",
+    # more help translations; API references (Doxygen, haddock, javadoc)
+    "libreoffice-help-et", "libreoffice-help-vi",
+    *(f"gimp-help-{lang}" for lang in (
+        "es", "it", "nl", "pt-br", "sv", "ca", "cs", "da", "fi", "nn", "ro", "sl", "pt")),
+    "wx3.2-doc", "vtk9-doc", "libdeal.ii-doc", "libghc-pandoc-doc", "libcommons-lang3-java-doc",
+    "python-requests-doc")
 LITERATURE = next((p for p in (HERE.parent.parent / "shared" / "corpora" / "literature",
                                HERE.parent.parent.parent / "shared" / "corpora" / "literature")
                    if p.is_dir()), HERE.parent.parent / "shared" / "corpora" / "literature")
@@ -211,7 +219,7 @@ def _extra_sources(extra: Path) -> list[tuple[str, str]]:
         real = page.resolve()
         rel = page.relative_to(extra).parts
         if not real.is_file() or real in seen or any(real.is_relative_to(t) for t in sphinx_trees) \
-                or _other_language(rel):
+                or _other_language(rel) or page.name.endswith("_source.html"):  # Doxygen's code listings
             continue
         seen.add(real)
         refs.append(("html", str(page)))
@@ -227,6 +235,10 @@ def _extra_sources(extra: Path) -> list[tuple[str, str]]:
                      if p.suffix in (".page", ".xml")]  # Mallard, DocBook
     refs += [("info", str(p)) for p in sorted(extra.glob("usr/share/info/**/*.info*.gz"))]
     refs += [("text", str(p)) for p in sorted(extra.glob("usr/share/vim/vim*/doc/*.txt"))]
+    fortunes = sorted(p for p in extra.glob("usr/share/games/fortunes/**/*") if p.is_file()
+                      and not p.is_symlink() and p.suffix != ".dat")
+    refs += [("fortune", str(p)) for p in fortunes  # a UTF-8 copy (.u8) when there is one
+             if p.suffix == ".u8" or p.with_name(p.name + ".u8") not in fortunes]
     for dictionary in sorted(extra.glob("usr/share/dictd/*.dict.dz")):
         refs += [("dict", f"{dictionary}#{i}") for i in
                  range(len(_dict_paragraphs(str(dictionary))) // DICTIONARY_CHUNK + 1)]
@@ -266,6 +278,8 @@ def render(ref: tuple[str, str]) -> str:
         return "\n\n".join(_wordnet_glosses(path)[i:i + DICTIONARY_CHUNK])
     data = Path(path).read_bytes()
     text = (gzip.decompress(data) if path.endswith(".gz") else data).decode("utf-8", errors="replace")
+    if kind == "fortune":  # one fortune after another, a "%" line between them
+        return re.sub(r"^%$", "", text, flags=re.M)
     if kind == "info":  # node separators (\x1f) and the "File: ..., Node: ..." lines after them off
         return re.sub(r"\x1f\n?(?:File: [^\n]*\n)?", "\n\n", text)
     return html_text(text) if kind == "html" else text
