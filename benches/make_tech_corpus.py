@@ -19,12 +19,14 @@ the HTML manuals and API references of PostgreSQL, the JDK, Rust, Erlang, Racket
 SciPy...; translated manuals, man pages and GNOME help; Vim's help; GCIDE's and WordNet's
 definitions), MORE_PACKAGES (LibreOffice's, KiCad's and more of GIMP's help, Django's and other
 Sphinx sources, man pages in 14 more languages, FreeBSD's man pages, info manuals, FOLDOC, the
-Jargon File, fortunes, the Doxygen references of VTK, wxWidgets and deal.II)
+Jargon File, fortunes, the Doxygen references of VTK, QGIS, wxWidgets, deal.II, Eigen, GNU Radio...)
 and the shared literature corpus, one sentence per line, every sentence once. About 3 MB of
 whole documents are held out (in a second file, and none of their sentences in the first), drawn
-package by package in proportion to each package's bytes. Translations are taken in the
-Latin-script languages (LANGUAGES), whose sentence ends the splitter recognises. Packages are
-fetched incrementally: one added to a list is downloaded and unpacked on the next run.
+package by package in proportion to each package's distinct bytes. Translations are taken in the
+languages (LANGUAGES: Latin, Cyrillic, Greek, Chinese, Japanese) whose sentence ends the
+``--unique`` splitter (``unique_sentences``) finds. Doxygen's and rustdoc's source listings (code)
+are included like every HTML page. Packages are fetched incrementally: one added to a list is
+downloaded and unpacked on the next run.
 
     python benches/make_tech_corpus.py --unique   -> benches/data/tech-unique-{train,heldout}.txt
 """
@@ -101,7 +103,13 @@ MORE_PACKAGES = (
     *(f"gimp-help-{lang}" for lang in (
         "es", "it", "nl", "pt-br", "sv", "ca", "cs", "da", "fi", "nn", "ro", "sl", "pt")),
     "wx3.2-doc", "vtk9-doc", "libdeal.ii-doc", "libghc-pandoc-doc", "libcommons-lang3-java-doc",
-    "python-requests-doc")
+    "python-requests-doc", "qgis-api-doc", "libeigen3-doc", "libgtkmm-3.0-doc", "libglibmm-2.4-doc",
+    "libxerces-c-doc", "gnuradio-doc", "libvigraimpex-doc", "libdune-common-doc", "libmia-2.4-doc",
+    "libsfml-doc", "dict-devil",
+    # Cyrillic, Greek, Chinese and Japanese
+    *(f"libreoffice-help-{lang}" for lang in ("ru", "el", "ja", "zh-cn", "zh-tw")),
+    *(f"manpages-{lang}" for lang in ("ru", "uk", "ja", "zh")),
+    *(f"kicad-doc-{lang}" for lang in ("ru", "ja", "zh")))
 LITERATURE = next((p for p in (HERE.parent.parent / "shared" / "corpora" / "literature",
                                HERE.parent.parent.parent / "shared" / "corpora" / "literature")
                    if p.is_dir()), HERE.parent.parent / "shared" / "corpora" / "literature")
@@ -167,10 +175,11 @@ def man_documents(root: Path) -> list[str]:
 #: page): Sphinx reStructuredText sources (their HTML renderings are skipped), man pages (English
 #: and translated), GNOME's Mallard and DocBook help pages, info manuals, Vim's help files and
 #: dictionaries' definitions.
-#: Translations taken: the Latin-script languages, whose sentences the splitter (an upper-case
-#: Latin letter after the full stop) can find; "C" is GNOME help's English.
+#: Translations taken: the languages whose sentence ends ``unique_sentences`` finds (a capital
+#: letter of any script after the full stop: Latin, Cyrillic, Greek; or Chinese and Japanese
+#: full stops) — not, e.g., Korean, Arabic or Hindi; "C" is GNOME help's English.
 LANGUAGES = frozenset("C ca cs da de en es et eu fi fr gl hr hu id it lt lv nb nl nn oc pl pt ro sk "
-                      "sl sv tr vi".split())
+                      "sl sv tr vi ru uk bg be mk sr el ja zh".split())
 #: Manuals that hold several languages in one package: the language is the first directory
 #: below the manual's own that looks like a language tag (``de-DE``, ``pt_BR``, ``ja``).
 MULTILINGUAL = ("debian-handbook", "sagemath", "harden-doc")
@@ -219,7 +228,7 @@ def _extra_sources(extra: Path) -> list[tuple[str, str]]:
         real = page.resolve()
         rel = page.relative_to(extra).parts
         if not real.is_file() or real in seen or any(real.is_relative_to(t) for t in sphinx_trees) \
-                or _other_language(rel) or page.name.endswith("_source.html"):  # Doxygen's code listings
+                or _other_language(rel):
             continue
         seen.add(real)
         refs.append(("html", str(page)))
@@ -331,6 +340,20 @@ def sentences(paragraph: str) -> list[str]:
     return [s.strip() for s in make_data_corpus._SENTENCE_END.split(line) if s.strip()]
 
 
+_UPPER = "".join(re.escape(c) for c in map(chr, range(0x10000)) if c.isupper())
+#: make_data_corpus's sentence end (kept as it is for the repeated corpora's bytes), with a capital
+#: of any script after it, and Chinese/Japanese full stops (no space after them).
+_UNIQUE_SENTENCE_END = re.compile(
+    "(?<=[.!?])[\"'\u201c\u201d\u00bb\u00ab]?\\s+(?=[\"'\u201e\u00bb\u00ab(]?[" + _UPPER + "])"
+    "|(?<=[\u3002\uff01\uff1f])\\s*(?=[^\\s\u300d\u300f\uff09])")
+
+
+def unique_sentences(paragraph: str) -> list[str]:
+    """``sentences`` for the ``--unique`` corpus, whose translations need the wider splitter."""
+    line = re.sub(r"\s+", " ", paragraph).strip()
+    return [s.strip() for s in _UNIQUE_SENTENCE_END.split(line) if s.strip()]
+
+
 def build(mb: float, fmt: str = "raw", seed: int = 12345) -> Path:
     """Writes (once) and returns ``data/tech-FMT-MBmb.txt``; the same arguments give the same bytes."""
     out = DATA / f"tech-{fmt}-{mb:g}mb.txt"
@@ -373,7 +396,9 @@ def build_unique(heldout_mb: float = 3.0, seed: int = 12345) -> tuple[Path, Path
                 f.write("\n".join(doc) + "\n\n")
                 docs.append((owners.package(ref[1].partition("#")[0]),
                              sum(len(s.encode("utf-8")) + 1 for s in doc)))
-    held = heldout_documents(docs, heldout_mb * 1e6, random.Random(seed))
+    with open(spool, encoding="utf-8", newline="\n") as f:
+        distinct = _first_occurrence_bytes(_spooled(f))
+    held = heldout_documents(docs, distinct, heldout_mb * 1e6, random.Random(seed))
     seen: set[str] = set()
     kept = 0
     with open(spool, encoding="utf-8", newline="\n") as f, atomic_open(heldout) as out:
@@ -391,7 +416,7 @@ def build_unique(heldout_mb: float = 3.0, seed: int = 12345) -> tuple[Path, Path
                     out.write(s + "\n")
                     kept += 1
     spool.unlink()
-    _write_package_table(DATA / "tech-unique-packages.tsv", docs, held)
+    _write_package_table(DATA / "tech-unique-packages.tsv", docs, distinct, held)
     print(f"{len(docs)} documents from {len({p for p, _ in docs})} packages; {kept:,} unique training "
           f"sentences ({train.stat().st_size / 1e6:.1f} MB), {len(held)} held-out documents "
           f"({heldout.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
@@ -409,22 +434,40 @@ def _spooled(f) -> Iterator[list[str]]:
             doc.append(line[:-1])
 
 
-def heldout_documents(docs: list[tuple[str, int]], target: float, rng: random.Random) -> set[int]:
+def _first_occurrence_bytes(docs: Iterator[list[str]]) -> list[int]:
+    """Per document, the bytes of its sentences that no earlier document has: what it adds to
+    the distinct text."""
+    seen: set[str] = set()
+    out = []
+    for doc in docs:
+        n = 0
+        for s in doc:
+            if s not in seen:
+                seen.add(s)
+                n += len(s.encode("utf-8")) + 1
+        out.append(n)
+    return out
+
+
+def heldout_documents(docs: list[tuple[str, int]], distinct: list[int], target: float,
+                      rng: random.Random) -> set[int]:
     """Indices of the held-out documents: per package (in sorted order, each package's documents
     shuffled with ``rng``), documents are taken while the package's held-out bytes stay within half
-    a document of its share of ``target`` (its bytes / all bytes). So every package is held out in
+    a document of its share of ``target`` — its share of the distinct text (``distinct``: each
+    document's bytes not in an earlier one; a package of boilerplate-heavy API pages renders many
+    bytes but adds few). So every package is held out in
     proportion to its size, up to one document's rounding (a package whose share is under half of
     its smallest document has none held out), and a package of many pages (Rust's API) does not
     fill the held-out file as a draw by document would make it."""
     by_package: dict[str, list[int]] = {}
     for i, (package, _) in enumerate(docs):
         by_package.setdefault(package, []).append(i)
-    total = sum(n for _, n in docs)
+    total = sum(distinct)
     held: set[int] = set()
     for package in sorted(by_package):
         indices = by_package[package]
         rng.shuffle(indices)
-        quota = target * sum(docs[i][1] for i in indices) / total
+        quota = target * sum(distinct[i] for i in indices) / total
         got = 0
         for i in indices:
             if got + docs[i][1] / 2 <= quota:
@@ -433,18 +476,20 @@ def heldout_documents(docs: list[tuple[str, int]], target: float, rng: random.Ra
     return held
 
 
-def _write_package_table(path: Path, docs: list[tuple[str, int]], held: set[int]) -> None:
+def _write_package_table(path: Path, docs: list[tuple[str, int]], distinct: list[int],
+                         held: set[int]) -> None:
     rows: dict[str, list[int]] = {}
     for i, (package, n) in enumerate(docs):
-        row = rows.setdefault(package, [0, 0, 0, 0])
+        row = rows.setdefault(package, [0, 0, 0, 0, 0])
         row[0] += 1
         row[1] += n
+        row[2] += distinct[i]
         if i in held:
-            row[2] += 1
-            row[3] += n
+            row[3] += 1
+            row[4] += n
     with atomic_open(path) as f:
-        f.write("package\tdocuments\tbytes\theldout_documents\theldout_bytes\n")
-        for package, row in sorted(rows.items(), key=lambda kv: (-kv[1][1], kv[0])):
+        f.write("package\tdocuments\tbytes\tdistinct_bytes\theldout_documents\theldout_bytes\n")
+        for package, row in sorted(rows.items(), key=lambda kv: (-kv[1][2], kv[0])):
             f.write("\t".join([package, *map(str, row)]) + "\n")
 
 
@@ -495,7 +540,7 @@ class PackageIndex:
 def _document_sentences(ref: tuple[str, str]) -> list[str]:
     """One document's sentences, paragraph by paragraph; none for a document under 200 chars."""
     doc = clean(render(ref))
-    return [s for p in re.split(r"\n\s*\n", doc) for s in sentences(p)] if len(doc) > 200 else []
+    return [s for p in re.split(r"\n\s*\n", doc) for s in unique_sentences(p)] if len(doc) > 200 else []
 
 
 class atomic_open:
