@@ -16,11 +16,17 @@ more of it is reported. Needs `apt-get download` (Debian's mirror), dpkg-deb, po
 be meaningless (bench_spm_sample_size.py): the packages above plus EXTRA_PACKAGES (the Sphinx
 sources of the Linux kernel's, pandas', scikit-learn's, statsmodels', SageMath's, GHC's... manuals;
 the HTML manuals and API references of PostgreSQL, the JDK, Rust, Erlang, Racket, Qt, C++,
-SciPy...; German and French manuals, man pages and GNOME help; Vim's help; GCIDE's and WordNet's
-definitions) and the
-shared literature corpus, one sentence per line, every sentence once; a few whole documents are
-held out (in a second file, and none of their sentences in the first). Packages are fetched
-incrementally: one added to EXTRA_PACKAGES is downloaded and unpacked on the next run.
+SciPy...; translated manuals, man pages and GNOME help; Vim's help; GCIDE's and WordNet's
+definitions), MORE_PACKAGES (LibreOffice's, KiCad's and more of GIMP's help, Django's and other
+Sphinx sources, man pages in 14 more languages, FreeBSD's man pages, info manuals, FOLDOC, the
+Jargon File, fortunes, the Doxygen references of VTK, QGIS, wxWidgets, deal.II, Eigen, GNU Radio...)
+and the shared literature corpus, one sentence per line, every sentence once. About 3 MB of
+whole documents are held out (in a second file, and none of their sentences in the first), drawn
+package by package in proportion to each package's distinct bytes. Translations are taken in the
+languages (LANGUAGES: Latin, Cyrillic, Greek, Chinese, Japanese) whose sentence ends the
+``--unique`` splitter (``unique_sentences``) finds. Doxygen's and rustdoc's source listings (code)
+are included like every HTML page. Packages are fetched incrementally: one added to a list is
+downloaded and unpacked on the next run.
 
     python benches/make_tech_corpus.py --unique   -> benches/data/tech-unique-{train,heldout}.txt
 """
@@ -37,6 +43,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import make_corpus  # benches/ is on sys.path: run as a script or imported
 import make_data_corpus
@@ -70,6 +77,39 @@ EXTRA_PACKAGES = (
     "gimp-help-de", "gimp-help-fr", "gnucash-docs",
     # help files and dictionaries' definitions
     "vim-runtime", "dict-gcide", "wordnet-base")
+#: For ``--unique`` too, added to pass 10M distinct sentences (issue 12's 10M-sentence sample),
+#: unpacked apart from EXTRA_PACKAGES (so the first 4.95M-sentence build's download is reused as
+#: it is). Prose first: help in many languages, man pages, manuals.
+MORE_PACKAGES = (
+    # LibreOffice's help (HTML), one package per language
+    *(f"libreoffice-help-{lang}" for lang in (
+        "en-us", "de", "fr", "es", "it", "pt", "pt-br", "nl", "pl", "sv", "cs", "ca", "da", "fi",
+        "hu", "id", "sl", "tr", "gl", "eu")),
+    *(f"kicad-doc-{lang}" for lang in ("en", "de", "fr", "es", "it", "pl", "id")),
+    *(f"manpages-{lang}" for lang in (
+        "es", "it", "pl", "nl", "pt-br", "ro", "cs", "da", "fi", "hu", "id", "sv", "vi", "nb")),
+    "debian-reference-es", "debian-reference-it", "debian-reference-pt",
+    "freebsd-manpages", "glibc-doc", "tcl8.6-doc", "tk8.6-doc",
+    # HTML and Sphinx manuals
+    "python-django-doc", "python-flask-doc", "python-werkzeug-doc", "python-cryptography-doc",
+    "python-pil-doc", "python-pygame-doc", "python-skimage-doc", "python-setuptools-doc",
+    "python-jinja2-doc", "python-babel-doc", "python-reportlab-doc", "r-doc-html", "harden-doc",
+    "debian-faq", "maint-guide", "debian-kernel-handbook", "libghc-lens-doc",
+    # info manuals, dictionaries, fortunes
+    "bash-doc", "zsh-doc", "guile-3.0-doc", "gnuplot-doc", "gettext-doc", "libtool-doc",
+    "dict-foldoc", "dict-jargon", "fortunes", "fortunes-de", "fortunes-es", "fortunes-it",
+    # more help translations; API references (Doxygen, haddock, javadoc)
+    "libreoffice-help-et", "libreoffice-help-vi",
+    *(f"gimp-help-{lang}" for lang in (
+        "es", "it", "nl", "pt-br", "sv", "ca", "cs", "da", "fi", "nn", "ro", "sl", "pt")),
+    "wx3.2-doc", "vtk9-doc", "libdeal.ii-doc", "libghc-pandoc-doc", "libcommons-lang3-java-doc",
+    "python-requests-doc", "qgis-api-doc", "libeigen3-doc", "libgtkmm-3.0-doc", "libglibmm-2.4-doc",
+    "libxerces-c-doc", "gnuradio-doc", "libvigraimpex-doc", "libdune-common-doc", "libmia-2.4-doc",
+    "libsfml-doc", "dict-devil",
+    # Cyrillic, Greek, Chinese and Japanese
+    *(f"libreoffice-help-{lang}" for lang in ("ru", "el", "ja", "zh-cn", "zh-tw")),
+    *(f"manpages-{lang}" for lang in ("ru", "uk", "ja", "zh")),
+    *(f"kicad-doc-{lang}" for lang in ("ru", "ja", "zh")))
 LITERATURE = next((p for p in (HERE.parent.parent / "shared" / "corpora" / "literature",
                                HERE.parent.parent.parent / "shared" / "corpora" / "literature")
                    if p.is_dir()), HERE.parent.parent / "shared" / "corpora" / "literature")
@@ -131,26 +171,46 @@ def man_documents(root: Path) -> list[str]:
     return docs
 
 
-#: Where ``--unique`` looks in the unpacked EXTRA_PACKAGES (besides every HTML page): Sphinx
-#: reStructuredText sources (their HTML renderings are skipped), translated man pages, GNOME's
-#: Mallard and DocBook help pages, Vim's help files and two dictionaries' definitions.
-HELP_LANGUAGES = ("C", "de", "fr")
-#: Multilingual manuals: the languages taken (directory names under the manual's directory).
-MANUAL_LANGUAGES = {"debian-handbook": ("en-US", "de-DE", "fr-FR"), "sagemath": ("en", "de", "fr")}
-DICTIONARY_CHUNK = 500  # paragraphs (gcide) / glosses (WordNet) per document
+#: Where ``--unique`` looks in the unpacked EXTRA_PACKAGES and MORE_PACKAGES (besides every HTML
+#: page): Sphinx reStructuredText sources (their HTML renderings are skipped), man pages (English
+#: and translated), GNOME's Mallard and DocBook help pages, info manuals, Vim's help files and
+#: dictionaries' definitions.
+#: Translations taken: the languages whose sentence ends ``unique_sentences`` finds (a capital
+#: letter of any script after the full stop: Latin, Cyrillic, Greek; or Chinese and Japanese
+#: full stops) — not, e.g., Korean, Arabic or Hindi; "C" is GNOME help's English.
+LANGUAGES = frozenset("C ca cs da de en es et eu fi fr gl hr hu id it lt lv nb nl nn oc pl pt ro sk "
+                      "sl sv tr vi ru uk bg be mk sr el ja zh".split())
+#: Manuals that hold several languages in one package: the language is the first directory
+#: below the manual's own that looks like a language tag (``de-DE``, ``pt_BR``, ``ja``).
+MULTILINGUAL = ("debian-handbook", "sagemath", "harden-doc")
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?(?:@\w+)?|C")
+DICTIONARY_CHUNK = 500  # paragraphs (dictd) / glosses (WordNet) per document
 
 
-def unique_sources(root: Path, extra: Path) -> list[tuple[str, str]]:
+def taken_language(tag: str) -> bool:
+    """Whether a language directory's tag (``pt_BR``, ``de-DE``, ``sr@latin``) is in LANGUAGES."""
+    return re.split(r"[-_@]", tag)[0] in LANGUAGES
+
+
+def unique_sources(root: Path, extras: tuple[Path, ...]) -> list[tuple[str, str]]:
     """Every document of the ``--unique`` corpus as (renderer, path[#part]), in a fixed order:
-    the repeated corpora's sources in ``root`` plus the sources in ``extra`` (EXTRA_PACKAGES)."""
+    the repeated corpora's sources in ``root`` plus the sources in each of ``extras`` (the
+    unpacked EXTRA_PACKAGES, MORE_PACKAGES)."""
     refs = [("pod", str(p)) for p in sorted(root.rglob("*.pod"))]
     refs += [("text", str(p)) for p in
              sorted(root.glob("usr/share/doc/python3.11/html/_sources/**/*.rst.txt"))]
     refs += [("man", str(p)) for section in MAN_SECTIONS
              for p in sorted((root / "usr/share/man" / section).glob("*.gz"))]
+    for extra in extras:
+        refs += _extra_sources(extra)
+    refs += [("text", str(p)) for p in sorted(LITERATURE.glob("*.txt"))]
+    return refs
+
+
+def _extra_sources(extra: Path) -> list[tuple[str, str]]:
     kernel = extra / "usr/share/doc/linux-doc-6.1"
-    refs += [("text", str(p)) for p in sorted((kernel / "Documentation").rglob("*.gz"))
-             if p.name.endswith((".rst.gz", ".txt.gz"))]
+    refs = [("text", str(p)) for p in sorted((kernel / "Documentation").rglob("*.gz"))
+            if p.name.endswith((".rst.gz", ".txt.gz"))]
     doc = extra / "usr/share/doc"
     seen: set[Path] = set()  # doc directories are often symlinks of each other
     sphinx_trees = []
@@ -172,27 +232,40 @@ def unique_sources(root: Path, extra: Path) -> list[tuple[str, str]]:
             continue
         seen.add(real)
         refs.append(("html", str(page)))
-    for lang in ("de", "fr"):
-        refs += [("man", str(p)) for p in sorted((extra / "usr/share/man" / lang).glob("man*/*.gz"))]
-    for lang in HELP_LANGUAGES:
-        refs += [("html", str(p)) for p in sorted((extra / "usr/share/help" / lang).rglob("*"))
-                 if p.suffix in (".page", ".xml")]  # Mallard, DocBook
+    man = extra / "usr/share/man"
+    refs += [("man", str(p)) for p in sorted(man.glob("man*/*.gz"))]
+    for lang in sorted(d.name for d in man.glob("*") if not d.name.startswith("man")):
+        if taken_language(lang):
+            refs += [("man", str(p)) for p in sorted((man / lang).glob("man*/*.gz"))]
+    help_ = extra / "usr/share/help"
+    for lang in sorted(d.name for d in help_.glob("*")):
+        if taken_language(lang):
+            refs += [("html", str(p)) for p in sorted((help_ / lang).rglob("*"))
+                     if p.suffix in (".page", ".xml")]  # Mallard, DocBook
+    refs += [("info", str(p)) for p in sorted(extra.glob("usr/share/info/**/*.info*.gz"))]
     refs += [("text", str(p)) for p in sorted(extra.glob("usr/share/vim/vim*/doc/*.txt"))]
-    gcide = extra / "usr/share/dictd/gcide.dict.dz"
-    refs += [("gcide", f"{gcide}#{i}") for i in range(len(_gcide_paragraphs(str(gcide)))
-                                                        // DICTIONARY_CHUNK + 1)]
+    fortunes = sorted(p for p in extra.glob("usr/share/games/fortunes/**/*") if p.is_file()
+                      and not p.is_symlink() and p.suffix != ".dat")
+    refs += [("fortune", str(p)) for p in fortunes  # a UTF-8 copy (.u8) when there is one
+             if p.suffix == ".u8" or p.with_name(p.name + ".u8") not in fortunes]
+    for dictionary in sorted(extra.glob("usr/share/dictd/*.dict.dz")):
+        refs += [("dict", f"{dictionary}#{i}") for i in
+                 range(len(_dict_paragraphs(str(dictionary))) // DICTIONARY_CHUNK + 1)]
     for part in ("noun", "verb", "adj", "adv"):
         data = extra / "usr/share/wordnet" / f"data.{part}"
-        refs += [("wordnet", f"{data}#{i}") for i in range(len(_wordnet_glosses(str(data)))
-                                                           // DICTIONARY_CHUNK + 1)]
-    refs += [("text", str(p)) for p in sorted(LITERATURE.glob("*.txt"))]
+        if data.exists():
+            refs += [("wordnet", f"{data}#{i}") for i in range(len(_wordnet_glosses(str(data)))
+                                                               // DICTIONARY_CHUNK + 1)]
     return refs
 
 
 def _other_language(parts: tuple[str, ...]) -> bool:
     """Whether a path (as its parts) lies in a multilingual manual's language not taken."""
-    return any(name in parts and not set(langs) & set(parts)
-               for name, langs in MANUAL_LANGUAGES.items())
+    for name in MULTILINGUAL:
+        if name in parts:
+            tag = next((p for p in parts[parts.index(name) + 1:] if _LANGUAGE_TAG.fullmatch(p)), None)
+            return tag is not None and not taken_language(tag)
+    return False
 
 
 def render(ref: tuple[str, str]) -> str:
@@ -206,14 +279,18 @@ def render(ref: tuple[str, str]) -> str:
         if source.startswith(b".so "):  # an alias of another page
             return ""
         return _render(["groff", "-k", "-mandoc", "-Tutf8", "-P-cbou", "-rLL=80n"], source)
-    if kind == "gcide":
+    if kind == "dict":
         i = int(part) * DICTIONARY_CHUNK
-        return "\n\n".join(_gcide_paragraphs(path)[i:i + DICTIONARY_CHUNK])
+        return "\n\n".join(_dict_paragraphs(path)[i:i + DICTIONARY_CHUNK])
     if kind == "wordnet":
         i = int(part) * DICTIONARY_CHUNK
         return "\n\n".join(_wordnet_glosses(path)[i:i + DICTIONARY_CHUNK])
     data = Path(path).read_bytes()
     text = (gzip.decompress(data) if path.endswith(".gz") else data).decode("utf-8", errors="replace")
+    if kind == "fortune":  # one fortune after another, a "%" line between them
+        return re.sub(r"^%$", "", text, flags=re.M)
+    if kind == "info":  # node separators (\x1f) and the "File: ..., Node: ..." lines after them off
+        return re.sub(r"\x1f\n?(?:File: [^\n]*\n)?", "\n\n", text)
     return html_text(text) if kind == "html" else text
 
 
@@ -234,9 +311,10 @@ def html_text(page: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _gcide_paragraphs(path: str) -> list[str]:
-    """GCIDE's entries (the dict file is gzip-compatible dictzip), paragraph by paragraph, with
-    the source tags (``[1913 Webster]``) and the markup braces off."""
+def _dict_paragraphs(path: str) -> list[str]:
+    """A dictd dictionary's entries (GCIDE, FOLDOC, the Jargon File: the dict file is
+    gzip-compatible dictzip), paragraph by paragraph, with GCIDE's source tags (``[1913
+    Webster]``) and the markup and cross-reference braces off."""
     text = gzip.decompress(Path(path).read_bytes()).decode("utf-8", errors="replace")
     text = re.sub(r"^\s*\[[^\]\n]*\]\s*$", "", text, flags=re.M).replace("{", "").replace("}", "")
     return [p for p in re.split(r"\n\s*\n", text) if p.strip()]
@@ -262,6 +340,20 @@ def sentences(paragraph: str) -> list[str]:
     return [s.strip() for s in make_data_corpus._SENTENCE_END.split(line) if s.strip()]
 
 
+_UPPER = "".join(re.escape(c) for c in map(chr, range(0x10000)) if c.isupper())
+#: make_data_corpus's sentence end (kept as it is for the repeated corpora's bytes), with a capital
+#: of any script after it, and Chinese/Japanese full stops (no space after them).
+_UNIQUE_SENTENCE_END = re.compile(
+    "(?<=[.!?])[\"'\u201c\u201d\u00bb\u00ab]?\\s+(?=[\"'\u201e\u00bb\u00ab(]?[" + _UPPER + "])"
+    "|(?<=[\u3002\uff01\uff1f])\\s*(?=[^\\s\u300d\u300f\uff09])")
+
+
+def unique_sentences(paragraph: str) -> list[str]:
+    """``sentences`` for the ``--unique`` corpus, whose translations need the wider splitter."""
+    line = re.sub(r"\s+", " ", paragraph).strip()
+    return [s.strip() for s in _UNIQUE_SENTENCE_END.split(line) if s.strip()]
+
+
 def build(mb: float, fmt: str = "raw", seed: int = 12345) -> Path:
     """Writes (once) and returns ``data/tech-FMT-MBmb.txt``; the same arguments give the same bytes."""
     out = DATA / f"tech-{fmt}-{mb:g}mb.txt"
@@ -278,48 +370,177 @@ def build(mb: float, fmt: str = "raw", seed: int = 12345) -> Path:
     return make_corpus.write_repeated(docs, out, mb, random.Random(seed))
 
 
-def build_unique(heldout_docs: int = 200, seed: int = 12345) -> tuple[Path, Path]:
+def build_unique(heldout_mb: float = 3.0, seed: int = 12345) -> tuple[Path, Path]:
     """Writes (once) ``data/tech-unique-train.txt`` and ``data/tech-unique-heldout.txt``: every
     distinct sentence of all the sources once, one per line (no blank lines: no sentence
-    repeats). The documents are shuffled with ``seed``; the first ``heldout_docs`` of them go to
-    the held-out file, and a sentence of theirs never appears in the training file. Rendering
-    runs on all CPUs; the output does not depend on how many."""
+    repeats), and ``data/tech-unique-packages.tsv`` (documents, bytes and held-out share per
+    package). The documents are shuffled with ``seed``; about ``heldout_mb`` MB of whole
+    documents go to the held-out file, drawn package by package in proportion to the package's
+    bytes (``heldout_documents``), and a sentence of theirs never appears in the training file.
+    Rendering runs on all CPUs into a spool file (so the held-out draw can see every document's
+    size); the output does not depend on how many."""
     train, heldout = DATA / "tech-unique-train.txt", DATA / "tech-unique-heldout.txt"
     if train.exists() and heldout.exists():
         return train, heldout
-    root = fetch_packages(DATA / "debian-docs")
-    extra = fetch_packages(DATA / "debian-docs-extra", EXTRA_PACKAGES)
-    refs = unique_sources(root, extra)
+    roots = [fetch_packages(DATA / "debian-docs"),
+             fetch_packages(DATA / "debian-docs-extra", EXTRA_PACKAGES),
+             fetch_packages(DATA / "debian-docs-more", MORE_PACKAGES)]
+    refs = unique_sources(roots[0], tuple(roots[1:]))
     random.Random(seed).shuffle(refs)
-    held: list[list[str]] = []
+    owners = PackageIndex(roots)
+    spool = train.with_suffix(".spool")
+    docs: list[tuple[str, int]] = []  # (package, bytes) of each non-empty document, spool order
+    with multiprocessing.Pool() as pool, atomic_open(spool) as f:
+        for ref, doc in zip(refs, pool.imap(_document_sentences, refs, chunksize=8)):
+            if doc:
+                f.write("\n".join(doc) + "\n\n")
+                docs.append((owners.package(ref[1].partition("#")[0]),
+                             sum(len(s.encode("utf-8")) + 1 for s in doc)))
+    with open(spool, encoding="utf-8", newline="\n") as f:
+        distinct = _first_occurrence_bytes(_spooled(f))
+    held = heldout_documents(docs, distinct, heldout_mb * 1e6, random.Random(seed))
     seen: set[str] = set()
-    kept = docs = 0
-    with multiprocessing.Pool() as pool, atomic_open(train) as f:
-        for doc in pool.imap(_document_sentences, refs, chunksize=8):
-            if not doc:
-                continue
-            docs += 1
-            if len(held) < heldout_docs:  # the held-out documents come first: seen is complete
-                held.append(doc)
+    kept = 0
+    with open(spool, encoding="utf-8", newline="\n") as f, atomic_open(heldout) as out:
+        for i, doc in enumerate(_spooled(f)):
+            if i in held:
+                out.write("\n".join(doc) + "\n")
                 seen.update(doc)
+    with open(spool, encoding="utf-8", newline="\n") as f, atomic_open(train) as out:
+        for i, doc in enumerate(_spooled(f)):
+            if i in held:
                 continue
             for s in doc:
                 if s not in seen:
                     seen.add(s)
-                    f.write(s + "\n")
+                    out.write(s + "\n")
                     kept += 1
-    with atomic_open(heldout) as f:
-        for doc in held:
-            f.write("\n".join(doc) + "\n")
-    print(f"{docs} documents; {kept:,} unique training sentences ({train.stat().st_size / 1e6:.1f} MB), "
-          f"{heldout_docs} held-out documents ({heldout.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+    spool.unlink()
+    _write_package_table(DATA / "tech-unique-packages.tsv", docs, distinct, held)
+    print(f"{len(docs)} documents from {len({p for p, _ in docs})} packages; {kept:,} unique training "
+          f"sentences ({train.stat().st_size / 1e6:.1f} MB), {len(held)} held-out documents "
+          f"({heldout.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
     return train, heldout
+
+
+def _spooled(f) -> Iterator[list[str]]:
+    """The documents of a spool file: sentences one per line, a blank line after each document."""
+    doc: list[str] = []
+    for line in f:
+        if line == "\n":
+            yield doc
+            doc = []
+        else:
+            doc.append(line[:-1])
+
+
+def _first_occurrence_bytes(docs: Iterator[list[str]]) -> list[int]:
+    """Per document, the bytes of its sentences that no earlier document has: what it adds to
+    the distinct text."""
+    seen: set[str] = set()
+    out = []
+    for doc in docs:
+        n = 0
+        for s in doc:
+            if s not in seen:
+                seen.add(s)
+                n += len(s.encode("utf-8")) + 1
+        out.append(n)
+    return out
+
+
+def heldout_documents(docs: list[tuple[str, int]], distinct: list[int], target: float,
+                      rng: random.Random) -> set[int]:
+    """Indices of the held-out documents: per package (in sorted order, each package's documents
+    shuffled with ``rng``), documents are taken while the package's held-out bytes stay within half
+    a document of its share of ``target`` — its share of the distinct text (``distinct``: each
+    document's bytes not in an earlier one; a package of boilerplate-heavy API pages renders many
+    bytes but adds few). So every package is held out in
+    proportion to its size, up to one document's rounding (a package whose share is under half of
+    its smallest document has none held out), and a package of many pages (Rust's API) does not
+    fill the held-out file as a draw by document would make it."""
+    by_package: dict[str, list[int]] = {}
+    for i, (package, _) in enumerate(docs):
+        by_package.setdefault(package, []).append(i)
+    total = sum(distinct)
+    held: set[int] = set()
+    for package in sorted(by_package):
+        indices = by_package[package]
+        rng.shuffle(indices)
+        quota = target * sum(distinct[i] for i in indices) / total
+        got = 0
+        for i in indices:
+            if got + docs[i][1] / 2 <= quota:
+                held.add(i)
+                got += docs[i][1]
+    return held
+
+
+def _write_package_table(path: Path, docs: list[tuple[str, int]], distinct: list[int],
+                         held: set[int]) -> None:
+    rows: dict[str, list[int]] = {}
+    for i, (package, n) in enumerate(docs):
+        row = rows.setdefault(package, [0, 0, 0, 0, 0])
+        row[0] += 1
+        row[1] += n
+        row[2] += distinct[i]
+        if i in held:
+            row[3] += 1
+            row[4] += n
+    with atomic_open(path) as f:
+        f.write("package\tdocuments\tbytes\tdistinct_bytes\theldout_documents\theldout_bytes\n")
+        for package, row in sorted(rows.items(), key=lambda kv: (-kv[1][2], kv[0])):
+            f.write("\t".join([package, *map(str, row)]) + "\n")
+
+
+class PackageIndex:
+    """Which package a file of the unpacked roots comes from, from each ``.deb``'s file list
+    (``dpkg-deb -c``, cached next to the ``.deb``); the shared literature corpus is
+    ``literature``. A path is looked up as the file it resolves to, as given, then by its
+    directories (a symlinked directory belongs to the package that ships the link)."""
+
+    def __init__(self, roots: list[Path]) -> None:
+        self.roots = [(r, r.resolve(), self._files(r.parent)) for r in roots]
+
+    @staticmethod
+    def _files(dest: Path) -> dict[str, str]:
+        owner: dict[str, str] = {}
+        for deb in sorted(dest.glob("*.deb")):
+            cache = dest / f".{deb.name}.files"
+            if not cache.exists():
+                listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True,
+                                         text=True, check=True).stdout
+                names = [line.split(None, 5)[5].partition(" -> ")[0].removeprefix("./").rstrip("/")
+                         for line in listing.splitlines() if line.strip()]
+                with atomic_open(cache) as f:
+                    f.write("".join(n + "\n" for n in names))
+            package = deb.name.split("_")[0]
+            for name in cache.read_text(encoding="utf-8").splitlines():
+                owner.setdefault(name, package)
+        return owner
+
+    def package(self, path: str) -> str:
+        p = Path(path)
+        if p.is_relative_to(LITERATURE):
+            return "literature"
+        real = p.resolve()
+        for root, real_root, owner in self.roots:
+            candidates = []
+            if real.is_relative_to(real_root):
+                candidates.append(real.relative_to(real_root))
+            if p.is_relative_to(root):
+                rel = p.relative_to(root)
+                candidates += [rel, *rel.parents]
+            for c in candidates:
+                if str(c) in owner:
+                    return owner[str(c)]
+        return "unknown"
 
 
 def _document_sentences(ref: tuple[str, str]) -> list[str]:
     """One document's sentences, paragraph by paragraph; none for a document under 200 chars."""
     doc = clean(render(ref))
-    return [s for p in re.split(r"\n\s*\n", doc) for s in sentences(p)] if len(doc) > 200 else []
+    return [s for p in re.split(r"\n\s*\n", doc) for s in unique_sentences(p)] if len(doc) > 200 else []
 
 
 class atomic_open:
@@ -330,7 +551,7 @@ class atomic_open:
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.f = open(self.tmp, "w", encoding="utf-8")
+        self.f = open(self.tmp, "w", encoding="utf-8", newline="\n")
         return self.f
 
     def __exit__(self, exc_type, *_):
