@@ -288,19 +288,23 @@ def _warn_about_input(stats: Mapping[str, int]) -> None:
 # ------------------------------------------------------------------------------------------
 # What the training will cost
 
-#: SentencePiece's unigram training cost as a function of the sample, fitted on the runs of
-#: benches/bench_spm_sample_size.py (benches/RESULTS.md, "train-tokenizer: how large a sample",
-#: 2026-12-01: 62.5k-1M unique technical sentences of 91 bytes on average, 30000 pieces, 2 shared
-#: cores; each fit within 5% of every run):
+#: SentencePiece's unigram training cost as a function of the sample (benches/RESULTS.md, runs of
+#: benches/bench_spm_sample_size.py, unique technical sentences, 30000 pieces, 2 shared cores):
 #:   CPU-seconds = CPU_S_AT_1MB * (sample MB) ** CPU_EXPONENT * (vocab / 30000) ** VOCAB_EXPONENT
 #:   peak RSS    = MEM_BASE_MIB + MEM_MIB_PER_MB * sample MB  (MiB)
-#: VOCAB_EXPONENT comes from the bench's 7500-piece probe (fewer pieces, more pruning rounds:
+#: The CPU constants are fitted on "to 10M distinct sentences" (0.5M-10M sentences of 76 bytes in
+#: ~30 languages; within 6% of every run), the memory ones on the first such entry
+#: (62.5k-1M sentences); on the 10M entry's text they are within 3% from 0.5M to 5M
+#: sentences and 65% high at 10M (SentencePiece's memory per MB fell there: a warning comes early,
+#: never late). VOCAB_EXPONENT comes from a 7500-piece probe (fewer pieces, more pruning rounds:
 #: slower). SERIAL_SHARE is the main thread's share of the CPU time in its calibration run (the
 #: rest runs on SPM_NUM_THREADS threads); wall time on C free CPUs = CPU-seconds * (SERIAL_SHARE +
 #: (1 - SERIAL_SHARE) / min(C, SPM_NUM_THREADS)) (Amdahl's law). Text with many repeated
-#: sentences costs less than this (SentencePiece counts distinct words).
-CPU_S_AT_1MB = 1.40
-CPU_EXPONENT = 1.078
+#: sentences costs less than this (SentencePiece counts distinct words), and text with fewer
+#: distinct words per MB than these 30 languages less too (the 1.07M-sentence English corpus:
+#: about half the CPU time).
+CPU_S_AT_1MB = 5.074
+CPU_EXPONENT = 0.939
 VOCAB_EXPONENT = -0.231
 SERIAL_SHARE = 0.185
 MEM_BASE_MIB = 55.8
