@@ -639,4 +639,4 @@ def _remove_stale_remote_shards(out: str, keep: set[str]) -> None:
     for name in storage.listdir(out):
         if _is_shard_object(name) and name not in keep:
             storage.remove(storage.join(out, name))
-            storage.remove(storage.join(out, _core.CREATE_DATA_PROGRESS_DIR, f"{name}.done"))
+            storage.remove(_marker_url(out, name))

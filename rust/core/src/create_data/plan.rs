@@ -240,10 +240,10 @@ pub fn plan(cfg: &RunConfig, progress: &Arc<Progress>) -> Result<ShardPlan> {
     plan_with(cfg, progress, false, |_| Ok(()))
 }
 
-/// [`plan`], handing each shard to `on_shard` as soon as it is named. `provisional`: under its
-/// provisional name ([`provisional_file_name`]) as soon as pass 1 closes it (the caller renames
-/// it when the count is known, as the one-pass local run does); otherwise under its final name
-/// once the input is read.
+/// [`plan`]; with `provisional`, each shard also goes to `on_shard` under its provisional name
+/// ([`provisional_file_name`]) as soon as pass 1 closes it (the caller renames it when the
+/// count is known, as the one-pass local run does). Without, the shards are named once the
+/// input is read and `on_shard` is not called.
 pub fn plan_with(
     cfg: &RunConfig,
     progress: &Arc<Progress>,
@@ -309,9 +309,7 @@ pub fn plan_with(
             Some(name) if w.split == Split::Train => name.clone(),
             _ => shard_file_name(w.split, w.index, n, cfg.compression),
         };
-        let shard = planned(w, file_name);
-        on_shard(&shard)?;
-        named.push(shard);
+        named.push(planned(w, file_name));
     }
     Ok(ShardPlan {
         inputs: cfg.inputs.clone(),

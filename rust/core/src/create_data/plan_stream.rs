@@ -39,12 +39,7 @@ impl PlanStream {
         let pass = progress.clone();
         let thread = std::thread::Builder::new()
             .name("albert-fast-plan".into())
-            .spawn(move || {
-                plan_with(&cfg, &pass, provisional, |s| match provisional {
-                    true => tx.send(s.clone()).map_err(|_| Error::Interrupted),
-                    false => Ok(()),
-                })
-            })
+            .spawn(move || plan_with(&cfg, &pass, provisional, |s| tx.send(s.clone()).map_err(|_| Error::Interrupted)))
             .map_err(|e| Error::InvalidInput(format!("cannot start pass 1: {e}")))?;
         Ok(PlanStream { inputs, expected, bytes_total, shards: Vec::new(), rx, thread: Some(thread), plan: None, progress })
     }
