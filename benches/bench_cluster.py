@@ -35,6 +35,7 @@ import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -288,8 +289,11 @@ def report(results: dict, startup: list[float], at_rest: dict, args: argparse.Na
              "given in CPU time of every process the mode uses (the driver, local:N's worker processes, the "
              "external scheduler and workers): that is the cost per core the estimate in docs/cluster.md "
              "scales.\n",
-             "| stage | mode | wall s | vs local | CPU s (all processes) | MB per CPU-s | vs local | driver: plan s | tasks s |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "Per round, each mode is also compared with the local run of the same round (the host's share "
+             "drifts between rounds more than between neighbouring runs): those paired ratios, and their median.\n",
+             "| stage | mode | wall s | vs local | CPU s (all processes) | MB per CPU-s | vs local | driver: plan s | tasks s "
+             "| wall vs local, per round (median) | CPU vs local, per round (median) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for stage, by_mode in results.items():
         best = {m: min(runs, key=lambda x: x["seconds"]) for m, runs in by_mode.items()}
         cpu = {m: min(x["cpu_seconds"] for x in runs) for m, runs in by_mode.items()}
@@ -298,9 +302,13 @@ def report(results: dict, startup: list[float], at_rest: dict, args: argparse.Na
             base, base_cpu = best[ref]["seconds"], cpu[ref]
             plan = m["phases"].get("plan", 0.0)
             tasks = sum(v for k, v in m["phases"].items() if k not in ("plan",))
+            paired = {key: [x[key] / y[key] - 1 for x, y in zip(by_mode[mode], by_mode[ref])]
+                      for key in ("seconds", "cpu_seconds")}
+            per_round = {key: " / ".join(f"{v:+.0%}" for v in vs) + f" ({statistics.median(vs):+.0%})"
+                         for key, vs in paired.items()}
             lines.append(f"| {stage} | {mode} | {m['seconds']:.1f} | {m['seconds'] / base - 1:+.0%} | "
                          f"{cpu[mode]:.1f} | {m['bytes'] / 1e6 / cpu[mode]:.1f} | {cpu[mode] / base_cpu - 1:+.0%} | "
-                         f"{plan:.1f} | {tasks:.1f} |")
+                         f"{plan:.1f} | {tasks:.1f} | {per_round['seconds']} | {per_round['cpu_seconds']} |")
     record("\n".join(lines) + "\n")
 
 

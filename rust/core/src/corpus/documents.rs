@@ -481,6 +481,19 @@ impl Source {
         }
     }
 
+    /// Where the next line starts: in file `index` of the input.
+    pub(super) fn position(&self, index: usize) -> Position {
+        Position { file: index, offset: self.offset(), line: self.line_number() }
+    }
+
+    /// The next line handed to `f`, borrowed (see [`LineReader::next_with`]).
+    pub(super) fn next_with<T>(&mut self, f: impl FnOnce(&str) -> T) -> Option<Result<T>> {
+        match self {
+            Source::Text(r) => r.next_with(f),
+            Source::Rows(r) => r.next_line().map(|l| l.map(|(l, _)| f(&l))),
+        }
+    }
+
     /// The next line and whether it ends a row (always false for text files).
     fn next_line(&mut self) -> Option<Result<(String, bool)>> {
         match self {
@@ -508,7 +521,7 @@ struct FileReader<'a, S> {
 
 impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
     fn position(&self) -> Position {
-        Position { file: self.index, offset: self.source.offset(), line: self.source.line_number() }
+        self.source.position(self.index)
     }
 
     /// The next line with the positions before and after it.

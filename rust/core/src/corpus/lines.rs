@@ -266,32 +266,45 @@ impl LineReader {
         Ok(())
     }
 
-    /// A line under the strict policy: text or an error naming the line.
-    fn strict_line(&self, mut line: Vec<u8>) -> Result<String> {
-        let line_no = self.line_number();
-        if memchr::memchr(0, &line).is_some() {
-            return Err(Error::InvalidInput(format!(
-                "{}:{line_no}: NUL byte: this looks like a binary file, not text (one sentence per line)",
-                self.path.display()
-            )));
+    /// The next line handed to `f`, borrowed: straight from the read buffer when it lies there
+    /// whole, as nearly every line does (no copy: what a reader that only looks at its lines,
+    /// like create-data's pass 1, saves); otherwise as the iterator yields it. `None` at the end.
+    pub fn next_with<T>(&mut self, f: impl FnOnce(&str) -> T) -> Option<Result<T>> {
+        if !self.done && self.buf.is_empty() {
+            if let Err(e) = self.report_progress(false) {
+                self.done = true;
+                return Some(Err(e));
+            }
+            // (an error is left to the owned path, which retries an interrupted read)
+            let available = self.reader.fill_buf().unwrap_or_default();
+            let take = available.len().min(self.max_line_bytes);
+            if let Some(i) = memchr::memchr(b'\n', &available[..take]) {
+                self.stats.lines += 1;
+                self.unreported_lines += 1;
+                self.stats.bytes += i as u64 + 1;
+                let line_no = self.start_line + self.stats.lines;
+                let line = &available[..i];
+                let text = match self.policy {
+                    TextPolicy::Strict => strict_text(line, &self.path, line_no).map(f),
+                    TextPolicy::Lenient => {
+                        let line = line.strip_suffix(b"\r").unwrap_or(line);
+                        Ok(match std::str::from_utf8(line) {
+                            Ok(text) => f(text),
+                            Err(_) => f(&decode_lossy(line.to_vec(), &mut self.stats.invalid_utf8)),
+                        })
+                    }
+                };
+                self.reader.consume(i + 1);
+                self.done = text.is_err();
+                return Some(text);
+            }
         }
-        while line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        String::from_utf8(line).map_err(|e| {
-            Error::InvalidInput(format!(
-                "{}:{line_no}: invalid UTF-8 at byte {} of the line; convert the file to UTF-8 first",
-                self.path.display(),
-                e.utf8_error().valid_up_to()
-            ))
-        })
+        self.next_owned().map(|line| line.map(|l| f(&l)))
     }
-}
 
-impl Iterator for LineReader {
-    type Item = Result<String>;
-
-    fn next(&mut self) -> Option<Result<String>> {
+    /// The next line, read into a buffer of its own (a line across the read buffer's end, or
+    /// split for being too long).
+    fn next_owned(&mut self) -> Option<Result<String>> {
         if self.done {
             return None;
         }
@@ -316,7 +329,7 @@ impl Iterator for LineReader {
                 self.unreported_lines += 1;
                 match self.policy {
                     TextPolicy::Strict => {
-                        let r = self.strict_line(line);
+                        let r = strict_text(&line, &self.path, self.line_number()).map(str::to_owned);
                         self.done = r.is_err();
                         Some(r)
                     }
@@ -329,6 +342,36 @@ impl Iterator for LineReader {
                 }
             }
         }
+    }
+}
+
+/// A line under the strict policy (see the module docs): its text, or an error naming line
+/// `line_no` of `path`.
+fn strict_text<'a>(line: &'a [u8], path: &Path, line_no: u64) -> Result<&'a str> {
+    if memchr::memchr(0, line).is_some() {
+        return Err(Error::InvalidInput(format!(
+            "{}:{line_no}: NUL byte: this looks like a binary file, not text (one sentence per line)",
+            path.display()
+        )));
+    }
+    let mut end = line.len();
+    while end > 0 && line[end - 1] == b'\r' {
+        end -= 1;
+    }
+    std::str::from_utf8(&line[..end]).map_err(|e| {
+        Error::InvalidInput(format!(
+            "{}:{line_no}: invalid UTF-8 at byte {} of the line; convert the file to UTF-8 first",
+            path.display(),
+            e.valid_up_to()
+        ))
+    })
+}
+
+impl Iterator for LineReader {
+    type Item = Result<String>;
+
+    fn next(&mut self) -> Option<Result<String>> {
+        self.next_with(str::to_owned)
     }
 }
 

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::options::RunConfig;
-use crate::corpus::{read_documents, total_size, Position, RawDocument, ReaderStats};
+use crate::corpus::{hash_lines, read_document_spans, total_size, DocumentSpan, Position, RawDocument, ReaderStats};
 use crate::error::{Error, Result};
-use crate::hashing::{fnv1a, mix, FNV_OFFSET};
+use crate::hashing::mix;
 use crate::progress::{Phase, Progress};
 use crate::tfrecord::Compression;
 
@@ -144,13 +144,19 @@ pub fn is_shard_file_name(name: &str) -> bool {
 /// The split of a document under `eval_fraction` (see the module docs).
 pub fn split_of(eval_fraction: f64, doc: &RawDocument) -> Split {
     if eval_fraction > 0.0 {
-        let hash = doc.text_lines().fold(FNV_OFFSET, |h, (line, _)| fnv1a(fnv1a(h, line.as_bytes()), b"\n"));
-        let u = (mix(hash) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-        if u < eval_fraction {
-            return Split::Eval;
-        }
+        return split_of_hash(eval_fraction, hash_lines(doc.text_lines().map(|(line, _)| line)));
     }
     Split::Train
+}
+
+/// [`split_of`] a document whose lines hash to `hash` ([`hash_lines`]).
+fn split_of_hash(eval_fraction: f64, hash: u64) -> Split {
+    let u = (mix(hash) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+    if u < eval_fraction {
+        Split::Eval
+    } else {
+        Split::Train
+    }
 }
 
 /// A shard of documents (the build's) or just their count and span (the plan's).
@@ -196,21 +202,31 @@ impl Sharder {
 
     /// Adds a finished document; returns a shard if this closed one.
     pub fn add(&mut self, doc: RawDocument) -> Option<ShardWork> {
-        if doc.is_empty() {
+        let split = split_of(self.eval_fraction, &doc);
+        let span = DocumentSpan { start: doc.start, end: doc.end, bytes: doc.bytes, hash: 0 };
+        self.add_to(split, span, self.keep_text.then_some(doc))
+    }
+
+    /// [`Sharder::add`] of a document known by its span (hashed when `eval_fraction > 0`).
+    pub fn add_span(&mut self, span: DocumentSpan) -> Option<ShardWork> {
+        let split = if self.eval_fraction > 0.0 { split_of_hash(self.eval_fraction, span.hash) } else { Split::Train };
+        self.add_to(split, span, None)
+    }
+
+    fn add_to(&mut self, split: Split, span: DocumentSpan, doc: Option<RawDocument>) -> Option<ShardWork> {
+        if span.bytes == 0 {
             return None;
         }
         self.documents += 1;
-        let s = split_of(self.eval_fraction, &doc) as usize;
+        let s = split as usize;
         let shard = &mut self.open[s];
         if shard.count == 0 {
-            shard.start = doc.start;
+            shard.start = span.start;
         }
-        shard.end = doc.end;
+        shard.end = span.end;
         shard.count += 1;
-        shard.bytes += doc.bytes;
-        if self.keep_text {
-            shard.documents.push(doc);
-        }
+        shard.bytes += span.bytes;
+        shard.documents.extend(doc);
         if shard.bytes >= self.shard_size {
             return Some(self.close(s));
         }
@@ -254,17 +270,18 @@ pub fn plan_with(
         return Err(Error::invalid_arg("output_files", "named output files are known before the input is read: plan them"));
     }
     progress.set_phase(Phase::Planning);
+    let hashed = cfg.eval_fraction > 0.0;
     Progress::set(&progress.bytes_total, total_size(&cfg.inputs));
     Progress::set(&progress.files_total, cfg.inputs.len() as u64);
     let shard_size = if cfg.train_file_names.is_empty() {
         cfg.shard_size_bytes
     } else {
         let mut train_bytes = 0u64;
-        read_documents(&cfg.inputs, &cfg.documents(progress), &mut ReaderStats::default(), |doc| {
-            if !doc.is_empty() && split_of(cfg.eval_fraction, &doc) == Split::Train {
-                train_bytes += doc.bytes;
+        read_document_spans(&cfg.inputs, &cfg.documents(progress), &mut ReaderStats::default(), hashed, |span| {
+            if cfg.eval_fraction <= 0.0 || split_of_hash(cfg.eval_fraction, span.hash) == Split::Train {
+                train_bytes += span.bytes;
             }
-            Ok(crate::corpus::Flow::Continue)
+            Ok(())
         })?;
         Progress::set(&progress.bytes_read, 0);
         train_bytes.div_ceil(cfg.train_file_names.len() as u64).max(1)
@@ -293,11 +310,9 @@ pub fn plan_with(
         Ok(())
     };
     let mut stats = ReaderStats::default();
-    read_documents(&cfg.inputs, &cfg.documents(progress), &mut stats, |doc| {
-        if let Some(w) = sharder.add(doc) {
-            close(w)?;
-        }
-        Ok(crate::corpus::Flow::Continue)
+    read_document_spans(&cfg.inputs, &cfg.documents(progress), &mut stats, hashed, |span| match sharder.add_span(span) {
+        Some(w) => close(w),
+        None => Ok(()),
     })?;
     sharder.finish().into_iter().try_for_each(&mut close)?;
     check_not_empty(sharder.documents, cfg.inputs.len())?;
