@@ -123,6 +123,14 @@ def run_json(code: str, *args: str, repo: Path = REPO) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def copy_of(src: Path, k: int) -> Path:
+    """A hard link to ``src`` under another name (input files are de-duplicated by path)."""
+    link = src.with_name(f"{src.stem}.copy{k}{src.suffix}")
+    if not link.exists():
+        os.link(src, link)
+    return link
+
+
 def split_corpus(src: Path, files: int, dest: Path) -> list[str]:
     """``src`` in ``files`` pieces of about equal size, cut at blank lines (document ends)."""
     if dest.is_dir() and len(list(dest.glob("part-*.txt"))) == files:
@@ -221,10 +229,14 @@ def main() -> None:
     ap.add_argument("--stages", nargs="+", default=["create-data", "prepare-corpus"])
     ap.add_argument("--vocab-size", type=int, default=25000)
     ap.add_argument("--baseline", type=Path, help="a checkout of another commit to run side by side (base:MODE)")
+    ap.add_argument("--copies", type=int, default=1,
+                    help="create-data reads the corpus this many times over (hard links: a larger input "
+                         "without more disk; the fixed and the per-byte overhead apart)")
     args = ap.parse_args()
     sentences, raw = build(args.mb, "sentences"), build(args.mb, "raw")
     work = HERE / "out" / "cluster"
-    inputs = {"create-data": [str(sentences)],
+    copies = [sentences] + [copy_of(sentences, k) for k in range(1, args.copies)]
+    inputs = {"create-data": [str(c) for c in copies],
               "prepare-corpus": split_corpus(raw, args.files, DATA / f"tech-raw-{args.mb:g}mb-{args.files}files")}
     tok = tokenizer(sentences, args.vocab_size) if "create-data" in args.stages else None
     params = punkt(raw) if "prepare-corpus" in args.stages else None
@@ -276,7 +288,8 @@ def report(results: dict, startup: list[float], at_rest: dict, args: argparse.Na
     lines = [f"\n## Cluster path vs local at equal cores ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n",
              f"Command: `{cmd}`; machine: {os.cpu_count()} CPUs ({platform.machine()}), load average "
              f"{LOAD_AT_START:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (compare ratios, not times); Python "
-             f"{platform.python_version()}. Corpus: technical prose (benches/make_tech_corpus.py), {args.mb:g} MB; "
+             f"{platform.python_version()}. Corpus: technical prose (benches/make_tech_corpus.py), {args.mb:g} MB"
+             f"{f' (create-data: {args.copies} copies of it, {args.copies * args.mb:g} MB)' if args.copies > 1 else ''}; "
              f"create-data with the tutorial's flags ({', '.join(f'{k} {v}' for k, v in FLAGS.items())}, "
              "max_line_tokens 0: the corpus has a few very long lines), "
              f"{args.vocab_size}-piece tokenizer; prepare-corpus on the raw text in {args.files} files, Punkt "
