@@ -1,7 +1,7 @@
 //! Where documents lie, without their text: what create-data's pass 1 needs of them. The same
 //! documents [`read_documents`] finds; for blank-line documents (create-data's input) each line
-//! of a text file is looked at in the read buffer and never copied, which makes pass 1 about
-//! twice as fast (benches/RESULTS.md); other boundary modes go through [`read_documents`].
+//! of a text file is looked at in the read buffer and never copied, which takes a third off pass
+//! 1's CPU (benches/bench_plan.py); other boundary modes go through [`read_documents`].
 
 use std::path::PathBuf;
 
