@@ -19,7 +19,6 @@ import importlib.util
 import os
 import socket
 import sys
-import threading
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass

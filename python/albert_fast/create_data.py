@@ -439,8 +439,7 @@ def _create_data_planned(options: dict[str, Any], cluster: Any, connect_timeout:
     except AlbertFastError:  # a corpus with no instance at all: nothing of this run is kept
         if not local_out:
             for r in results:
-                storage.remove(storage.join(out, r["file"]))
-                storage.remove(_marker_url(out, r["file"]))
+                _remove_remote_shard(out, r["file"])
         raise
     if not local_out:
         built_as = {(r["split"], r["index"]): r["file"] for r in results}
@@ -638,5 +637,10 @@ def _remove_stale_remote_shards(out: str, keep: set[str]) -> None:
     provisional objects left."""
     for name in storage.listdir(out):
         if _is_shard_object(name) and name not in keep:
-            storage.remove(storage.join(out, name))
-            storage.remove(_marker_url(out, name))
+            _remove_remote_shard(out, name)
+
+
+def _remove_remote_shard(out: str, name: str) -> None:
+    """Removes shard object ``name`` of ``out`` and its marker (either may be missing)."""
+    storage.remove(storage.join(out, name))
+    storage.remove(_marker_url(out, name))

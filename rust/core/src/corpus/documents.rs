@@ -212,8 +212,21 @@ pub struct FileReport {
     pub documents_read: u64,
 }
 
+impl FileReport {
+    /// Input file `index`, `path`, read in `mode` (no layout profiled, no document yet).
+    pub(super) fn new(index: usize, path: &Path, mode: DocBoundary) -> Self {
+        FileReport { index, file: path.display().to_string(), layout: None, profile: None, mode, documents_read: 0 }
+    }
+}
+
 impl ReaderStats {
     const MAX_EXAMPLES: usize = 5;
+
+    /// Starts the report of the next file read (and counts its mode).
+    pub(super) fn add_file(&mut self, report: FileReport) {
+        *self.files_by_mode.entry(report.mode.name().to_string()).or_default() += 1;
+        self.files.push(report);
+    }
 
     fn example(&mut self, msg: String) {
         if self.examples.len() < Self::MAX_EXAMPLES {
@@ -561,14 +574,7 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
     #[allow(clippy::type_complexity)]
     fn choose_mode(&mut self) -> Result<(DocBoundary, bool, Vec<Item>)> {
         let requested = self.opts.boundary;
-        let mut report = FileReport {
-            index: self.index,
-            file: self.path.display().to_string(),
-            layout: None,
-            profile: None,
-            mode: requested,
-            documents_read: 0,
-        };
+        let mut report = FileReport::new(self.index, self.path, requested);
         let mut head = Vec::new();
         let mut mode = requested;
         let mut lines_are_paragraphs = false;
@@ -619,8 +625,7 @@ impl<S: FnMut(RawDocument) -> Result<Flow>> FileReader<'_, S> {
             }
         }
         report.mode = mode;
-        *self.stats.files_by_mode.entry(mode.name().to_string()).or_default() += 1;
-        self.stats.files.push(report);
+        self.stats.add_file(report);
         Ok((mode, lines_are_paragraphs, head))
     }
 

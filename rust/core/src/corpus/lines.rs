@@ -275,6 +275,7 @@ impl LineReader {
                 self.done = true;
                 return Some(Err(e));
             }
+            let line_no = self.line_number() + 1;
             // (an error is left to the owned path, which retries an interrupted read)
             let available = self.reader.fill_buf().unwrap_or_default();
             let take = available.len().min(self.max_line_bytes);
@@ -282,7 +283,6 @@ impl LineReader {
                 self.stats.lines += 1;
                 self.unreported_lines += 1;
                 self.stats.bytes += i as u64 + 1;
-                let line_no = self.start_line + self.stats.lines;
                 let line = &available[..i];
                 let text = match self.policy {
                     TextPolicy::Strict => strict_text(line, &self.path, line_no).map(f),

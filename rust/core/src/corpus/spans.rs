@@ -46,15 +46,7 @@ pub fn read_document_spans(
     let mut doc = Open { span: None, hashed };
     for (index, path) in files.iter().enumerate() {
         let mut source = Source::open(path, opts, 0, 0)?;
-        stats.files.push(FileReport {
-            index,
-            file: path.display().to_string(),
-            layout: None,
-            profile: None,
-            mode: DocBoundary::BlankLine,
-            documents_read: 0,
-        });
-        *stats.files_by_mode.entry(DocBoundary::BlankLine.name().to_string()).or_default() += 1;
+        stats.add_file(FileReport::new(index, path, DocBoundary::BlankLine));
         let mut in_file = 0;
         loop {
             let at = source.position(index);

@@ -149,10 +149,11 @@ pub fn split_of(eval_fraction: f64, doc: &RawDocument) -> Split {
     Split::Train
 }
 
-/// [`split_of`] a document whose lines hash to `hash` ([`hash_lines`]).
+/// [`split_of`] a document whose lines hash to `hash` ([`hash_lines`]; without a held-out
+/// split the hash is not looked at: an unhashed span's is 0).
 fn split_of_hash(eval_fraction: f64, hash: u64) -> Split {
     let u = (mix(hash) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-    if u < eval_fraction {
+    if eval_fraction > 0.0 && u < eval_fraction {
         Split::Eval
     } else {
         Split::Train
@@ -209,8 +210,7 @@ impl Sharder {
 
     /// [`Sharder::add`] of a document known by its span (hashed when `eval_fraction > 0`).
     pub fn add_span(&mut self, span: DocumentSpan) -> Option<ShardWork> {
-        let split = if self.eval_fraction > 0.0 { split_of_hash(self.eval_fraction, span.hash) } else { Split::Train };
-        self.add_to(split, span, None)
+        self.add_to(split_of_hash(self.eval_fraction, span.hash), span, None)
     }
 
     fn add_to(&mut self, split: Split, span: DocumentSpan, doc: Option<RawDocument>) -> Option<ShardWork> {
@@ -278,7 +278,7 @@ pub fn plan_with(
     } else {
         let mut train_bytes = 0u64;
         read_document_spans(&cfg.inputs, &cfg.documents(progress), &mut ReaderStats::default(), hashed, |span| {
-            if cfg.eval_fraction <= 0.0 || split_of_hash(cfg.eval_fraction, span.hash) == Split::Train {
+            if split_of_hash(cfg.eval_fraction, span.hash) == Split::Train {
                 train_bytes += span.bytes;
             }
             Ok(())
